@@ -52,6 +52,86 @@ class ErrorCode(IntEnum):
     CBOR_UNSUPPORTED_TYPE = 110
     """A simple value or type the protocol does not use (undefined, other simple values)."""
 
+    # 5xx: handshake and channel (protocol/noise.py, protocol/negotiation.py)
+    NOISE_DECRYPT_FAILED = 500
+    """An AEAD tag did not verify: tampering, a wrong key, a replayed or reordered message."""
+    NOISE_MESSAGE_TOO_LONG = 501
+    """A Noise message or payload is longer than the Noise limit of 65535 bytes."""
+    NOISE_MESSAGE_TOO_SHORT = 502
+    """A Noise message is shorter than the keys and tag its pattern step requires."""
+    NOISE_NONCE_EXHAUSTED = 503
+    """A cipher state used its last nonce; the channel must not encrypt or decrypt again."""
+    NOISE_BAD_PUBLIC_KEY = 504
+    """A public key gave an all-zero Diffie-Hellman result (a low-order point)."""
+    NOISE_OUT_OF_TURN = 505
+    """A handshake message was written or read out of turn, or after the handshake ended."""
+    HANDSHAKE_PEER_KEY_MISMATCH = 506
+    """The peer's Noise static key is not the key that signed its documents."""
+    NEGOTIATION_MALFORMED = 507
+    """A negotiation offer or answer is not the structure the session spec defines."""
+    NEGOTIATION_UNSUPPORTED_VERSION = 508
+    """The two sides share no protocol version."""
+    NEGOTIATION_NO_COMMON_CURRENCY = 509
+    """The payer can pay in none of the currencies the payee accepts."""
+    NEGOTIATION_BAD_LIMITS = 510
+    """A negotiated chunk or message size is outside the allowed range or above the offer."""
+    NEGOTIATION_ANSWER_MISMATCH = 511
+    """The answer picks a version, currency or feature that the offer did not contain."""
+    HANDSHAKE_BAD_KEY = 512
+    """A key given to the handshake has the wrong length or type."""
+
+    # 6xx: framing (protocol/framing.py)
+    FRAME_EMPTY = 600
+    """A chunk with no header byte."""
+    FRAME_BAD_HEADER = 601
+    """A chunk header byte with reserved bits set."""
+    FRAME_OUT_OF_ORDER = 602
+    """A chunk's sequence number is not the next one expected (a chunk was lost or reordered)."""
+    FRAME_DUPLICATE = 603
+    """A chunk repeats the sequence number of the chunk just before it."""
+    FRAME_OVERSIZED = 604
+    """A message announces or reaches more than the maximum message size."""
+    FRAME_CHUNK_TOO_LARGE = 605
+    """A chunk is longer than the negotiated chunk size."""
+    FRAME_TOO_MANY_CHUNKS = 606
+    """A message needs more chunks than the reassembler allows."""
+    FRAME_TRUNCATED = 607
+    """A chunk marked last ends the message before its announced length."""
+    FRAME_TRAILING = 608
+    """Bytes beyond a message's announced length, or a "more" chunk after the last byte."""
+    FRAME_TIMEOUT = 609
+    """A partly received message was not completed in time."""
+    FRAME_BAD_LENGTH = 610
+    """The length prefix is missing, zero or cut in half."""
+
+    # 7xx: sessions (protocol/session/)
+    SESSION_HANDSHAKE_TIMEOUT = 700
+    """The handshake did not finish in time."""
+    SESSION_APPROVAL_TIMEOUT = 701
+    """The payer's user neither approved nor declined in time."""
+    SESSION_PAYMENT_TIMEOUT = 702
+    """The payee waited too long for the payment."""
+    SESSION_RECEIPT_TIMEOUT = 703
+    """The payer waited too long for the receipt."""
+    SESSION_DECLINED = 704
+    """The payer's user declined the invoice."""
+    SESSION_UNEXPECTED_MESSAGE = 705
+    """A message kind the current state does not accept (a protocol violation)."""
+    SESSION_MALFORMED_MESSAGE = 706
+    """A session message is not the envelope the session spec defines."""
+    SESSION_PEER_ABORTED = 707
+    """The peer aborted with a code this side does not know."""
+    SESSION_API_MISUSE = 708
+    """The application called a session method that its current state does not allow."""
+    SESSION_RESUME_CONFLICT = 709
+    """A resumed invoice got a payment other than the one already persisted for it."""
+    SESSION_DOCUMENT_MISMATCH = 710
+    """A document does not belong to this session (other invoice, payment, payee or payer)."""
+    SESSION_PERSIST_MISMATCH = 711
+    """``persisted()`` named a record other than the one the session is waiting for."""
+    SESSION_WALLET_CANNOT_PAY = 712
+    """The payer's wallet cannot pay this invoice (currency, limit or allowance)."""
+
 
 class ProtocolError(Exception):
     """A protocol rule was broken; ``code`` says which one."""
