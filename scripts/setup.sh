@@ -8,12 +8,19 @@ cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "--system" ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # Nothing yet beyond a Python toolchain; later issues add their services here.
-    apt-get install -y -qq --no-install-recommends python3-venv python3-dev gcc >/dev/null
+    # A Python toolchain, and the real-BlueZ test-bed (tests/bluez): QEMU with Debian's stock
+    # kernel booted by virtme-ng, BlueZ with btvirt's virtual controllers, dbus, and a static
+    # busybox for virtme-ng's initramfs.
+    apt-get install -y -qq --no-install-recommends python3-venv python3-dev gcc \
+        qemu-system-x86 linux-image-amd64 bluez bluez-test-tools dbus busybox-static >/dev/null
 fi
 
 PY=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+if [[ "${1:-}" == "--system" ]]; then
+    # Boots the test-bed VM (tests/bluez); needs the Debian packages above to be useful.
+    .venv/bin/python -m pip install -q virtme-ng==1.42
+fi
 echo "setup: .venv ready ($(.venv/bin/python --version))"
