@@ -1,0 +1,231 @@
+"""The Bumble central: scan for our service, connect, and set a session up.
+
+Invariants:
+- Scan results are only advertisements that list our service UUID and carry a tagged local
+  name; the address in a result is the handle ``connect`` dials, nothing else is kept.
+- ``connect`` does the set-up in the order of :mod:`gatt.link` (MTU, discovery, Info,
+  subscribe Server2Client and State, then START with response), so the first chunk the
+  peripheral notifies is never lost; any failure disconnects before raising.
+- Client2Server chunks go as ATT Write Commands (no round trip) unless
+  ``options.write_with_response``; Bumble sends one ATT PDU per chunk because a chunk never
+  exceeds ``att_mtu - 3``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from typing import Any
+
+import anyio
+from bumble import core, hci
+from bumble.device import Advertisement, Connection, Device, Peer
+from bumble.gatt_client import CharacteristicProxy
+
+from gatt._mailbox import Mailbox, MailboxClosed
+from gatt.bumble_backend._common import HostOpener, TaskSet, opening, rotate_address, tag_of
+from gatt.bumble_backend._link import CLOSE_TIMEOUT, BumbleLink
+from gatt.errors import ConnectFailed, LinkClosed, LinkTimeout, ServiceMismatch
+from gatt.link import Central, Link, LinkOptions, ScanResult
+from gatt.spec import ATT_MTU_DEFAULT, Info, Role, ServiceSpec, StateValue, local_name_for
+
+__all__ = ["BumbleCentral"]
+
+
+class _CentralLink(BumbleLink):
+    def __init__(
+        self,
+        *,
+        peer: Peer,
+        characteristics: dict[Role, CharacteristicProxy[Any]],
+        with_response: bool,
+        connection: Connection,
+        tag: str,
+        info: Info,
+        tasks: TaskSet,
+    ) -> None:
+        super().__init__(connection=connection, tag=tag, info=info, tasks=tasks)
+        self._gatt = peer
+        self._client2server = characteristics[Role.CLIENT2SERVER]
+        self._state = characteristics[Role.STATE]
+        self._with_response = with_response
+
+    def on_state(self, value: bytes) -> None:
+        """State notification from the peripheral."""
+        if value == bytes([StateValue.END]):
+            self.peer_ended()
+
+    async def _transmit(self, chunk: bytes) -> None:
+        await self._gatt.write_value(self._client2server, chunk, with_response=self._with_response)
+
+    async def _say_end(self) -> None:
+        await self._gatt.write_value(self._state, bytes([StateValue.END]), with_response=False)
+
+
+class _Results:
+    """Async iterator over a scan's results; ends when the scan stops."""
+
+    def __init__(self, inbox: Mailbox[ScanResult]) -> None:
+        self._inbox = inbox
+
+    def __aiter__(self) -> _Results:
+        return self
+
+    async def __anext__(self) -> ScanResult:
+        try:
+            return await self._inbox.get()
+        except MailboxClosed:
+            raise StopAsyncIteration from None
+
+
+class BumbleCentral(Central):
+    """A central on a Bumble device; see :class:`gatt.link.Central`."""
+
+    def __init__(self, *, host: HostOpener, spec: ServiceSpec, options: LinkOptions) -> None:
+        self._host = host
+        self._spec = spec
+        self._options = options
+        self._device: Device | None = None
+        self._tasks = TaskSet()
+        self._links: list[_CentralLink] = []
+
+    @property
+    def device(self) -> Device:
+        """The Bumble device (for tests and benchmarks that need to look under the hood)."""
+        if self._device is None:
+            raise RuntimeError("central not started")
+        return self._device
+
+    async def start(self) -> None:
+        with opening("open central"):
+            self._device = await self._host.open()
+            await self._device.power_on()
+
+    async def aclose(self) -> None:
+        for link in self._links:
+            await link.aclose()
+        self._links.clear()
+        device = self._device
+        if device is not None:
+            with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+                await self._tasks.close()
+                if device.is_scanning:
+                    await device.stop_scanning()
+        self._device = None
+        await self._host.close()
+
+    def scan(self) -> AbstractAsyncContextManager[AsyncIterator[ScanResult]]:
+        return self._scan()
+
+    @asynccontextmanager
+    async def _scan(self) -> AsyncIterator[AsyncIterator[ScanResult]]:
+        device = self.device
+        inbox: Mailbox[ScanResult] = Mailbox()
+
+        def on_advertisement(advertisement: Advertisement) -> None:
+            tag = tag_of(advertisement, self._spec)
+            if tag is None or not advertisement.is_connectable:
+                return
+            inbox.put(
+                ScanResult(
+                    address=advertisement.address.to_string(with_type_qualifier=False),
+                    tag=tag,
+                    rssi=advertisement.rssi,
+                    name=local_name_for(tag),
+                    handle=advertisement.address,
+                )
+            )
+
+        device.on(device.EVENT_ADVERTISEMENT, on_advertisement)
+        try:
+            with opening("start scanning"):
+                await device.start_scanning(active=True, filter_duplicates=False)
+            yield _Results(inbox)
+        finally:
+            device.remove_listener(device.EVENT_ADVERTISEMENT, on_advertisement)
+            inbox.close()
+            with anyio.CancelScope(shield=True):
+                if device.is_scanning:
+                    await device.stop_scanning()
+
+    async def connect(self, result: ScanResult) -> Link:
+        device = self.device
+        address = result.handle
+        if not isinstance(address, hci.Address):
+            raise ConnectFailed("not a Bumble scan result")
+        if device.is_scanning:
+            await device.stop_scanning()
+        try:
+            with anyio.fail_after(self._options.connect_timeout):
+                link = await self._connect(device, address, result.tag)
+        except TimeoutError as error:
+            raise LinkTimeout(f"connect to {result.address}") from error
+        self._links = [old for old in self._links if not old.closed]
+        self._links.append(link)
+        return link
+
+    async def _connect(self, device: Device, address: hci.Address, tag: str) -> _CentralLink:
+        try:
+            await rotate_address(device)
+            connection = await device.connect(
+                address,
+                own_address_type=hci.OwnAddressType.RANDOM,
+                timeout=self._options.connect_timeout,
+            )
+        except core.TimeoutError as error:
+            raise LinkTimeout(f"connect to {address}") from error
+        except core.BaseBumbleError as error:
+            raise ConnectFailed(f"connect to {address}: {error}") from error
+        try:
+            return await self._set_up(connection, tag)
+        except BaseException:
+            with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+                with suppress(core.BaseBumbleError, asyncio.CancelledError):
+                    await connection.disconnect()
+            raise
+
+    async def _set_up(self, connection: Connection, tag: str) -> _CentralLink:
+        peer = Peer(connection)
+        try:
+            if self._options.max_att_mtu > ATT_MTU_DEFAULT:
+                await peer.request_mtu(self._options.max_att_mtu)
+            services = await peer.discover_service(core.UUID(str(self._spec.uuid)))
+            if not services:
+                raise ServiceMismatch("peer has no p2ppay service")
+            found = await services[0].discover_characteristics()
+            characteristics: dict[Role, CharacteristicProxy[Any]] = {}
+            for spec in self._spec.characteristics:
+                matches = [c for c in found if c.uuid == core.UUID(str(spec.uuid))]
+                if not matches:
+                    raise ServiceMismatch(f"peer lacks the {spec.role.value} characteristic")
+                characteristics[spec.role] = matches[0]
+            try:
+                info = Info.decode(await peer.read_value(characteristics[Role.INFO]))
+            except ValueError as error:
+                raise ServiceMismatch(f"bad Info: {error}") from error
+            link = _CentralLink(
+                peer=peer,
+                characteristics=characteristics,
+                with_response=self._options.write_with_response,
+                connection=connection,
+                tag=tag,
+                info=info,
+                tasks=self._tasks,
+            )
+            # Subscribe before START: the peripheral may notify as soon as START lands.
+            await peer.subscribe(characteristics[Role.SERVER2CLIENT], link.deliver)
+            await peer.subscribe(characteristics[Role.STATE], link.on_state)
+            await peer.write_value(
+                characteristics[Role.STATE], bytes([StateValue.START]), with_response=True
+            )
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            raise ConnectFailed("connection lost during set-up") from None
+        except core.BaseBumbleError as error:
+            raise ConnectFailed(f"set-up failed: {error}") from error
+        if link.closed:
+            raise LinkClosed("connection lost right after set-up")
+        return link

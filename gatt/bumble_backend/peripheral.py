@@ -1,0 +1,256 @@
+"""The Bumble peripheral: our GATT service on a Bumble device, one central at a time.
+
+Invariants:
+- The service is built from the :class:`~gatt.spec.ServiceSpec` alone (UUIDs, properties,
+  permissions); Info is readable by any connected central before anything else.
+- A session's Link exists from the central's State START write on that connection; writes
+  to Client2Server from any other connection are ignored, and a central that connects
+  while a Link is open, or outside ``accept``, is disconnected.
+- Advertising runs only inside ``accept``; it restarts there if a central connects and
+  leaves without starting a session, and it stops before ``accept`` returns.
+- Client2Server writes reach the Link synchronously in arrival order: Bumble runs one task
+  per write, tasks start in creation order, and our write callback never awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import anyio
+from bumble import att, gatt
+from bumble.core import UUID
+from bumble.device import Connection, Device
+
+from gatt._mailbox import Mailbox
+from gatt.bumble_backend._common import (
+    ADVERTISING_INTERVAL_MS,
+    HostOpener,
+    TaskSet,
+    advertising_data,
+    opening,
+    rotate_address,
+)
+from gatt.bumble_backend._link import BumbleLink
+from gatt.link import Link, LinkOptions, Peripheral
+from gatt.spec import (
+    CharacteristicSpec,
+    Info,
+    Permissions,
+    Properties,
+    Role,
+    ServiceSpec,
+    StateValue,
+)
+
+__all__ = ["BumblePeripheral"]
+
+_PROPERTIES = {
+    Properties.READ: gatt.Characteristic.Properties.READ,
+    Properties.WRITE_WITHOUT_RESPONSE: gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
+    Properties.WRITE: gatt.Characteristic.Properties.WRITE,
+    Properties.NOTIFY: gatt.Characteristic.Properties.NOTIFY,
+}
+_PERMISSIONS = {
+    Permissions.READABLE: att.Attribute.Permissions.READABLE,
+    Permissions.WRITEABLE: att.Attribute.Permissions.WRITEABLE,
+}
+
+
+def _bumble_properties(spec: CharacteristicSpec) -> gatt.Characteristic.Properties:
+    result = gatt.Characteristic.Properties(0)
+    for ours, theirs in _PROPERTIES.items():
+        if ours in spec.properties:
+            result |= theirs
+    return result
+
+
+def _bumble_permissions(spec: CharacteristicSpec) -> att.Attribute.Permissions:
+    result = att.Attribute.Permissions(0)
+    for ours, theirs in _PERMISSIONS.items():
+        if ours in spec.permissions:
+            result |= theirs
+    return result
+
+
+class _PeripheralLink(BumbleLink):
+    def __init__(
+        self,
+        *,
+        device: Device,
+        server2client: gatt.Characteristic[Any],
+        state: gatt.Characteristic[Any],
+        connection: Connection,
+        tag: str,
+        tasks: TaskSet,
+    ) -> None:
+        super().__init__(connection=connection, tag=tag, info=None, tasks=tasks)
+        self._device = device
+        self._server2client = server2client
+        self._state = state
+
+    async def _transmit(self, chunk: bytes) -> None:
+        await self._device.notify_subscriber(self.connection, self._server2client, chunk)
+
+    async def _say_end(self) -> None:
+        await self._device.notify_subscriber(self.connection, self._state, bytes([StateValue.END]))
+
+
+class BumblePeripheral(Peripheral):
+    """A peripheral on a Bumble device; see :class:`gatt.link.Peripheral`."""
+
+    def __init__(
+        self, *, host: HostOpener, spec: ServiceSpec, info: Info, options: LinkOptions
+    ) -> None:
+        self._host = host
+        self._spec = spec
+        self._info_value = info.encode()
+        self._options = options
+        self._device: Device | None = None
+        self._characteristics: dict[Role, gatt.Characteristic[Any]] = {}
+        self._tasks = TaskSet()
+        self._link: _PeripheralLink | None = None
+        self._tag = ""
+        # Set only while accept() runs: it receives the new Link, or None for "advertise again".
+        self._waiting: Mailbox[_PeripheralLink | None] | None = None
+        self._pending: dict[int, Connection] = {}
+        self._expiry: dict[int, asyncio.TimerHandle] = {}
+
+    @property
+    def device(self) -> Device:
+        """The Bumble device (for tests and benchmarks that need to look under the hood)."""
+        if self._device is None:
+            raise RuntimeError("peripheral not started")
+        return self._device
+
+    def _characteristic(self, spec: CharacteristicSpec) -> gatt.Characteristic[Any]:
+        value: gatt.CharacteristicValue[Any] | None = None
+        if spec.role is Role.INFO:
+            value = gatt.CharacteristicValue(read=lambda _connection: self._info_value)
+        elif spec.role is Role.STATE:
+            value = gatt.CharacteristicValue(write=self._on_state_write)
+        elif spec.role is Role.CLIENT2SERVER:
+            value = gatt.CharacteristicValue(write=self._on_client2server_write)
+        return gatt.Characteristic(
+            UUID(str(spec.uuid)), _bumble_properties(spec), _bumble_permissions(spec), value
+        )
+
+    async def start(self) -> None:
+        with opening("open peripheral"):
+            device = await self._host.open()
+            self._device = device
+            self._characteristics = {
+                c.role: self._characteristic(c) for c in self._spec.characteristics
+            }
+            device.add_service(
+                gatt.Service(UUID(str(self._spec.uuid)), list(self._characteristics.values()))
+            )
+            device.gatt_server.max_mtu = self._options.max_att_mtu
+            device.on(device.EVENT_CONNECTION, self._on_connection)
+            await device.power_on()
+
+    async def aclose(self) -> None:
+        if self._link is not None:
+            await self._link.aclose()
+            self._link = None
+        device = self._device
+        if device is not None:
+            with anyio.move_on_after(2, shield=True):
+                for connection in list(self._pending.values()):
+                    self._unpend(connection)
+                    self._tasks.spawn(connection.disconnect())
+                await self._tasks.close()
+                if device.is_advertising:
+                    await device.stop_advertising()
+        self._device = None
+        await self._host.close()
+
+    async def accept(self, *, tag: str) -> Link:
+        device = self.device
+        if self._waiting is not None:
+            raise RuntimeError("accept is already running")
+        if self._link is not None and not self._link.closed:
+            raise RuntimeError("the previous session's Link is still open")
+        data = advertising_data(self._spec, tag)
+        self._tag = tag
+        waiting: Mailbox[_PeripheralLink | None] = Mailbox()
+        self._waiting = waiting
+        try:
+            await rotate_address(device)
+            link: _PeripheralLink | None = None
+            while link is None:
+                if not self._pending:
+                    await self._advertise(device, data)
+                link = await waiting.get()
+            return link
+        finally:
+            self._waiting = None
+            with anyio.CancelScope(shield=True):
+                if device.is_advertising:
+                    await device.stop_advertising()
+
+    async def _advertise(self, device: Device, data: bytes) -> None:
+        await device.start_advertising(
+            advertising_data=data,
+            advertising_interval_min=ADVERTISING_INTERVAL_MS,
+            advertising_interval_max=ADVERTISING_INTERVAL_MS,
+        )
+
+    def _on_connection(self, connection: Connection) -> None:
+        busy = self._link is not None and not self._link.closed
+        if busy or self._waiting is None:
+            self._tasks.spawn(connection.disconnect())
+            return
+        self._pending[connection.handle] = connection
+        connection.on(connection.EVENT_DISCONNECTION, lambda *_: self._forget(connection))
+        # A central that connects but never starts a session must not hold us forever.
+        self._expiry[connection.handle] = asyncio.get_running_loop().call_later(
+            self._options.connect_timeout, self._expire, connection
+        )
+
+    def _unpend(self, connection: Connection) -> bool:
+        # True if ``connection`` was waiting to start a session (and is no longer).
+        if self._pending.get(connection.handle) is not connection:
+            return False
+        del self._pending[connection.handle]
+        timer = self._expiry.pop(connection.handle, None)
+        if timer is not None:
+            timer.cancel()
+        return True
+
+    def _forget(self, connection: Connection) -> None:
+        if self._unpend(connection) and self._waiting:
+            self._waiting.put(None)
+
+    def _expire(self, connection: Connection) -> None:
+        if self._pending.get(connection.handle) is connection:
+            self._tasks.spawn(connection.disconnect())
+
+    def _on_state_write(self, connection: Connection, value: bytes) -> None:
+        if value == bytes([StateValue.START]):
+            self._start_session(connection)
+        elif (
+            value == bytes([StateValue.END])
+            and self._link is not None
+            and self._link.connection is connection
+        ):
+            self._link.peer_ended()
+
+    def _start_session(self, connection: Connection) -> None:
+        if not self._unpend(connection) or self._waiting is None:
+            self._tasks.spawn(connection.disconnect())
+            return
+        link = _PeripheralLink(
+            device=self.device,
+            server2client=self._characteristics[Role.SERVER2CLIENT],
+            state=self._characteristics[Role.STATE],
+            connection=connection,
+            tag=self._tag,
+            tasks=self._tasks,
+        )
+        self._link = link
+        self._waiting.put(link)
+
+    def _on_client2server_write(self, connection: Connection, value: bytes) -> None:
+        if self._link is not None and self._link.connection is connection:
+            self._link.deliver(value)
