@@ -52,6 +52,92 @@ class ErrorCode(IntEnum):
     CBOR_UNSUPPORTED_TYPE = 110
     """A simple value or type the protocol does not use (undefined, other simple values)."""
 
+    # 2xx: signed documents, signatures, money (protocol/cose.py, documents.py, money.py)
+    COSE_NOT_SIGN1 = 200
+    """Not a tag-18 COSE_Sign1 array of [protected bstr, unprotected map, payload, sig]."""
+    COSE_BAD_HEADER = 201
+    """A protected or unprotected header is not exactly the one the spec defines."""
+    COSE_UNSUPPORTED_ALG = 202
+    """The protected header names an algorithm other than EdDSA (-8)."""
+    COSE_UNKNOWN_KIND = 203
+    """The protected ``typ`` names no p2ppay document kind."""
+    COSE_WRONG_KIND = 204
+    """A valid document of another kind where this kind was required."""
+    COSE_KID_MISMATCH = 205
+    """The ``kid`` is not the key id of the signer key the payload names."""
+    COSE_BAD_SIGNATURE = 206
+    """The Ed25519 signature does not verify under the signer key the payload names."""
+    DOC_NOT_A_MAP = 210
+    """The payload is not a CBOR map with integer keys."""
+    DOC_MISSING_FIELD = 211
+    """A required field of the document is absent."""
+    DOC_UNKNOWN_FIELD = 212
+    """The payload has a key the document kind does not define."""
+    DOC_FIELD_TYPE = 213
+    """A field has the wrong CBOR type."""
+    DOC_FIELD_VALUE = 214
+    """A field has the right type but a value out of its range (length, enum, limits)."""
+    DOC_BAD_TIME_WINDOW = 215
+    """A validity window that ends before or when it starts."""
+    DOC_NOT_YET_VALID = 216
+    """The document's time or validity starts after now plus the clock-skew tolerance."""
+    DOC_EXPIRED = 217
+    """The document's validity ended before now minus the clock-skew tolerance."""
+    DOC_UNTRUSTED_ISSUER = 218
+    """The allowance is signed by a key that is not among the trusted issuer keys."""
+    DOC_CHAIN_START = 219
+    """Counter 1 with a previous-payment hash, or a later counter without one."""
+    MONEY_UNKNOWN_CURRENCY = 220
+    """A currency code outside the supported ISO 4217 table."""
+    MONEY_NOT_POSITIVE = 221
+    """A negative amount, or zero where a positive amount is required."""
+    MONEY_OVER_MAXIMUM = 222
+    """An amount or total above MAX_AMOUNT minor units."""
+    MONEY_BAD_DECIMAL = 223
+    """Decimal text that is not a plain amount with at most the currency's decimals."""
+    PAYMENT_PAYER_NOT_WALLET = 230
+    """The payment's payer key is not the wallet key of its embedded allowance."""
+    PAYMENT_CURRENCY_NOT_ALLOWANCE = 231
+    """The payment's currency is not its allowance's currency."""
+    PAYMENT_CUMULATIVE_BELOW_AMOUNT = 232
+    """The cumulative spent total is smaller than the payment's own amount."""
+    PAYMENT_OVER_LIMIT = 233
+    """The cumulative spent total exceeds the allowance's offline limit."""
+
+    # 3xx: the payee's offline acceptance (protocol/acceptance.py)
+    ACCEPT_INVOICE_MISMATCH = 300
+    """The payment names another invoice hash than the invoice the payee issued."""
+    ACCEPT_AMOUNT_MISMATCH = 301
+    """The payment's amount differs from the invoice's amount."""
+    ACCEPT_CURRENCY_MISMATCH = 302
+    """The payment's currency differs from the invoice's currency."""
+    ACCEPT_PAYEE_MISMATCH = 303
+    """The invoice behind the payment was not issued by this payee's key."""
+    ACCEPT_COUNTER_NOT_INCREASING = 304
+    """The counter is not above the last counter this payee saw on that allowance."""
+    ACCEPT_PREV_HASH_MISMATCH = 305
+    """The previous-payment hash is not the payment this payee saw at counter - 1."""
+    ACCEPT_CUMULATIVE_MISMATCH = 306
+    """The cumulative total does not grow by at least this amount since the last one seen."""
+    ACCEPT_PAYER_REVOKED = 307
+    """The payer's wallet key or its allowance is on the cached revocation list."""
+    ACCEPT_ISSUER_NOT_ACCEPTED = 308
+    """The allowance issuer is not among the issuers the invoice accepts."""
+
+    # 4xx: ledger chain rules (protocol/chain.py)
+    CHAIN_COUNTER_GAP = 400
+    """A payment's counter is more than one above the chain head (a payment is missing)."""
+    CHAIN_COUNTER_REUSED = 401
+    """A different payment at a counter the chain already holds (a fork)."""
+    CHAIN_PREV_HASH_MISMATCH = 402
+    """A payment's previous hash is not the hash of the chain head."""
+    CHAIN_CUMULATIVE_MISMATCH = 403
+    """A payment's cumulative total is not the head's total plus its amount."""
+    CHAIN_OTHER_ALLOWANCE = 404
+    """A payment of another allowance (issuer, serial) offered to this chain."""
+    FRAUD_PROOF_INVALID = 405
+    """A fraud proof whose two payments are not a fork of one allowance's chain."""
+
     # 5xx: handshake and channel (protocol/noise.py, protocol/negotiation.py)
     NOISE_DECRYPT_FAILED = 500
     """An AEAD tag did not verify: tampering, a wrong key, a replayed or reordered message."""
