@@ -6,17 +6,19 @@ Invariants:
 - The link is closed exactly once, by whichever comes first: our ``aclose``, the peer's
   State END, or the HCI disconnection; after that ``send`` raises LinkClosed at once and
   ``receive`` raises it once the inbox is drained.
-- ``aclose`` never waits more than :data:`CLOSE_TIMEOUT` seconds, even if the radio is
-  gone, and never raises because the link is already down.
+- ``aclose`` delivers what was sent before it (it waits for the host's ACL queue to drain
+  before disconnecting), never waits more than :data:`CLOSE_TIMEOUT` seconds even if the
+  radio is gone, and never raises because the link is already down.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from contextlib import suppress
 from typing import Any
 
 import anyio
-from bumble import hci
+from bumble import core, hci
 from bumble.device import Connection
 
 from gatt._mailbox import Mailbox, MailboxClosed
@@ -24,6 +26,8 @@ from gatt.bumble_backend._common import TaskSet, translated
 from gatt.errors import ChunkTooLarge, LinkClosed
 from gatt.link import Link, PeerInfo
 from gatt.spec import Info, max_chunk
+
+_BUMBLE_ERRORS = (core.BaseBumbleError, OSError)
 
 CLOSE_TIMEOUT = 2.0
 """Seconds ``aclose`` may spend telling the peer and disconnecting."""
@@ -121,6 +125,11 @@ class BumbleLink(Link):
                         await self._say_end()
                 except LinkClosed:
                     pass
+            if not self._disconnected:
+                # Chunks and END may still sit in the host's ACL queue; disconnecting now
+                # would drop them, so wait until the controller has taken them all.
+                with suppress(*_BUMBLE_ERRORS):
+                    await self._connection.drain()
             await self._disconnect()
 
     async def _disconnect(self) -> None:
