@@ -1,0 +1,36 @@
+"""Session settings: per-phase timeouts and the local link limits, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.errors import ErrorCode, LocalProtocolError
+
+__all__ = ["Timeouts"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timeouts:
+    """How long each wait may last, in milliseconds."""
+
+    handshake_ms: int = 10_000
+    """From sending one handshake message to receiving the next."""
+    approval_ms: int = 120_000
+    """Payer: from InvoiceReceived to approve()/decline()."""
+    payment_ms: int = 150_000
+    """Payee: from sending the invoice to the payment (covers the payer's approval)."""
+    receipt_ms: int = 15_000
+    """Payer: from sending the payment to the receipt."""
+    reassembly_ms: int = 5_000
+    """Either side: from the first to the last chunk of one message."""
+
+    def __post_init__(self) -> None:
+        values = (
+            self.handshake_ms,
+            self.approval_ms,
+            self.payment_ms,
+            self.receipt_ms,
+            self.reassembly_ms,
+        )
+        if min(values) <= 0:
+            raise LocalProtocolError(ErrorCode.SESSION_API_MISUSE, "timeouts must be positive")

@@ -1,0 +1,134 @@
+"""What a session tells the application: frozen, keyword-only event values.
+
+Invariants:
+- Events are plain values: they hold documents as both their exact signed bytes (what the
+  app stores and forwards) and the parsed model (what the app shows); never a live object.
+- :data:`NEED_DATA` is the only non-event that :meth:`next_event` returns: "feed me bytes,
+  an app input or a timer first".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, unique
+from typing import Final, TypeAlias
+
+from protocol.chain import ChainHead
+from protocol.documents import Invoice, Payment, Receipt
+
+__all__ = [
+    "NEED_DATA",
+    "Completed",
+    "Event",
+    "Failed",
+    "InvoiceReceived",
+    "NeedData",
+    "PaymentReceived",
+    "PersistRequired",
+    "ReceiptReceived",
+    "RecordKind",
+    "record_id_of",
+]
+
+
+@unique
+class NeedData(Enum):
+    """Type of the :data:`NEED_DATA` sentinel."""
+
+    NEED_DATA = "NEED_DATA"
+    """No event is ready; the session waits for data, an app input or its timer."""
+
+
+NEED_DATA: Final = NeedData.NEED_DATA
+
+
+@unique
+class RecordKind(Enum):
+    """Which document a :class:`PersistRequired` asks the app to store."""
+
+    PAYMENT = "payment"
+    """A payment: the payer's own signed one (with its counter bump) or one the payee got."""
+    RECEIPT = "receipt"
+    """The payee's signed receipt, before it is sent."""
+
+
+def record_id_of(kind: RecordKind, document_hash: bytes) -> str:
+    """The id a PersistRequired gives a document: ``"<kind>:<hash hex>"``, stable across runs."""
+    return f"{kind.value}:{document_hash.hex()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceReceived:
+    """Payer: a verified invoice from the authenticated payee; call approve() or decline().
+
+    ``resumed`` is True when the app already holds a persisted payment for this invoice: the
+    session re-sends it by itself and no approval is asked.
+    """
+
+    invoice: Invoice
+    invoice_bytes: bytes
+    sas: str
+    """The short authentication string both screens may show."""
+    resumed: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentReceived:
+    """Payee: a payment that passed the offline acceptance checks (or the persisted one)."""
+
+    payment: Payment
+    payment_bytes: bytes
+    head: ChainHead
+    """The payer's chain head after this payment: store it as ``last_seen`` with the payment."""
+    resumed: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiptReceived:
+    """Payer: the payee's verified receipt for our payment."""
+
+    receipt: Receipt
+    receipt_bytes: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersistRequired:
+    """Store ``document`` durably, then call ``persisted(record_id)``; nothing moves before.
+
+    For the payer's payment, storing it means also storing ``counter`` as used and the new
+    chain head, in the same transaction.
+    """
+
+    record_id: str
+    kind: RecordKind
+    document: bytes
+    invoice_id: bytes
+    counter: int | None
+    """The payer's counter this payment uses (payments only)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completed:
+    """The session ended with a receipt both sides hold."""
+
+    invoice_id: bytes
+    receipt_bytes: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failed:
+    """The session ended without a receipt; ``code`` says why.
+
+    ``by_peer`` is True when the peer sent an Abort (``code`` is then its code, as an int
+    because a newer peer may send codes this build does not know).
+    """
+
+    code: int
+    reason: str
+    by_peer: bool
+
+
+Event: TypeAlias = (
+    InvoiceReceived | PaymentReceived | ReceiptReceived | PersistRequired | Completed | Failed
+)
+"""Any session event."""

@@ -1,0 +1,256 @@
+"""The payee's session: BLE central, Noise initiator; offers, invoices, checks, receipts.
+
+Flow (see :data:`~protocol.session.states.PAYEE_TRANSITIONS`)::
+
+    start()               msg 1: the offer
+    <- msg 2 (answer)     check it narrows the offer; msg 3: the invoice (or an Abort)
+    <- payment            payer key = Noise peer; offline acceptance (protocol.acceptance);
+                          PaymentReceived + PersistRequired(payment)
+    persisted(payment)    only now sign the receipt; PersistRequired(receipt)
+    persisted(receipt)    only now send it; Completed
+
+Resumption: the app passes :class:`PayeeResume` with what it persisted for this invoice
+(the same signed invoice bytes are sent again). The identical payment then skips the
+acceptance check (it passed before, and its counter is now "seen"), and a persisted receipt
+is re-sent as is; a *different* payment for that invoice fails with SESSION_RESUME_CONFLICT.
+
+Invariants:
+- No receipt is signed before the payment's ``persisted()``, and none is sent before its own.
+- Every payment accepted here passed :func:`protocol.acceptance.check_payment` with the
+  app's trust, revocation and chain knowledge at ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from nacl.signing import SigningKey
+
+from protocol.acceptance import check_payment
+from protocol.chain import ChainHead, ChainKey, chain_key, head_of
+from protocol.documents import Invoice, Payment, Receipt, Verdict
+from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
+from protocol.framing import MAX_CHUNK_SIZE
+from protocol.keys import document_hash, public_key
+from protocol.negotiation import Answer, Capabilities, Offer, check_answer
+from protocol.session.base import SessionBase
+from protocol.session.channel import Channel
+from protocol.session.config import Timeouts
+from protocol.session.events import (
+    Completed,
+    PaymentReceived,
+    PersistRequired,
+    RecordKind,
+    record_id_of,
+)
+from protocol.session.messages import Message, MessageKind
+from protocol.session.states import PAYEE_TRANSITIONS, Input, PayeeState
+from protocol.verify import SignedDocument, open_as, sign
+
+__all__ = ["PayeePolicy", "PayeeResume", "PayeeSession"]
+
+
+def _never_seen(key: ChainKey) -> ChainHead | None:
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayeePolicy:
+    """What the payee knows offline to accept a payment (from its last sync and its store)."""
+
+    trusted_issuers: Collection[bytes]
+    """Raw issuer public keys whose allowances are accepted."""
+    revoked: Collection[bytes] = ()
+    """Raw wallet keys that must not be accepted."""
+    last_seen: Callable[[ChainKey], ChainHead | None] = field(default=_never_seen)
+    """The head of a payer's chain as this payee last stored it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayeeResume:
+    """What the payee persisted for this invoice in an earlier, interrupted session."""
+
+    payment: bytes
+    """The payment it persisted."""
+    receipt: bytes | None = None
+    """The receipt it persisted for that payment, if it got that far."""
+
+
+class PayeeSession(SessionBase[PayeeState]):
+    """One payment as the payee. See the module docstring and :mod:`.base` for the API."""
+
+    def __init__(
+        self,
+        *,
+        identity: SigningKey,
+        invoice: bytes,
+        policy: PayeePolicy,
+        resume: PayeeResume | None = None,
+        max_chunk_size: int = MAX_CHUNK_SIZE,
+        max_message_size: int = 4096,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        """``invoice``: the signed invoice to send. ``max_chunk_size``: chunk_size_for_mtu(mtu)."""
+        self._invoice: SignedDocument[Invoice] = open_as(invoice, Invoice)
+        if self._invoice.doc.payee != public_key(identity):
+            raise LocalProtocolError(ErrorCode.ACCEPT_PAYEE_MISMATCH, "invoice of another payee")
+        self._policy = policy
+        self._resume = resume
+        self._timeouts = timeouts or Timeouts()
+        self._offer = Offer.from_capabilities(
+            Capabilities(
+                max_message_size=max_message_size,
+                max_chunk_size=max_chunk_size,
+                currencies=(self._invoice.doc.currency,),
+            )
+        )
+        super().__init__(
+            table=PAYEE_TRANSITIONS,
+            initial=PayeeState.READY,
+            terminal=(PayeeState.COMPLETED, PayeeState.FAILED),
+            channel=Channel(
+                initiator=True,
+                identity=identity,
+                chunk_size=max_chunk_size,
+                receive_chunk_size=max_chunk_size,
+                reassembly_timeout_ms=self._timeouts.reassembly_ms,
+            ),
+            identity=identity,
+        )
+        self._payment: SignedDocument[Payment] | None = None
+        self._receipt: bytes | None = None
+
+    def _phase(self, state: PayeeState) -> tuple[int, ErrorCode] | None:
+        return {
+            PayeeState.AWAIT_ANSWER: (
+                self._timeouts.handshake_ms,
+                ErrorCode.SESSION_HANDSHAKE_TIMEOUT,
+            ),
+            PayeeState.AWAIT_PAYMENT: (
+                self._timeouts.payment_ms,
+                ErrorCode.SESSION_PAYMENT_TIMEOUT,
+            ),
+        }.get(state)
+
+    # --- app inputs -------------------------------------------------------------------
+
+    def start(self, now: int) -> None:
+        """Begin: queue handshake message 1 (the offer). Call once, right after connecting."""
+        self._check_app_input(Input.START)
+        self._tick(now)
+        self._send(MessageKind.OFFER, self._offer.encode())
+        self._move(Input.START)
+
+    def persisted(self, record_id: str, *, now: int | None = None) -> None:
+        """The app stored the record named ``record_id``: sign or send the receipt."""
+        self._check_app_input(Input.PERSISTED)
+        payment = self._payment
+        assert payment is not None
+        if self._state is PayeeState.AWAIT_PAYMENT_PERSISTED:
+            expected = record_id_of(RecordKind.PAYMENT, payment.hash)
+        else:
+            assert self._receipt is not None
+            expected = record_id_of(RecordKind.RECEIPT, document_hash(self._receipt))
+        if record_id != expected:
+            raise LocalProtocolError(ErrorCode.SESSION_PERSIST_MISMATCH, record_id)
+        self._tick(now)
+        if self._state is PayeeState.AWAIT_PAYMENT_PERSISTED:
+            self._move(Input.PERSISTED)
+            self._make_receipt(payment)
+            return
+        assert self._receipt is not None
+        self._send(MessageKind.RECEIPT, self._receipt)
+        self._move(Input.PERSISTED)
+        self._events.append(Completed(invoice_id=self._invoice.doc.id, receipt_bytes=self._receipt))
+
+    # --- messages ---------------------------------------------------------------------
+
+    def _on_message(self, message: Message) -> None:
+        if message.kind is MessageKind.ANSWER:
+            self._on_answer(message.body)
+        elif message.kind is MessageKind.PAYMENT:
+            self._on_payment(message.body)
+        else:
+            raise RemoteProtocolError(ErrorCode.SESSION_UNEXPECTED_MESSAGE, message.kind.name)
+
+    def _on_answer(self, body: bytes) -> None:
+        self._expect(Input.ANSWER)
+        answer = check_answer(self._offer, Answer.decode(body))
+        self._channel.apply(answer)
+        self._send(MessageKind.INVOICE, self._invoice.raw)
+        self._move(Input.ANSWER)
+
+    def _on_payment(self, body: bytes) -> None:
+        self._expect(Input.PAYMENT, Input.PAYMENT_RESUMED, Input.PAYMENT_RECEIPTED)
+        opened = open_as(body, Payment)
+        self._check_peer_key(opened.doc.payer)
+        resume = self._resume
+        if resume is not None:
+            self._on_resumed_payment(opened, resume)
+            return
+        accepted = check_payment(
+            opened,
+            invoice=self._invoice,
+            payee_key=self._invoice.doc.payee,
+            trusted_issuers=self._policy.trusted_issuers,
+            revoked=self._policy.revoked,
+            last_seen=self._policy.last_seen(chain_key(opened)),
+            now=self._now // 1000,
+        )
+        self._payment = opened
+        self._move(Input.PAYMENT)
+        self._events.append(
+            PaymentReceived(
+                payment=opened.doc, payment_bytes=body, head=accepted.head, resumed=False
+            )
+        )
+        self._events.append(
+            PersistRequired(
+                record_id=record_id_of(RecordKind.PAYMENT, opened.hash),
+                kind=RecordKind.PAYMENT,
+                document=body,
+                invoice_id=self._invoice.doc.id,
+                counter=opened.doc.counter,
+            )
+        )
+
+    def _on_resumed_payment(self, opened: SignedDocument[Payment], resume: PayeeResume) -> None:
+        if opened.raw != resume.payment:
+            raise RemoteProtocolError(
+                ErrorCode.SESSION_RESUME_CONFLICT, "another payment for a paid invoice"
+            )
+        self._payment = opened
+        event = PaymentReceived(
+            payment=opened.doc, payment_bytes=opened.raw, head=head_of(opened), resumed=True
+        )
+        if resume.receipt is None:
+            self._move(Input.PAYMENT_RESUMED)
+            self._events.append(event)
+            self._make_receipt(opened)
+            return
+        self._send(MessageKind.RECEIPT, resume.receipt)
+        self._move(Input.PAYMENT_RECEIPTED)
+        self._events.append(event)
+        self._events.append(
+            Completed(invoice_id=self._invoice.doc.id, receipt_bytes=resume.receipt)
+        )
+
+    def _make_receipt(self, payment: SignedDocument[Payment]) -> None:
+        receipt = Receipt(
+            payment=payment.hash,
+            payee=self._invoice.doc.payee,
+            verdict=Verdict.ACCEPTED,
+            time=self._now // 1000,
+        )
+        signed = sign(self._identity, receipt)
+        self._receipt = signed.raw
+        self._events.append(
+            PersistRequired(
+                record_id=record_id_of(RecordKind.RECEIPT, signed.hash),
+                kind=RecordKind.RECEIPT,
+                document=signed.raw,
+                invoice_id=self._invoice.doc.id,
+                counter=None,
+            )
+        )

@@ -1,0 +1,255 @@
+"""The payer's session: BLE peripheral, Noise responder; answers, pays once, takes the receipt.
+
+Flow (see :data:`~protocol.session.states.PAYER_TRANSITIONS`)::
+
+    <- msg 1 (offer)      answer it in msg 2 (or Abort if nothing is common)
+    <- msg 3 (invoice)    verify it, check the payee's key is the Noise peer's
+                          persisted payment for this invoice id? re-send it (resumption)
+                          else InvoiceReceived, wait for approve() / decline()
+    approve()             sign the payment with counter = last + 1; PersistRequired
+    persisted(id)         only now send the payment
+    <- receipt            verify it names our payment; ReceiptReceived, Completed
+
+Invariants:
+- One invoice id never gets a second counter from this session: if the app's
+  ``find_payment`` knows a payment for it, that exact payment is re-sent, or the session
+  fails with SESSION_RESUME_CONFLICT if it was for different invoice bytes.
+- The payment leaves only after ``persisted()`` for its record id (durability barrier).
+- The wallet's keys, allowance, counter and chain head come in as values; nothing is read
+  from disk, and nothing here changes them: the app stores the new counter on
+  PersistRequired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nacl.signing import SigningKey
+
+from protocol.documents import Allowance, Invoice, Payment, Receipt, Verdict
+from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
+from protocol.framing import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
+from protocol.keys import public_key
+from protocol.negotiation import Capabilities, Offer, answer_offer
+from protocol.session.base import SessionBase
+from protocol.session.channel import Channel
+from protocol.session.config import Timeouts
+from protocol.session.events import (
+    Completed,
+    InvoiceReceived,
+    PersistRequired,
+    ReceiptReceived,
+    RecordKind,
+    record_id_of,
+)
+from protocol.session.messages import Message, MessageKind
+from protocol.session.states import PAYER_TRANSITIONS, Input, PayerState
+from protocol.verify import SignedDocument, open_as, sign, verify_as
+
+__all__ = ["PayerSession", "PayerWallet"]
+
+
+def _no_payment(invoice_id: bytes) -> bytes | None:
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayerWallet:
+    """What the payer needs to sign one payment; the app loads it from its store."""
+
+    identity: SigningKey
+    """The wallet's Ed25519 key: signs payments and (as X25519) is the Noise static key."""
+    allowance: bytes
+    """The issuer-signed allowance, exact bytes."""
+    last_counter: int
+    """Counter of the last payment persisted under this allowance (0 if none)."""
+    last_hash: bytes | None
+    """Hash of that payment (None if none): the next payment's ``prev``."""
+    spent: int
+    """Cumulative amount spent under the allowance so far."""
+
+
+class PayerSession(SessionBase[PayerState]):
+    """One payment as the payer. See the module docstring and :mod:`.base` for the API."""
+
+    def __init__(
+        self,
+        *,
+        wallet: PayerWallet,
+        find_payment: Callable[[bytes], bytes | None] = _no_payment,
+        max_chunk_size: int = MAX_CHUNK_SIZE,
+        max_message_size: int = 4096,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        """``find_payment(invoice_id)`` returns the payment already persisted for that invoice."""
+        self._wallet = wallet
+        self._allowance: SignedDocument[Allowance] = open_as(wallet.allowance, Allowance)
+        if self._allowance.doc.wallet != public_key(wallet.identity):
+            raise LocalProtocolError(ErrorCode.PAYMENT_PAYER_NOT_WALLET, "allowance of another key")
+        self._find_payment = find_payment
+        self._timeouts = timeouts or Timeouts()
+        self._capabilities = Capabilities(
+            max_message_size=max_message_size,
+            max_chunk_size=max_chunk_size,
+            currencies=(self._allowance.doc.currency,),
+        )
+        super().__init__(
+            table=PAYER_TRANSITIONS,
+            initial=PayerState.AWAIT_OFFER,
+            terminal=(PayerState.COMPLETED, PayerState.FAILED),
+            channel=Channel(
+                initiator=False,
+                identity=wallet.identity,
+                chunk_size=MIN_CHUNK_SIZE,  # until the offer says more
+                reassembly_timeout_ms=self._timeouts.reassembly_ms,
+            ),
+            identity=wallet.identity,
+        )
+        self._invoice: SignedDocument[Invoice] | None = None
+        self._payment: SignedDocument[Payment] | None = None
+
+    def _phase(self, state: PayerState) -> tuple[int, ErrorCode] | None:
+        return {
+            PayerState.AWAIT_INVOICE: (
+                self._timeouts.handshake_ms,
+                ErrorCode.SESSION_HANDSHAKE_TIMEOUT,
+            ),
+            PayerState.AWAIT_APPROVAL: (
+                self._timeouts.approval_ms,
+                ErrorCode.SESSION_APPROVAL_TIMEOUT,
+            ),
+            PayerState.AWAIT_RECEIPT: (
+                self._timeouts.receipt_ms,
+                ErrorCode.SESSION_RECEIPT_TIMEOUT,
+            ),
+        }.get(state)
+
+    # --- app inputs -------------------------------------------------------------------
+
+    def approve(self, *, now: int | None = None) -> None:
+        """The user agreed to pay the invoice: sign the payment and ask the app to persist it."""
+        self._check_app_input(Input.APPROVE)
+        self._tick(now)
+        invoice = self._invoice
+        assert invoice is not None  # AWAIT_APPROVAL is only reached with an invoice
+        wallet = self._wallet
+        payment = Payment(
+            invoice=invoice.hash,
+            payer=public_key(wallet.identity),
+            amount=invoice.doc.amount,
+            currency=invoice.doc.currency,
+            counter=wallet.last_counter + 1,
+            prev=wallet.last_hash,
+            spent=wallet.spent + invoice.doc.amount,
+            allowance=wallet.allowance,
+        )
+        try:
+            self._payment = sign(wallet.identity, payment, allowance=self._allowance)
+        except ProtocolError as exc:
+            self._fail(ErrorCode.SESSION_WALLET_CANNOT_PAY, f"{exc.code.name}: {exc.message}")
+            return
+        self._move(Input.APPROVE)
+        self._events.append(
+            PersistRequired(
+                record_id=record_id_of(RecordKind.PAYMENT, self._payment.hash),
+                kind=RecordKind.PAYMENT,
+                document=self._payment.raw,
+                invoice_id=invoice.doc.id,
+                counter=payment.counter,
+            )
+        )
+
+    def decline(self, reason: str = "declined", *, now: int | None = None) -> None:
+        """The user refused: Abort to the payee and fail with SESSION_DECLINED."""
+        self._check_app_input(Input.DECLINE)
+        self._tick(now)
+        self._fail(ErrorCode.SESSION_DECLINED, reason, cause=Input.DECLINE)
+
+    def persisted(self, record_id: str, *, now: int | None = None) -> None:
+        """The app stored the payment named ``record_id`` (and its counter); send it."""
+        self._check_app_input(Input.PERSISTED)
+        payment = self._payment
+        assert payment is not None
+        if record_id != record_id_of(RecordKind.PAYMENT, payment.hash):
+            raise LocalProtocolError(ErrorCode.SESSION_PERSIST_MISMATCH, record_id)
+        self._tick(now)
+        self._send(MessageKind.PAYMENT, payment.raw)
+        self._move(Input.PERSISTED)
+
+    # --- messages ---------------------------------------------------------------------
+
+    def _on_message(self, message: Message) -> None:
+        handlers = {
+            MessageKind.OFFER: self._on_offer,
+            MessageKind.INVOICE: self._on_invoice,
+            MessageKind.RECEIPT: self._on_receipt,
+        }
+        handler = handlers.get(message.kind)
+        if handler is None:
+            raise RemoteProtocolError(ErrorCode.SESSION_UNEXPECTED_MESSAGE, message.kind.name)
+        handler(message.body)
+
+    def _on_offer(self, body: bytes) -> None:
+        self._expect(Input.OFFER)
+        offer = Offer.decode(body)
+        self._channel.use_chunk_size(min(offer.chunk_size, self._capabilities.max_chunk_size))
+        answer = answer_offer(offer, self._capabilities)
+        self._channel.apply(answer)
+        self._send(MessageKind.ANSWER, answer.encode())
+        self._move(Input.OFFER)
+
+    def _on_invoice(self, body: bytes) -> None:
+        self._expect(Input.INVOICE, Input.INVOICE_RESUMED)
+        invoice = verify_as(body, Invoice, now=self._now // 1000)
+        self._check_peer_key(invoice.doc.payee)
+        self._invoice = invoice
+        sas = self._channel.sas or ""
+        stored = self._find_payment(invoice.doc.id)
+        if stored is not None:
+            payment = open_as(stored, Payment)
+            if payment.doc.invoice != invoice.hash:
+                raise RemoteProtocolError(
+                    ErrorCode.SESSION_RESUME_CONFLICT, "invoice id reused with other bytes"
+                )
+            self._payment = payment
+            self._events.append(
+                InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=True)
+            )
+            self._send(MessageKind.PAYMENT, payment.raw)
+            self._move(Input.INVOICE_RESUMED)
+            return
+        allowance = self._allowance.doc
+        if invoice.doc.currency != allowance.currency:
+            raise RemoteProtocolError(ErrorCode.SESSION_WALLET_CANNOT_PAY, "currency")
+        if self._wallet.spent + invoice.doc.amount > allowance.limit:
+            raise RemoteProtocolError(ErrorCode.SESSION_WALLET_CANNOT_PAY, "over the allowance")
+        self._events.append(
+            InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=False)
+        )
+        self._move(Input.INVOICE)
+
+    def _on_receipt(self, body: bytes) -> None:
+        self._expect(Input.RECEIPT)
+        receipt = verify_as(body, Receipt, now=self._now // 1000)
+        invoice, payment = self._invoice, self._payment
+        assert invoice is not None and payment is not None
+        if receipt.doc.payee != invoice.doc.payee or receipt.doc.payment != payment.hash:
+            raise RemoteProtocolError(ErrorCode.SESSION_DOCUMENT_MISMATCH, "receipt")
+        if receipt.doc.verdict is not Verdict.ACCEPTED:
+            code = receipt.doc.code or int(ErrorCode.SESSION_PEER_ABORTED)
+            self._events.append(ReceiptReceived(receipt=receipt.doc, receipt_bytes=body))
+            self._fail_rejected(code)
+            return
+        self._events.append(ReceiptReceived(receipt=receipt.doc, receipt_bytes=body))
+        self._move(Input.RECEIPT)
+        self._events.append(Completed(invoice_id=invoice.doc.id, receipt_bytes=body))
+
+    def _fail_rejected(self, code: int) -> None:
+        try:
+            known = ErrorCode(code)
+        except ValueError:
+            known = ErrorCode.SESSION_PEER_ABORTED
+        self._fail(
+            known, "payee rejected the payment", cause=Input.ABORT, by_peer=True, peer_code=code
+        )

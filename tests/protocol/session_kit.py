@@ -1,0 +1,208 @@
+"""Real payer and payee sessions joined by a fake pipe, with minimal in-memory apps.
+
+Not a mock of the sessions: both are the real thing; only the wire (a list) and the apps'
+stores (dicts) are stand-ins, the seam a unit test needs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nacl.signing import SigningKey
+
+from protocol.chain import ChainHead, ChainKey
+from protocol.documents import Allowance, Invoice, Payment
+from protocol.keys import public_key
+from protocol.session import (
+    NEED_DATA,
+    Completed,
+    Event,
+    Failed,
+    InvoiceReceived,
+    PayeePolicy,
+    PayeeResume,
+    PayeeSession,
+    PayerSession,
+    PayerWallet,
+    PaymentReceived,
+    PersistRequired,
+    ReceiptReceived,
+    RecordKind,
+)
+from protocol.verify import open_as, sign
+
+ISSUER = SigningKey(bytes([1]) * 32)
+PAYER = SigningKey(bytes([2]) * 32)
+PAYEE = SigningKey(bytes([3]) * 32)
+NOW_S = 1_760_000_000
+NOW_MS = NOW_S * 1000
+
+
+def make_allowance(wallet: SigningKey = PAYER, *, limit: int = 100_000, serial: int = 7) -> bytes:
+    doc = Allowance(
+        issuer=public_key(ISSUER),
+        wallet=public_key(wallet),
+        currency="EUR",
+        limit=limit,
+        not_before=NOW_S - 86_400,
+        not_after=NOW_S + 30 * 86_400,
+        serial=serial,
+    )
+    return sign(ISSUER, doc).raw
+
+
+def make_invoice(
+    payee: SigningKey = PAYEE, *, amount: int = 1250, number: int = 1, currency: str = "EUR"
+) -> bytes:
+    doc = Invoice(
+        id=number.to_bytes(16, "big"),
+        payee=public_key(payee),
+        amount=amount,
+        currency=currency,
+        memo="coffee and cake",
+        created=NOW_S,
+        expires=NOW_S + 600,
+        nonce=bytes([number % 256]) * 16,
+    )
+    return sign(payee, doc).raw
+
+
+@dataclass
+class PayerApp:
+    """The payer's wallet store and user: approves unless told not to, persists at once."""
+
+    identity: SigningKey = PAYER
+    allowance: bytes = field(default_factory=make_allowance)
+    approve: bool = True
+    payments: dict[bytes, bytes] = field(default_factory=dict)
+    counters: list[int] = field(default_factory=list)
+    last_counter: int = 0
+    last_hash: bytes | None = None
+    spent: int = 0
+    receipts: dict[bytes, bytes] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    def wallet(self) -> PayerWallet:
+        return PayerWallet(
+            identity=self.identity,
+            allowance=self.allowance,
+            last_counter=self.last_counter,
+            last_hash=self.last_hash,
+            spent=self.spent,
+        )
+
+    def session(self, **options: int) -> PayerSession:
+        return PayerSession(wallet=self.wallet(), find_payment=self.payments.get, **options)
+
+    def handle(self, session: PayerSession, event: Event) -> None:
+        self.events.append(event)
+        if isinstance(event, InvoiceReceived) and not event.resumed:
+            if self.approve:
+                session.approve()
+            else:
+                session.decline("not today")
+        elif isinstance(event, PersistRequired):
+            assert event.kind is RecordKind.PAYMENT and event.counter is not None
+            payment = open_as(event.document, Payment)
+            self.payments[event.invoice_id] = event.document
+            self.counters.append(event.counter)
+            self.last_counter, self.last_hash = event.counter, payment.hash
+            self.spent = payment.doc.spent
+            session.persisted(event.record_id)
+        elif isinstance(event, ReceiptReceived):
+            self.receipts[event.receipt.payment] = event.receipt_bytes
+
+
+@dataclass
+class PayeeApp:
+    """The payee's store: persists at once, remembers chain heads, payments and receipts."""
+
+    identity: SigningKey = PAYEE
+    trusted: tuple[bytes, ...] = (public_key(ISSUER),)
+    payments: dict[bytes, bytes] = field(default_factory=dict)
+    receipts: dict[bytes, bytes] = field(default_factory=dict)
+    heads: dict[ChainKey, ChainHead] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    def session(self, invoice: bytes, **options: int) -> PayeeSession:
+        invoice_id = open_as(invoice, Invoice).doc.id
+        resume = None
+        if invoice_id in self.payments:
+            resume = PayeeResume(
+                payment=self.payments[invoice_id], receipt=self.receipts.get(invoice_id)
+            )
+        policy = PayeePolicy(trusted_issuers=self.trusted, last_seen=self.heads.get)
+        return PayeeSession(
+            identity=self.identity, invoice=invoice, policy=policy, resume=resume, **options
+        )
+
+    def handle(self, session: PayeeSession, event: Event) -> None:
+        self.events.append(event)
+        if isinstance(event, PaymentReceived):
+            self.heads[event.head.key] = event.head
+        elif isinstance(event, PersistRequired):
+            store = self.payments if event.kind is RecordKind.PAYMENT else self.receipts
+            store[event.invoice_id] = event.document
+            session.persisted(event.record_id)
+
+
+@dataclass
+class Wire:
+    """What crossed the pipe: (sender, chunk) in order."""
+
+    chunks: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def direction_changes(self) -> int:
+        senders = [sender for sender, _ in self.chunks]
+        return sum(1 for a, b in itertools.pairwise(senders) if a != b)
+
+
+def _drain(session: PayerSession | PayeeSession, app: PayerApp | PayeeApp) -> bool:
+    progressed = False
+    while (event := session.next_event()) is not NEED_DATA:
+        assert not isinstance(event, type(NEED_DATA))
+        progressed = True
+        app.handle(session, event)  # type: ignore[arg-type]
+    return progressed
+
+
+def run(
+    payer: PayerSession,
+    payee: PayeeSession,
+    payer_app: PayerApp,
+    payee_app: PayeeApp,
+    *,
+    now: int = NOW_MS,
+    cut_after: int | None = None,
+    wire: Wire | None = None,
+    tamper: Callable[[str, int, bytes], bytes] | None = None,
+) -> Wire:
+    """Start the payee and pump chunks both ways until quiet, or until ``cut_after`` chunks.
+
+    ``tamper(sender, index, chunk)`` may replace any chunk in flight (a man in the middle).
+    """
+    wire = wire if wire is not None else Wire()
+    payee.start(now)
+    delivered = 0
+    while True:
+        progressed = _drain(payee, payee_app) | _drain(payer, payer_app)
+        for sender, receiver, name in ((payee, payer, "payee"), (payer, payee, "payer")):
+            for sent in sender.data_to_send():
+                if cut_after is not None and delivered >= cut_after:
+                    return wire
+                chunk = sent if tamper is None else tamper(name, delivered, sent)
+                wire.chunks.append((name, chunk))
+                receiver.receive_data(chunk, now)
+                delivered += 1
+                progressed = True
+        if not progressed:
+            return wire
+
+
+def outcome(events: list[Event]) -> Completed | Failed | None:
+    """The terminal event of one side, if any."""
+    ends = [e for e in events if isinstance(e, Completed | Failed)]
+    assert len(ends) <= 1, ends
+    return ends[0] if ends else None

@@ -1,0 +1,437 @@
+"""PayerSession and PayeeSession end to end through a fake pipe, and their failure paths."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from nacl.signing import SigningKey
+
+from protocol.documents import Abort, Invoice, Payment, Receipt
+from protocol.errors import ErrorCode, LocalProtocolError
+from protocol.framing import chunk_message
+from protocol.keys import document_hash, public_key
+from protocol.negotiation import Capabilities, Offer, answer_offer
+from protocol.session import (
+    NEED_DATA,
+    Completed,
+    Failed,
+    InvoiceReceived,
+    PayeeSession,
+    PayeeState,
+    PayerSession,
+    PayerState,
+    PersistRequired,
+    RecordKind,
+    Timeouts,
+)
+from protocol.session.channel import Channel
+from protocol.session.messages import Message, MessageKind
+from protocol.verify import open_as, sign
+from tests.protocol.session_kit import (
+    NOW_MS,
+    NOW_S,
+    PAYEE,
+    PAYER,
+    PayeeApp,
+    PayerApp,
+    make_allowance,
+    make_invoice,
+    outcome,
+    run,
+)
+
+MALLORY = SigningKey(bytes([9]) * 32)
+
+
+def _pair(chunk_size: int = 244) -> tuple[PayerApp, PayeeApp, PayerSession, PayeeSession]:
+    payer_app, payee_app = PayerApp(), PayeeApp()
+    payer = payer_app.session(max_chunk_size=chunk_size)
+    payee = payee_app.session(make_invoice(), max_chunk_size=chunk_size)
+    return payer_app, payee_app, payer, payee
+
+
+def _pump(sender: PayerSession | PayeeSession, receiver: PayerSession | PayeeSession) -> int:
+    chunks = sender.data_to_send()
+    for chunk in chunks:
+        receiver.receive_data(chunk, NOW_MS)
+    return len(chunks)
+
+
+def _events(session: PayerSession | PayeeSession) -> list[object]:
+    out: list[object] = []
+    while (event := session.next_event()) is not NEED_DATA:
+        out.append(event)
+    return out
+
+
+def _failed(events: list[object]) -> Failed:
+    (failed,) = [e for e in events if isinstance(e, Failed)]
+    return failed
+
+
+@pytest.mark.parametrize("chunk_size", [20, 182, 244, 509])
+def test_payment_completes_at_chunk_size(chunk_size: int) -> None:
+    payer_app, payee_app, payer, payee = _pair(chunk_size)
+    wire = run(payer, payee, payer_app, payee_app)
+    assert payer.state is PayerState.COMPLETED
+    assert payee.state is PayeeState.COMPLETED
+    assert all(len(chunk) <= chunk_size for _, chunk in wire.chunks)
+    payer_end, payee_end = outcome(payer_app.events), outcome(payee_app.events)
+    assert isinstance(payer_end, Completed)
+    assert isinstance(payee_end, Completed)
+    assert payer_end.receipt_bytes == payee_end.receipt_bytes
+
+
+def test_receipt_names_the_payment_both_sides_persisted() -> None:
+    payer_app, payee_app, payer, payee = _pair()
+    run(payer, payee, payer_app, payee_app)
+    (payment,) = payer_app.payments.values()
+    assert payee_app.payments == payer_app.payments
+    receipt = open_as(next(iter(payee_app.receipts.values())), Receipt).doc
+    assert receipt.payment == document_hash(payment)
+    assert payer_app.counters == [1]
+
+
+def test_five_messages_make_four_direction_changes() -> None:
+    payer_app, payee_app, payer, payee = _pair(244)
+    wire = run(payer, payee, payer_app, payee_app)
+    assert wire.direction_changes() == 4
+
+
+def test_both_sides_see_the_same_short_authentication_string() -> None:
+    payer_app, payee_app, payer, payee = _pair()
+    run(payer, payee, payer_app, payee_app)
+    (invoice_event,) = [e for e in payer_app.events if isinstance(e, InvoiceReceived)]
+    assert payee.sas is not None
+    assert invoice_event.sas == payee.sas == payer.sas
+
+
+def test_payer_sends_nothing_until_its_payment_is_persisted() -> None:
+    payer_app, _, payer, payee = _pair()
+    payee.start(NOW_MS)
+    _pump(payee, payer)
+    _pump(payer, payee)
+    _pump(payee, payer)
+    assert isinstance(_events(payer)[0], InvoiceReceived)
+    payer.approve()
+    (persist,) = _events(payer)
+    assert isinstance(persist, PersistRequired)
+    assert persist.kind is RecordKind.PAYMENT
+    assert persist.counter == payer_app.last_counter + 1
+    assert payer.data_to_send() == []
+    payer.persisted(persist.record_id)
+    assert payer.data_to_send() != []
+
+
+def test_payee_signs_no_receipt_until_the_payment_is_persisted() -> None:
+    _, _, payer, payee = _pair()
+    payee.start(NOW_MS)
+    _pump(payee, payer)
+    _pump(payer, payee)
+    _pump(payee, payer)
+    _events(payer)
+    payer.approve()
+    (persist,) = _events(payer)
+    assert isinstance(persist, PersistRequired)
+    payer.persisted(persist.record_id)
+    _pump(payer, payee)
+    events = _events(payee)
+    assert [type(e).__name__ for e in events] == ["PaymentReceived", "PersistRequired"]
+    assert payee.state is PayeeState.AWAIT_PAYMENT_PERSISTED
+    assert payee.data_to_send() == []
+    payment_record = events[1]
+    assert isinstance(payment_record, PersistRequired)
+    payee.persisted(payment_record.record_id)
+    (receipt_record,) = _events(payee)
+    assert isinstance(receipt_record, PersistRequired)
+    assert receipt_record.kind is RecordKind.RECEIPT
+    assert payee.data_to_send() == []
+    payee.persisted(receipt_record.record_id)
+    assert payee.data_to_send() != []
+
+
+def test_persisted_with_a_wrong_record_id_is_refused_and_changes_nothing() -> None:
+    _, _, payer, payee = _pair()
+    payee.start(NOW_MS)
+    _pump(payee, payer)
+    _pump(payer, payee)
+    _pump(payee, payer)
+    _events(payer)
+    payer.approve()
+    _events(payer)
+    with pytest.raises(LocalProtocolError) as info:
+        payer.persisted("payment:00")
+    assert info.value.code is ErrorCode.SESSION_PERSIST_MISMATCH
+    assert payer.state is PayerState.AWAIT_PAYMENT_PERSISTED
+
+
+def test_app_input_in_the_wrong_state_is_local_misuse_and_changes_nothing() -> None:
+    payer = PayerApp().session()
+    with pytest.raises(LocalProtocolError) as info:
+        payer.approve()
+    assert info.value.code is ErrorCode.SESSION_API_MISUSE
+    assert payer.state is PayerState.AWAIT_OFFER
+
+
+def test_decline_aborts_both_sides_with_the_decline_code() -> None:
+    payer_app, payee_app = PayerApp(approve=False), PayeeApp()
+    payer, payee = payer_app.session(), payee_app.session(make_invoice())
+    run(payer, payee, payer_app, payee_app)
+    assert _failed(payer_app.events).code == ErrorCode.SESSION_DECLINED
+    peer_view = _failed(payee_app.events)
+    assert peer_view.code == ErrorCode.SESSION_DECLINED
+    assert peer_view.by_peer
+    assert payer_app.counters == []
+
+
+def test_untrusted_issuer_fails_acceptance_and_the_payer_hears_why() -> None:
+    payer_app, payee_app = PayerApp(), PayeeApp(trusted=(public_key(MALLORY),))
+    payer, payee = payer_app.session(), payee_app.session(make_invoice())
+    run(payer, payee, payer_app, payee_app)
+    assert _failed(payee_app.events).code == ErrorCode.DOC_UNTRUSTED_ISSUER
+    assert _failed(payer_app.events).code == ErrorCode.DOC_UNTRUSTED_ISSUER
+    assert payee_app.receipts == {}
+
+
+def test_invoice_over_the_allowance_fails_before_approval() -> None:
+    payer_app, payee_app = PayerApp(allowance=make_allowance(limit=1000)), PayeeApp()
+    payer, payee = payer_app.session(), payee_app.session(make_invoice(amount=1001))
+    run(payer, payee, payer_app, payee_app)
+    assert _failed(payer_app.events).code == ErrorCode.SESSION_WALLET_CANNOT_PAY
+    assert not any(isinstance(e, InvoiceReceived) for e in payer_app.events)
+    assert _failed(payee_app.events).by_peer
+
+
+def test_unknown_currency_offer_is_answered_with_an_abort() -> None:
+    payer = PayerApp().session()
+    payee_side = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("JPY",)))
+    payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
+    _feed_channel(payee_side, payer)
+    assert _failed(_events(payer)).code == ErrorCode.NEGOTIATION_NO_COMMON_CURRENCY
+    reply = _read_channel(payer, payee_side)
+    assert reply.kind is MessageKind.ABORT
+    assert open_as(reply.body, Abort).doc.code == ErrorCode.NEGOTIATION_NO_COMMON_CURRENCY
+
+
+def _feed_channel(channel: Channel, session: PayerSession | PayeeSession) -> None:
+    for chunk in channel.drain():
+        session.receive_data(chunk, NOW_MS)
+
+
+def _read_channel(session: PayerSession | PayeeSession, channel: Channel) -> Message:
+    messages = [m for c in session.data_to_send() if (m := channel.feed(c, NOW_MS)) is not None]
+    (message,) = messages
+    return Message.decode(channel.read(message))
+
+
+def test_payer_in_the_middle_with_its_own_keys_fails_the_payee() -> None:
+    """Mallory answers the payee and relays a payment the real payer signed."""
+    payee = PayeeApp().session(make_invoice())
+    mallory = Channel(initiator=False, identity=MALLORY, chunk_size=244, reassembly_timeout_ms=1000)
+    payee.start(NOW_MS)
+    offer = _read_channel(payee, mallory)
+    answer = answer_offer(Offer.decode(offer.body), Capabilities(currencies=("EUR",)))
+    mallory.apply(answer)
+    mallory.write(Message(kind=MessageKind.ANSWER, body=answer.encode()).encode())
+    _feed_channel(mallory, payee)
+    invoice = _read_channel(payee, mallory)
+    relayed = _payment_by_the_real_payer(invoice.body)
+    mallory.write(Message(kind=MessageKind.PAYMENT, body=relayed).encode())
+    _feed_channel(mallory, payee)
+    assert _failed(_events(payee)).code == ErrorCode.HANDSHAKE_PEER_KEY_MISMATCH
+    assert payee.state is PayeeState.FAILED
+
+
+def _payment_by_the_real_payer(invoice: bytes) -> bytes:
+    inv = open_as(invoice, Invoice).doc
+    payment = Payment(
+        invoice=document_hash(invoice),
+        payer=public_key(PAYER),
+        amount=inv.amount,
+        currency=inv.currency,
+        counter=1,
+        spent=inv.amount,
+        allowance=make_allowance(),
+    )
+    return sign(PAYER, payment).raw
+
+
+def test_payee_in_the_middle_relaying_the_real_invoice_fails_the_payer() -> None:
+    """Mallory connects to the payer and forwards the real payee's signed invoice."""
+    payer_app = PayerApp()
+    payer = payer_app.session()
+    mallory = Channel(initiator=True, identity=MALLORY, chunk_size=244, reassembly_timeout_ms=1000)
+    offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
+    mallory.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
+    _feed_channel(mallory, payer)
+    answer = _read_channel(payer, mallory)
+    assert answer.kind is MessageKind.ANSWER
+    mallory.write(Message(kind=MessageKind.INVOICE, body=make_invoice()).encode())
+    _feed_channel(mallory, payer)
+    assert _failed(_events(payer)).code == ErrorCode.HANDSHAKE_PEER_KEY_MISMATCH
+    assert payer_app.counters == []
+
+
+def test_changing_the_offer_in_flight_fails_the_handshake() -> None:
+    """A downgrade: the man in the middle swaps the offer for one with a smaller chunk size."""
+    payer_app, payee_app, payer, payee = _pair(244)
+
+    def downgrade(sender: str, index: int, chunk: bytes) -> bytes:
+        if index != 0:
+            return chunk
+        assert sender == "payee"
+        noise = chunk[3:]  # header + 2-byte length, then e (32 bytes) || envelope
+        worse = Offer.from_capabilities(Capabilities(max_chunk_size=20, currencies=("EUR",)))
+        envelope = Message(kind=MessageKind.OFFER, body=worse.encode()).encode()
+        (replacement,) = chunk_message(noise[:32] + envelope, 244)
+        return replacement
+
+    run(payer, payee, payer_app, payee_app, tamper=downgrade)
+    assert _failed(payee_app.events).code == ErrorCode.NOISE_DECRYPT_FAILED
+    assert payer_app.counters == []
+    assert payee.state is PayeeState.FAILED
+
+
+def test_flipping_a_bit_of_any_encrypted_chunk_fails_the_session() -> None:
+    clean_app, clean_payee_app, clean_payer, clean_payee = _pair(244)
+    chunks = len(run(clean_payer, clean_payee, clean_app, clean_payee_app).chunks)
+    for target in range(1, chunks):
+        payer_app, payee_app, payer, payee = _pair(244)
+
+        def flip(sender: str, index: int, chunk: bytes, target: int = target) -> bytes:
+            if index != target:
+                return chunk
+            return chunk[:-1] + bytes((chunk[-1] ^ 1,))
+
+        run(payer, payee, payer_app, payee_app, tamper=flip)
+        for session in (payer, payee):  # a side the peer could not tell ends by its timer
+            deadline = session.get_timer()
+            if deadline is not None:
+                session.handle_timer(deadline)
+        assert payer.state is PayerState.FAILED
+        assert payer_app.receipts == {}
+        # only a corrupted receipt leaves the payee done: resumption re-sends it later
+        receipt_was_hit = target == chunks - 1
+        assert payee.state is (PayeeState.COMPLETED if receipt_was_hit else PayeeState.FAILED)
+
+
+def test_recorded_session_replayed_into_fresh_sessions_fails() -> None:
+    payer_app, payee_app, payer, payee = _pair(244)
+    wire = run(payer, payee, payer_app, payee_app)
+    fresh_payer_app = PayerApp()
+    fresh_payer = fresh_payer_app.session(max_chunk_size=244)
+    for sender, chunk in wire.chunks:
+        if sender == "payee":
+            fresh_payer.receive_data(chunk, NOW_MS)
+    events = _events(fresh_payer)
+    assert _failed(events).code == ErrorCode.NOISE_DECRYPT_FAILED
+    assert not any(isinstance(e, InvoiceReceived | PersistRequired) for e in events)
+    fresh_payee = PayeeApp().session(make_invoice(), max_chunk_size=244)
+    fresh_payee.start(NOW_MS)
+    for sender, chunk in wire.chunks:
+        if sender == "payer":
+            fresh_payee.receive_data(chunk, NOW_MS)
+    events = _events(fresh_payee)
+    assert _failed(events).code == ErrorCode.NOISE_DECRYPT_FAILED
+    assert not any(isinstance(e, PersistRequired) for e in events)
+
+
+def test_expired_invoice_is_refused_by_the_payer() -> None:
+    payer_app, payee_app = PayerApp(), PayeeApp()
+    payer = payer_app.session()
+    payee = payee_app.session(make_invoice())
+    run(payer, payee, payer_app, payee_app, now=(NOW_S + 3600) * 1000)
+    assert _failed(payer_app.events).code == ErrorCode.DOC_EXPIRED
+
+
+def test_payee_handshake_times_out_at_its_deadline() -> None:
+    payee = PayeeApp().session(make_invoice(), timeouts=Timeouts(handshake_ms=2000))
+    payee.start(NOW_MS)
+    assert payee.get_timer() == NOW_MS + 2000
+    payee.handle_timer(NOW_MS + 1999)
+    assert payee.state is PayeeState.AWAIT_ANSWER
+    payee.handle_timer(NOW_MS + 2000)
+    assert _failed(_events(payee)).code == ErrorCode.SESSION_HANDSHAKE_TIMEOUT
+    assert payee.get_timer() is None
+
+
+def test_payer_approval_timeout_aborts_the_payee() -> None:
+    payer = PayerApp().session(timeouts=Timeouts(approval_ms=500))
+    payee = PayeeApp().session(make_invoice())
+    payee.start(NOW_MS)
+    _pump(payee, payer)
+    _pump(payer, payee)
+    _pump(payee, payer)
+    assert payer.state is PayerState.AWAIT_APPROVAL
+    deadline = payer.get_timer()
+    assert deadline == NOW_MS + 500
+    payer.handle_timer(deadline)
+    assert _failed(_events(payer)).code == ErrorCode.SESSION_APPROVAL_TIMEOUT
+    _pump(payer, payee)
+    peer = _failed(_events(payee))
+    assert peer.code == ErrorCode.SESSION_APPROVAL_TIMEOUT
+    assert peer.by_peer
+
+
+def test_payer_receipt_timeout_fails_with_its_own_code() -> None:
+    payer = PayerApp().session(timeouts=Timeouts(receipt_ms=700))
+    payee = PayeeApp().session(make_invoice())
+    payee.start(NOW_MS)
+    _pump(payee, payer)
+    _pump(payer, payee)
+    _pump(payee, payer)
+    _events(payer)
+    payer.approve()
+    (persist,) = _events(payer)
+    assert isinstance(persist, PersistRequired)
+    payer.persisted(persist.record_id)
+    payer.handle_timer(NOW_MS + 700)
+    assert _failed(_events(payer)).code == ErrorCode.SESSION_RECEIPT_TIMEOUT
+
+
+def test_payee_payment_timeout_fails_with_its_own_code() -> None:
+    payer = PayerApp().session()
+    payee = PayeeApp().session(make_invoice(), timeouts=Timeouts(payment_ms=900))
+    payee.start(NOW_MS)
+    _pump(payee, payer)
+    _pump(payer, payee)
+    payee.handle_timer(NOW_MS + 900)
+    assert _failed(_events(payee)).code == ErrorCode.SESSION_PAYMENT_TIMEOUT
+
+
+def test_half_received_message_times_out_by_the_reassembly_timer() -> None:
+    payer = PayerApp().session(timeouts=Timeouts(reassembly_ms=300, handshake_ms=10_000))
+    payee = PayeeApp().session(make_invoice(), max_chunk_size=20)
+    payee.start(NOW_MS)
+    first, *_ = payee.data_to_send()
+    payer.receive_data(first, NOW_MS)
+    assert payer.get_timer() == NOW_MS + 300
+    payer.handle_timer(NOW_MS + 300)
+    assert _failed(_events(payer)).code == ErrorCode.FRAME_TIMEOUT
+
+
+def test_data_after_completion_is_ignored() -> None:
+    payer_app, payee_app, payer, payee = _pair()
+    run(payer, payee, payer_app, payee_app)
+    payer.receive_data(b"\x00\x00\x05hello", NOW_MS)
+    assert payer.state is PayerState.COMPLETED
+    assert payer.next_event() is NEED_DATA
+
+
+def test_garbage_before_the_handshake_fails_without_an_abort() -> None:
+    payer = PayerApp().session()
+    payer.receive_data(chunk_message(b"\x01" * 20, 40)[0], NOW_MS)
+    assert _failed(_events(payer)).code == ErrorCode.NOISE_MESSAGE_TOO_SHORT
+    assert payer.data_to_send() == []
+
+
+def test_payee_refuses_an_invoice_it_did_not_sign() -> None:
+    with pytest.raises(LocalProtocolError):
+        PayeeApp(identity=MALLORY).session(make_invoice())
+
+
+def test_timeouts_must_be_positive() -> None:
+    with pytest.raises(LocalProtocolError):
+        dataclasses.replace(Timeouts(), receipt_ms=0)
