@@ -175,8 +175,11 @@ class Peripheral(ABC):
         a session (its START write); return that session's Link.
 
         Advertising stops when the Link is returned (or the call is cancelled). A central
-        that connects while another session's Link is open is disconnected. Use a fresh tag
-        (``new_session_tag()``) per session. Waits without limit: bound it with anyio.
+        that connects while another session's Link is open is disconnected, and one that
+        connects but does not start a session within ``options.connect_timeout`` is dropped
+        (advertising resumes). Use a fresh tag (``new_session_tag()``) per session. Waits
+        without limit: bound it with anyio. Raises RuntimeError if the previous session's
+        Link is still open (one central at a time) or another ``accept`` is running.
         """
 
     async def __aenter__(self) -> Self:

@@ -21,7 +21,7 @@ stack that always has room), so two sides that both send first never deadlock.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 
@@ -282,6 +282,7 @@ class MemoryPeripheral(Peripheral):
         self._address = _random_address()
         self._link: MemoryLink | None = None
         self._started = False
+        self._accepting = False
 
     async def start(self) -> None:
         self._radio = self._radio or _loop_radio()
@@ -295,6 +296,8 @@ class MemoryPeripheral(Peripheral):
         self._started = False
 
     async def accept(self, *, tag: str) -> Link:
+        if self._accepting:
+            raise RuntimeError("accept is already running")
         if not self._started or self._radio is None:
             raise RuntimeError("start the peripheral (async with) before accept")
         if self._link is not None and not self._link.closed:
@@ -313,9 +316,11 @@ class MemoryPeripheral(Peripheral):
             inbox=inbox,
         )
         radio._advertise(advert)
+        self._accepting = True
         try:
             self._link = await inbox.get()
         finally:
+            self._accepting = False
             radio._withdraw(advert)
             inbox.close()
         return self._link
@@ -353,9 +358,13 @@ class MemoryCentral(Central):
 
     @asynccontextmanager
     async def _scan(self) -> AsyncIterator[AsyncIterator[ScanResult]]:
-        yield self._results()
+        results = self._results()
+        try:
+            yield results
+        finally:
+            await results.aclose()
 
-    async def _results(self) -> AsyncIterator[ScanResult]:
+    async def _results(self) -> AsyncGenerator[ScanResult, None]:
         if self._radio is None:
             raise RuntimeError("start the central (async with) before scan")
         radio = self._radio

@@ -13,6 +13,7 @@ import pytest
 
 from gatt import LinkClosed, LinkOptions, open_central, open_peripheral
 from gatt.bumble_backend import VirtualRadio
+from gatt.bumble_backend.hosts import VirtualHost
 from gatt.errors import ChunkTooLarge, LinkTimeout
 from gatt.spec import SERVICE, new_session_tag
 from tests.gatt.exchange import exchange_both_ways, receive_message, send_message
@@ -189,3 +190,73 @@ async def test_100_connect_exchange_disconnect_cycles_leak_no_tasks() -> None:
             baseline = tasks if baseline is None else baseline
             assert tasks <= baseline, f"cycle {cycle}: {tasks} tasks, started with {baseline}"
     gc.collect()
+
+
+async def test_at_mtu_517_chunks_are_capped_at_512_bytes() -> None:
+    async with session(mtu=517) as (central, peripheral):
+        assert central.max_chunk == peripheral.max_chunk == 512
+        with pytest.raises(ChunkTooLarge):
+            await central.send(bytes(513))
+        await central.send(bytes(512))
+        with anyio.fail_after(5):
+            assert await peripheral.receive() == bytes(512)
+
+
+async def test_peripheral_may_notify_the_moment_accept_returns() -> None:
+    radio = VirtualRadio()
+    tag = new_session_tag()
+    async with (
+        radio.open_peripheral(info=INFO) as peripheral,
+        radio.open_central() as central,
+        anyio.create_task_group() as tg,
+    ):
+
+        async def accept_and_send() -> None:
+            link = await peripheral.accept(tag=tag)
+            await link.send(b"first")
+
+        tg.start_soon(accept_and_send)
+        async with await central.connect(await central.find(tag=tag, within=5)) as link:
+            with anyio.fail_after(5):
+                assert await link.receive() == b"first"
+
+
+async def test_notifications_arrive_whole_and_in_order() -> None:
+    async with session(mtu=185) as (central, peripheral):
+        chunks = [secrets.token_bytes(1 + i) for i in range(150)]
+        for chunk in chunks:
+            await peripheral.send(chunk)
+        with anyio.fail_after(10):
+            assert [await central.receive() for _ in chunks] == chunks
+
+
+async def test_a_central_that_never_starts_a_session_is_dropped_and_advertising_resumes() -> None:
+    radio = VirtualRadio()
+    tag = new_session_tag()
+    stray = VirtualHost(radio)
+    options = LinkOptions(connect_timeout=0.3)
+    async with (
+        radio.open_peripheral(info=INFO, options=options) as peripheral,
+        radio.open_central() as central,
+        anyio.create_task_group() as tg,
+    ):
+        accepted: list[object] = []
+
+        async def accept() -> None:
+            accepted.append(await peripheral.accept(tag=tag))
+
+        tg.start_soon(accept)
+        result = await central.find(tag=tag, within=5)
+        device = await stray.open()
+        await device.power_on()
+        try:
+            # A bare GATT client that connects and then does nothing.
+            connection = await device.connect(result.handle)
+            gone = anyio.Event()
+            connection.on(connection.EVENT_DISCONNECTION, lambda *_: gone.set())
+            with anyio.fail_after(5):
+                await gone.wait()
+            link = await central.connect(await central.find(tag=tag, within=5))
+            await link.aclose()
+        finally:
+            await stray.close()
