@@ -54,16 +54,17 @@ __all__ = [
 MAX_CLOCK_SKEW = 300
 """Seconds two offline clocks may disagree by; validity windows are widened by this."""
 
+D_co = TypeVar("D_co", bound=Document, covariant=True)
 D = TypeVar("D", bound=Document)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class SignedDocument(Generic[D]):
+class SignedDocument(Generic[D_co]):
     """A document together with the exact bytes that were signed and verified."""
 
     raw: bytes
     """The COSE_Sign1 bytes; store and forward these, never a re-encoding."""
-    doc: D
+    doc: D_co
     """The typed payload."""
     hash: bytes
     """SHA-256 of ``raw``: what invoices, payments and chains refer to."""

@@ -9,9 +9,25 @@ import protocol
 from protocol import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError, cbor
 from protocol.builders import make_abort, make_allowance, make_invoice, make_receipt
 from protocol.cose import Kind, parse_sign1, sign1
-from protocol.documents import Abort, Allowance, Invoice, Payment, Receipt, Verdict, to_payload
+from protocol.documents import (
+    Abort,
+    Allowance,
+    Document,
+    Invoice,
+    Payment,
+    Receipt,
+    Verdict,
+    to_payload,
+)
 from protocol.keys import document_hash, key_id, public_key
-from protocol.verify import MAX_CLOCK_SKEW, open_as, open_document, sign, verify_as
+from protocol.verify import (
+    MAX_CLOCK_SKEW,
+    SignedDocument,
+    open_as,
+    open_document,
+    sign,
+    verify_as,
+)
 from tests.protocol.docworld import NOW, World, resign
 
 W = World()
@@ -23,7 +39,7 @@ def _code(exc: pytest.ExceptionInfo[ProtocolError]) -> ErrorCode:
 
 def test_each_kind_round_trips_through_verify_document() -> None:
     payment = W.payment()
-    docs = [
+    docs: list[SignedDocument[Document]] = [
         W.allowance(),
         W.invoice(),
         payment,
