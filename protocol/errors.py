@@ -14,7 +14,8 @@ Invariants:
   exact reason and a peer in another language can map it.
 
 Ranges: 1xx encoding (CBOR), 2xx documents and signatures, 3xx payee acceptance,
-4xx ledger chain rules, 5xx handshake and channel, 6xx framing, 7xx sessions, 9xx local.
+4xx ledger chain rules, 5xx handshake and channel, 6xx framing, 7xx sessions, 8xx bundles,
+9xx local.
 """
 
 from __future__ import annotations
@@ -217,6 +218,14 @@ class ErrorCode(IntEnum):
     """``persisted()`` named a record other than the one the session is waiting for."""
     SESSION_WALLET_CANNOT_PAY = 712
     """The payer's wallet cannot pay this invoice (currency, limit or allowance)."""
+
+    # 8xx: bundles (invoice + payment + receipt, as exported and synced)
+    BUNDLE_MALFORMED = 800
+    """A bundle is not an array of exactly three COSE_Sign1 byte strings."""
+    BUNDLE_RECEIPT_MISMATCH = 801
+    """The receipt names a payment other than the bundle's."""
+    BUNDLE_RECEIPT_SIGNER = 802
+    """The receipt is not signed by the invoice's payee."""
 
 
 class ProtocolError(Exception):
