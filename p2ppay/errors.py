@@ -1,0 +1,130 @@
+"""Typed application errors, each carrying one stable code.
+
+Exception tree::
+
+    AppError                  every failure of the application layer (``code`` says which)
+    ├── WalletError           the wallet home, its key file or its config
+    ├── StoreError            the SQLite store: disk full, locked, schema, a broken invariant
+    └── IssuerError           the development issuer and allowance import
+
+Invariants:
+- Every code is a member of the single ``@unique`` :class:`AppErrorCode` IntEnum; a number is
+  never reused or renumbered once released, because scripts read the code names (``--json``)
+  and exit statuses derive from them. New codes are appended inside their range.
+- Library exceptions (``sqlite3``, ``nacl``, ``OSError``) never escape the wallet or the store:
+  each is re-raised as one of these, ``from`` the cause, so a caller handles one tree.
+- A raised error never leaves anything half-written: the key file and the config are
+  replaced atomically, and every store write is one SQLite transaction.
+
+Ranges (protocol codes in ``protocol.errors`` are 1-999): 10xx wallet and key file, 11xx
+store, 12xx issuer, allowance and trust, 13xx-19xx roles and CLI (reserved for them),
+2xxx sync and ledger.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, unique
+
+__all__ = ["AppError", "AppErrorCode", "IssuerError", "StoreError", "WalletError"]
+
+
+@unique
+class AppErrorCode(IntEnum):
+    """Stable application error codes. Never renumber; append within the range."""
+
+    # 10xx: wallet home and key file
+    WALLET_NOT_FOUND = 1000
+    """The home has no key file: run ``init`` first (or point ``--home`` elsewhere)."""
+    WALLET_EXISTS = 1001
+    """``init`` on a home that already holds a key file; nothing was overwritten."""
+    WRONG_PASSPHRASE = 1002
+    """The key file is intact but the passphrase does not open it."""
+    KEY_FILE_CORRUPT = 1003
+    """The key file is damaged: bad magic, bad checksum, or a key that does not match."""
+    KEY_FILE_TRUNCATED = 1004
+    """The key file is shorter than its header says (an interrupted copy, a full disk)."""
+    KEY_FILE_PERMISSIONS = 1005
+    """An unencrypted key file is readable or writable by others than its owner."""
+    PASSPHRASE_REQUIRED = 1006
+    """The key file is encrypted and no passphrase was given."""
+    KEY_FILE_UNSUPPORTED = 1007
+    """The key file has a format version or KDF this build does not know."""
+    HOME_UNUSABLE = 1008
+    """The home directory cannot be created, read or written."""
+    CONFIG_CORRUPT = 1009
+    """The home's config file is not valid JSON of the expected shape."""
+
+    # 11xx: store
+    STORE_DISK_FULL = 1100
+    """The disk (or the database's size cap) is full; the write was rolled back entirely."""
+    STORE_LOCKED = 1101
+    """Another connection held the database past the busy timeout; nothing was written."""
+    STORE_IN_USE = 1102
+    """Another process is the store's writer (one writer per wallet home)."""
+    STORE_CORRUPT = 1103
+    """The database file is damaged or is not a p2ppay store."""
+    STORE_SCHEMA_TOO_NEW = 1104
+    """The store was written by a newer p2ppay (its ``user_version`` is above ours)."""
+    STORE_SCHEMA_OUTDATED = 1105
+    """A read-only open met a store that needs a migration; open it for writing once."""
+    STORE_IO = 1106
+    """Any other I/O failure of the database (read-only file system, cannot open, I/O error)."""
+    STORE_WRONG_WALLET = 1107
+    """The store belongs to another wallet key than the one opening it."""
+    STORE_CONFLICT = 1108
+    """A second, different document for an id already recorded (same invoice, other bytes)."""
+    STORE_NOT_FOUND = 1109
+    """The record the call names does not exist (unknown invoice, session or allowance)."""
+    PAYER_STATE_MISMATCH = 1110
+    """A payment does not continue the payer's state (counter, chain head, cumulative spent)."""
+    ALLOWANCE_EXCEEDED = 1111
+    """A payment would take the cumulative spent above the allowance's limit."""
+    COUNTER_NOT_INCREASING = 1112
+    """A received payment's counter is not above the last one seen from that payer."""
+    BAD_TRANSITION = 1113
+    """A session state change the session log's transition table does not allow."""
+    STORE_INTEGRITY = 1114
+    """A database constraint refused the write (a bug or an injected fault); rolled back."""
+    STORE_READ_ONLY = 1115
+    """A write was attempted on a store opened read-only."""
+    SESSION_INTERRUPTED = 1116
+    """The process stopped mid-session; the session was recovered at the next start."""
+    AMBIGUOUS_ID = 1117
+    """An id prefix given as text matches more than one record."""
+
+    # 12xx: issuer, allowance, trust
+    ISSUER_NOT_FOUND = 1200
+    """The home has no issuer key: run ``issuer init`` first."""
+    ISSUER_EXISTS = 1201
+    """``issuer init`` on a home that already holds an issuer key."""
+    ALLOWANCE_INVALID = 1202
+    """The allowance does not verify (its ``protocol`` error code is chained as the cause)."""
+    ALLOWANCE_NOT_MINE = 1203
+    """The allowance was granted to another wallet key."""
+    NO_ALLOWANCE = 1204
+    """The wallet holds no allowance (in that currency) to pay with."""
+    BAD_KEY = 1205
+    """A public key given as text is not 32 bytes of hex."""
+
+
+class AppError(Exception):
+    """An application failure; ``code`` says which, ``message`` says it for a person."""
+
+    code: AppErrorCode
+
+    def __init__(self, code: AppErrorCode, message: str = "") -> None:
+        self.code = code
+        self.message = message or code.name
+        super().__init__(f"{code.name} ({int(code)}): {self.message}")
+
+
+class WalletError(AppError):
+    """The wallet home, its key file or its config cannot be used."""
+
+
+class StoreError(AppError):
+    """The store refused or failed a read or write; a write is never half-done."""
+
+
+class IssuerError(AppError):
+    """The development issuer or an allowance import failed."""

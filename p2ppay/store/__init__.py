@@ -1,0 +1,63 @@
+"""The wallet's local store: SQLite, persist before send, recovery at open.
+
+One module per concern: ``connection`` (pragmas, transactions, error translation, writer
+lock), ``migrations`` (schema by ``user_version``), ``wallet_state`` (counter, chain head,
+allowances), ``payments`` (invoices, payments, receipts: the money steps), ``sessions``
+(log, transitions, recovery, history), ``counterparties``, ``outbox`` (sync), ``trust``
+(issuer keys, revocations), ``records`` (the values), and ``store`` (the facade).
+"""
+
+from __future__ import annotations
+
+from p2ppay.store.migrations import SCHEMA_VERSION
+from p2ppay.store.records import (
+    AllowanceRecord,
+    Counterparty,
+    HistoryEntry,
+    IncomingPayment,
+    InvoiceRecord,
+    OutboxItem,
+    OutboxStatus,
+    OutgoingPayment,
+    PayerState,
+    PaymentRecord,
+    ReceiptRecord,
+    RecoveredSession,
+    RevocationInfo,
+    Role,
+    SeenChain,
+    SessionRecord,
+    SessionState,
+    Transfer,
+    TrustedIssuer,
+)
+from p2ppay.store.sessions import TRANSITIONS
+from p2ppay.store.store import DEFAULT_BUSY_TIMEOUT_MS, Store
+from p2ppay.store.wallet_state import AllowanceIn
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT_MS",
+    "SCHEMA_VERSION",
+    "TRANSITIONS",
+    "AllowanceIn",
+    "AllowanceRecord",
+    "Counterparty",
+    "HistoryEntry",
+    "IncomingPayment",
+    "InvoiceRecord",
+    "OutboxItem",
+    "OutboxStatus",
+    "OutgoingPayment",
+    "PayerState",
+    "PaymentRecord",
+    "ReceiptRecord",
+    "RecoveredSession",
+    "RevocationInfo",
+    "Role",
+    "SeenChain",
+    "SessionRecord",
+    "SessionState",
+    "Store",
+    "Transfer",
+    "TrustedIssuer",
+]

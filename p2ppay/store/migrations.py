@@ -1,0 +1,194 @@
+"""The store's schema, as an append-only list of migrations keyed by ``PRAGMA user_version``.
+
+Invariants:
+- ``MIGRATIONS[n]`` takes the schema from version ``n`` to ``n + 1``. A released migration
+  is never edited; a change is a new entry at the end.
+- Each migration runs in one transaction together with its ``user_version`` bump, so a crash
+  mid-migration leaves the previous version intact and the next open simply runs it again.
+- A store whose ``user_version`` is above :data:`SCHEMA_VERSION` (written by a newer p2ppay) is
+  refused, never downgraded.
+- Money rules the application also checks are repeated as constraints (positive amounts,
+  spent within the limit, one payment per invoice, one payment per chain counter), so even a
+  bug above cannot write a record that breaks them. Tables are STRICT: no silent type mixing.
+"""
+
+from __future__ import annotations
+
+from p2ppay.errors import AppErrorCode, StoreError
+from p2ppay.store.connection import Database
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version"]
+
+_ROLE = "role TEXT NOT NULL CHECK (role IN ('payer', 'payee'))"
+_KEY = "CHECK (length({0}) = 32)"
+
+_V1: tuple[str, ...] = (
+    f"""CREATE TABLE wallet_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        public_key BLOB NOT NULL {_KEY.format("public_key")},
+        created_at INTEGER NOT NULL
+    ) STRICT""",
+    f"""CREATE TABLE allowances (
+        id INTEGER PRIMARY KEY,
+        issuer_key BLOB NOT NULL {_KEY.format("issuer_key")},
+        serial INTEGER NOT NULL,
+        wallet_key BLOB NOT NULL {_KEY.format("wallet_key")},
+        currency TEXT NOT NULL,
+        limit_minor INTEGER NOT NULL CHECK (limit_minor >= 0),
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        spent_minor INTEGER NOT NULL DEFAULT 0
+            CHECK (spent_minor >= 0 AND spent_minor <= limit_minor),
+        last_counter INTEGER CHECK (last_counter >= 1),
+        chain_head BLOB,
+        active INTEGER NOT NULL CHECK (active IN (0, 1)),
+        allowance_hash BLOB NOT NULL UNIQUE,
+        signed BLOB NOT NULL,
+        imported_at INTEGER NOT NULL,
+        UNIQUE (issuer_key, serial),
+        CHECK ((last_counter IS NULL) = (chain_head IS NULL)),
+        CHECK ((last_counter IS NULL) = (spent_minor = 0))
+    ) STRICT""",
+    "CREATE UNIQUE INDEX allowances_one_active ON allowances (currency) WHERE active = 1",
+    f"""CREATE TABLE invoices (
+        invoice_id BLOB PRIMARY KEY,
+        payee_key BLOB NOT NULL {_KEY.format("payee_key")},
+        amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+        currency TEXT NOT NULL,
+        memo TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        invoice_hash BLOB NOT NULL UNIQUE,
+        signed BLOB NOT NULL,
+        recorded_at INTEGER NOT NULL
+    ) STRICT""",
+    f"""CREATE TABLE payments (
+        invoice_id BLOB PRIMARY KEY REFERENCES invoices (invoice_id),
+        {_ROLE},
+        payer_key BLOB NOT NULL {_KEY.format("payer_key")},
+        amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+        currency TEXT NOT NULL,
+        counter INTEGER NOT NULL CHECK (counter >= 1),
+        prev_hash BLOB,
+        cumulative_minor INTEGER NOT NULL CHECK (cumulative_minor >= amount_minor),
+        allowance_issuer BLOB NOT NULL,
+        allowance_serial INTEGER NOT NULL,
+        payment_hash BLOB NOT NULL UNIQUE,
+        signed BLOB NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        UNIQUE (allowance_issuer, allowance_serial, counter),
+        CHECK ((counter = 1) = (prev_hash IS NULL))
+    ) STRICT""",
+    """CREATE TABLE receipts (
+        invoice_id BLOB PRIMARY KEY REFERENCES payments (invoice_id),
+        payment_hash BLOB NOT NULL REFERENCES payments (payment_hash),
+        verdict INTEGER NOT NULL,
+        issued_at INTEGER NOT NULL,
+        receipt_hash BLOB NOT NULL UNIQUE,
+        signed BLOB NOT NULL,
+        recorded_at INTEGER NOT NULL
+    ) STRICT""",
+    f"""CREATE TABLE sessions (
+        seq INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL UNIQUE,
+        {_ROLE},
+        state TEXT NOT NULL CHECK (state IN ('open', 'payment_persisted',
+            'receipt_persisted', 'completed', 'resumable', 'failed')),
+        invoice_id BLOB REFERENCES invoices (invoice_id),
+        peer_key BLOB,
+        peer_label TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        error_code INTEGER,
+        detail TEXT NOT NULL,
+        recovered INTEGER NOT NULL CHECK (recovered IN (0, 1))
+    ) STRICT""",
+    "CREATE INDEX sessions_by_invoice ON sessions (invoice_id, role)",
+    "CREATE INDEX sessions_by_state ON sessions (state)",
+    """CREATE TABLE session_events (
+        seq INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions (session_id),
+        at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        error_code INTEGER,
+        detail TEXT NOT NULL
+    ) STRICT""",
+    "CREATE INDEX session_events_by_session ON session_events (session_id)",
+    f"""CREATE TABLE counterparties (
+        public_key BLOB PRIMARY KEY {_KEY.format("public_key")},
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        payments_in INTEGER NOT NULL DEFAULT 0 CHECK (payments_in >= 0),
+        payments_out INTEGER NOT NULL DEFAULT 0 CHECK (payments_out >= 0)
+    ) STRICT""",
+    f"""CREATE TABLE outbox (
+        invoice_id BLOB PRIMARY KEY REFERENCES payments (invoice_id),
+        {_ROLE},
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'sent', 'settled', 'rejected', 'fraud')),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        detail TEXT NOT NULL
+    ) STRICT""",
+    "CREATE INDEX outbox_by_status ON outbox (status)",
+    """CREATE TABLE seen_chains (
+        issuer_key BLOB NOT NULL,
+        serial INTEGER NOT NULL,
+        wallet_key BLOB NOT NULL,
+        last_counter INTEGER NOT NULL CHECK (last_counter >= 1),
+        last_hash BLOB NOT NULL,
+        last_spent INTEGER NOT NULL CHECK (last_spent >= 0),
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (issuer_key, serial)
+    ) STRICT""",
+    f"""CREATE TABLE trusted_issuers (
+        public_key BLOB PRIMARY KEY {_KEY.format("public_key")},
+        label TEXT NOT NULL,
+        added_at INTEGER NOT NULL
+    ) STRICT""",
+    "CREATE TABLE revoked_keys (public_key BLOB PRIMARY KEY, listed_at INTEGER NOT NULL) STRICT",
+    """CREATE TABLE revocation_list (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        signed BLOB
+    ) STRICT""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+"""``MIGRATIONS[n]``: the statements from ``user_version`` n to n + 1. Append only."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The ``user_version`` this build writes and reads."""
+
+
+def schema_version(db: Database) -> int:
+    """The store's ``user_version``."""
+    with db.read() as conn:
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def migrate(db: Database) -> int:
+    """Bring the store up to :data:`SCHEMA_VERSION`; return the version it started at."""
+    start = schema_version(db)
+    if start > SCHEMA_VERSION:
+        raise StoreError(
+            AppErrorCode.STORE_SCHEMA_TOO_NEW,
+            f"store schema {start} is newer than this p2ppay ({SCHEMA_VERSION})",
+        )
+    if start < SCHEMA_VERSION and db.readonly:
+        raise StoreError(
+            AppErrorCode.STORE_SCHEMA_OUTDATED,
+            f"store schema {start} needs migrating to {SCHEMA_VERSION}; open it for writing",
+        )
+    for version in range(start, SCHEMA_VERSION):
+        with db.write() as conn:
+            # Re-read under the write lock: another opener may have migrated meanwhile.
+            if conn.execute("PRAGMA user_version").fetchone()[0] != version:
+                continue
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+    return start

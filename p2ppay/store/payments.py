@@ -1,0 +1,488 @@
+"""Invoices, payments and receipts: the money steps, each one transaction.
+
+The rule is *persist before send*:
+
+- payer: :meth:`Payments.record_invoice` when the invoice arrives, then
+  :meth:`Payments.persist_outgoing` before the payment leaves (payment + counter bump + chain
+  head + allowance spent + outbox, together), then :meth:`Payments.persist_receipt` when the
+  verified receipt arrives (the session completes);
+- payee: :meth:`Payments.record_invoice` before the invoice leaves, then
+  :meth:`Payments.persist_incoming` for the verified payment before signing the receipt,
+  then :meth:`Payments.persist_receipt` before the receipt leaves, and
+  ``sessions.complete`` once it is sent.
+
+Invariants:
+- Idempotent by invoice id: the same document again returns the stored record with
+  ``created=False`` and changes nothing (no second counter, no second spend); a *different*
+  document for a stored invoice id is ``STORE_CONFLICT`` and changes nothing.
+- A payer payment is accepted only if it continues its allowance's chain exactly: its key
+  is the wallet's, the allowance is the active one, its counter is the next one, its
+  ``prev_hash`` is the chain head, its cumulative is the allowance's spent plus its amount,
+  within the limit, and its amount and currency are the invoice's. The counter, chain head
+  and spent move in the same transaction as the payment, or not at all.
+- A payee payment must match the invoice and carry a counter above the last one accepted
+  on its chain (issuer, serial).
+- A receipt must name the stored payment's hash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from p2ppay.errors import AppErrorCode, StoreError
+from p2ppay.store import counterparties, outbox, sessions, wallet_state
+from p2ppay.store.connection import Database
+from p2ppay.store.records import (
+    IncomingPayment,
+    InvoiceRecord,
+    OutgoingPayment,
+    PaymentRecord,
+    ReceiptRecord,
+    Role,
+    SessionState,
+    Transfer,
+)
+
+__all__ = ["Payments"]
+
+_INVOICE = (
+    "invoice_id, payee_key, amount_minor, currency, memo, created_at, expires_at, "
+    "invoice_hash, signed"
+)
+_PAYMENT = (
+    "invoice_id, role, payer_key, amount_minor, currency, counter, prev_hash, "
+    "cumulative_minor, allowance_issuer, allowance_serial, payment_hash, signed, recorded_at"
+)
+_RECEIPT = "invoice_id, payment_hash, verdict, issued_at, receipt_hash, signed"
+
+
+def _invoice(conn: sqlite3.Connection, invoice_id: bytes) -> InvoiceRecord | None:
+    row = conn.execute(f"SELECT {_INVOICE} FROM invoices WHERE invoice_id = ?", (invoice_id,))
+    found = row.fetchone()
+    if found is None:
+        return None
+    iid, payee, amount, currency, memo, created, expires, digest, signed = found
+    return InvoiceRecord(
+        invoice_id=iid,
+        payee_key=payee,
+        amount_minor=amount,
+        currency=currency,
+        memo=memo,
+        created_at=created,
+        expires_at=expires,
+        invoice_hash=digest,
+        signed=signed,
+    )
+
+
+def _payment(conn: sqlite3.Connection, invoice_id: bytes) -> PaymentRecord | None:
+    found = conn.execute(
+        f"SELECT {_PAYMENT} FROM payments WHERE invoice_id = ?", (invoice_id,)
+    ).fetchone()
+    if found is None:
+        return None
+    iid, role, payer, amount, cur, counter, prev, cumul, issuer, serial, digest, signed, at = found
+    return PaymentRecord(
+        invoice_id=iid,
+        role=Role(role),
+        payer_key=payer,
+        amount_minor=amount,
+        currency=cur,
+        counter=counter,
+        prev_hash=prev,
+        cumulative_minor=cumul,
+        allowance_issuer=issuer,
+        allowance_serial=serial,
+        payment_hash=digest,
+        signed=signed,
+        recorded_at=at,
+    )
+
+
+def _receipt(conn: sqlite3.Connection, invoice_id: bytes) -> ReceiptRecord | None:
+    found = conn.execute(
+        f"SELECT {_RECEIPT} FROM receipts WHERE invoice_id = ?", (invoice_id,)
+    ).fetchone()
+    if found is None:
+        return None
+    iid, payment_hash, verdict, issued, digest, signed = found
+    return ReceiptRecord(
+        invoice_id=iid,
+        payment_hash=payment_hash,
+        verdict=verdict,
+        issued_at=issued,
+        receipt_hash=digest,
+        signed=signed,
+    )
+
+
+def _mismatch(why: str) -> StoreError:
+    return StoreError(AppErrorCode.PAYER_STATE_MISMATCH, why)
+
+
+def _insert_payment(
+    conn: sqlite3.Connection, p: OutgoingPayment | IncomingPayment, role: Role, now: int
+) -> None:
+    conn.execute(
+        f"INSERT INTO payments ({_PAYMENT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            p.invoice_id,
+            role.value,
+            p.payer_key,
+            p.amount_minor,
+            p.currency,
+            p.counter,
+            p.prev_hash,
+            p.cumulative_minor,
+            p.allowance_issuer,
+            p.allowance_serial,
+            p.payment_hash,
+            p.signed,
+            now,
+        ),
+    )
+
+
+def _repeat_or_conflict(
+    existing: PaymentRecord, payment_hash: bytes, role: Role
+) -> tuple[PaymentRecord, bool]:
+    if existing.role is not role:
+        raise StoreError(
+            AppErrorCode.STORE_CONFLICT, f"the invoice is already paid as {existing.role.value}"
+        )
+    if existing.payment_hash != payment_hash:
+        raise StoreError(
+            AppErrorCode.STORE_CONFLICT, "another payment is already stored for this invoice"
+        )
+    return existing, False
+
+
+def _check_matches_invoice(invoice: InvoiceRecord, p: OutgoingPayment | IncomingPayment) -> None:
+    if p.amount_minor != invoice.amount_minor or p.currency != invoice.currency:
+        raise _mismatch("the payment's amount or currency differs from the invoice")
+
+
+def _advance_session(
+    conn: sqlite3.Connection,
+    session_id: str | None,
+    *,
+    invoice_id: bytes,
+    role: Role,
+    state: SessionState,
+    now: int,
+) -> None:
+    if session_id is None:
+        return
+    session = sessions.attach_invoice(conn, session_id, invoice_id, now=now, catch_up=False)
+    if session.role is not role:
+        raise StoreError(
+            AppErrorCode.BAD_TRANSITION, f"session {session_id} is a {session.role.value} session"
+        )
+    if session.state is SessionState.OPEN and state is SessionState.COMPLETED:
+        # A payer session that never saw its payment persisted passes through that state.
+        sessions.set_state(conn, session_id, SessionState.PAYMENT_PERSISTED, now=now)
+    sessions.set_state(conn, session_id, state, now=now)
+
+
+class Payments:
+    """The money steps and their reads. See the module docstring for the order of calls."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record_invoice(
+        self, invoice: InvoiceRecord, *, now: int, session_id: str | None = None
+    ) -> tuple[InvoiceRecord, bool]:
+        """Store an invoice (and tie ``session_id`` to it); ``created`` is False on a repeat.
+
+        A session whose invoice already has a stored payment catches up to it at once
+        (``payment_persisted``, or ``receipt_persisted`` for a payee with a receipt): that
+        is how a retry with the same invoice resumes.
+        """
+        with self._db.write() as conn:
+            existing = _invoice(conn, invoice.invoice_id)
+            created = existing is None
+            if existing is None:
+                conn.execute(
+                    f"INSERT INTO invoices ({_INVOICE}, recorded_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        invoice.invoice_id,
+                        invoice.payee_key,
+                        invoice.amount_minor,
+                        invoice.currency,
+                        invoice.memo,
+                        invoice.created_at,
+                        invoice.expires_at,
+                        invoice.invoice_hash,
+                        invoice.signed,
+                        now,
+                    ),
+                )
+            elif existing.invoice_hash != invoice.invoice_hash:
+                raise StoreError(
+                    AppErrorCode.STORE_CONFLICT, "another invoice with this id is stored"
+                )
+            if session_id is not None:
+                sessions.attach_invoice(conn, session_id, invoice.invoice_id, now=now)
+            stored = _invoice(conn, invoice.invoice_id)
+            assert stored is not None
+            return stored, created
+
+    def persist_outgoing(
+        self, payment: OutgoingPayment, *, now: int, session_id: str | None = None
+    ) -> tuple[PaymentRecord, bool]:
+        """Payer: store our signed payment with the counter, chain and spent moves, atomically.
+
+        Returns ``(record, created)``. On a repeat for the same invoice the stored payment
+        comes back (``created=False``): send *its* bytes, never sign another. Raises
+        ``STORE_NOT_FOUND`` (invoice not recorded), ``PAYER_STATE_MISMATCH``,
+        ``ALLOWANCE_EXCEEDED``, ``NO_ALLOWANCE``, ``STORE_CONFLICT``, or a disk or lock error;
+        in every error case nothing at all was written.
+        """
+        with self._db.write() as conn:
+            existing = _payment(conn, payment.invoice_id)
+            if existing is not None:
+                result = _repeat_or_conflict(existing, payment.payment_hash, Role.PAYER)
+                _advance_session(
+                    conn,
+                    session_id,
+                    invoice_id=payment.invoice_id,
+                    role=Role.PAYER,
+                    state=SessionState.PAYMENT_PERSISTED,
+                    now=now,
+                )
+                return result
+            invoice = _invoice(conn, payment.invoice_id)
+            if invoice is None:
+                raise StoreError(AppErrorCode.STORE_NOT_FOUND, "record the invoice first")
+            _check_matches_invoice(invoice, payment)
+            if payment.payer_key != wallet_state.owner(conn):
+                raise _mismatch("the payment is not signed by this wallet's key")
+            allowance = wallet_state.allowance_by_serial(
+                conn, payment.allowance_issuer, payment.allowance_serial
+            )
+            if allowance is None or not allowance.active:
+                raise StoreError(AppErrorCode.NO_ALLOWANCE, "the payment's allowance is not active")
+            if allowance.currency != payment.currency:
+                raise _mismatch("the allowance is in another currency")
+            expected = 1 if allowance.last_counter is None else allowance.last_counter + 1
+            if payment.counter != expected:
+                raise _mismatch(f"counter {payment.counter}, expected {expected}")
+            if payment.prev_hash != allowance.chain_head:
+                raise _mismatch("prev_hash is not the chain head")
+            if payment.cumulative_minor != allowance.spent_minor + payment.amount_minor:
+                raise _mismatch(
+                    f"cumulative {payment.cumulative_minor}, expected "
+                    f"{allowance.spent_minor + payment.amount_minor}"
+                )
+            if payment.cumulative_minor > allowance.limit_minor:
+                raise StoreError(AppErrorCode.ALLOWANCE_EXCEEDED, "over the allowance's limit")
+            _insert_payment(conn, payment, Role.PAYER, now)
+            conn.execute(
+                "UPDATE allowances SET spent_minor = ?, last_counter = ?, chain_head = ? "
+                "WHERE issuer_key = ? AND serial = ?",
+                (
+                    payment.cumulative_minor,
+                    payment.counter,
+                    payment.payment_hash,
+                    payment.allowance_issuer,
+                    payment.allowance_serial,
+                ),
+            )
+            counterparties.record_paid_to(conn, invoice.payee_key, now=now)
+            outbox.enqueue(conn, payment.invoice_id, Role.PAYER, now=now)
+            _advance_session(
+                conn,
+                session_id,
+                invoice_id=payment.invoice_id,
+                role=Role.PAYER,
+                state=SessionState.PAYMENT_PERSISTED,
+                now=now,
+            )
+            stored = _payment(conn, payment.invoice_id)
+            assert stored is not None
+            return stored, True
+
+    def persist_incoming(
+        self, payment: IncomingPayment, *, now: int, session_id: str | None = None
+    ) -> tuple[PaymentRecord, bool]:
+        """Payee: store a verified payment before signing the receipt. Idempotent by invoice.
+
+        Raises ``STORE_NOT_FOUND`` (our invoice unknown), ``PAYER_STATE_MISMATCH`` (amount or
+        currency differ), ``COUNTER_NOT_INCREASING``, ``STORE_CONFLICT`` (another payment for
+        the invoice), or a disk or lock error; nothing is written in any error case.
+        """
+        with self._db.write() as conn:
+            existing = _payment(conn, payment.invoice_id)
+            if existing is not None:
+                result = _repeat_or_conflict(existing, payment.payment_hash, Role.PAYEE)
+                _advance_session(
+                    conn,
+                    session_id,
+                    invoice_id=payment.invoice_id,
+                    role=Role.PAYEE,
+                    state=SessionState.PAYMENT_PERSISTED,
+                    now=now,
+                )
+                return result
+            invoice = _invoice(conn, payment.invoice_id)
+            if invoice is None:
+                raise StoreError(AppErrorCode.STORE_NOT_FOUND, "record the invoice first")
+            _check_matches_invoice(invoice, payment)
+            if invoice.payee_key != wallet_state.owner(conn):
+                raise _mismatch("the invoice was not issued by this wallet")
+            seen = counterparties.seen_chain(
+                conn, payment.allowance_issuer, payment.allowance_serial
+            )
+            if seen is not None and payment.counter <= seen.last_counter:
+                raise StoreError(
+                    AppErrorCode.COUNTER_NOT_INCREASING,
+                    f"counter {payment.counter} <= last seen {seen.last_counter}",
+                )
+            _insert_payment(conn, payment, Role.PAYEE, now)
+            counterparties.record_paid_by(
+                conn,
+                payment.payer_key,
+                issuer_key=payment.allowance_issuer,
+                serial=payment.allowance_serial,
+                counter=payment.counter,
+                payment_hash=payment.payment_hash,
+                spent=payment.cumulative_minor,
+                now=now,
+            )
+            outbox.enqueue(conn, payment.invoice_id, Role.PAYEE, now=now)
+            _advance_session(
+                conn,
+                session_id,
+                invoice_id=payment.invoice_id,
+                role=Role.PAYEE,
+                state=SessionState.PAYMENT_PERSISTED,
+                now=now,
+            )
+            stored = _payment(conn, payment.invoice_id)
+            assert stored is not None
+            return stored, True
+
+    def persist_receipt(
+        self, receipt: ReceiptRecord, *, now: int, session_id: str | None = None
+    ) -> tuple[ReceiptRecord, bool]:
+        """Store the receipt for a stored payment; idempotent by invoice id.
+
+        Payee: call before sending it (the session goes to ``receipt_persisted``; call
+        ``sessions.complete`` once it is sent). Payer: call once it is verified (the session
+        and any earlier attempt at this invoice become ``completed``).
+        """
+        with self._db.write() as conn:
+            payment = _payment(conn, receipt.invoice_id)
+            if payment is None:
+                raise StoreError(AppErrorCode.STORE_NOT_FOUND, "no stored payment for the receipt")
+            if receipt.payment_hash != payment.payment_hash:
+                raise StoreError(AppErrorCode.STORE_CONFLICT, "the receipt names another payment")
+            existing = _receipt(conn, receipt.invoice_id)
+            created = existing is None
+            if existing is None:
+                conn.execute(
+                    f"INSERT INTO receipts ({_RECEIPT}, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        receipt.invoice_id,
+                        receipt.payment_hash,
+                        receipt.verdict,
+                        receipt.issued_at,
+                        receipt.receipt_hash,
+                        receipt.signed,
+                        now,
+                    ),
+                )
+                outbox.requeue_after_receipt(conn, receipt.invoice_id, now=now)
+            elif existing.receipt_hash != receipt.receipt_hash:
+                raise StoreError(
+                    AppErrorCode.STORE_CONFLICT, "another receipt is stored for this invoice"
+                )
+            role = payment.role
+            target = (
+                SessionState.COMPLETED if role is Role.PAYER else (SessionState.RECEIPT_PERSISTED)
+            )
+            if session_id is not None:
+                _advance_session(
+                    conn,
+                    session_id,
+                    invoice_id=receipt.invoice_id,
+                    role=role,
+                    state=target,
+                    now=now,
+                )
+            sessions.complete_others(
+                conn,
+                role=role,
+                invoice_id=receipt.invoice_id,
+                except_id=session_id or "",
+                now=now,
+            )
+            stored = _receipt(conn, receipt.invoice_id)
+            assert stored is not None
+            return stored, created
+
+    def invoice(self, invoice_id: bytes) -> InvoiceRecord | None:
+        """The stored invoice, if any."""
+        with self._db.read() as conn:
+            return _invoice(conn, invoice_id)
+
+    def payment(self, invoice_id: bytes) -> PaymentRecord | None:
+        """The stored payment for an invoice, if any (payer: resend these bytes on a retry)."""
+        with self._db.read() as conn:
+            return _payment(conn, invoice_id)
+
+    def receipt(self, invoice_id: bytes) -> ReceiptRecord | None:
+        """The stored receipt for an invoice, if any (payee: resend these bytes on a retry)."""
+        with self._db.read() as conn:
+            return _receipt(conn, invoice_id)
+
+    def transfer(self, invoice_id: bytes) -> Transfer:
+        """Everything about one invoice (for ``show`` and ``export``); ``STORE_NOT_FOUND``."""
+        with self._db.read() as conn:
+            invoice = _invoice(conn, invoice_id)
+            if invoice is None:
+                raise StoreError(AppErrorCode.STORE_NOT_FOUND, "no such invoice")
+            payment = _payment(conn, invoice_id)
+            latest = conn.execute(
+                "SELECT role, state FROM sessions WHERE invoice_id = ? ORDER BY seq DESC LIMIT 1",
+                (invoice_id,),
+            ).fetchone()
+            role = (
+                payment.role
+                if payment is not None
+                else (None if latest is None else Role(latest[0]))
+            )
+            return Transfer(
+                invoice=invoice,
+                payment=payment,
+                receipt=_receipt(conn, invoice_id),
+                role=role,
+                status=None if latest is None else SessionState(latest[1]),
+            )
+
+    def resolve_id(self, text: str) -> bytes:
+        """An invoice id from hex text: the full id or a unique prefix of at least 4 digits."""
+        cleaned = text.strip().lower()
+        try:
+            if len(cleaned) % 2 == 0:
+                bytes.fromhex(cleaned)
+            else:
+                bytes.fromhex(cleaned + "0")
+        except ValueError:
+            raise StoreError(AppErrorCode.STORE_NOT_FOUND, f"{text!r} is not hex") from None
+        if len(cleaned) < 4:
+            raise StoreError(AppErrorCode.AMBIGUOUS_ID, "give at least 4 hex digits")
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT invoice_id FROM invoices WHERE substr(lower(hex(invoice_id)), 1, ?) = ? "
+                "LIMIT 2",
+                (len(cleaned), cleaned),
+            ).fetchall()
+        if not rows:
+            raise StoreError(AppErrorCode.STORE_NOT_FOUND, f"no invoice {text}")
+        if len(rows) > 1:
+            raise StoreError(AppErrorCode.AMBIGUOUS_ID, f"{text} matches several invoices")
+        found: bytes = rows[0][0]
+        return found
