@@ -35,15 +35,15 @@ from typing import Generic, TypeVar
 
 from nacl.signing import SigningKey
 
+from protocol.builders import make_abort
 from protocol.documents import MAX_REASON_BYTES, Abort
 from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
-from protocol.keys import public_key
 from protocol.noise import constant_time_equal, x25519_from_ed25519_public
 from protocol.session.channel import Channel
 from protocol.session.events import NEED_DATA, Event, Failed, NeedData
 from protocol.session.messages import Message, MessageKind
 from protocol.session.states import Input
-from protocol.verify import open_as, sign
+from protocol.verify import open_as
 
 __all__ = ["SessionBase"]
 
@@ -212,9 +212,7 @@ class SessionBase(ABC, Generic[S]):
         )
 
     def _send_abort(self, code: ErrorCode, reason: str) -> None:
-        abort = Abort(
-            sender=public_key(self._identity), code=int(code), reason=reason, time=self._now // 1000
-        )
         # If even that fails (nonce exhausted...), the peer times out; Failed still reaches our app.
         with contextlib.suppress(ProtocolError):
-            self._send(MessageKind.ABORT, sign(self._identity, abort).raw)
+            abort = make_abort(self._identity, code=code, reason=reason, now=self._now // 1000)
+            self._send(MessageKind.ABORT, abort.raw)

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from nacl.signing import SigningKey
 
 from protocol.acceptance import check_payment
+from protocol.builders import make_receipt
 from protocol.chain import ChainHead, ChainKey, chain_key, head_of
-from protocol.documents import Invoice, Payment, Receipt, Verdict
+from protocol.documents import Invoice, Payment, Verdict
 from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE
 from protocol.keys import document_hash, public_key
@@ -46,7 +47,7 @@ from protocol.session.events import (
 )
 from protocol.session.messages import Message, MessageKind
 from protocol.session.states import PAYEE_TRANSITIONS, Input, PayeeState
-from protocol.verify import SignedDocument, open_as, sign
+from protocol.verify import SignedDocument, open_as
 
 __all__ = ["PayeePolicy", "PayeeResume", "PayeeSession"]
 
@@ -237,13 +238,12 @@ class PayeeSession(SessionBase[PayeeState]):
         )
 
     def _make_receipt(self, payment: SignedDocument[Payment]) -> None:
-        receipt = Receipt(
-            payment=payment.hash,
-            payee=self._invoice.doc.payee,
+        signed = make_receipt(
+            self._identity,
+            payment_hash=payment.hash,
             verdict=Verdict.ACCEPTED,
-            time=self._now // 1000,
+            now=self._now // 1000,
         )
-        signed = sign(self._identity, receipt)
         self._receipt = signed.raw
         self._events.append(
             PersistRequired(

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from nacl.signing import SigningKey
 
+from protocol.builders import make_payment
+from protocol.chain import ChainHead
 from protocol.documents import Allowance, Invoice, Payment, Receipt, Verdict
 from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
@@ -45,7 +47,7 @@ from protocol.session.events import (
 )
 from protocol.session.messages import Message, MessageKind
 from protocol.session.states import PAYER_TRANSITIONS, Input, PayerState
-from protocol.verify import SignedDocument, open_as, sign, verify_as
+from protocol.verify import SignedDocument, open_as, verify_as
 
 __all__ = ["PayerSession", "PayerWallet"]
 
@@ -62,12 +64,9 @@ class PayerWallet:
     """The wallet's Ed25519 key: signs payments and (as X25519) is the Noise static key."""
     allowance: bytes
     """The issuer-signed allowance, exact bytes."""
-    last_counter: int
-    """Counter of the last payment persisted under this allowance (0 if none)."""
-    last_hash: bytes | None
-    """Hash of that payment (None if none): the next payment's ``prev``."""
-    spent: int
-    """Cumulative amount spent under the allowance so far."""
+    head: ChainHead | None
+    """The last payment persisted on this allowance's chain (None before the first):
+    the next payment uses counter ``head.counter + 1`` and ``prev = head.hash``."""
 
 
 class PayerSession(SessionBase[PayerState]):
@@ -133,19 +132,13 @@ class PayerSession(SessionBase[PayerState]):
         self._tick(now)
         invoice = self._invoice
         assert invoice is not None  # AWAIT_APPROVAL is only reached with an invoice
-        wallet = self._wallet
-        payment = Payment(
-            invoice=invoice.hash,
-            payer=public_key(wallet.identity),
-            amount=invoice.doc.amount,
-            currency=invoice.doc.currency,
-            counter=wallet.last_counter + 1,
-            prev=wallet.last_hash,
-            spent=wallet.spent + invoice.doc.amount,
-            allowance=wallet.allowance,
-        )
         try:
-            self._payment = sign(wallet.identity, payment, allowance=self._allowance)
+            self._payment = make_payment(
+                self._wallet.identity,
+                invoice=invoice,
+                allowance=self._allowance,
+                head=self._wallet.head,
+            )
         except ProtocolError as exc:
             self._fail(ErrorCode.SESSION_WALLET_CANNOT_PAY, f"{exc.code.name}: {exc.message}")
             return
@@ -156,7 +149,7 @@ class PayerSession(SessionBase[PayerState]):
                 kind=RecordKind.PAYMENT,
                 document=self._payment.raw,
                 invoice_id=invoice.doc.id,
-                counter=payment.counter,
+                counter=self._payment.doc.counter,
             )
         )
 
@@ -222,7 +215,8 @@ class PayerSession(SessionBase[PayerState]):
         allowance = self._allowance.doc
         if invoice.doc.currency != allowance.currency:
             raise RemoteProtocolError(ErrorCode.SESSION_WALLET_CANNOT_PAY, "currency")
-        if self._wallet.spent + invoice.doc.amount > allowance.limit:
+        head = self._wallet.head
+        if (head.spent if head else 0) + invoice.doc.amount > allowance.limit:
             raise RemoteProtocolError(ErrorCode.SESSION_WALLET_CANNOT_PAY, "over the allowance")
         self._events.append(
             InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=False)

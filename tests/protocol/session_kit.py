@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from nacl.signing import SigningKey
 
-from protocol.chain import ChainHead, ChainKey
+from protocol.chain import ChainHead, ChainKey, head_of
 from protocol.documents import Allowance, Invoice, Payment
 from protocol.keys import public_key
 from protocol.session import (
@@ -78,9 +78,7 @@ class PayerApp:
     approve: bool = True
     payments: dict[bytes, bytes] = field(default_factory=dict)
     counters: list[int] = field(default_factory=list)
-    last_counter: int = 0
-    last_hash: bytes | None = None
-    spent: int = 0
+    head: ChainHead | None = None
     receipts: dict[bytes, bytes] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
 
@@ -88,9 +86,7 @@ class PayerApp:
         return PayerWallet(
             identity=self.identity,
             allowance=self.allowance,
-            last_counter=self.last_counter,
-            last_hash=self.last_hash,
-            spent=self.spent,
+            head=self.head,
         )
 
     def session(self, **options: int) -> PayerSession:
@@ -105,11 +101,9 @@ class PayerApp:
                 session.decline("not today")
         elif isinstance(event, PersistRequired):
             assert event.kind is RecordKind.PAYMENT and event.counter is not None
-            payment = open_as(event.document, Payment)
             self.payments[event.invoice_id] = event.document
             self.counters.append(event.counter)
-            self.last_counter, self.last_hash = event.counter, payment.hash
-            self.spent = payment.doc.spent
+            self.head = head_of(open_as(event.document, Payment))
             session.persisted(event.record_id)
         elif isinstance(event, ReceiptReceived):
             self.receipts[event.receipt.payment] = event.receipt_bytes

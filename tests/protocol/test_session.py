@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from nacl.signing import SigningKey
 
+from protocol.chain import ChainHead, ChainKey
 from protocol.documents import Abort, Invoice, Payment, Receipt
 from protocol.errors import ErrorCode, LocalProtocolError
 from protocol.framing import chunk_message
@@ -29,6 +30,7 @@ from protocol.session.channel import Channel
 from protocol.session.messages import Message, MessageKind
 from protocol.verify import open_as, sign
 from tests.protocol.session_kit import (
+    ISSUER,
     NOW_MS,
     NOW_S,
     PAYEE,
@@ -108,7 +110,9 @@ def test_both_sides_see_the_same_short_authentication_string() -> None:
 
 
 def test_payer_sends_nothing_until_its_payment_is_persisted() -> None:
-    payer_app, _, payer, payee = _pair()
+    key = ChainKey(issuer=public_key(ISSUER), serial=7)
+    payer = PayerApp(head=ChainHead(key=key, counter=3, hash=bytes(32), spent=300)).session()
+    payee = PayeeApp().session(make_invoice())
     payee.start(NOW_MS)
     _pump(payee, payer)
     _pump(payer, payee)
@@ -118,7 +122,7 @@ def test_payer_sends_nothing_until_its_payment_is_persisted() -> None:
     (persist,) = _events(payer)
     assert isinstance(persist, PersistRequired)
     assert persist.kind is RecordKind.PAYMENT
-    assert persist.counter == payer_app.last_counter + 1
+    assert persist.counter == 4
     assert payer.data_to_send() == []
     payer.persisted(persist.record_id)
     assert payer.data_to_send() != []
