@@ -18,7 +18,7 @@ Session set-up, identical on every backend (the order matters; see ``gatt/SERVIC
 1. the peripheral advertises the service UUID and ``local_name_for(tag)``;
 2. the central connects, exchanges the ATT MTU (up to ``options.max_att_mtu``), discovers the
    service, reads Info, subscribes to Server2Client and State notifications, and only then
-   writes ``StateValue.START`` to State *with response*;
+   writes ``encode_start(att_mtu)`` (START plus the MTU in force) to State *with response*;
 3. the peripheral's ``accept`` returns its Link when START arrives (so it never notifies a
    central that has not subscribed) and stops advertising; the central's ``connect`` returns
    its Link when the START write is acknowledged.

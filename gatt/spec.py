@@ -27,6 +27,7 @@ __all__ = [
     "MAX_ATTRIBUTE_VALUE",
     "NAME_PREFIX",
     "SERVICE",
+    "STATE_MAX_LENGTH",
     "TAG_ALPHABET",
     "TAG_LENGTH",
     "CharacteristicSpec",
@@ -36,6 +37,9 @@ __all__ = [
     "Role",
     "ServiceSpec",
     "StateValue",
+    "decode_start",
+    "encode_start",
+    "is_end",
     "local_name_for",
     "max_chunk",
     "new_session_tag",
@@ -128,12 +132,46 @@ class Role(Enum):
 
 @unique
 class StateValue(IntEnum):
-    """One-byte values of the State characteristic."""
+    """First byte of a State value."""
 
     START = 0x01
-    """Central to peripheral: subscribed and ready; the link is open from here."""
+    """Central to peripheral: subscribed and ready; the link is open from here. May carry
+    the ATT MTU in force (see :func:`encode_start`)."""
     END = 0x02
     """Either way: the session is over; the receiver closes its side of the link."""
+
+
+_START_WITH_MTU = struct.Struct(">BH")
+STATE_MAX_LENGTH = _START_WITH_MTU.size
+"""Longest State value: START with the ATT MTU."""
+
+
+def encode_start(att_mtu: int) -> bytes:
+    """The central's START write, carrying the ATT MTU in force: ``0x01 | att_mtu (u16 BE)``.
+
+    A peripheral stack that cannot see the MTU (bless) sizes its notifications from it.
+    """
+    if not ATT_MTU_DEFAULT <= att_mtu <= ATT_MTU_MAX:
+        raise ValueError(f"ATT MTU {att_mtu} outside {ATT_MTU_DEFAULT}..{ATT_MTU_MAX}")
+    return _START_WITH_MTU.pack(StateValue.START, att_mtu)
+
+
+def decode_start(value: bytes) -> int | None:
+    """The ATT MTU a START write carries (23 for a bare one-byte START), or None if
+    ``value`` is not a START."""
+    if value == bytes([StateValue.START]):
+        return ATT_MTU_DEFAULT
+    if len(value) != _START_WITH_MTU.size:
+        return None
+    kind, att_mtu = _START_WITH_MTU.unpack(value)
+    if kind != StateValue.START or not ATT_MTU_DEFAULT <= att_mtu <= ATT_MTU_MAX:
+        return None
+    return int(att_mtu)
+
+
+def is_end(value: bytes) -> bool:
+    """Whether a State value is END."""
+    return value == bytes([StateValue.END])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,7 +220,7 @@ SERVICE = ServiceSpec(
             uuid=_uuid(0x632F0D29),
             properties=Properties.WRITE | Properties.NOTIFY,
             permissions=Permissions.WRITEABLE,
-            max_length=1,
+            max_length=STATE_MAX_LENGTH,
         ),
         CharacteristicSpec(
             role=Role.CLIENT2SERVER,

@@ -4,8 +4,9 @@ Invariants:
 - Scan results are only advertisements that list our service UUID and carry a tagged local
   name; the address in a result is the handle ``connect`` dials, nothing else is kept.
 - ``connect`` does the set-up in the order of :mod:`gatt.link` (MTU, discovery, Info,
-  subscribe Server2Client and State, then START with response), so the first chunk the
-  peripheral notifies is never lost; any failure disconnects before raising.
+  subscribe Server2Client and State, then START carrying the ATT MTU, with response), so
+  the first chunk the peripheral notifies is never lost; any failure disconnects before
+  raising.
 - Client2Server chunks go as ATT Write Commands (no round trip) unless
   ``options.write_with_response``; Bumble sends one ATT PDU per chunk because a chunk never
   exceeds ``att_mtu - 3``.
@@ -28,7 +29,16 @@ from gatt.bumble_backend._common import HostOpener, TaskSet, opening, rotate_add
 from gatt.bumble_backend._link import CLOSE_TIMEOUT, BumbleLink
 from gatt.errors import ConnectFailed, LinkClosed, LinkTimeout, ServiceMismatch
 from gatt.link import Central, Link, LinkOptions, ScanResult
-from gatt.spec import ATT_MTU_DEFAULT, Info, Role, ServiceSpec, StateValue, local_name_for
+from gatt.spec import (
+    ATT_MTU_DEFAULT,
+    Info,
+    Role,
+    ServiceSpec,
+    StateValue,
+    encode_start,
+    is_end,
+    local_name_for,
+)
 
 __all__ = ["BumbleCentral"]
 
@@ -53,7 +63,7 @@ class _CentralLink(BumbleLink):
 
     def on_state(self, value: bytes) -> None:
         """State notification from the peripheral."""
-        if value == bytes([StateValue.END]):
+        if is_end(value):
             self.peer_ended()
 
     async def _transmit(self, chunk: bytes) -> None:
@@ -217,7 +227,7 @@ class BumbleCentral(Central):
             await peer.subscribe(characteristics[Role.SERVER2CLIENT], link.deliver)
             await peer.subscribe(characteristics[Role.STATE], link.on_state)
             await peer.write_value(
-                characteristics[Role.STATE], bytes([StateValue.START]), with_response=True
+                characteristics[Role.STATE], encode_start(connection.att_mtu), with_response=True
             )
         except asyncio.CancelledError:
             task = asyncio.current_task()

@@ -41,6 +41,8 @@ from gatt.spec import (
     Role,
     ServiceSpec,
     StateValue,
+    decode_start,
+    is_end,
 )
 
 __all__ = ["BumblePeripheral"]
@@ -227,13 +229,10 @@ class BumblePeripheral(Peripheral):
             self._tasks.spawn(connection.disconnect())
 
     def _on_state_write(self, connection: Connection, value: bytes) -> None:
-        if value == bytes([StateValue.START]):
+        # Bumble knows the MTU itself; the one START carries is for stacks that do not.
+        if decode_start(value) is not None:
             self._start_session(connection)
-        elif (
-            value == bytes([StateValue.END])
-            and self._link is not None
-            and self._link.connection is connection
-        ):
+        elif is_end(value) and self._link is not None and self._link.connection is connection:
             self._link.peer_ended()
 
     def _start_session(self, connection: Connection) -> None:

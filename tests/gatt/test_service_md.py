@@ -22,6 +22,9 @@ from gatt.spec import (
     Permissions,
     Properties,
     Role,
+    decode_start,
+    encode_start,
+    is_end,
     local_name_for,
     max_chunk,
     new_session_tag,
@@ -142,3 +145,31 @@ def test_session_tags_are_fresh_and_fit_the_name_format() -> None:
 @pytest.mark.parametrize("name", [None, "", "pp", "ppABCDEF", "xxabcdef", "ppabcdefg", "ppabc1ef"])
 def test_names_that_are_not_ours_carry_no_tag(name: str | None) -> None:
     assert tag_from_local_name(name) is None
+
+
+@pytest.mark.parametrize("mtu", [23, 185, 247, 517])
+def test_start_carries_the_att_mtu_as_documented(mtu: int) -> None:
+    assert encode_start(mtu) == bytes([0x01]) + mtu.to_bytes(2, "big")
+    assert decode_start(encode_start(mtu)) == mtu
+
+
+def test_bare_start_means_mtu_23_and_end_is_one_byte() -> None:
+    assert decode_start(b"\x01") == 23
+    assert is_end(b"\x02")
+    assert not is_end(b"\x01")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"\x02",
+        b"\x01\x00",
+        b"\x01\x00\x16",
+        b"\x01\x02\x06",
+        b"\x03\x00\x17",
+        b"\x01\x00\x17\x00",
+    ],
+)
+def test_anything_else_is_not_a_start(value: bytes) -> None:
+    assert decode_start(value) is None
