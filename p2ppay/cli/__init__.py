@@ -15,7 +15,7 @@ from p2ppay import __version__
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("inspect_cmd",)
 
 
 def build_parser() -> argparse.ArgumentParser:

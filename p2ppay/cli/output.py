@@ -1,0 +1,69 @@
+"""What a command prints: one JSON document with ``--json``, readable lines without.
+
+Invariants:
+- With ``--json``, stdout carries exactly one JSON document and nothing else; progress and
+  warnings go to stderr, so a script can always ``json.loads`` stdout.
+- Errors are printed as ``{"error": CODE_NAME, "code": N, "message": ...}`` (JSON) or
+  ``error: CODE_NAME: message`` (text), and map to a stable exit code (:class:`Exit`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from enum import IntEnum, unique
+from typing import Any, TextIO
+
+__all__ = ["Exit", "Output"]
+
+
+@unique
+class Exit(IntEnum):
+    """Process exit codes of every command."""
+
+    OK = 0
+    """The command did what was asked (a payment: it completed)."""
+    FAILED = 1
+    """The payment or check failed for a typed reason (printed as its code name)."""
+    USAGE = 2
+    """The command line was wrong."""
+    ERROR = 3
+    """A local error: wallet, store, adapter, file."""
+    INTERRUPTED = 130
+    """Stopped by SIGINT/SIGTERM."""
+
+
+class Output:
+    """Printer for one command run."""
+
+    def __init__(self, *, json_mode: bool, out: TextIO | None = None, err: TextIO | None = None):
+        self.json_mode = json_mode
+        self._out = out or sys.stdout
+        self._err = err or sys.stderr
+
+    def result(self, data: Any, lines: Iterable[str] = ()) -> None:
+        """The command's result: ``data`` as JSON, or ``lines`` as text."""
+        if self.json_mode:
+            self._out.write(json.dumps(data, sort_keys=True) + "\n")
+        else:
+            for line in lines:
+                self._out.write(line + "\n")
+        self._out.flush()
+
+    def progress(self, message: str) -> None:
+        """A step of long work (scanning, waiting): on stderr, never in the JSON."""
+        self._err.write(message + "\n")
+        self._err.flush()
+
+    def error(self, name: str, message: str, *, code: int | None = None, **extra: Any) -> None:
+        """A typed failure, printed as its stable code name."""
+        if self.json_mode:
+            payload: dict[str, Any] = {"error": name, "message": message, **extra}
+            if code is not None:
+                payload["code"] = code
+            self._out.write(json.dumps(payload, sort_keys=True) + "\n")
+            self._out.flush()
+        else:
+            self._err.write(f"error: {name}: {message}\n")
+            self._err.flush()
