@@ -108,9 +108,15 @@ class BumbleCentral(Central):
         return self._device
 
     async def start(self) -> None:
-        with opening("open central"):
-            self._device = await self._host.open()
-            await self._device.power_on()
+        try:
+            with opening("open central"):
+                self._device = await self._host.open()
+                await self._device.power_on()
+        except BaseException:
+            # ``async with`` does not call aclose when entering fails: release what opened.
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
+            raise
 
     async def aclose(self) -> None:
         for link in self._links:

@@ -138,6 +138,15 @@ class BumblePeripheral(Peripheral):
         )
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # ``async with`` does not call aclose when entering fails: release what opened.
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
+            raise
+
+    async def _start(self) -> None:
         with opening("open peripheral"):
             device = await self._host.open()
             self._device = device
