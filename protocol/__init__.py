@@ -26,8 +26,26 @@ from protocol.chain import (
 from protocol.cose import Kind
 from protocol.documents import Abort, Allowance, Document, Invoice, Payment, Receipt, Verdict
 from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
+from protocol.framing import chunk_size_for_mtu
 from protocol.keys import document_hash, key_id, public_key, signing_key_from_seed
 from protocol.money import CURRENCIES, MAX_AMOUNT, format_amount, parse_amount
+from protocol.noise import short_authentication_string
+from protocol.session import (
+    NEED_DATA,
+    Completed,
+    Failed,
+    InvoiceReceived,
+    PayeePolicy,
+    PayeeResume,
+    PayeeSession,
+    PayerSession,
+    PayerWallet,
+    PaymentReceived,
+    PersistRequired,
+    ReceiptReceived,
+    RecordKind,
+    Timeouts,
+)
 from protocol.verify import (
     MAX_CLOCK_SKEW,
     SignedDocument,
@@ -40,6 +58,22 @@ from protocol.verify import (
 )
 
 __all__ = [
+    "NEED_DATA",
+    "Completed",
+    "Failed",
+    "InvoiceReceived",
+    "PayeePolicy",
+    "PayeeResume",
+    "PayeeSession",
+    "PayerSession",
+    "PayerWallet",
+    "PaymentReceived",
+    "PersistRequired",
+    "ReceiptReceived",
+    "RecordKind",
+    "Timeouts",
+    "chunk_size_for_mtu",
+    "short_authentication_string",
     "CURRENCIES",
     "MAX_AMOUNT",
     "MAX_CLOCK_SKEW",
