@@ -5,7 +5,21 @@ forbids importing ``protocol`` or ``p2ppay``). Backends (bleak, bless, bumble) a
 lazily, only by the backend that needs them: importing ``gatt`` loads none of them.
 
 Start here: :func:`open_peripheral` / :func:`open_central` (adapter strings in
-:mod:`gatt.adapters`), the contract in :mod:`gatt.link`, the layout in :mod:`gatt.spec`.
+:mod:`gatt.adapters`), the contract in :mod:`gatt.link`, the layout in :mod:`gatt.spec` and
+``gatt/SERVICE.md``. One session each side, on any backend::
+
+    # payer (peripheral)
+    async with open_peripheral("virtual", info=Info(versions=(1,), max_message_size=65536)) as p:
+        async with await p.accept(tag=new_session_tag()) as link:
+            chunk = await link.receive()
+            await link.send(reply[: link.max_chunk])
+
+    # payee (central)
+    async with open_central("virtual") as c:
+        result = await c.find(within=10)          # or: async with c.scan() as results: ...
+        async with await c.connect(result) as link:
+            await link.send(request[: link.max_chunk])
+            chunk = await link.receive()
 """
 
 from __future__ import annotations

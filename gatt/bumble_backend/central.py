@@ -50,6 +50,7 @@ class _CentralLink(BumbleLink):
         peer: Peer,
         characteristics: dict[Role, CharacteristicProxy[Any]],
         with_response: bool,
+        response_timeout: float,
         connection: Connection,
         tag: str,
         info: Info,
@@ -60,6 +61,7 @@ class _CentralLink(BumbleLink):
         self._client2server = characteristics[Role.CLIENT2SERVER]
         self._state = characteristics[Role.STATE]
         self._with_response = with_response
+        self._response_timeout = response_timeout
 
     def on_state(self, value: bytes) -> None:
         """State notification from the peripheral."""
@@ -67,7 +69,14 @@ class _CentralLink(BumbleLink):
             self.peer_ended()
 
     async def _transmit(self, chunk: bytes) -> None:
-        await self._gatt.write_value(self._client2server, chunk, with_response=self._with_response)
+        if not self._with_response:
+            await self._gatt.write_value(self._client2server, chunk, with_response=False)
+            return
+        try:
+            with anyio.fail_after(self._response_timeout):
+                await self._gatt.write_value(self._client2server, chunk, with_response=True)
+        except TimeoutError as error:
+            raise LinkTimeout(f"no write response within {self._response_timeout}s") from error
 
     async def _say_end(self) -> None:
         await self._gatt.write_value(self._state, bytes([StateValue.END]), with_response=False)
@@ -224,6 +233,7 @@ class BumbleCentral(Central):
                 peer=peer,
                 characteristics=characteristics,
                 with_response=self._options.write_with_response,
+                response_timeout=self._options.response_timeout,
                 connection=connection,
                 tag=tag,
                 info=info,

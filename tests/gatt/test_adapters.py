@@ -77,3 +77,15 @@ async def test_unreachable_bumble_transport_raises_adapter_unavailable(role: str
     with pytest.raises(AdapterUnavailable):
         async with opener:
             pass
+
+
+def test_package_all_lists_exactly_the_public_names() -> None:
+    import gatt
+
+    public = {
+        name
+        for name, value in vars(gatt).items()
+        if not name.startswith("_") and not isinstance(value, type(sys))
+    }
+    public.discard("annotations")
+    assert set(gatt.__all__) == public
