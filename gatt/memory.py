@@ -304,6 +304,7 @@ class MemoryPeripheral(Peripheral):
             raise RuntimeError("the previous session's Link is still open")
         radio = self._radio
         local_name_for(tag)  # validates the tag before anything goes on air
+        self._address = _random_address()  # a new address per session, as on a radio
         inbox: Mailbox[MemoryLink] = Mailbox()
         advert = _Advert(
             service=self._spec,

@@ -186,9 +186,9 @@ class BumblePeripheral(Peripheral):
         self._tag = tag
         waiting: Mailbox[_PeripheralLink | None] = Mailbox()
         self._waiting = waiting
+        link: _PeripheralLink | None = None
         try:
             await rotate_address(device)
-            link: _PeripheralLink | None = None
             while link is None:
                 if not self._pending:
                     await self._advertise(device, data)
@@ -196,9 +196,13 @@ class BumblePeripheral(Peripheral):
             return link
         finally:
             self._waiting = None
+            waiting.close()
             with anyio.CancelScope(shield=True):
                 if device.is_advertising:
                     await device.stop_advertising()
+                if link is None and self._link is not None and not self._link.closed:
+                    # A session started just as accept was cancelled: nobody will use it.
+                    await self._link.aclose()
 
     async def _advertise(self, device: Device, data: bytes) -> None:
         await device.start_advertising(

@@ -260,3 +260,12 @@ async def test_a_central_that_never_starts_a_session_is_dropped_and_advertising_
             await link.aclose()
         finally:
             await stray.close()
+
+
+async def test_cancelled_accept_stops_advertising() -> None:
+    radio = VirtualRadio()
+    async with radio.open_peripheral(info=INFO) as peripheral, radio.open_central() as central:
+        with anyio.move_on_after(0.2):
+            await peripheral.accept(tag=new_session_tag())
+        with pytest.raises(LinkTimeout):
+            await central.find(within=0.3)
