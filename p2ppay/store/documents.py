@@ -5,14 +5,18 @@ helpers extract them from verified ``protocol.verify.SignedDocument`` values in 
 so the roles never copy fields by hand.
 
 Invariants:
-- Only verified documents come in (``SignedDocument`` is what ``protocol`` returns after
-  checking signatures and rules); the record keeps the exact ``raw`` bytes and the hash
-  ``protocol`` computed over them.
+- Only checked documents come in: a ``SignedDocument`` (what ``protocol`` returns after
+  checking signatures and rules) or raw bytes, which are opened here with
+  ``protocol.verify.open_as`` (signatures and rules, no clock: the session already applied
+  the time checks). The record keeps the exact bytes and the hash ``protocol`` computed.
 - A payment is tied to its invoice by the invoice's hash, never by trust: a payment that
   names another invoice is refused here (``PAYER_STATE_MISMATCH``) before it reaches the store.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.records import (
@@ -23,24 +27,38 @@ from p2ppay.store.records import (
     ReceiptRecord,
     SeenChain,
 )
+from p2ppay.store.store import Store
 from p2ppay.store.wallet_state import AllowanceIn
 from protocol.chain import ChainHead, ChainKey
-from protocol.documents import Allowance, Invoice, Payment, Receipt
-from protocol.verify import SignedDocument
+from protocol.documents import Allowance, Document, Invoice, Payment, Receipt
+from protocol.verify import SignedDocument, open_as
+
+D = TypeVar("D", bound=Document)
 
 __all__ = [
     "allowance_in",
+    "find_payment",
     "incoming_payment",
     "invoice_record",
     "last_seen",
+    "last_seen_lookup",
     "outgoing_payment",
     "payer_head",
     "receipt_record",
 ]
 
 
-def invoice_record(invoice: SignedDocument[Invoice]) -> InvoiceRecord:
-    """The store record of a verified invoice."""
+def _opened(document: bytes | SignedDocument[D], cls: type[D]) -> SignedDocument[D]:
+    if isinstance(document, bytes):
+        return open_as(document, cls)
+    if not isinstance(document.doc, cls):
+        raise TypeError(f"expected a {cls.__name__}")
+    return document
+
+
+def invoice_record(document: bytes | SignedDocument[Invoice]) -> InvoiceRecord:
+    """The store record of an invoice (ours, or the one a payee sent us)."""
+    invoice = _opened(document, Invoice)
     doc = invoice.doc
     return InvoiceRecord(
         invoice_id=doc.id,
@@ -56,9 +74,11 @@ def invoice_record(invoice: SignedDocument[Invoice]) -> InvoiceRecord:
 
 
 def outgoing_payment(
-    payment: SignedDocument[Payment], *, invoice: SignedDocument[Invoice]
+    document: bytes | SignedDocument[Payment], *, invoice: bytes | SignedDocument[Invoice]
 ) -> OutgoingPayment:
-    """The store record of a payment we signed for ``invoice``."""
+    """The store record of a payment we signed for ``invoice`` (``PersistRequired.document``)."""
+    payment = _opened(document, Payment)
+    invoice = _opened(invoice, Invoice)
     if payment.doc.invoice != invoice.hash:
         raise StoreError(AppErrorCode.PAYER_STATE_MISMATCH, "the payment names another invoice")
     allowance = payment.allowance
@@ -81,15 +101,18 @@ def outgoing_payment(
 
 
 def incoming_payment(
-    payment: SignedDocument[Payment], *, invoice: SignedDocument[Invoice]
+    payment: bytes | SignedDocument[Payment], *, invoice: bytes | SignedDocument[Invoice]
 ) -> IncomingPayment:
     """The store record of a payment we received (and accepted) for our ``invoice``."""
     # The same fields as an outgoing payment; only the checks the store applies differ.
     return IncomingPayment(**vars(outgoing_payment(payment, invoice=invoice)))
 
 
-def receipt_record(receipt: SignedDocument[Receipt], *, invoice_id: bytes) -> ReceiptRecord:
+def receipt_record(
+    document: bytes | SignedDocument[Receipt], *, invoice_id: bytes
+) -> ReceiptRecord:
     """The store record of a receipt for the payment of ``invoice_id``."""
+    receipt = _opened(document, Receipt)
     doc = receipt.doc
     return ReceiptRecord(
         invoice_id=invoice_id,
@@ -101,8 +124,9 @@ def receipt_record(receipt: SignedDocument[Receipt], *, invoice_id: bytes) -> Re
     )
 
 
-def allowance_in(allowance: SignedDocument[Allowance]) -> AllowanceIn:
-    """What the store needs to import a verified allowance."""
+def allowance_in(document: bytes | SignedDocument[Allowance]) -> AllowanceIn:
+    """What the store needs to import an allowance (check its window before importing)."""
+    allowance = _opened(document, Allowance)
     doc = allowance.doc
     return AllowanceIn(
         issuer_key=doc.issuer,
@@ -139,3 +163,21 @@ def last_seen(seen: SeenChain | None) -> ChainHead | None:
         hash=seen.last_hash,
         spent=seen.last_spent,
     )
+
+
+def find_payment(store: Store) -> Callable[[bytes], bytes | None]:
+    """Payer: the ``find_payment`` a ``PayerSession`` takes (our persisted payment bytes)."""
+
+    def lookup(invoice_id: bytes) -> bytes | None:
+        return store.payments.outgoing_bytes(invoice_id)
+
+    return lookup
+
+
+def last_seen_lookup(store: Store) -> Callable[[ChainKey], ChainHead | None]:
+    """Payee: the ``last_seen`` a ``PayeePolicy`` takes (heads of payer chains we stored)."""
+
+    def lookup(key: ChainKey) -> ChainHead | None:
+        return last_seen(store.counterparties.seen_chain(key.issuer, key.serial))
+
+    return lookup

@@ -433,6 +433,13 @@ class Payments:
         with self._db.read() as conn:
             return _payment(conn, invoice_id)
 
+    def outgoing_bytes(self, invoice_id: bytes) -> bytes | None:
+        """Payer: the signed payment we persisted for ``invoice_id`` (resend it on a retry)."""
+        payment = self.payment(invoice_id)
+        if payment is None or payment.role is not Role.PAYER:
+            return None
+        return payment.signed
+
     def receipt(self, invoice_id: bytes) -> ReceiptRecord | None:
         """The stored receipt for an invoice, if any (payee: resend these bytes on a retry)."""
         with self._db.read() as conn:
