@@ -10,12 +10,15 @@ from dataclasses import replace
 
 import anyio
 import pytest
+from bumble.core import UUID as BumbleUUID
+from bumble.device import Peer
 
 from gatt import LinkClosed, LinkOptions, open_central, open_peripheral
 from gatt.bumble_backend import VirtualRadio
 from gatt.bumble_backend.hosts import VirtualHost
 from gatt.errors import ChunkTooLarge, LinkTimeout
-from gatt.spec import SERVICE, new_session_tag
+from gatt.link import Link
+from gatt.spec import SERVICE, Role, new_session_tag
 from tests.gatt.exchange import exchange_both_ways, receive_message, send_message
 from tests.gatt.virtual import INFO, connect_pair, session
 
@@ -269,3 +272,48 @@ async def test_cancelled_accept_stops_advertising() -> None:
             await peripheral.accept(tag=new_session_tag())
         with pytest.raises(LinkTimeout):
             await central.find(within=0.3)
+
+
+async def test_peripheral_opens_a_session_on_a_bare_one_byte_start() -> None:
+    """A central of another backend may send START without the MTU (``01``)."""
+    radio = VirtualRadio()
+    tag = new_session_tag()
+    raw = VirtualHost(radio)
+    async with (
+        radio.open_peripheral(info=INFO) as peripheral,
+        radio.open_central() as central,
+        anyio.create_task_group() as tg,
+    ):
+        accepted: list[Link] = []
+        got_link, got_chunk = anyio.Event(), anyio.Event()
+        received: list[bytes] = []
+
+        async def accept() -> None:
+            accepted.append(await peripheral.accept(tag=tag))
+            got_link.set()
+
+        def on_notification(value: bytes) -> None:
+            received.append(value)
+            got_chunk.set()
+
+        tg.start_soon(accept)
+        result = await central.find(tag=tag, within=5)
+        device = await raw.open()
+        await device.power_on()
+        try:
+            gatt_peer = Peer(await device.connect(result.handle))
+            [service] = await gatt_peer.discover_service(str(SERVICE.uuid))
+            found = {c.uuid: c for c in await service.discover_characteristics()}
+            state = found[BumbleUUID(str(SERVICE.characteristic(Role.STATE).uuid))]
+            s2c = found[BumbleUUID(str(SERVICE.characteristic(Role.SERVER2CLIENT).uuid))]
+            await gatt_peer.subscribe(s2c, on_notification)
+            await gatt_peer.write_value(state, b"\x01", with_response=True)
+            with anyio.fail_after(5):
+                await got_link.wait()
+                await accepted[0].send(b"hello")
+                await got_chunk.wait()
+            assert received == [b"hello"]
+            assert accepted[0].max_chunk == 20  # no MTU exchange: the ATT default
+            await accepted[0].aclose()
+        finally:
+            await raw.close()
