@@ -97,6 +97,9 @@ def _decode_plain(data: bytes, start: int) -> Value:
     return value
 
 
+_PLAIN_TYPES = frozenset({bytes, str, bool, type(None)})
+
+
 def _check_value(
     value: object,
     *,
@@ -105,33 +108,48 @@ def _check_value(
     error: type[LocalProtocolError] | type[RemoteProtocolError],
 ) -> None:
     """Raise ``error`` unless ``value`` is in the protocol's CBOR data model."""
-    # bool before int: bool is an int subclass in Python.
-    if value is None or isinstance(value, bool | bytes | str):
+    # Exact-type checks first: every accepted document runs through here, and decoded data
+    # has exactly these types; the general path below handles subclasses and rejections.
+    if type(value) in _PLAIN_TYPES:
         return
-    if isinstance(value, int):
+    if isinstance(value, int):  # bool is already out: it is in _PLAIN_TYPES
         if not _NINT64_MIN <= value <= _UINT64_MAX:
             raise error(ErrorCode.CBOR_UNKNOWN_TAG, "integer outside the 64-bit CBOR range")
         return
-    if isinstance(value, list | dict | cbor2.CBORTag):
+    if isinstance(value, list | dict):
         if depth >= MAX_DEPTH:
             raise error(ErrorCode.CBOR_TOO_DEEP, f"nesting deeper than {MAX_DEPTH}")
-        if isinstance(value, list):
-            for item in value:
+        members = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        for item in members:
+            if type(item) not in _PLAIN_TYPES:
                 _check_value(item, depth=depth + 1, tag_allowed=False, error=error)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                _check_value(key, depth=depth + 1, tag_allowed=False, error=error)
-                _check_value(item, depth=depth + 1, tag_allowed=False, error=error)
-        else:
-            if not tag_allowed or value.tag != COSE_SIGN1_TAG:
-                raise error(ErrorCode.CBOR_UNKNOWN_TAG, f"tag {value.tag} not allowed here")
-            _check_value(value.value, depth=depth + 1, tag_allowed=False, error=error)
+        return
+    _check_other(value, depth=depth, tag_allowed=tag_allowed, error=error)
+
+
+def _check_other(
+    value: object,
+    *,
+    depth: int,
+    tag_allowed: bool,
+    error: type[LocalProtocolError] | type[RemoteProtocolError],
+) -> None:
+    """The general (slow) path of :func:`_check_value`: subclasses, tags and rejections."""
+    if isinstance(value, bytes | str):
+        return
+    if isinstance(value, cbor2.CBORTag):
+        if depth >= MAX_DEPTH:
+            raise error(ErrorCode.CBOR_TOO_DEEP, f"nesting deeper than {MAX_DEPTH}")
+        if not tag_allowed or value.tag != COSE_SIGN1_TAG:
+            raise error(ErrorCode.CBOR_UNKNOWN_TAG, f"tag {value.tag} not allowed here")
+        _check_value(value.value, depth=depth + 1, tag_allowed=False, error=error)
         return
     if isinstance(value, float):
         raise error(ErrorCode.CBOR_FLOAT)
     if isinstance(value, cbor2.CBORSimpleValue) or value is cbor2.undefined:
         raise error(ErrorCode.CBOR_UNSUPPORTED_TYPE, repr(value))
-    # Anything else came from a semantic tag decoder of cbor2 (datetime, Decimal, UUID...).
+    # Anything else came from a semantic tag decoder of cbor2 (datetime, Decimal, UUID...),
+    # or is a tuple/frozendict/subclass container we do not emit.
     raise error(ErrorCode.CBOR_UNKNOWN_TAG, f"unsupported {type(value).__name__}")
 
 
