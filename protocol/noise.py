@@ -262,7 +262,7 @@ class HandshakeState:
         ephemeral: KeyPair | None = None,
     ) -> None:
         if pattern not in PATTERNS:
-            raise LocalProtocolError(ErrorCode.HANDSHAKE_BAD_KEY, f"unknown pattern {pattern}")
+            raise LocalProtocolError(ErrorCode.SESSION_API_MISUSE, f"unknown pattern {pattern}")
         pre_initiator, pre_responder, messages = PATTERNS[pattern]
         self._initiator = initiator
         self._messages = messages
@@ -404,7 +404,7 @@ def short_authentication_string(handshake_hash: bytes, digits: int = 6) -> str:
     other use of ``h``), read as a big-endian integer modulo 10**digits (bias below 2**-40).
     """
     if not 4 <= digits <= 12:
-        raise LocalProtocolError(ErrorCode.HANDSHAKE_BAD_KEY, "SAS length out of range")
+        raise LocalProtocolError(ErrorCode.SESSION_API_MISUSE, "SAS length out of range")
     tag = sodium.crypto_generichash_blake2b_salt_personal(
         handshake_hash, digest_size=8, person=_SAS_PERSON.ljust(16, b"\x00")
     )

@@ -32,7 +32,7 @@ from protocol.chain import ChainHead
 from protocol.documents import Allowance, Invoice, Payment, Receipt, Verdict
 from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
-from protocol.keys import public_key
+from protocol.keys import key_id, public_key
 from protocol.negotiation import Capabilities, Offer, answer_offer
 from protocol.session.base import SessionBase
 from protocol.session.channel import Channel
@@ -47,7 +47,7 @@ from protocol.session.events import (
 )
 from protocol.session.messages import Message, MessageKind
 from protocol.session.states import PAYER_TRANSITIONS, Input, PayerState
-from protocol.verify import SignedDocument, open_as, verify_as
+from protocol.verify import SignedDocument, check_times, open_as, verify_as
 
 __all__ = ["PayerSession", "PayerWallet"]
 
@@ -212,16 +212,30 @@ class PayerSession(SessionBase[PayerState]):
             self._send(MessageKind.PAYMENT, payment.raw)
             self._move(Input.INVOICE_RESUMED)
             return
-        allowance = self._allowance.doc
-        if invoice.doc.currency != allowance.currency:
-            raise RemoteProtocolError(ErrorCode.SESSION_WALLET_CANNOT_PAY, "currency")
-        head = self._wallet.head
-        if (head.spent if head else 0) + invoice.doc.amount > allowance.limit:
-            raise RemoteProtocolError(ErrorCode.SESSION_WALLET_CANNOT_PAY, "over the allowance")
+        self._check_can_pay(invoice.doc)
         self._events.append(
             InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=False)
         )
         self._move(Input.INVOICE)
+
+    def _check_can_pay(self, invoice: Invoice) -> None:
+        """Refuse before approval what the payee would refuse after a counter is spent."""
+        allowance = self._allowance.doc
+        head = self._wallet.head
+        if invoice.currency != allowance.currency:
+            why = "invoice currency is not the allowance's"
+        elif (head.spent if head else 0) + invoice.amount > allowance.limit:
+            why = "amount over what is left of the allowance"
+        elif invoice.issuers is not None and key_id(allowance.issuer) not in invoice.issuers:
+            why = "the payee does not accept this allowance's issuer"
+        else:
+            try:
+                check_times(allowance, now=self._now // 1000)
+            except ProtocolError as exc:
+                why = f"allowance not valid now: {exc.code.name}"
+            else:
+                return
+        raise RemoteProtocolError(ErrorCode.SESSION_WALLET_CANNOT_PAY, why)
 
     def _on_receipt(self, body: bytes) -> None:
         self._expect(Input.RECEIPT)

@@ -7,11 +7,13 @@ import dataclasses
 import pytest
 from nacl.signing import SigningKey
 
+from protocol.builders import make_allowance as make_allowance_at
+from protocol.builders import make_invoice as make_invoice_with_issuers
 from protocol.chain import ChainHead, ChainKey
 from protocol.documents import Abort, Invoice, Payment, Receipt
 from protocol.errors import ErrorCode, LocalProtocolError
 from protocol.framing import chunk_message
-from protocol.keys import document_hash, public_key
+from protocol.keys import document_hash, key_id, public_key
 from protocol.negotiation import Capabilities, Offer, answer_offer
 from protocol.session import (
     NEED_DATA,
@@ -439,3 +441,59 @@ def test_payee_refuses_an_invoice_it_did_not_sign() -> None:
 def test_timeouts_must_be_positive() -> None:
     with pytest.raises(LocalProtocolError):
         dataclasses.replace(Timeouts(), receipt_ms=0)
+
+
+def test_invoice_from_a_payee_not_accepting_our_issuer_fails_before_approval() -> None:
+    picky = make_invoice_with_issuers(
+        PAYEE, amount=500, currency="EUR", now=NOW_S, issuers=(key_id(public_key(MALLORY)),)
+    ).raw
+    payer_app, payee_app = PayerApp(), PayeeApp()
+    run(payer_app.session(), payee_app.session(picky), payer_app, payee_app)
+    assert _failed(payer_app.events).code == ErrorCode.SESSION_WALLET_CANNOT_PAY
+    assert payer_app.counters == []
+
+
+def test_expired_allowance_fails_before_approval() -> None:
+    expired = make_allowance_at(
+        ISSUER,
+        wallet=public_key(PAYER),
+        currency="EUR",
+        limit=10_000,
+        not_before=NOW_S - 7200,
+        not_after=NOW_S - 3600,
+        serial=8,
+    ).raw
+    payer_app, payee_app = PayerApp(allowance=expired), PayeeApp()
+    run(payer_app.session(), payee_app.session(make_invoice()), payer_app, payee_app)
+    assert _failed(payer_app.events).code == ErrorCode.SESSION_WALLET_CANNOT_PAY
+    assert payer_app.counters == []
+
+
+def test_peer_abort_with_a_code_we_do_not_know_is_reported_as_sent() -> None:
+    payer = PayerApp().session()
+    payee_side = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
+    payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
+    _feed_channel(payee_side, payer)
+    assert _read_channel(payer, payee_side).kind is MessageKind.ANSWER
+    abort = sign(PAYEE, Abort(sender=public_key(PAYEE), code=999, reason="newer", time=NOW_S))
+    payee_side.write(Message(kind=MessageKind.ABORT, body=abort.raw).encode())
+    _feed_channel(payee_side, payer)
+    failed = _failed(_events(payer))
+    assert (failed.code, failed.by_peer, failed.reason) == (999, True, "newer")
+    assert payer.data_to_send() == []  # no abort in answer to an abort
+
+
+def test_abort_signed_by_someone_else_than_the_peer_is_a_key_mismatch() -> None:
+    payer = PayerApp().session()
+    payee_side = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
+    payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
+    _feed_channel(payee_side, payer)
+    _read_channel(payer, payee_side)
+    forged = sign(MALLORY, Abort(sender=public_key(MALLORY), code=704, reason="x", time=NOW_S))
+    payee_side.write(Message(kind=MessageKind.ABORT, body=forged.raw).encode())
+    _feed_channel(payee_side, payer)
+    failed = _failed(_events(payer))
+    assert failed.code == ErrorCode.HANDSHAKE_PEER_KEY_MISMATCH
+    assert not failed.by_peer
