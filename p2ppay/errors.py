@@ -106,6 +106,18 @@ class AppErrorCode(IntEnum):
     BAD_KEY = 1205
     """A public key given as text is not 32 bytes of hex."""
 
+    # 13xx: payer and payee roles
+    LINK_LOST = 1300
+    """The BLE link went away before the session ended (after retries, if any)."""
+    NO_PAYER_FOUND = 1301
+    """No payer advertising our service (with the asked tag, above the RSSI gate) was seen."""
+    PAYER_AMBIGUOUS = 1302
+    """Several payers are equally close: pick one by its session tag."""
+    ADAPTER_FAILED = 1303
+    """The BLE adapter could not be opened or used (the gatt code is in the message)."""
+    INVOICE_NOT_PAYABLE = 1304
+    """The invoice cannot be made: bad amount, currency or memo (the protocol code says which)."""
+
 
 class AppError(Exception):
     """An application failure; ``code`` says which, ``message`` says it for a person."""

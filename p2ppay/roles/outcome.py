@@ -1,0 +1,100 @@
+"""How one payment session ended, as the CLI and scripts see it.
+
+Invariants: ``status`` is read back from the store after the session ended (what is
+durable), never from memory alone, so what the user is told matches what a restart shows.
+Error codes are given by name: protocol codes (1xx-9xx) from :class:`protocol.ErrorCode`,
+app codes (1000+) from :class:`p2ppay.errors.AppErrorCode`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from p2ppay.driver import LinkLost, Outcome
+from p2ppay.errors import AppErrorCode
+from p2ppay.store import SessionState, Store
+from protocol import ErrorCode, format_amount
+from protocol.session import Completed, Failed
+
+__all__ = ["SessionOutcome", "code_name", "outcome_of"]
+
+
+def code_name(code: int) -> str:
+    """The stable name of a protocol or app error code (``UNKNOWN_<n>`` if neither knows it)."""
+    for enum in (ErrorCode, AppErrorCode):
+        try:
+            return enum(code).name
+        except ValueError:
+            continue
+    return f"UNKNOWN_{code}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionOutcome:
+    """The result of one session, for people and scripts."""
+
+    role: str
+    status: str
+    """``completed``, ``resumable`` (paid, receipt missing) or ``failed``."""
+    session_id: str
+    invoice_id: str | None
+    amount: str | None
+    currency: str | None
+    memo: str | None
+    error: str | None
+    reason: str
+    tag: str
+    sas: str | None
+
+    @property
+    def completed(self) -> bool:
+        """True when both sides hold the receipt."""
+        return self.status == SessionState.COMPLETED.value
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` form."""
+        return {
+            "status": self.status,
+            "role": self.role,
+            "session_id": self.session_id,
+            "invoice_id": self.invoice_id,
+            "amount": self.amount,
+            "currency": self.currency,
+            "memo": self.memo,
+            "error": self.error,
+            "reason": self.reason,
+            "tag": self.tag,
+            "sas": self.sas,
+        }
+
+
+def outcome_of(
+    store: Store, session_id: str, outcome: Outcome, *, tag: str, sas: str | None
+) -> SessionOutcome:
+    """Read the ended session back from the store."""
+    record = store.sessions.get(session_id)
+    invoice = None
+    if record.invoice_id is not None:
+        invoice = store.payments.invoice(record.invoice_id)
+    error: str | None = None
+    reason = ""
+    if isinstance(outcome, Failed):
+        error, reason = code_name(outcome.code), outcome.reason
+    elif isinstance(outcome, LinkLost):
+        error, reason = AppErrorCode.LINK_LOST.name, outcome.reason
+    else:
+        assert isinstance(outcome, Completed)
+    return SessionOutcome(
+        role=record.role.value,
+        status=record.state.value,
+        session_id=session_id,
+        invoice_id=None if record.invoice_id is None else record.invoice_id.hex(),
+        amount=None if invoice is None else format_amount(invoice.amount_minor, invoice.currency),
+        currency=None if invoice is None else invoice.currency,
+        memo=None if invoice is None else invoice.memo,
+        error=error,
+        reason=reason,
+        tag=tag,
+        sas=sas,
+    )

@@ -1,0 +1,215 @@
+"""The payee role: sign an invoice, find the payer, verify its payment offline, give a receipt.
+
+Invariants:
+- The invoice is signed and stored before any radio work, so every attempt (and a restart)
+  carries the same invoice id; a retry after a lost link resumes it.
+- Persist before send: the payment is committed (``persist_incoming``) before the session
+  may sign the receipt, and the receipt (``persist_receipt``) before it is sent.
+- Offline checks use only what the store holds: trusted issuers, the revocation list, and
+  the last chain head seen from each payer (updated in the payment's own transaction).
+- A retry after a lost link goes back to the same payer (by address), never silently to
+  another one; a stored payment is only ever completed with that same payment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from gatt.errors import GattError
+from gatt.link import Central, Link, ScanResult
+from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
+from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.roles.outcome import SessionOutcome, outcome_of
+from p2ppay.roles.selection import PayerChoice, choose_payer
+from p2ppay.store import Role
+from p2ppay.store.documents import incoming_payment, invoice_record, last_seen, receipt_record
+from p2ppay.wallet import Wallet
+from protocol import Invoice, ProtocolError, SignedDocument, format_amount, make_invoice
+from protocol.chain import ChainHead, ChainKey
+from protocol.session import (
+    Completed,
+    Event,
+    Failed,
+    PayeePolicy,
+    PayeeResume,
+    PayeeSession,
+    PaymentReceived,
+    PersistRequired,
+    RecordKind,
+    Timeouts,
+)
+
+__all__ = ["PayeeRole"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayeeRole:
+    """Collect payments with one wallet through one central."""
+
+    wallet: Wallet
+    choice: PayerChoice = field(default_factory=PayerChoice)
+    attempts: int = 3
+    """Sessions tried for one invoice when the link is lost (1 = no retry)."""
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    clock: Clock = wall_ms
+    progress: Progress = lambda _: None
+
+    def new_invoice(
+        self, *, amount: int, currency: str, memo: str = "", ttl: int = 300
+    ) -> SignedDocument[Invoice]:
+        """Sign an invoice and store it; INVOICE_NOT_PAYABLE for a bad amount or currency."""
+        now = self._seconds()
+        try:
+            invoice = make_invoice(
+                self.wallet.identity.signing_key,
+                amount=amount,
+                currency=currency,
+                memo=memo,
+                now=now,
+                ttl=ttl,
+            )
+        except ProtocolError as exc:
+            raise AppError(
+                AppErrorCode.INVOICE_NOT_PAYABLE, f"{exc.code.name}: {exc.message}"
+            ) from exc
+        self.wallet.store.payments.record_invoice(invoice_record(invoice), now=now)
+        return invoice
+
+    async def collect(self, central: Central, invoice: SignedDocument[Invoice]) -> SessionOutcome:
+        """Get ``invoice`` paid: choose a payer, run sessions until one ends (or retries end)."""
+        choice = self.choice
+        outcome: SessionOutcome | None = None
+        for attempt in range(1, self.attempts + 1):
+            self.progress(f"scanning for payers (attempt {attempt} of {self.attempts})")
+            payer = await choose_payer(central, choice, on_seen=self._report_seen)
+            self.progress(f"connecting to payer {payer.tag} ({payer.rssi} dBm)")
+            outcome = await self._attempt(central, payer, invoice)
+            if outcome.error != AppErrorCode.LINK_LOST.name or attempt == self.attempts:
+                return outcome
+            self.progress(f"link lost ({outcome.reason}); retrying the same invoice")
+            # The payer advertises a fresh tag per session: follow its address instead.
+            choice = replace(choice, tag=None, address=payer.address, margin_db=-1)
+        assert outcome is not None
+        return outcome
+
+    async def _attempt(
+        self, central: Central, payer: ScanResult, invoice: SignedDocument[Invoice]
+    ) -> SessionOutcome:
+        store = self.wallet.store
+        record = store.sessions.start(Role.PAYEE, now=self._seconds(), peer_label=payer.address)
+        store.sessions.attach_invoice(record.session_id, invoice.doc.id, now=self._seconds())
+        try:
+            link = await central.connect(payer)
+        except GattError as exc:
+            return self._finish(record.session_id, LinkLost(reason=str(exc)), payer, None)
+        async with link:
+            session = self._session(link, invoice)
+            session.start(self.clock())
+            handler = _PayeeEvents(role=self, session=session, session_id=record.session_id,
+                                   invoice=invoice)  # fmt: skip
+            try:
+                outcome: Outcome = await run_session(session, link, handler, clock=self.clock)
+            except AppError as exc:
+                # The store refused a step: the receipt was neither signed nor sent for it.
+                with contextlib.suppress(AppError):
+                    store.sessions.fail(
+                        record.session_id,
+                        now=self._seconds(),
+                        error_code=exc.code,
+                        detail=exc.message,
+                    )
+                raise
+            return self._finish(record.session_id, outcome, payer, session.sas)
+
+    def _session(self, link: Link, invoice: SignedDocument[Invoice]) -> PayeeSession:
+        store = self.wallet.store
+
+        def seen(key: ChainKey) -> ChainHead | None:
+            return last_seen(store.counterparties.seen_chain(key.issuer, key.serial))
+
+        policy = PayeePolicy(
+            trusted_issuers=store.trust.issuer_keys(),
+            revoked=store.trust.revoked_keys(),
+            last_seen=seen,
+        )
+        return PayeeSession(
+            identity=self.wallet.identity.signing_key,
+            invoice=invoice.raw,
+            policy=policy,
+            resume=self._resume(invoice.doc.id),
+            max_chunk_size=link.max_chunk,
+            timeouts=self.timeouts,
+        )
+
+    def _resume(self, invoice_id: bytes) -> PayeeResume | None:
+        payments = self.wallet.store.payments
+        payment = payments.payment(invoice_id)
+        if payment is None or payment.role is not Role.PAYEE:
+            return None
+        receipt = payments.receipt(invoice_id)
+        return PayeeResume(
+            payment=payment.signed, receipt=None if receipt is None else receipt.signed
+        )
+
+    def _finish(
+        self, session_id: str, outcome: Outcome, payer: ScanResult, sas: str | None
+    ) -> SessionOutcome:
+        store = self.wallet.store
+        now = self._seconds()
+        if isinstance(outcome, LinkLost):
+            store.sessions.fail(
+                session_id, now=now, error_code=AppErrorCode.LINK_LOST, detail=outcome.reason
+            )
+        elif isinstance(outcome, Failed):
+            store.sessions.fail(session_id, now=now, error_code=outcome.code, detail=outcome.reason)
+        return outcome_of(store, session_id, outcome, tag=payer.tag, sas=sas)
+
+    def _report_seen(self, result: ScanResult) -> None:
+        self.progress(f"  payer {result.tag} at {result.rssi} dBm ({result.address})")
+
+    def _seconds(self) -> int:
+        return self.clock() // 1000
+
+
+@dataclass(kw_only=True)
+class _PayeeEvents:
+    """Answers one payee session's events (the driver's event handler)."""
+
+    role: PayeeRole
+    session: PayeeSession
+    session_id: str
+    invoice: SignedDocument[Invoice]
+
+    async def __call__(self, event: Event) -> None:
+        store = self.role.wallet.store
+        now = self.role.clock() // 1000
+        if isinstance(event, PaymentReceived):
+            payment = event.payment
+            amount = format_amount(payment.amount, payment.currency)
+            self.role.progress(
+                f"payment verified offline: {amount} {payment.currency}, "
+                f"payer counter {payment.counter}{' (resumed)' if event.resumed else ''}"
+            )
+        elif isinstance(event, PersistRequired):
+            if event.kind is RecordKind.PAYMENT:
+                store.payments.persist_incoming(
+                    incoming_payment(event.document, invoice=self.invoice),
+                    now=now,
+                    session_id=self.session_id,
+                )
+            else:
+                store.payments.persist_receipt(
+                    receipt_record(event.document, invoice_id=self.invoice.doc.id),
+                    now=now,
+                    session_id=self.session_id,
+                )
+            self.session.persisted(event.record_id, now=self.role.clock())
+        elif isinstance(event, Completed):
+            store.sessions.complete(self.session_id, now=now)
+            self.role.progress("receipt signed, stored and sent")
+        elif isinstance(event, Failed):
+            return

@@ -1,0 +1,192 @@
+"""The payer role: advertise, accept one payee at a time, approve, pay, keep the receipt.
+
+Per session: a fresh session tag on air, a :class:`~protocol.session.PayerSession` built from
+the store's payer state, driven over the accepted Link by :func:`p2ppay.driver.run_session`,
+and every event answered from the store.
+
+Invariants:
+- Persist before send: the payment (with its counter bump and chain head) is committed by
+  ``store.payments.persist_outgoing`` before ``persisted()`` lets the session send it. If
+  that write fails, the session is not told, nothing leaves, and the link is closed.
+- One counter per invoice: the session asks ``find_payment`` first and re-sends a stored
+  payment for a known invoice id; the store refuses a second one besides.
+- Every session is in the store's log from the moment a payee connects, and ends there as
+  completed, resumable (paid, receipt missing) or failed, with the code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gatt.link import Link, Peripheral
+from gatt.spec import new_session_tag
+from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
+from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.roles.approval import Approver
+from p2ppay.roles.outcome import SessionOutcome, outcome_of
+from p2ppay.store import Role
+from p2ppay.store.documents import (
+    find_payment,
+    invoice_record,
+    outgoing_payment,
+    payer_head,
+    receipt_record,
+)
+from p2ppay.wallet import Wallet
+from protocol import Invoice, Payment, Receipt, format_amount, open_as
+from protocol.session import (
+    Completed,
+    Event,
+    Failed,
+    InvoiceReceived,
+    PayerSession,
+    PayerWallet,
+    PersistRequired,
+    ReceiptReceived,
+    Timeouts,
+)
+
+__all__ = ["PayerRole"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayerRole:
+    """Serve payees on one peripheral with one wallet."""
+
+    wallet: Wallet
+    approver: Approver
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    clock: Clock = wall_ms
+    progress: Progress = lambda _: None
+    currency: str | None = None
+    """Pay from the active allowance in this currency (None: the active one)."""
+
+    def _session(self, link: Link) -> PayerSession:
+        state = self.wallet.store.wallet.payer_state(self.currency)
+        if state.allowance is None:
+            raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
+        return PayerSession(
+            wallet=PayerWallet(
+                identity=self.wallet.identity.signing_key,
+                allowance=state.allowance.signed,
+                head=payer_head(state.allowance),
+            ),
+            find_payment=find_payment(self.wallet.store),
+            max_chunk_size=link.max_chunk,
+            timeouts=self.timeouts,
+        )
+
+    async def serve_one(self, peripheral: Peripheral) -> SessionOutcome:
+        """Advertise with a fresh tag, serve the first payee that connects, return how it went."""
+        # Fail before advertising when there is nothing to pay with.
+        if self.wallet.store.wallet.payer_state(self.currency).allowance is None:
+            raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
+        tag = new_session_tag()
+        self.progress(f"advertising as payer, session tag {tag}; waiting for a payee")
+        link = await peripheral.accept(tag=tag)
+        async with link:
+            self.progress(f"payee connected (ATT MTU {link.peer.att_mtu})")
+            session = self._session(link)
+            record = self.wallet.store.sessions.start(
+                Role.PAYER, now=self._seconds(), peer_label=link.peer.address
+            )
+            handler = _PayerEvents(role=self, session=session, session_id=record.session_id)
+            try:
+                outcome: Outcome = await run_session(session, link, handler, clock=self.clock)
+            except AppError as exc:
+                # The store refused a step (disk full, locked...): nothing was sent for it.
+                with contextlib.suppress(AppError):
+                    self.wallet.store.sessions.fail(
+                        record.session_id,
+                        now=self._seconds(),
+                        error_code=exc.code,
+                        detail=exc.message,
+                    )
+                raise
+            return self._finish(record.session_id, outcome, tag=tag, sas=session.sas)
+
+    def _finish(
+        self, session_id: str, outcome: Outcome, *, tag: str, sas: str | None
+    ) -> SessionOutcome:
+        store = self.wallet.store
+        now = self._seconds()
+        if isinstance(outcome, LinkLost):
+            store.sessions.fail(
+                session_id, now=now, error_code=AppErrorCode.LINK_LOST, detail=outcome.reason
+            )
+        elif isinstance(outcome, Failed):
+            store.sessions.fail(session_id, now=now, error_code=outcome.code, detail=outcome.reason)
+        return outcome_of(store, session_id, outcome, tag=tag, sas=sas)
+
+    def _seconds(self) -> int:
+        return self.clock() // 1000
+
+
+@dataclass(kw_only=True)
+class _PayerEvents:
+    """Answers one payer session's events (the driver's event handler)."""
+
+    role: PayerRole
+    session: PayerSession
+    session_id: str
+    invoice: bytes | None = None
+
+    async def __call__(self, event: Event) -> None:
+        store = self.role.wallet.store
+        now_ms = self.role.clock()
+        now = now_ms // 1000
+        if isinstance(event, InvoiceReceived):
+            self.invoice = event.invoice_bytes
+            store.payments.record_invoice(
+                invoice_record(open_as(event.invoice_bytes, Invoice)),
+                now=now,
+                session_id=self.session_id,
+            )
+            self.role.progress(_describe_invoice(event))
+            if event.resumed:
+                self.role.progress("this invoice is already paid: re-sending the same payment")
+                return
+            decision = await self.role.approver(event.invoice, event.sas)
+            if decision.approve:
+                self.session.approve(now=self.role.clock())
+            else:
+                self.role.progress(f"declined: {decision.reason}")
+                self.session.decline(decision.reason, now=self.role.clock())
+        elif isinstance(event, PersistRequired):
+            assert self.invoice is not None
+            payment = open_as(event.document, Payment)
+            store.payments.persist_outgoing(
+                outgoing_payment(payment, invoice=self.invoice),
+                now=now,
+                session_id=self.session_id,
+            )
+            self.role.progress(f"payment signed with counter {payment.doc.counter} and stored")
+            self.session.persisted(event.record_id, now=self.role.clock())
+        elif isinstance(event, ReceiptReceived):
+            receipt = open_as(event.receipt_bytes, Receipt)
+            store.payments.persist_receipt(
+                receipt_record(receipt, invoice_id=_invoice_id(self.invoice)),
+                now=now,
+                session_id=self.session_id,
+            )
+            self.role.progress(f"receipt received: {event.receipt.verdict.name.lower()}")
+        elif isinstance(event, Completed | Failed):
+            return
+
+
+def _invoice_id(invoice: bytes | None) -> bytes:
+    assert invoice is not None, "a receipt only follows an invoice"
+    return open_as(invoice, Invoice).doc.id
+
+
+def _describe_invoice(event: InvoiceReceived) -> str:
+    invoice = event.invoice
+    amount = format_amount(invoice.amount, invoice.currency)
+    return (
+        f"invoice {invoice.id.hex()}: {amount} {invoice.currency} memo {invoice.memo!r}; "
+        f"short authentication string {event.sas}"
+    )

@@ -1,0 +1,90 @@
+"""Which payer a payee talks to: by session tag, or the strongest signal above a gate.
+
+Invariants:
+- With a tag, only a payer advertising exactly that tag is chosen; nothing else is tried.
+  With an address, only that radio address is considered.
+- Without a tag, the payer with the strongest RSSI at or above ``min_rssi`` is chosen after
+  a short listening window; if another payer is within ``margin_db`` of it, the choice is
+  ambiguous and refused (PAYER_AMBIGUOUS), never made silently.
+- Every payer seen is reported through ``on_seen`` once (tag and RSSI), for the progress
+  display, before any choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+
+from gatt.link import Central, ScanResult
+from p2ppay.errors import AppError, AppErrorCode
+
+__all__ = ["PayerChoice", "choose_payer"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayerChoice:
+    """How to pick the payer."""
+
+    tag: str | None = None
+    """Exactly this session tag (read off the payer's screen)."""
+    address: str | None = None
+    """Only this radio address (a retry follows the payer it talked to; tags rotate)."""
+    min_rssi: int = -127
+    """Ignore payers weaker than this (dBm): the proximity gate."""
+    margin_db: int = 0
+    """Refuse to choose when the runner-up is within this many dB of the strongest.
+    0 chooses the strongest whenever it is strictly stronger; -1 never refuses."""
+    listen: float = 1.0
+    """Seconds to keep listening after the first payer, to compare signals."""
+    within: float = 30.0
+    """Seconds to wait for any payer at all."""
+
+
+async def choose_payer(
+    central: Central,
+    choice: PayerChoice,
+    *,
+    on_seen: Callable[[ScanResult], None] = lambda _: None,
+) -> ScanResult:
+    """Scan and return the chosen payer (module docstring); NO_PAYER_FOUND if none."""
+    seen: dict[str, ScanResult] = {}
+    reported: set[str] = set()
+    with anyio.move_on_after(choice.within):
+        async with central.scan() as results:
+            # Cancelled once the listening window after the first eligible payer has passed.
+            with anyio.CancelScope() as listening:
+                async for result in results:
+                    if result.tag not in reported:
+                        reported.add(result.tag)
+                        on_seen(result)
+                    if result.rssi < choice.min_rssi:
+                        continue
+                    if choice.address is not None and result.address != choice.address:
+                        continue
+                    if choice.tag is not None:
+                        if result.tag == choice.tag:
+                            return result
+                        continue
+                    previous = seen.get(result.tag)
+                    if previous is None or result.rssi > previous.rssi:
+                        seen[result.tag] = result
+                    if listening.deadline == float("inf"):
+                        listening.deadline = anyio.current_time() + choice.listen
+    if choice.tag is not None or not seen:
+        wanted = f" with tag {choice.tag}" if choice.tag else ""
+        raise AppError(AppErrorCode.NO_PAYER_FOUND, f"no payer{wanted} seen")
+    return _strongest(list(seen.values()), margin_db=choice.margin_db)
+
+
+def _strongest(candidates: list[ScanResult], *, margin_db: int) -> ScanResult:
+    ranked = sorted(candidates, key=lambda r: r.rssi, reverse=True)
+    best = ranked[0]
+    if len(ranked) > 1 and best.rssi - ranked[1].rssi <= margin_db:
+        raise AppError(
+            AppErrorCode.PAYER_AMBIGUOUS,
+            f"payers {best.tag} ({best.rssi} dBm) and {ranked[1].tag} ({ranked[1].rssi} dBm) "
+            "are equally close: choose one by tag",
+        )
+    return best

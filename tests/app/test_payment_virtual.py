@@ -1,0 +1,96 @@
+"""Whole payments between two real wallets over Bumble's virtual radio (real ATT/GATT)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from gatt.bumble_backend import VirtualRadio
+from gatt.link import LinkOptions
+from p2ppay.radio import PAYER_INFO
+from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
+from p2ppay.store import Role, SessionState
+from protocol import Invoice, SignedDocument
+from tests.app.world import Homes, make_homes
+
+pytestmark = pytest.mark.anyio
+
+
+async def pay_once(
+    homes: Homes,
+    *,
+    amount: int,
+    currency: str = "EUR",
+    mtu: int = 247,
+    approve_up_to: int = 20_00,
+) -> tuple[SessionOutcome, SessionOutcome, SignedDocument[Invoice]]:
+    """One payer session and one payee request on a fresh virtual radio."""
+    radio = VirtualRadio()
+    options = LinkOptions(max_att_mtu=mtu)
+    results: dict[str, SessionOutcome] = {}
+    with homes.open_payer() as payer_wallet, homes.open_payee() as payee_wallet:
+        payer = PayerRole(
+            wallet=payer_wallet, approver=AutoApprove(limit=approve_up_to, currency="EUR")
+        )
+        payee = PayeeRole(wallet=payee_wallet)
+        invoice = payee.new_invoice(amount=amount, currency=currency, memo="coffee")
+        async with (
+            radio.open_peripheral(info=PAYER_INFO, options=options) as peripheral,
+            radio.open_central(options=options) as central,
+        ):
+
+            async def serve() -> None:
+                results["payer"] = await payer.serve_one(peripheral)
+
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(serve)
+                    results["payee"] = await payee.collect(central, invoice)
+    return results["payer"], results["payee"], invoice
+
+
+@pytest.mark.parametrize("mtu", [23, 185, 247, 517])
+async def test_a_payment_completes_and_both_stores_hold_the_same_documents(
+    tmp_path: Path, mtu: int
+) -> None:
+    homes = make_homes(tmp_path)
+    payer_out, payee_out, invoice = await pay_once(homes, amount=12_50, mtu=mtu)
+    assert payer_out.status == payee_out.status == "completed"
+    assert payer_out.invoice_id == payee_out.invoice_id == invoice.doc.id.hex()
+    assert payer_out.amount == payee_out.amount == "12.50"
+    assert payer_out.sas == payee_out.sas is not None
+    with homes.open_payer() as payer, homes.open_payee() as payee:
+        mine, theirs = payer.store.payments, payee.store.payments
+        assert mine.payment(invoice.doc.id) is not None
+        assert mine.payment(invoice.doc.id).signed == theirs.payment(invoice.doc.id).signed  # type: ignore[union-attr]
+        assert mine.receipt(invoice.doc.id).signed == theirs.receipt(invoice.doc.id).signed  # type: ignore[union-attr]
+        assert payer.store.wallet.payer_state().allowance.spent_minor == 12_50  # type: ignore[union-attr]
+
+
+async def test_an_invoice_over_the_approval_limit_is_declined_and_moves_no_money(
+    tmp_path: Path,
+) -> None:
+    homes = make_homes(tmp_path)
+    payer_out, payee_out, invoice = await pay_once(homes, amount=25_00, approve_up_to=20_00)
+    assert payer_out.status == payee_out.status == "failed"
+    assert payee_out.error == "SESSION_DECLINED"
+    with homes.open_payer() as payer, homes.open_payee() as payee:
+        assert payer.store.payments.payment(invoice.doc.id) is None
+        assert payee.store.payments.payment(invoice.doc.id) is None
+        assert payer.store.wallet.payer_state().allowance.spent_minor == 0  # type: ignore[union-attr]
+
+
+async def test_a_second_payment_continues_the_payers_chain(tmp_path: Path) -> None:
+    homes = make_homes(tmp_path)
+    await pay_once(homes, amount=5_00)
+    _, payee_out, _ = await pay_once(homes, amount=7_00)
+    assert payee_out.status == "completed"
+    with homes.open_payer() as payer:
+        allowance = payer.store.wallet.payer_state().allowance
+        assert allowance is not None
+        assert (allowance.last_counter, allowance.spent_minor) == (2, 12_00)
+    with homes.open_payee() as payee:
+        history = payee.store.sessions.history()
+        assert [h.status for h in history if h.role is Role.PAYEE] == [SessionState.COMPLETED] * 2

@@ -1,0 +1,52 @@
+"""A little world for application tests: an issuer, a payer and a payee in real homes.
+
+Everything is real: key files, SQLite stores, a signed allowance imported by the payer,
+the issuer trusted by the payee. Only the clock is passed in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from p2ppay.issuer import init_issuer, open_issuer
+from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Homes:
+    issuer: WalletHome
+    payer: WalletHome
+    payee: WalletHome
+    issuer_key: bytes
+
+    def open_payer(self) -> Wallet:
+        return open_wallet(self.payer, passphrase=None, now=now_s())
+
+    def open_payee(self) -> Wallet:
+        return open_wallet(self.payee, passphrase=None, now=now_s())
+
+
+def make_homes(
+    root: Path, *, limit: int = 50_00, currency: str = "EUR", trust: bool = True
+) -> Homes:
+    """Issuer, payer (with an allowance of ``limit``) and payee (trusting the issuer)."""
+    now = now_s()
+    issuer_home = WalletHome.resolve(root / "issuer")
+    issuer_key = init_issuer(issuer_home, now=now)
+    payer_home = WalletHome.resolve(root / "payer")
+    payee_home = WalletHome.resolve(root / "payee")
+    payer_id = init_wallet(payer_home, passphrase=None, now=now)
+    init_wallet(payee_home, passphrase=None, now=now)
+    allowance = open_issuer(issuer_home).grant(payer_id.public_key, limit, currency, now=now)
+    with open_wallet(payer_home, passphrase=None, now=now) as payer:
+        payer.import_allowance(allowance, now=now)
+    if trust:
+        with open_wallet(payee_home, passphrase=None, now=now) as payee:
+            payee.trust_issuer(issuer_key, now=now)
+    return Homes(issuer=issuer_home, payer=payer_home, payee=payee_home, issuer_key=issuer_key)
