@@ -43,6 +43,7 @@ __all__ = [
     "HASHLEN",
     "MAX_MESSAGE_LEN",
     "PATTERNS",
+    "TAGLEN",
     "CipherState",
     "HandshakeState",
     "KeyPair",

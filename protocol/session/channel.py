@@ -6,7 +6,8 @@ Invariants:
 - Before negotiation, the reassembler accepts messages up to
   :data:`~protocol.negotiation.MIN_MESSAGE_SIZE`; after :meth:`Channel.apply` it enforces
   the negotiated chunk and message sizes in both directions.
-- Outgoing chunks are never larger than the chunk size in force when they were made.
+- Outgoing chunks are never larger than the chunk size in force when they were made, and no
+  message larger than the peer accepts (the same limits) is ever queued.
 - After a Noise failure during the handshake the channel cannot write (no keys to trust);
   after a failure in transport it still can, so the session can send an Abort.
 """
@@ -25,9 +26,19 @@ from protocol.framing import (
     chunk_message,
 )
 from protocol.negotiation import MIN_MESSAGE_SIZE, PROLOGUE, Answer
-from protocol.noise import HandshakeState, KeyPair, TransportState, short_authentication_string
+from protocol.noise import (
+    DHLEN,
+    TAGLEN,
+    HandshakeState,
+    KeyPair,
+    TransportState,
+    short_authentication_string,
+)
 
 __all__ = ["Channel"]
+
+# Most a handshake message adds to its payload: e (32) + encrypted s (32 + 16) + tag (16).
+_HANDSHAKE_OVERHEAD = DHLEN + DHLEN + TAGLEN + TAGLEN
 
 
 class Channel:
@@ -62,6 +73,7 @@ class Channel:
         )
         self._outgoing: list[bytes] = []
         self._broken = False
+        self._max_message_size = MIN_MESSAGE_SIZE
 
     @property
     def chunk_size(self) -> int:
@@ -97,6 +109,7 @@ class Channel:
     def apply(self, answer: Answer) -> None:
         """Use the negotiated sizes from now on (both directions)."""
         self._chunk_size = answer.chunk_size
+        self._max_message_size = answer.max_message_size
         self._reassembler.set_limits(
             FrameLimits(
                 max_message_size=answer.max_message_size,
@@ -134,6 +147,10 @@ class Channel:
         """Encrypt ``payload`` as our next Noise message and queue its chunks."""
         if not self.can_write:
             raise LocalProtocolError(ErrorCode.NOISE_OUT_OF_TURN, "channel cannot write now")
+        # Checked before any key or nonce moves; the peer's reassembler would refuse more.
+        overhead = TAGLEN if self._transport is not None else _HANDSHAKE_OVERHEAD
+        if len(payload) + overhead > self._max_message_size:
+            raise LocalProtocolError(ErrorCode.FRAME_OVERSIZED, f"{len(payload)}-byte payload")
         if self._transport is not None:
             message = self._transport.encrypt(payload)
         else:

@@ -497,3 +497,13 @@ def test_abort_signed_by_someone_else_than_the_peer_is_a_key_mismatch() -> None:
     failed = _failed(_events(payer))
     assert failed.code == ErrorCode.HANDSHAKE_PEER_KEY_MISMATCH
     assert not failed.by_peer
+
+
+def test_channel_refuses_a_message_the_peer_could_not_take_and_keeps_its_state() -> None:
+    channel = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    with pytest.raises(LocalProtocolError) as info:
+        channel.write(bytes(1024))
+    assert info.value.code is ErrorCode.FRAME_OVERSIZED
+    assert channel.drain() == []
+    channel.write(b"small offer")
+    assert len(channel.drain()) == 1
