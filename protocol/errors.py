@@ -121,7 +121,7 @@ class ErrorCode(IntEnum):
     ACCEPT_CUMULATIVE_MISMATCH = 306
     """The cumulative total does not grow by at least this amount since the last one seen."""
     ACCEPT_PAYER_REVOKED = 307
-    """The payer's wallet key or its allowance is on the cached revocation list."""
+    """The payer's wallet key is on the cached revocation list."""
     ACCEPT_ISSUER_NOT_ACCEPTED = 308
     """The allowance issuer is not among the issuers the invoice accepts."""
 
