@@ -31,19 +31,27 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from nacl.signing import SigningKey
 
 from protocol.builders import make_abort
-from protocol.documents import MAX_REASON_BYTES, Abort
+from protocol.documents import MAX_REASON_BYTES, Abort, Payment
 from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.noise import constant_time_equal, x25519_from_ed25519_public
 from protocol.session.channel import Channel
-from protocol.session.events import NEED_DATA, Event, Failed, NeedData
+from protocol.session.events import (
+    NEED_DATA,
+    Event,
+    Failed,
+    NeedData,
+    PersistRequired,
+    RecordKind,
+    record_id_of,
+)
 from protocol.session.messages import Message, MessageKind
 from protocol.session.states import Input
-from protocol.verify import open_as
+from protocol.verify import SignedDocument, open_as
 
 __all__ = ["SessionBase"]
 
@@ -71,6 +79,7 @@ class SessionBase(ABC, Generic[S]):
         self._now = 0
         self._deadline: int | None = None
         self._timeout_code = ErrorCode.SESSION_HANDSHAKE_TIMEOUT
+        self._pending_record: str | None = None
 
     # --- the sans-I/O surface ---------------------------------------------------------
 
@@ -171,6 +180,30 @@ class SessionBase(ABC, Generic[S]):
         else:
             self._deadline = self._now + phase[0]
             self._timeout_code = phase[1]
+
+    def _require_persist(
+        self, kind: RecordKind, document: SignedDocument[Any], *, invoice_id: bytes
+    ) -> None:
+        """Emit PersistRequired for ``document``; only its record id unlocks ``persisted``."""
+        self._pending_record = record_id_of(kind, document.hash)
+        counter = document.doc.counter if isinstance(document.doc, Payment) else None
+        self._events.append(
+            PersistRequired(
+                record_id=self._pending_record,
+                kind=kind,
+                document=document.raw,
+                invoice_id=invoice_id,
+                counter=counter,
+            )
+        )
+
+    def _confirm_persisted(self, record_id: str, now: int | None) -> None:
+        """Check an app's ``persisted(record_id)`` call; raise and change nothing if wrong."""
+        self._check_app_input(Input.PERSISTED)
+        if record_id != self._pending_record:
+            raise LocalProtocolError(ErrorCode.SESSION_PERSIST_MISMATCH, record_id)
+        self._pending_record = None
+        self._tick(now)
 
     def _send(self, kind: MessageKind, body: bytes) -> None:
         self._channel.write(Message(kind=kind, body=body).encode())

@@ -33,7 +33,7 @@ from protocol.chain import ChainHead, ChainKey, chain_key, head_of
 from protocol.documents import Invoice, Payment, Verdict
 from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE
-from protocol.keys import document_hash, public_key
+from protocol.keys import public_key
 from protocol.negotiation import Answer, Capabilities, Offer, check_answer
 from protocol.session.base import SessionBase
 from protocol.session.channel import Channel
@@ -41,9 +41,7 @@ from protocol.session.config import Timeouts
 from protocol.session.events import (
     Completed,
     PaymentReceived,
-    PersistRequired,
     RecordKind,
-    record_id_of,
 )
 from protocol.session.messages import Message, MessageKind
 from protocol.session.states import PAYEE_TRANSITIONS, Input, PayeeState
@@ -145,24 +143,15 @@ class PayeeSession(SessionBase[PayeeState]):
 
     def persisted(self, record_id: str, *, now: int | None = None) -> None:
         """The app stored the record named ``record_id``: sign or send the receipt."""
-        self._check_app_input(Input.PERSISTED)
-        payment = self._payment
-        assert payment is not None
-        if self._state is PayeeState.AWAIT_PAYMENT_PERSISTED:
-            expected = record_id_of(RecordKind.PAYMENT, payment.hash)
-        else:
-            assert self._receipt is not None
-            expected = record_id_of(RecordKind.RECEIPT, document_hash(self._receipt))
-        if record_id != expected:
-            raise LocalProtocolError(ErrorCode.SESSION_PERSIST_MISMATCH, record_id)
-        self._tick(now)
-        if self._state is PayeeState.AWAIT_PAYMENT_PERSISTED:
-            self._move(Input.PERSISTED)
-            self._make_receipt(payment)
+        receipt_pending = self._state is PayeeState.AWAIT_RECEIPT_PERSISTED
+        self._confirm_persisted(record_id, now)
+        self._move(Input.PERSISTED)
+        if not receipt_pending:
+            assert self._payment is not None
+            self._make_receipt(self._payment)
             return
         assert self._receipt is not None
         self._send(MessageKind.RECEIPT, self._receipt)
-        self._move(Input.PERSISTED)
         self._events.append(Completed(invoice_id=self._invoice.doc.id, receipt_bytes=self._receipt))
 
     # --- messages ---------------------------------------------------------------------
@@ -206,15 +195,7 @@ class PayeeSession(SessionBase[PayeeState]):
                 payment=opened.doc, payment_bytes=body, head=accepted.head, resumed=False
             )
         )
-        self._events.append(
-            PersistRequired(
-                record_id=record_id_of(RecordKind.PAYMENT, opened.hash),
-                kind=RecordKind.PAYMENT,
-                document=body,
-                invoice_id=self._invoice.doc.id,
-                counter=opened.doc.counter,
-            )
-        )
+        self._require_persist(RecordKind.PAYMENT, opened, invoice_id=self._invoice.doc.id)
 
     def _on_resumed_payment(self, opened: SignedDocument[Payment], resume: PayeeResume) -> None:
         if opened.raw != resume.payment:
@@ -245,12 +226,4 @@ class PayeeSession(SessionBase[PayeeState]):
             now=self._now // 1000,
         )
         self._receipt = signed.raw
-        self._events.append(
-            PersistRequired(
-                record_id=record_id_of(RecordKind.RECEIPT, signed.hash),
-                kind=RecordKind.RECEIPT,
-                document=signed.raw,
-                invoice_id=self._invoice.doc.id,
-                counter=None,
-            )
-        )
+        self._require_persist(RecordKind.RECEIPT, signed, invoice_id=self._invoice.doc.id)

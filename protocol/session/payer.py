@@ -40,10 +40,8 @@ from protocol.session.config import Timeouts
 from protocol.session.events import (
     Completed,
     InvoiceReceived,
-    PersistRequired,
     ReceiptReceived,
     RecordKind,
-    record_id_of,
 )
 from protocol.session.messages import Message, MessageKind
 from protocol.session.states import PAYER_TRANSITIONS, Input, PayerState
@@ -143,15 +141,7 @@ class PayerSession(SessionBase[PayerState]):
             self._fail(ErrorCode.SESSION_WALLET_CANNOT_PAY, f"{exc.code.name}: {exc.message}")
             return
         self._move(Input.APPROVE)
-        self._events.append(
-            PersistRequired(
-                record_id=record_id_of(RecordKind.PAYMENT, self._payment.hash),
-                kind=RecordKind.PAYMENT,
-                document=self._payment.raw,
-                invoice_id=invoice.doc.id,
-                counter=self._payment.doc.counter,
-            )
-        )
+        self._require_persist(RecordKind.PAYMENT, self._payment, invoice_id=invoice.doc.id)
 
     def decline(self, reason: str = "declined", *, now: int | None = None) -> None:
         """The user refused: Abort to the payee and fail with SESSION_DECLINED."""
@@ -161,12 +151,9 @@ class PayerSession(SessionBase[PayerState]):
 
     def persisted(self, record_id: str, *, now: int | None = None) -> None:
         """The app stored the payment named ``record_id`` (and its counter); send it."""
-        self._check_app_input(Input.PERSISTED)
+        self._confirm_persisted(record_id, now)
         payment = self._payment
         assert payment is not None
-        if record_id != record_id_of(RecordKind.PAYMENT, payment.hash):
-            raise LocalProtocolError(ErrorCode.SESSION_PERSIST_MISMATCH, record_id)
-        self._tick(now)
         self._send(MessageKind.PAYMENT, payment.raw)
         self._move(Input.PERSISTED)
 
