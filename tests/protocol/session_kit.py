@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from nacl.signing import SigningKey
 
+from protocol import builders
 from protocol.chain import ChainHead, ChainKey, head_of
-from protocol.documents import Allowance, Invoice, Payment
+from protocol.documents import Invoice, Payment
 from protocol.keys import public_key
 from protocol.session import (
     NEED_DATA,
@@ -31,7 +32,7 @@ from protocol.session import (
     ReceiptReceived,
     RecordKind,
 )
-from protocol.verify import open_as, sign
+from protocol.verify import open_as
 
 ISSUER = SigningKey(bytes([1]) * 32)
 PAYER = SigningKey(bytes([2]) * 32)
@@ -41,32 +42,32 @@ NOW_MS = NOW_S * 1000
 
 
 def make_allowance(wallet: SigningKey = PAYER, *, limit: int = 100_000, serial: int = 7) -> bytes:
-    doc = Allowance(
-        issuer=public_key(ISSUER),
+    """The issuer's allowance for ``wallet`` in EUR, valid around NOW_S."""
+    return builders.make_allowance(
+        ISSUER,
         wallet=public_key(wallet),
         currency="EUR",
         limit=limit,
         not_before=NOW_S - 86_400,
         not_after=NOW_S + 30 * 86_400,
         serial=serial,
-    )
-    return sign(ISSUER, doc).raw
+    ).raw
 
 
 def make_invoice(
     payee: SigningKey = PAYEE, *, amount: int = 1250, number: int = 1, currency: str = "EUR"
 ) -> bytes:
-    doc = Invoice(
-        id=number.to_bytes(16, "big"),
-        payee=public_key(payee),
+    """A deterministic invoice: ``number`` fixes its id and nonce, so re-making it is a resend."""
+    return builders.make_invoice(
+        payee,
         amount=amount,
         currency=currency,
+        now=NOW_S,
         memo="coffee and cake",
-        created=NOW_S,
-        expires=NOW_S + 600,
+        ttl=600,
+        invoice_id=number.to_bytes(16, "big"),
         nonce=bytes([number % 256]) * 16,
-    )
-    return sign(payee, doc).raw
+    ).raw
 
 
 @dataclass
