@@ -162,6 +162,16 @@ def _check_matches_invoice(invoice: InvoiceRecord, p: OutgoingPayment | Incoming
         raise _mismatch("the payment's amount or currency differs from the invoice")
 
 
+_PROGRESS: dict[SessionState, int] = {
+    SessionState.OPEN: 0,
+    SessionState.PAYMENT_PERSISTED: 1,
+    SessionState.RESUMABLE: 1,
+    SessionState.RECEIPT_PERSISTED: 2,
+    SessionState.COMPLETED: 3,
+}
+"""How far a session got in durable steps; FAILED has no rank (nothing may follow it)."""
+
+
 def _advance_session(
     conn: sqlite3.Connection,
     session_id: str | None,
@@ -178,6 +188,8 @@ def _advance_session(
         raise StoreError(
             AppErrorCode.BAD_TRANSITION, f"session {session_id} is a {session.role.value} session"
         )
+    if _PROGRESS.get(session.state, -1) >= _PROGRESS[state]:
+        return  # a repeat of a step this session already passed: never move backwards
     if session.state is SessionState.OPEN and state is SessionState.COMPLETED:
         # A payer session that never saw its payment persisted passes through that state.
         sessions.set_state(conn, session_id, SessionState.PAYMENT_PERSISTED, now=now)

@@ -115,3 +115,37 @@ def test_a_retry_of_a_paid_invoice_resumes_to_the_stored_receipt(store: Store) -
     resumed = store.sessions.attach_invoice(retry.session_id, inv.invoice_id, now=NOW + 60)
     assert resumed.state is SessionState.RECEIPT_PERSISTED
     assert store.payments.receipt(inv.invoice_id) is not None
+
+
+def test_repeating_the_payment_step_on_a_resumed_session_never_moves_it_back(
+    store: Store,
+) -> None:
+    inv = invoice(1, payee=WALLET)
+    store.payments.record_invoice(inv, now=NOW)
+    payment = incoming(inv, FIRST)
+    store.payments.persist_incoming(payment, now=NOW)
+    store.payments.persist_receipt(receipt(inv, payment.payment_hash), now=NOW)
+    retry = store.sessions.start(Role.PAYEE, now=NOW + 1).session_id
+    store.sessions.attach_invoice(retry, inv.invoice_id, now=NOW + 1)
+    _, created = store.payments.persist_incoming(payment, now=NOW + 2, session_id=retry)
+    store.payments.persist_receipt(
+        receipt(inv, payment.payment_hash), now=NOW + 2, session_id=retry
+    )
+    assert not created
+    assert store.sessions.get(retry).state is SessionState.RECEIPT_PERSISTED
+    store.sessions.complete(retry, now=NOW + 3)
+    store.payments.persist_receipt(
+        receipt(inv, payment.payment_hash), now=NOW + 4, session_id=retry
+    )
+    assert store.sessions.get(retry).state is SessionState.COMPLETED
+
+
+def test_a_failed_session_cannot_carry_a_payment(store: Store) -> None:
+    inv = invoice(1, payee=WALLET)
+    sid = store.sessions.start(Role.PAYEE, now=NOW).session_id
+    store.payments.record_invoice(inv, now=NOW, session_id=sid)
+    store.sessions.fail(sid, now=NOW, error_code=1)
+    with pytest.raises(StoreError) as err:
+        store.payments.persist_incoming(incoming(inv, FIRST), now=NOW, session_id=sid)
+    assert err.value.code is AppErrorCode.BAD_TRANSITION
+    assert store.payments.payment(inv.invoice_id) is None
