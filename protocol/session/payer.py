@@ -33,7 +33,7 @@ from protocol.documents import Allowance, Invoice, Payment, Receipt, Verdict
 from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
 from protocol.keys import key_id, public_key
-from protocol.negotiation import Capabilities, Offer, answer_offer
+from protocol.negotiation import Capabilities, Feature, Offer, answer_offer
 from protocol.session.base import SessionBase
 from protocol.session.channel import Channel
 from protocol.session.config import Timeouts
@@ -105,6 +105,7 @@ class PayerSession(SessionBase[PayerState]):
         )
         self._invoice: SignedDocument[Invoice] | None = None
         self._payment: SignedDocument[Payment] | None = None
+        self._resumption = False
 
     def _phase(self, state: PayerState) -> tuple[int, ErrorCode] | None:
         return {
@@ -175,6 +176,7 @@ class PayerSession(SessionBase[PayerState]):
         offer = Offer.decode(body)
         self._channel.use_chunk_size(min(offer.chunk_size, self._capabilities.max_chunk_size))
         answer = answer_offer(offer, self._capabilities)
+        self._resumption = answer.has(Feature.RESUMPTION)
         self._channel.apply(answer)
         self._send(MessageKind.ANSWER, answer.encode())
         self._move(Input.OFFER)
@@ -187,6 +189,10 @@ class PayerSession(SessionBase[PayerState]):
         sas = self._channel.sas or ""
         stored = self._find_payment(invoice.doc.id)
         if stored is not None:
+            if not self._resumption:
+                raise RemoteProtocolError(
+                    ErrorCode.SESSION_RESUME_CONFLICT, "paid before, but the payee cannot resume"
+                )
             payment = open_as(stored, Payment)
             if payment.doc.invoice != invoice.hash:
                 raise RemoteProtocolError(

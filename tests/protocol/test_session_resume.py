@@ -7,8 +7,20 @@ import pytest
 from protocol.chain import ChainHead, ChainKey
 from protocol.errors import ErrorCode
 from protocol.keys import public_key
-from protocol.session import Completed, Failed, InvoiceReceived, PayeeState, PayerState
-from tests.protocol.session_kit import ISSUER, PayeeApp, PayerApp, make_invoice, outcome, run
+from protocol.negotiation import Capabilities, Offer
+from protocol.session import NEED_DATA, Completed, Failed, InvoiceReceived, PayeeState, PayerState
+from protocol.session.channel import Channel
+from protocol.session.messages import Message, MessageKind
+from tests.protocol.session_kit import (
+    ISSUER,
+    NOW_MS,
+    PAYEE,
+    PayeeApp,
+    PayerApp,
+    make_invoice,
+    outcome,
+    run,
+)
 
 INVOICE = make_invoice()
 
@@ -91,3 +103,25 @@ def test_payee_refuses_a_second_payment_for_an_invoice_it_holds_one_for() -> Non
     assert payee.state is PayeeState.FAILED
     (failed,) = [e for e in payee_app.events if isinstance(e, Failed)]
     assert failed.code == ErrorCode.SESSION_RESUME_CONFLICT
+
+
+def test_payer_does_not_pay_again_a_payee_that_cannot_resume() -> None:
+    payer_app, payee_app = PayerApp(), PayeeApp()
+    run(payer_app.session(), payee_app.session(INVOICE), payer_app, payee_app, cut_after=5)
+    payer = payer_app.session()
+    payee_side = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    no_resume = Capabilities(max_chunk_size=244, currencies=("EUR",), features=())
+    payee_side.write(
+        Message(kind=MessageKind.OFFER, body=Offer.from_capabilities(no_resume).encode()).encode()
+    )
+    for chunk in payee_side.drain():
+        payer.receive_data(chunk, NOW_MS)
+    (answer,) = [m for c in payer.data_to_send() if (m := payee_side.feed(c, NOW_MS)) is not None]
+    payee_side.read(answer)
+    payee_side.write(Message(kind=MessageKind.INVOICE, body=INVOICE).encode())
+    for chunk in payee_side.drain():
+        payer.receive_data(chunk, NOW_MS)
+    assert payer.state is PayerState.FAILED
+    (failed,) = [e for e in iter(payer.next_event, NEED_DATA) if isinstance(e, Failed)]
+    assert failed.code == ErrorCode.SESSION_RESUME_CONFLICT
+    assert payer_app.counters == [1]
