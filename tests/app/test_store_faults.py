@@ -193,45 +193,85 @@ _KILLED_MID_STEP = textwrap.dedent(
     import os, sys
     from pathlib import Path
     from tests.app.test_store_factory import (
-        NOW, allowance, invoice, next_link, open_store, outgoing)
+        FIRST_INCOMING, NOW, WALLET, allowance, incoming, invoice, next_link, open_store,
+        outgoing, receipt)
     from p2ppay.store import Role
 
+    path, step = Path(sys.argv[1]), sys.argv[2]
+    dies_at = {"payer": "payment_persisted", "payee": "payment_persisted",
+               "receipt": "receipt_persisted"}[step]
+
     def arm(conn):
-        # Dies inside the payer's transaction, after the payment row and the chain update
-        # were written, before COMMIT: what a power cut or kill -9 does.
+        # Dies inside the step's transaction, after its first rows were written and before
+        # COMMIT: what a power cut or kill -9 does.
         conn.create_function("die", 0, lambda: os._exit(9))
         conn.execute("PRAGMA trusted_schema = ON")
         conn.execute(
             "CREATE TEMP TRIGGER die_mid_step BEFORE INSERT ON main.session_events "
-            "WHEN NEW.state = 'payment_persisted' BEGIN SELECT die(); END"
+            f"WHEN NEW.state = '{dies_at}' BEGIN SELECT die(); END"
         )
 
-    open_store(Path(sys.argv[1])).close()  # create and migrate first
-    store = open_store(Path(sys.argv[1]), on_connect=arm)
-    store.wallet.import_allowance(allowance(), now=NOW)
-    sid = store.sessions.start(Role.PAYER, now=NOW).session_id
-    store.payments.record_invoice(invoice(1), now=NOW, session_id=sid)
-    store.payments.persist_outgoing(
-        outgoing(invoice(1), next_link(store, amount=100)), now=NOW, session_id=sid)
+    open_store(path).close()  # create and migrate first
+    store = open_store(path, on_connect=arm)
+    if step == "payer":
+        store.wallet.import_allowance(allowance(), now=NOW)
+        sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+        store.payments.record_invoice(invoice(1), now=NOW, session_id=sid)
+        store.payments.persist_outgoing(
+            outgoing(invoice(1), next_link(store, amount=100)), now=NOW, session_id=sid)
+    else:
+        inv = invoice(1, payee=WALLET)
+        payment = incoming(inv, FIRST_INCOMING)
+        sid = store.sessions.start(Role.PAYEE, now=NOW).session_id
+        store.payments.record_invoice(inv, now=NOW, session_id=sid)
+        store.payments.persist_incoming(payment, now=NOW, session_id=sid)
+        store.payments.persist_receipt(
+            receipt(inv, payment.payment_hash), now=NOW, session_id=sid)
     print("not reached")
     """
 )
 
 
-def test_a_process_killed_mid_step_reopens_with_nothing_half_written(tmp_path: Path) -> None:
-    path = tmp_path / "store.sqlite3"
+def _kill_mid_step(path: Path, step: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", _KILLED_MID_STEP, str(path)],
+        [sys.executable, "-c", _KILLED_MID_STEP, str(path), step],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    assert result.returncode == 9, result.stderr
+    assert result.returncode == 9, result.stdout + result.stderr
+
+
+def test_a_payer_killed_mid_step_reopens_with_nothing_half_written(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    _kill_mid_step(path, "payer")
     with open_store(path) as reopened:
         [recovered] = reopened.recovered
         assert reopened.payments.payment(invoice(1).invoice_id) is None
         assert reopened.wallet.payer_state("EUR").next_counter == 1
         assert reopened.outbox.items() == []
     assert recovered.state is SessionState.FAILED
+
+
+def test_a_payee_killed_while_storing_the_payment_keeps_none_of_it(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    _kill_mid_step(path, "payee")
+    with open_store(path) as reopened:
+        [recovered] = reopened.recovered
+        assert reopened.payments.payment(invoice(1, payee=WALLET).invoice_id) is None
+        assert reopened.counterparties.seen_chain(FIRST_INCOMING_ISSUER, 1) is None
+        assert reopened.outbox.items() == []
+    assert recovered.state is SessionState.FAILED
+
+
+def test_a_payee_killed_while_storing_the_receipt_keeps_the_payment_only(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    _kill_mid_step(path, "receipt")
+    iid = invoice(1, payee=WALLET).invoice_id
+    with open_store(path) as reopened:
+        [recovered] = reopened.recovered
+        assert reopened.payments.payment(iid) is not None
+        assert reopened.payments.receipt(iid) is None
+    assert recovered.state is SessionState.RESUMABLE
