@@ -17,11 +17,11 @@ from protocol.chain import ChainHead, ChainKey, head_of
 from protocol.documents import Invoice, Payment
 from protocol.keys import public_key
 from protocol.session import (
-    NEED_DATA,
     Completed,
     Event,
     Failed,
     InvoiceReceived,
+    NeedData,
     PayeePolicy,
     PayeeResume,
     PayeeSession,
@@ -154,12 +154,11 @@ class Wire:
         return sum(1 for a, b in itertools.pairwise(senders) if a != b)
 
 
-def _drain(session: PayerSession | PayeeSession, app: PayerApp | PayeeApp) -> bool:
+def _drain(session: PayerSession | PayeeSession, handle: Callable[[Event], None]) -> bool:
     progressed = False
-    while (event := session.next_event()) is not NEED_DATA:
-        assert not isinstance(event, type(NEED_DATA))
+    while not isinstance(event := session.next_event(), NeedData):
         progressed = True
-        app.handle(session, event)  # type: ignore[arg-type]
+        handle(event)
     return progressed
 
 
@@ -182,7 +181,9 @@ def run(
     payee.start(now)
     delivered = 0
     while True:
-        progressed = _drain(payee, payee_app) | _drain(payer, payer_app)
+        progressed = _drain(payee, lambda e: payee_app.handle(payee, e)) | _drain(
+            payer, lambda e: payer_app.handle(payer, e)
+        )
         for sender, receiver, name in ((payee, payer, "payee"), (payer, payee, "payer")):
             for sent in sender.data_to_send():
                 if cut_after is not None and delivered >= cut_after:

@@ -69,6 +69,23 @@ def _events(session: PayerSession | PayeeSession) -> list[object]:
     return out
 
 
+def _to_approval(payer: PayerSession, payee: PayeeSession) -> list[object]:
+    """Run the handshake (messages 1-3); return the payer's events (InvoiceReceived)."""
+    payee.start(NOW_MS)
+    _pump(payee, payer)
+    _pump(payer, payee)
+    _pump(payee, payer)
+    return _events(payer)
+
+
+def _approve(payer: PayerSession) -> PersistRequired:
+    """approve(); return the PersistRequired it emits (not yet confirmed)."""
+    payer.approve()
+    (persist,) = _events(payer)
+    assert isinstance(persist, PersistRequired)
+    return persist
+
+
 def _failed(events: list[object]) -> Failed:
     (failed,) = [e for e in events if isinstance(e, Failed)]
     return failed
@@ -115,14 +132,8 @@ def test_payer_sends_nothing_until_its_payment_is_persisted() -> None:
     key = ChainKey(issuer=public_key(ISSUER), serial=7)
     payer = PayerApp(head=ChainHead(key=key, counter=3, hash=bytes(32), spent=300)).session()
     payee = PayeeApp().session(make_invoice())
-    payee.start(NOW_MS)
-    _pump(payee, payer)
-    _pump(payer, payee)
-    _pump(payee, payer)
-    assert isinstance(_events(payer)[0], InvoiceReceived)
-    payer.approve()
-    (persist,) = _events(payer)
-    assert isinstance(persist, PersistRequired)
+    assert isinstance(_to_approval(payer, payee)[0], InvoiceReceived)
+    persist = _approve(payer)
     assert persist.kind is RecordKind.PAYMENT
     assert persist.counter == 4
     assert payer.data_to_send() == []
@@ -132,15 +143,8 @@ def test_payer_sends_nothing_until_its_payment_is_persisted() -> None:
 
 def test_payee_signs_no_receipt_until_the_payment_is_persisted() -> None:
     _, _, payer, payee = _pair()
-    payee.start(NOW_MS)
-    _pump(payee, payer)
-    _pump(payer, payee)
-    _pump(payee, payer)
-    _events(payer)
-    payer.approve()
-    (persist,) = _events(payer)
-    assert isinstance(persist, PersistRequired)
-    payer.persisted(persist.record_id)
+    _to_approval(payer, payee)
+    payer.persisted(_approve(payer).record_id)
     _pump(payer, payee)
     events = _events(payee)
     assert [type(e).__name__ for e in events] == ["PaymentReceived", "PersistRequired"]
@@ -159,13 +163,8 @@ def test_payee_signs_no_receipt_until_the_payment_is_persisted() -> None:
 
 def test_persisted_with_a_wrong_record_id_is_refused_and_changes_nothing() -> None:
     _, _, payer, payee = _pair()
-    payee.start(NOW_MS)
-    _pump(payee, payer)
-    _pump(payer, payee)
-    _pump(payee, payer)
-    _events(payer)
-    payer.approve()
-    _events(payer)
+    _to_approval(payer, payee)
+    _approve(payer)
     with pytest.raises(LocalProtocolError) as info:
         payer.persisted("payment:00")
     assert info.value.code is ErrorCode.SESSION_PERSIST_MISMATCH
@@ -366,10 +365,7 @@ def test_payee_handshake_times_out_at_its_deadline() -> None:
 def test_payer_approval_timeout_aborts_the_payee() -> None:
     payer = PayerApp().session(timeouts=Timeouts(approval_ms=500))
     payee = PayeeApp().session(make_invoice())
-    payee.start(NOW_MS)
-    _pump(payee, payer)
-    _pump(payer, payee)
-    _pump(payee, payer)
+    _to_approval(payer, payee)
     assert payer.state is PayerState.AWAIT_APPROVAL
     deadline = payer.get_timer()
     assert deadline == NOW_MS + 500
@@ -384,15 +380,8 @@ def test_payer_approval_timeout_aborts_the_payee() -> None:
 def test_payer_receipt_timeout_fails_with_its_own_code() -> None:
     payer = PayerApp().session(timeouts=Timeouts(receipt_ms=700))
     payee = PayeeApp().session(make_invoice())
-    payee.start(NOW_MS)
-    _pump(payee, payer)
-    _pump(payer, payee)
-    _pump(payee, payer)
-    _events(payer)
-    payer.approve()
-    (persist,) = _events(payer)
-    assert isinstance(persist, PersistRequired)
-    payer.persisted(persist.record_id)
+    _to_approval(payer, payee)
+    payer.persisted(_approve(payer).record_id)
     payer.handle_timer(NOW_MS + 700)
     assert _failed(_events(payer)).code == ErrorCode.SESSION_RECEIPT_TIMEOUT
 
