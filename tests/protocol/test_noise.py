@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nacl.signing import SigningKey
 from noise.connection import Keypair as NoiseKeypair
 from noise.connection import NoiseConnection
@@ -253,3 +255,25 @@ def test_peer_static_key_is_the_converted_signing_key_after_handshake() -> None:
     responder.read_message(initiator.write_message(b""))
     assert initiator.remote_static == x25519_from_ed25519_public(bytes(payer_id.verify_key))
     assert responder.remote_static == x25519_from_ed25519_public(bytes(payee_id.verify_key))
+
+
+@settings(max_examples=100)
+@given(step=st.integers(0, 2), data=st.binary(max_size=200))
+def test_arbitrary_handshake_bytes_raise_only_protocol_errors(step: int, data: bytes) -> None:
+    initiator = HandshakeState(initiator=True, static=KeyPair.generate())
+    responder = HandshakeState(initiator=False, static=KeyPair.generate())
+    if step == 0:
+        target = responder
+    else:
+        responder.read_message(initiator.write_message(b""))
+        target = initiator
+        if step == 2:
+            initiator.read_message(responder.write_message(b""))
+            target = responder
+            initiator.write_message(b"")
+    try:
+        target.read_message(data)
+    except ProtocolError:
+        return
+    assert step == 0  # only message 1 (plaintext e || payload) can be forged by anyone
+    assert len(data) >= 32
