@@ -16,6 +16,7 @@ Invariants:
 from __future__ import annotations
 
 from enum import IntEnum, unique
+from types import MappingProxyType
 from typing import Annotated, ClassVar, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,7 +25,7 @@ from protocol.cbor import Value
 from protocol.cose import Kind
 from protocol.errors import ErrorCode, ProtocolError, RemoteProtocolError
 from protocol.keys import HASH_SIZE, KID_SIZE, PUBLIC_KEY_SIZE
-from protocol.money import MAX_AMOUNT, check_amount, check_currency
+from protocol.money import check_amount, check_currency
 
 __all__ = [
     "ID_SIZE",
@@ -194,10 +195,10 @@ class Abort(_Doc):
 Document: TypeAlias = Invoice | Payment | Receipt | Allowance | Abort
 """Any p2ppay document model."""
 
-_MODELS: dict[Kind, type[Document]] = {
-    m.KIND: m for m in (Invoice, Payment, Receipt, Allowance, Abort)
-}
-_ENUM_FIELDS: dict[str, type[IntEnum]] = {"verdict": Verdict}
+_MODELS: MappingProxyType[Kind, type[Document]] = MappingProxyType(
+    {m.KIND: m for m in (Invoice, Payment, Receipt, Allowance, Abort)}
+)
+_ENUM_FIELDS: MappingProxyType[str, type[IntEnum]] = MappingProxyType({"verdict": Verdict})
 
 
 def model_for(kind: Kind) -> type[Document]:
@@ -313,6 +314,3 @@ def check_rules(doc: Document, *, error: type[ProtocolError]) -> None:
 def _check_text(text: str, limit: int, name: str, error: type[ProtocolError]) -> None:
     if len(text.encode()) > limit:
         raise error(ErrorCode.DOC_FIELD_VALUE, f"{name} longer than {limit} bytes")
-
-
-assert MAX_AMOUNT < _UINT64_MAX  # every valid amount fits a CBOR uint

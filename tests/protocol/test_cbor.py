@@ -127,7 +127,7 @@ def _depth(value: object) -> int:
     return 0
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(_values)
 def test_encode_then_decode_round_trips(value: object) -> None:
     data = encode(value)  # type: ignore[arg-type]
@@ -135,7 +135,7 @@ def test_encode_then_decode_round_trips(value: object) -> None:
     assert encode(decode(data)) == data
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=64))
 def test_arbitrary_bytes_raise_only_protocol_errors(data: bytes) -> None:
     try:

@@ -62,7 +62,7 @@ def test_format_amount_writes_exactly_the_currency_decimals() -> None:
     assert format_amount(1, "BHD") == "0.001"
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(st.integers(1, MAX_AMOUNT), st.sampled_from(sorted(CURRENCIES)))
 def test_format_then_parse_round_trips(minor: int, currency: str) -> None:
     assert parse_amount(format_amount(minor, currency), currency) == minor

@@ -16,7 +16,7 @@ from protocol.verify import open_as, open_document, sign
 from tests.protocol.docworld import NOW, World
 
 W = World()
-_SETTINGS = settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _amounts = st.integers(1, MAX_AMOUNT)
 _times = st.integers(0, 2**40)
@@ -152,7 +152,7 @@ def _mutations(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(_mutations())
 def test_mutated_documents_raise_only_protocol_errors(data: bytes) -> None:
     try:
@@ -163,7 +163,7 @@ def test_mutated_documents_raise_only_protocol_errors(data: bytes) -> None:
     assert data in _DOCS
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=300))
 def test_random_bytes_raise_only_protocol_errors(data: bytes) -> None:
     try:
@@ -176,7 +176,7 @@ def test_random_bytes_raise_only_protocol_errors(data: bytes) -> None:
 _SIGNERS = {key_id(public_key(k)): k for k in (W.issuer, W.payer, W.payee)}
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.sampled_from(_DOCS), st.data())
 def test_mutated_payloads_signed_by_the_right_key_raise_only_protocol_errors(
     original: bytes, data: st.DataObject
