@@ -39,7 +39,7 @@ def test_mtu_below_the_ble_minimum_is_refused() -> None:
         chunk_size_for_mtu(22)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(message=st.binary(min_size=1, max_size=3000), chunk_size=st.integers(20, 512))
 def test_any_message_survives_chunking_and_reassembly(message: bytes, chunk_size: int) -> None:
     chunks = chunk_message(message, chunk_size)
@@ -162,7 +162,7 @@ def test_sequence_numbers_wrap_without_false_errors() -> None:
     assert _feed_all(Reassembler(FrameLimits(max_chunk_size=20)), chunks) == [message]
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(chunks=st.lists(st.binary(max_size=40), max_size=8))
 def test_arbitrary_chunks_raise_only_protocol_errors(chunks: list[bytes]) -> None:
     reassembler = Reassembler(FrameLimits(max_chunk_size=32, max_message_size=100))

@@ -119,7 +119,7 @@ def test_malformed_offer_is_refused(fields: dict[int, object]) -> None:
     assert _code(lambda: Offer.decode(data)) is ErrorCode.NEGOTIATION_MALFORMED
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(data=st.binary(max_size=80))
 def test_arbitrary_bytes_raise_only_protocol_errors(data: bytes) -> None:
     for parse in (Offer.decode, Answer.decode):

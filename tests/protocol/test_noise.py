@@ -257,7 +257,7 @@ def test_peer_static_key_is_the_converted_signing_key_after_handshake() -> None:
     assert responder.remote_static == x25519_from_ed25519_public(bytes(payee_id.verify_key))
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(step=st.integers(0, 2), data=st.binary(max_size=200))
 def test_arbitrary_handshake_bytes_raise_only_protocol_errors(step: int, data: bytes) -> None:
     initiator = HandshakeState(initiator=True, static=KeyPair.generate())
