@@ -117,6 +117,10 @@ class AppErrorCode(IntEnum):
     """The BLE adapter could not be opened or used (the gatt code is in the message)."""
     INVOICE_NOT_PAYABLE = 1304
     """The invoice cannot be made: bad amount, currency or memo (the protocol code says which)."""
+    APPROVAL_POLICY_REQUIRED = 1305
+    """The payer has no terminal to ask on and no ``--auto-approve-up-to`` policy."""
+    NOT_COMPLETE = 1306
+    """The payment has no receipt yet, so there is no bundle to export."""
 
 
 class AppError(Exception):

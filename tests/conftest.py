@@ -8,7 +8,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.controllers import bumble_controllers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,3 +52,10 @@ def ble_adapters(request: pytest.FixtureRequest) -> tuple[str, str]:
     if len(parts) != 2 or not all(parts):
         raise pytest.UsageError("--ble-adapters needs exactly two adapters: A,B")
     return parts[0], parts[1]
+
+
+@pytest.fixture
+def controllers() -> Iterator[tuple[int, int]]:
+    """Two Bumble controllers on one link, hosted over TCP on two free loopback ports."""
+    with bumble_controllers() as ports:
+        yield ports

@@ -40,8 +40,7 @@ def _is_single_document(data: bytes) -> bool:
     return data[:1] == bytes([0xC0 | COSE_SIGN1_TAG])
 
 
-def run(args: argparse.Namespace) -> int:
-    out = Output(json_mode=args.json)
+def run(args: argparse.Namespace, out: Output) -> int:
     try:
         data = args.file.read_bytes()
     except OSError as exc:

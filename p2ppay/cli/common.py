@@ -1,0 +1,93 @@
+"""What many commands share: the wallet home, unlocking, the adapter option, the clock.
+
+Invariants:
+- The home is ``--home``, else ``P2PPAY_HOME``, else ``~/.p2ppay`` (one rule, here).
+- A passphrase comes from ``P2PPAY_PASSPHRASE`` or, on a terminal, from a prompt on stderr;
+  never from the command line (it would sit in the shell history and ``ps``).
+- Nothing here prints to stdout: stdout belongs to the command's result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+
+from gatt.adapters import DEFAULT_ADAPTER
+from p2ppay.errors import AppErrorCode, WalletError
+from p2ppay.wallet import Wallet, WalletHome, open_wallet
+
+__all__ = [
+    "PASSPHRASE_ENV",
+    "add_adapter",
+    "add_json",
+    "home_of",
+    "new_passphrase",
+    "now_s",
+    "unlock",
+]
+
+PASSPHRASE_ENV = "P2PPAY_PASSPHRASE"
+"""Environment variable holding the wallet passphrase for unattended use."""
+
+
+def now_s() -> int:
+    """The wall clock in Unix seconds."""
+    return int(time.time())
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def add_adapter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--adapter",
+        default=DEFAULT_ADAPTER,
+        help="virtual (default), bumble:<transport> (bumble:usb:0, bumble:tcp-client:HOST:PORT), "
+        "os, hciN",
+    )
+
+
+def home_of(args: argparse.Namespace) -> WalletHome:
+    """The wallet home this command works on."""
+    return WalletHome.resolve(args.home)
+
+
+def _ask(prompt: str) -> str | None:
+    if not sys.stdin.isatty():
+        return None
+    return getpass.getpass(prompt, stream=sys.stderr)
+
+
+def new_passphrase() -> str:
+    """A passphrase for a new key: the environment, or asked twice on a terminal."""
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    first = _ask("New passphrase: ")
+    if first is None:
+        raise WalletError(
+            AppErrorCode.PASSPHRASE_REQUIRED,
+            f"set {PASSPHRASE_ENV} or run on a terminal (or use --no-passphrase)",
+        )
+    if _ask("Repeat passphrase: ") != first:
+        raise WalletError(AppErrorCode.WRONG_PASSPHRASE, "the passphrases differ")
+    return first
+
+
+def unlock(home: WalletHome) -> Wallet:
+    """Open the wallet, asking for the passphrase only if its key file is encrypted."""
+    try:
+        return open_wallet(home, passphrase=None, now=now_s())
+    except WalletError as exc:
+        if exc.code is not AppErrorCode.PASSPHRASE_REQUIRED:
+            raise
+    passphrase = os.environ.get(PASSPHRASE_ENV) or _ask("Passphrase: ")
+    if passphrase is None:
+        raise WalletError(
+            AppErrorCode.PASSPHRASE_REQUIRED, f"the key is encrypted: set {PASSPHRASE_ENV}"
+        )
+    return open_wallet(home, passphrase=passphrase, now=now_s())

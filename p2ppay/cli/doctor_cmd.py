@@ -1,0 +1,110 @@
+"""``p2ppay doctor``: which BLE backends and adapters work on this machine.
+
+Each backend is probed for real, not guessed: ``virtual`` runs a connect and a round trip
+on an in-process radio; ``os`` looks for BlueZ's D-Bus socket (Linux) and asks bleak for
+the adapter; ``bumble:usb`` lists USB Bluetooth controllers through libusb.
+Exit 0 when at least one backend works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from typing import Any
+
+import anyio
+
+from p2ppay.cli.common import add_json
+from p2ppay.cli.output import Exit, Output
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = subparsers.add_parser("doctor", help="check which BLE backends work here")
+    add_json(doctor)
+    doctor.set_defaults(handler=run)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+async def _probe_virtual() -> dict[str, Any]:
+    if not _installed("bumble"):
+        return {"ok": False, "detail": "bumble is not installed (pip install 'p2ppay[bumble]')"}
+    from gatt.bumble_backend import VirtualRadio
+    from gatt.spec import Info, new_session_tag
+
+    radio = VirtualRadio()
+    tag = new_session_tag()
+    with anyio.fail_after(10):
+        async with (
+            radio.open_peripheral(info=Info(versions=(1,), max_message_size=1024)) as periph,
+            radio.open_central() as central,
+        ):
+            links = []
+
+            async def accept() -> None:
+                links.append(await periph.accept(tag=tag))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(accept)
+                link = await central.connect(await central.find(tag=tag, within=5))
+            async with link, links[0]:
+                await link.send(b"ping")
+                assert await links[0].receive() == b"ping"
+            mtu = link.peer.att_mtu
+    return {"ok": True, "detail": f"connect and round trip on the in-process radio, MTU {mtu}"}
+
+
+def _probe_os() -> dict[str, Any]:
+    missing = [m for m in ("bleak", "bless") if not _installed(m)]
+    if missing:
+        return {"ok": False, "detail": f"not installed: {', '.join(missing)}"}
+    if sys.platform.startswith("linux"):
+        socket_path = "/run/dbus/system_bus_socket"
+        if not os.path.exists(socket_path):
+            return {"ok": False, "detail": f"no D-Bus system bus ({socket_path}): no BlueZ"}
+        adapters = (
+            sorted(os.listdir("/sys/class/bluetooth"))
+            if os.path.isdir("/sys/class/bluetooth")
+            else []
+        )
+        if not adapters:
+            return {"ok": False, "detail": "BlueZ reachable but no adapter in /sys/class/bluetooth"}
+        return {"ok": True, "detail": f"adapters: {', '.join(adapters)}", "adapters": adapters}
+    return {"ok": True, "detail": f"bleak and bless installed for {sys.platform}"}
+
+
+def _probe_usb() -> dict[str, Any]:
+    if not _installed("usb1"):
+        return {"ok": False, "detail": "libusb1 is not installed"}
+    import usb1
+
+    try:
+        with usb1.USBContext() as context:
+            found = [
+                f"{d.getVendorID():04x}:{d.getProductID():04x}"
+                for d in context.getDeviceIterator(skip_on_error=True)
+                if d.getDeviceClass() == 0xE0  # Wireless Controller: Bluetooth
+            ]
+    except usb1.USBError as exc:
+        return {"ok": False, "detail": f"libusb: {exc}"}
+    if not found:
+        return {"ok": False, "detail": "no USB Bluetooth controller found"}
+    names = [f"bumble:usb:{i}" for i in range(len(found))]
+    return {"ok": True, "detail": f"controllers {', '.join(found)}", "adapters": names}
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    try:
+        virtual = anyio.run(_probe_virtual)
+    except Exception as exc:  # a probe must report, never crash the doctor
+        virtual = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+    checks = {"virtual": virtual, "os": _probe_os(), "bumble:usb": _probe_usb()}
+    lines = [f"{'ok ' if c['ok'] else 'no '} {name:11} {c['detail']}" for name, c in checks.items()]
+    out.result({"backends": checks}, lines)
+    return Exit.OK if any(c["ok"] for c in checks.values()) else Exit.FAILED

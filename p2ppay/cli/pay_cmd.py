@@ -1,0 +1,105 @@
+"""``p2ppay pay``: be the payer. Advertise, let a payee connect, approve, pay, keep the receipt.
+
+With ``--once`` one session is served and the exit code says whether it completed. Without
+it, payees are served one after another until SIGINT or SIGTERM, which end it cleanly (exit
+0); with ``--json`` each session prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+import anyio
+
+from gatt.link import LinkOptions
+from p2ppay.cli.common import add_adapter, add_json, home_of, unlock
+from p2ppay.cli.output import Exit, Output
+from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.radio import payer_peripheral
+from p2ppay.roles import Approver, AutoApprove, PayerRole, PromptApprove, SessionOutcome
+from p2ppay.wallet import Wallet
+from protocol import parse_amount
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    pay = subparsers.add_parser("pay", help="be the payer: advertise and pay an invoice")
+    add_adapter(pay)
+    pay.add_argument("--once", action="store_true", help="serve one payee, then exit")
+    pay.add_argument(
+        "--auto-approve-up-to",
+        metavar="AMOUNT",
+        default=None,
+        help="approve invoices up to AMOUNT (in the allowance's currency) without asking",
+    )
+    pay.add_argument("--currency", default=None, help="pay from the allowance in this currency")
+    pay.add_argument("--mtu", type=int, default=517, help="largest ATT MTU to accept (23-517)")
+    add_json(pay)
+    pay.set_defaults(handler=run)
+
+
+def _ask_on_stderr(question: str) -> str:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline()
+
+
+def _approver(args: argparse.Namespace, wallet: Wallet) -> Approver:
+    if args.auto_approve_up_to is not None:
+        state = wallet.store.wallet.payer_state(args.currency)
+        if state.allowance is None:
+            raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
+        currency = state.allowance.currency
+        return AutoApprove(limit=parse_amount(args.auto_approve_up_to, currency), currency=currency)
+    if sys.stdin.isatty():
+        return PromptApprove(ask=_ask_on_stderr)
+    raise AppError(
+        AppErrorCode.APPROVAL_POLICY_REQUIRED,
+        "no terminal to ask on: pass --auto-approve-up-to AMOUNT",
+    )
+
+
+def _report(out: Output, outcome: SessionOutcome) -> None:
+    if outcome.completed:
+        line = f"paid {outcome.amount} {outcome.currency} for invoice {outcome.invoice_id}"
+    else:
+        line = f"session {outcome.status}: {outcome.error} {outcome.reason}".rstrip()
+    out.result(outcome.as_json(), [line])
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    with unlock(home_of(args)) as wallet:
+        role = PayerRole(
+            wallet=wallet,
+            approver=_approver(args, wallet),
+            progress=out.progress,
+            currency=args.currency,
+        )
+        options = LinkOptions(max_att_mtu=args.mtu)
+        return anyio.run(_serve, role, args.adapter, options, args.once, out)
+
+
+async def _serve(
+    role: PayerRole, adapter: str, options: LinkOptions, once: bool, out: Output
+) -> int:
+    async with payer_peripheral(adapter, options) as peripheral:
+        if once:
+            outcome = await role.serve_one(peripheral)
+            _report(out, outcome)
+            return Exit.OK if outcome.completed else Exit.FAILED
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, tg.cancel_scope, out)
+            while True:
+                _report(out, await role.serve_one(peripheral))
+    return Exit.OK
+
+
+async def _stop_on_signal(scope: anyio.CancelScope, out: Output) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            out.progress(f"{signal.Signals(signum).name}: stopping")
+            scope.cancel()
+            return

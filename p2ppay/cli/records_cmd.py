@@ -1,0 +1,129 @@
+"""``history``, ``show ID`` and ``export ID --out FILE``: what the wallet holds, read-only.
+
+These open the store read-only, so they work while ``pay`` or ``request`` runs. Ids may be
+given as a unique hex prefix of at least 4 digits.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from p2ppay.cli.common import add_json, home_of, now_s
+from p2ppay.cli.output import Exit, Output
+from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.render import document_json
+from p2ppay.roles import code_name
+from p2ppay.store import HistoryEntry, Store
+from p2ppay.wallet import open_store
+from protocol import Invoice, Payment, Receipt, format_amount, open_as
+from protocol.bundle import encode_bundle
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    history = subparsers.add_parser("history", help="list payments made and received")
+    history.add_argument("--limit", type=int, default=None, help="at most this many entries")
+    add_json(history)
+    history.set_defaults(handler=run_history)
+
+    show = subparsers.add_parser("show", help="show one payment's documents")
+    show.add_argument("id", metavar="ID", help="invoice id (or a unique prefix)")
+    add_json(show)
+    show.set_defaults(handler=run_show)
+
+    export = subparsers.add_parser("export", help="write a payment's bundle to a file")
+    export.add_argument("id", metavar="ID", help="invoice id (or a unique prefix)")
+    export.add_argument("--out", type=Path, required=True, help="file to write the bundle to")
+    add_json(export)
+    export.set_defaults(handler=run_export)
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return open_store(home_of(args), now=now_s(), readonly=True)
+
+
+def _entry_json(entry: HistoryEntry) -> dict[str, Any]:
+    amount = None
+    if entry.amount_minor is not None and entry.currency is not None:
+        amount = format_amount(entry.amount_minor, entry.currency)
+    return {
+        "invoice_id": None if entry.invoice_id is None else entry.invoice_id.hex(),
+        "role": entry.role.value,
+        "amount": amount,
+        "currency": entry.currency,
+        "memo": entry.memo,
+        "status": entry.status.value,
+        "session_id": entry.session_id,
+        "peer": None if entry.peer_key is None else entry.peer_key.hex(),
+        "error": None if entry.error_code is None else code_name(entry.error_code),
+        "detail": entry.detail,
+        "recovered": entry.recovered,
+        "started_at": entry.started_at,
+        "updated_at": entry.updated_at,
+    }
+
+
+def run_history(args: argparse.Namespace, out: Output) -> int:
+    with _store(args) as store:
+        entries = [_entry_json(e) for e in store.sessions.history(limit=args.limit)]
+    lines = [
+        f"{e['updated_at']}  {e['role']:5}  {e['status']:17}  "
+        f"{e['amount'] or '-':>10} {e['currency'] or '':3}  {e['invoice_id'] or '-'}"
+        + (f"  {e['error']}" if e["error"] else "")
+        for e in entries
+    ] or ["no payments yet"]
+    out.result(entries, lines)
+    return Exit.OK
+
+
+def run_show(args: argparse.Namespace, out: Output) -> int:
+    with _store(args) as store:
+        invoice_id = store.payments.resolve_id(args.id)
+        transfer = store.payments.transfer(invoice_id)
+    documents = [document_json(open_as(transfer.invoice.signed, Invoice))]
+    if transfer.payment is not None:
+        documents.append(document_json(open_as(transfer.payment.signed, Payment)))
+    if transfer.receipt is not None:
+        documents.append(document_json(open_as(transfer.receipt.signed, Receipt)))
+    invoice = transfer.invoice
+    amount = format_amount(invoice.amount_minor, invoice.currency)
+    status = None if transfer.status is None else transfer.status.value
+    role = None if transfer.role is None else transfer.role.value
+    out.result(
+        {
+            "invoice_id": invoice_id.hex(),
+            "role": role,
+            "status": status,
+            "amount": amount,
+            "currency": invoice.currency,
+            "documents": documents,
+        },
+        [
+            f"invoice {invoice_id.hex()}: {amount} {invoice.currency} ({role}, {status})",
+            *(f"  {d['kind']} {d['hash']} signed by {d['signer']}" for d in documents),
+        ],
+    )
+    return Exit.OK
+
+
+def run_export(args: argparse.Namespace, out: Output) -> int:
+    with _store(args) as store:
+        invoice_id = store.payments.resolve_id(args.id)
+        transfer = store.payments.transfer(invoice_id)
+    if transfer.payment is None or transfer.receipt is None:
+        raise AppError(AppErrorCode.NOT_COMPLETE, "no receipt yet for this invoice")
+    bundle = encode_bundle(
+        transfer.invoice.signed, transfer.payment.signed, transfer.receipt.signed
+    )
+    try:
+        args.out.write_bytes(bundle)
+    except OSError as exc:
+        raise AppError(AppErrorCode.HOME_UNUSABLE, f"cannot write {args.out}: {exc}") from exc
+    out.result(
+        {"invoice_id": invoice_id.hex(), "file": str(args.out), "size": len(bundle)},
+        [f"bundle of invoice {invoice_id.hex()} written to {args.out} ({len(bundle)} bytes)"],
+    )
+    return Exit.OK

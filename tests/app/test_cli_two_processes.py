@@ -1,0 +1,101 @@
+"""The scripts' contract, end to end: two CLI processes pay each other over Bumble's
+TCP-hosted link, then ``history``, ``export`` and ``inspect`` agree on the payment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "p2ppay", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "P2PPAY_PASSPHRASE": ""},
+    )
+    if check:
+        assert result.returncode == 0, f"{args}: rc={result.returncode}\n{result.stderr}"
+    return result
+
+
+def cli_json(*args: str) -> Any:
+    return json.loads(cli(*args).stdout)
+
+
+def set_up(tmp_path: Path) -> tuple[str, str]:
+    issuer, payer, payee = (str(tmp_path / name) for name in ("issuer", "payer", "payee"))
+    cli("--home", payer, "init", "--no-passphrase")
+    cli("--home", payee, "init", "--no-passphrase")
+    payer_key = cli_json("--home", payer, "id", "--json")["public_key"]
+    issuer_key = cli_json("--home", issuer, "issuer", "init", "--json")["public_key"]
+    allowance = str(tmp_path / "allowance.cbor")
+    cli("--home", issuer, "issuer", "grant", payer_key, "50.00", "EUR", "--out", allowance)
+    cli("--home", payer, "allowance", "import", allowance)
+    cli("--home", payee, "trust-issuer", issuer_key)
+    return payer, payee
+
+
+def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(
+    tmp_path: Path, controllers: tuple[int, int]
+) -> None:
+    payer, payee = set_up(tmp_path)
+    port_a, port_b = controllers
+    pay = subprocess.Popen(
+        [
+            sys.executable, "-m", "p2ppay", "--home", payer, "pay",
+            "--adapter", f"bumble:tcp-client:127.0.0.1:{port_a}",
+            "--auto-approve-up-to", "20.00", "--once", "--json",
+        ],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        request = cli(
+            "--home", payee, "request", "12.50", "EUR", "--memo", "lunch", "--json",
+            "--adapter", f"bumble:tcp-client:127.0.0.1:{port_b}",
+        )  # fmt: skip
+        pay_out, pay_err = pay.communicate(timeout=60)
+    finally:
+        if pay.poll() is None:
+            pay.kill()
+            pay.communicate()
+    assert pay.returncode == 0, pay_err
+    paid, received = json.loads(pay_out), json.loads(request.stdout)
+    assert paid["status"] == received["status"] == "completed"
+    assert paid["invoice_id"] == received["invoice_id"]
+    invoice_id = received["invoice_id"]
+
+    for home, role in ((payer, "payer"), (payee, "payee")):
+        history = cli_json("--home", home, "history", "--json")
+        entry = next(e for e in history if e["invoice_id"] == invoice_id)
+        assert (entry["role"], entry["amount"], entry["currency"], entry["status"]) == (
+            role, "12.50", "EUR", "completed",
+        )  # fmt: skip
+
+    bundles = []
+    for home in (payer, payee):
+        path = tmp_path / f"{Path(home).name}.bundle"
+        cli("--home", home, "export", invoice_id, "--out", str(path))
+        bundles.append(path.read_bytes())
+        inspected = cli_json("inspect", str(path), "--json")
+        assert [d["kind"] for d in inspected["documents"]] == ["invoice", "payment", "receipt"]
+    assert bundles[0] == bundles[1]
+
+
+def test_a_payer_without_allowance_fails_with_its_code(tmp_path: Path) -> None:
+    home = str(tmp_path / "lonely")
+    cli("--home", home, "init", "--no-passphrase")
+    result = cli(
+        "--home", home, "pay", "--once", "--auto-approve-up-to", "5", "--json", check=False
+    )
+    assert result.returncode == 3
+    assert json.loads(result.stdout)["error"] == "NO_ALLOWANCE"
