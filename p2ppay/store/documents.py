@@ -33,7 +33,7 @@ from protocol.chain import ChainHead, ChainKey
 from protocol.documents import Allowance, Document, Invoice, Payment, Receipt
 from protocol.verify import SignedDocument, open_as
 
-D = TypeVar("D", bound=Document)
+_D = TypeVar("_D", bound=Document)
 
 __all__ = [
     "allowance_in",
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 
-def _opened(document: bytes | SignedDocument[D], cls: type[D]) -> SignedDocument[D]:
+def _opened(document: bytes | SignedDocument[_D], cls: type[_D]) -> SignedDocument[_D]:
     if isinstance(document, bytes):
         return open_as(document, cls)
     if not isinstance(document.doc, cls):

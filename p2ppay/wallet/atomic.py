@@ -4,8 +4,8 @@ Invariants:
 - A reader sees either the old file or the complete new one, never a torn write: content goes
   to a temporary file in the same directory, is fsynced, then renamed (or hard-linked) into
   place, and the directory is fsynced so the name survives a power cut.
-- :func:`write_new` never replaces an existing file (``os.link`` fails on an existing name),
-  so creating a key file can never clobber one.
+- :func:`write_new` never replaces an existing file (``os.link`` fails on an existing name;
+  where links are unsupported, ``O_EXCL`` does), so creating a key file never clobbers one.
 - Files are created with the mode given (0600 for secrets) from the first byte: the mode is
   set at ``open``, not changed afterwards, so no window exists where others could read.
 """
@@ -57,10 +57,28 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     tmp = _write_temp(path, data, mode)
     try:
         os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links here (FAT, some network shares): create exclusively instead. A torn
+        # write is then possible on power loss, and the key file's length and checksum
+        # report it as truncated or corrupt rather than passing it off as a key.
+        _write_exclusive(path, data, mode)
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
     fsync_dir(path.parent)
+
+
+def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def replace_file(path: Path, data: bytes, *, mode: int = 0o600) -> None:

@@ -1,9 +1,9 @@
-"""The payer's money invariant over random sequences of operations (Hypothesis).
+"""Money invariants over random sequences of operations (Hypothesis).
 
 Whatever the order of pays, retries, stale or forged payments, failed sessions and
 restarts: the allowance's counter equals the number of stored payments, its spent equals
 their sum, each invoice has at most one payment, and the chain links each payment to the
-one before it.
+one before it. The payee accepts each payer chain only forward and each invoice once.
 """
 
 from __future__ import annotations
@@ -15,12 +15,17 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from p2ppay.errors import StoreError
-from p2ppay.store import Role, Store
+from p2ppay.errors import AppErrorCode, StoreError
+from p2ppay.store import IncomingPayment, Role, Store
 from tests.app.test_store_factory import (
+    ISSUER,
     NOW,
+    PAYEE,
+    WALLET,
     Link,
     allowance,
+    digest,
+    incoming,
     invoice,
     next_link,
     open_store,
@@ -108,3 +113,47 @@ def test_counter_and_spent_move_only_with_a_stored_payment(sequence: list[Op]) -
                 _check(store, paid)
         finally:
             store.close()
+
+
+def _received(n: int, counter: int) -> IncomingPayment:
+    link = Link(
+        counter=counter,
+        prev=None if counter == 1 else digest("previous", counter - 1),
+        cumulative=100 * counter,
+    )
+    return incoming(invoice(n, payee=WALLET), link)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 6)), max_size=20))
+def test_a_payee_accepts_each_chain_only_forward_and_each_invoice_once(
+    receipts: list[tuple[int, int]],
+) -> None:
+    paid: dict[int, int] = {}
+    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "payee.sqlite3") as store:
+        for n in range(5):
+            store.payments.record_invoice(invoice(n, payee=WALLET), now=NOW)
+        for n, counter in receipts:
+            last = max(paid.values(), default=0)
+            try:
+                _, created = store.payments.persist_incoming(_received(n, counter), now=NOW)
+            except StoreError as exc:
+                expected = (
+                    AppErrorCode.STORE_CONFLICT
+                    if n in paid
+                    else AppErrorCode.COUNTER_NOT_INCREASING
+                )
+                assert exc.code is expected
+                assert n in paid or counter <= last
+                continue
+            assert created == (n not in paid)
+            assert created or paid[n] == counter
+            assert not created or counter > last
+            paid[n] = counter
+        seen = store.counterparties.seen_chain(ISSUER, 1)
+        peer = store.counterparties.get(PAYEE)
+        if paid:
+            assert seen is not None and seen.last_counter == max(paid.values())
+            assert peer is not None and peer.payments_in == len(paid)
+        else:
+            assert seen is None and peer is None
