@@ -11,6 +11,7 @@ Invariants:
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
@@ -31,17 +32,17 @@ OUTBOX_TRANSITIONS: dict[OutboxStatus, frozenset[OutboxStatus]] = {
 _COLUMNS = "invoice_id, role, status, created_at, updated_at, attempts, detail"
 
 
-def _item(row: tuple[object, ...]) -> OutboxItem:
+def _item(row: Any) -> OutboxItem:
+    # STRICT tables guarantee each column's type, so values are used as SQLite returns them.
     invoice_id, role, status, created, updated, attempts, detail = row
-    assert isinstance(invoice_id, bytes)
     return OutboxItem(
         invoice_id=invoice_id,
         role=Role(role),
         status=OutboxStatus(status),
-        created_at=int(str(created)),
-        updated_at=int(str(updated)),
-        attempts=int(str(attempts)),
-        detail=str(detail),
+        created_at=created,
+        updated_at=updated,
+        attempts=attempts,
+        detail=detail,
     )
 
 

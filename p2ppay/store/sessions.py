@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+from typing import Any
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
@@ -60,19 +61,20 @@ _COLUMNS = (
 )
 
 
-def _record(row: sqlite3.Row | tuple[object, ...]) -> SessionRecord:
+def _record(row: Any) -> SessionRecord:
+    # STRICT tables guarantee each column's type, so values are used as SQLite returns them.
     sid, role, state, invoice_id, peer_key, peer_label, started, updated, code, detail, rec = row
     return SessionRecord(
-        session_id=str(sid),
+        session_id=sid,
         role=Role(role),
         state=SessionState(state),
-        invoice_id=invoice_id if isinstance(invoice_id, bytes) else None,
-        peer_key=peer_key if isinstance(peer_key, bytes) else None,
-        peer_label=str(peer_label),
-        started_at=int(str(started)),
-        updated_at=int(str(updated)),
-        error_code=None if code is None else int(str(code)),
-        detail=str(detail),
+        invoice_id=invoice_id,
+        peer_key=peer_key,
+        peer_label=peer_label,
+        started_at=started,
+        updated_at=updated,
+        error_code=code,
+        detail=detail,
         recovered=bool(rec),
     )
 

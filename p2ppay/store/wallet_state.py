@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
@@ -44,26 +45,25 @@ class AllowanceIn:
     signed: bytes
 
 
-def _allowance(row: tuple[object, ...]) -> AllowanceRecord:
+def _allowance(row: Any) -> AllowanceRecord:
+    # STRICT tables guarantee each column's type, so values are used as SQLite returns them.
     (issuer, serial, wallet, currency, limit, nb, na, spent, counter, head, active, digest,
      signed, at) = row  # fmt: skip
-    assert isinstance(issuer, bytes) and isinstance(wallet, bytes)
-    assert isinstance(digest, bytes) and isinstance(signed, bytes)
     return AllowanceRecord(
         issuer_key=issuer,
-        serial=int(str(serial)),
+        serial=serial,
         wallet_key=wallet,
-        currency=str(currency),
-        limit_minor=int(str(limit)),
-        not_before=int(str(nb)),
-        not_after=int(str(na)),
-        spent_minor=int(str(spent)),
-        last_counter=None if counter is None else int(str(counter)),
-        chain_head=head if isinstance(head, bytes) else None,
+        currency=currency,
+        limit_minor=limit,
+        not_before=nb,
+        not_after=na,
+        spent_minor=spent,
+        last_counter=counter,
+        chain_head=head,
         active=bool(active),
         allowance_hash=digest,
         signed=signed,
-        imported_at=int(str(at)),
+        imported_at=at,
     )
 
 
