@@ -1,5 +1,15 @@
 """The session log: every run of a role, its state, and how it ended.
 
+States and moves (:data:`TRANSITIONS` is the source; ``*`` marks terminal states)::
+
+    payer:  open ──> payment_persisted ──> completed*
+              │               └──> resumable ──> completed*   (a retry got the receipt)
+              └──> failed*
+    payee:  open ──> payment_persisted ──> receipt_persisted ──> completed*
+              │  │            └──> resumable ──> receipt_persisted
+              │  └──> receipt_persisted                       (a retry of a paid invoice)
+              └──> failed*
+
 Invariants:
 - A session's state follows :data:`TRANSITIONS` (data, per role); any other change raises
   ``BAD_TRANSITION``. Every change is also appended to ``session_events`` (the audit trail).
@@ -32,27 +42,27 @@ from p2ppay.store.records import (
 
 __all__ = ["TRANSITIONS", "UNFINISHED", "SessionLog"]
 
-S = SessionState
+_S = SessionState
 TRANSITIONS: dict[Role, dict[SessionState, frozenset[SessionState]]] = {
     Role.PAYER: {
-        S.OPEN: frozenset({S.PAYMENT_PERSISTED, S.FAILED}),
-        S.PAYMENT_PERSISTED: frozenset({S.COMPLETED, S.RESUMABLE}),
-        S.RESUMABLE: frozenset({S.COMPLETED}),
-        S.COMPLETED: frozenset(),
-        S.FAILED: frozenset(),
+        _S.OPEN: frozenset({_S.PAYMENT_PERSISTED, _S.FAILED}),
+        _S.PAYMENT_PERSISTED: frozenset({_S.COMPLETED, _S.RESUMABLE}),
+        _S.RESUMABLE: frozenset({_S.COMPLETED}),
+        _S.COMPLETED: frozenset(),
+        _S.FAILED: frozenset(),
     },
     Role.PAYEE: {
-        S.OPEN: frozenset({S.PAYMENT_PERSISTED, S.RECEIPT_PERSISTED, S.FAILED}),
-        S.PAYMENT_PERSISTED: frozenset({S.RECEIPT_PERSISTED, S.RESUMABLE}),
-        S.RECEIPT_PERSISTED: frozenset({S.COMPLETED}),
-        S.RESUMABLE: frozenset({S.RECEIPT_PERSISTED}),
-        S.COMPLETED: frozenset(),
-        S.FAILED: frozenset(),
+        _S.OPEN: frozenset({_S.PAYMENT_PERSISTED, _S.RECEIPT_PERSISTED, _S.FAILED}),
+        _S.PAYMENT_PERSISTED: frozenset({_S.RECEIPT_PERSISTED, _S.RESUMABLE}),
+        _S.RECEIPT_PERSISTED: frozenset({_S.COMPLETED}),
+        _S.RESUMABLE: frozenset({_S.RECEIPT_PERSISTED}),
+        _S.COMPLETED: frozenset(),
+        _S.FAILED: frozenset(),
     },
 }
 """Allowed state changes per role. A state absent from a role's table is never entered."""
 
-UNFINISHED = frozenset({S.OPEN, S.PAYMENT_PERSISTED, S.RECEIPT_PERSISTED})
+UNFINISHED = frozenset({_S.OPEN, _S.PAYMENT_PERSISTED, _S.RECEIPT_PERSISTED})
 """States a live session passes through; found at open, they mean the process died."""
 
 _COLUMNS = (
@@ -102,10 +112,10 @@ def durable_facts(conn: sqlite3.Connection, invoice_id: bytes | None) -> tuple[b
 def settle_state(role: Role, *, has_payment: bool, has_receipt: bool) -> SessionState:
     """Where a session that stops now must end, given what is on disk."""
     if not has_payment:
-        return S.FAILED
+        return _S.FAILED
     if has_receipt:
-        return S.COMPLETED
-    return S.RESUMABLE
+        return _S.COMPLETED
+    return _S.RESUMABLE
 
 
 def set_state(
@@ -161,12 +171,12 @@ def attach_invoice(
             (invoice_id, now, session_id),
         )
     has_payment, has_receipt = durable_facts(conn, invoice_id)
-    if catch_up and current.state is S.OPEN and has_payment:
+    if catch_up and current.state is _S.OPEN and has_payment:
         # A retry of an invoice already paid: this session resumes from what is durable.
         target = (
-            S.RECEIPT_PERSISTED
+            _S.RECEIPT_PERSISTED
             if has_receipt and current.role is Role.PAYEE
-            else (S.PAYMENT_PERSISTED)
+            else (_S.PAYMENT_PERSISTED)
         )
         return set_state(conn, session_id, target, now=now, detail="resumed")
     return get(conn, session_id)
@@ -182,17 +192,17 @@ def complete_others(
         (invoice_id, role.value, except_id),
     ).fetchall()
     for other_id, _ in rows:
-        target = S.COMPLETED if role is Role.PAYER else S.RECEIPT_PERSISTED
+        target = _S.COMPLETED if role is Role.PAYER else _S.RECEIPT_PERSISTED
         set_state(conn, str(other_id), target, now=now, detail=f"finished by session {except_id}")
         if role is Role.PAYEE:
-            set_state(conn, str(other_id), S.COMPLETED, now=now)
+            set_state(conn, str(other_id), _S.COMPLETED, now=now)
 
 
 def recover(conn: sqlite3.Connection, *, now: int) -> tuple[RecoveredSession, ...]:
     """Move every unfinished session to its settled state (see the module invariants)."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM sessions WHERE state IN (?, ?, ?) ORDER BY seq",
-        tuple(s.value for s in (S.OPEN, S.PAYMENT_PERSISTED, S.RECEIPT_PERSISTED)),
+        tuple(s.value for s in (_S.OPEN, _S.PAYMENT_PERSISTED, _S.RECEIPT_PERSISTED)),
     ).fetchall()
     recovered: list[RecoveredSession] = []
     for row in rows:
@@ -200,10 +210,10 @@ def recover(conn: sqlite3.Connection, *, now: int) -> tuple[RecoveredSession, ..
         has_payment, has_receipt = durable_facts(conn, session.invoice_id)
         target = settle_state(session.role, has_payment=has_payment, has_receipt=has_receipt)
         detail = "interrupted; recovered at restart"
-        if target is S.COMPLETED and session.role is Role.PAYEE:
+        if target is _S.COMPLETED and session.role is Role.PAYEE:
             detail = "interrupted after the receipt was stored; delivery unconfirmed"
-            if session.state is S.PAYMENT_PERSISTED:
-                set_state(conn, session.session_id, S.RECEIPT_PERSISTED, now=now)
+            if session.state is _S.PAYMENT_PERSISTED:
+                set_state(conn, session.session_id, _S.RECEIPT_PERSISTED, now=now)
         set_state(
             conn,
             session.session_id,
@@ -247,7 +257,7 @@ class SessionLog:
                 conn.execute(
                     f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, NULL, "
                     "'', 0)",
-                    (sid, role.value, S.OPEN.value, peer_key, peer_label, now, now),
+                    (sid, role.value, _S.OPEN.value, peer_key, peer_label, now, now),
                 )
             except sqlite3.IntegrityError:
                 raise StoreError(AppErrorCode.STORE_CONFLICT, f"session {sid} exists") from None
@@ -279,7 +289,7 @@ class SessionLog:
     def complete(self, session_id: str, *, now: int) -> SessionRecord:
         """Payee: the receipt went out; payer sessions complete when the receipt is stored."""
         with self._db.write() as conn:
-            return set_state(conn, session_id, S.COMPLETED, now=now)
+            return set_state(conn, session_id, _S.COMPLETED, now=now)
 
     def fail(
         self, session_id: str, *, now: int, error_code: int, detail: str = ""
@@ -295,8 +305,8 @@ class SessionLog:
                 return current
             has_payment, has_receipt = durable_facts(conn, current.invoice_id)
             target = settle_state(current.role, has_payment=has_payment, has_receipt=has_receipt)
-            if target is S.COMPLETED and current.state is S.PAYMENT_PERSISTED:
-                set_state(conn, session_id, S.RECEIPT_PERSISTED, now=now)
+            if target is _S.COMPLETED and current.state is _S.PAYMENT_PERSISTED:
+                set_state(conn, session_id, _S.RECEIPT_PERSISTED, now=now)
             return set_state(
                 conn, session_id, target, now=now, error_code=error_code, detail=detail
             )
