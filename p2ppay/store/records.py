@@ -310,6 +310,7 @@ class HistoryEntry:
     currency: str | None
     memo: str | None
     peer_key: bytes | None
+    """The other side: from the handshake, else from the documents (``None`` if unknown)."""
     started_at: int
     updated_at: int
     error_code: int | None

@@ -355,11 +355,19 @@ class SessionLog:
         return [(int(a), SessionState(s), c, str(d)) for a, s, c, d in rows]
 
     def history(self, *, limit: int | None = None) -> list[HistoryEntry]:
-        """The latest session per (role, invoice) and every invoice-less one, newest first."""
+        """The latest session per (role, invoice) and every invoice-less one, newest first.
+
+        ``peer_key`` is the key the handshake named (``set_peer``), else the one the
+        documents name: the invoice's payee for a payer, the payment's payer for a payee.
+        """
         with self._db.read() as conn:
             rows = conn.execute(
                 """SELECT s.session_id, s.role, s.state, s.invoice_id, i.amount_minor,
-                          i.currency, i.memo, s.peer_key, s.started_at, s.updated_at,
+                          i.currency, i.memo,
+                          coalesce(s.peer_key, CASE s.role WHEN 'payer' THEN i.payee_key
+                              ELSE (SELECT p.payer_key FROM payments p
+                                    WHERE p.invoice_id = s.invoice_id) END),
+                          s.started_at, s.updated_at,
                           s.error_code, s.detail,
                           EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = s.invoice_id),
                           EXISTS (SELECT 1 FROM receipts r WHERE r.invoice_id = s.invoice_id),

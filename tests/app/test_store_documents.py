@@ -159,3 +159,4 @@ def test_history_shows_the_payment_on_both_sides(pair: Pair) -> None:
             "EUR",
             SessionState.COMPLETED,
         )
+    assert (payer_line.peer_key, payee_line.peer_key) == (public_key(PAYEE), public_key(PAYER))

@@ -11,6 +11,7 @@ from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import TRANSITIONS, AllowanceRecord, Role, SessionState, Store
 from tests.app.test_store_factory import (
     NOW,
+    PAYEE,
     allowance,
     invoice,
     next_link,
@@ -129,3 +130,17 @@ def test_an_invoice_id_resolves_from_a_unique_hex_prefix(store: Store) -> None:
     with pytest.raises(StoreError) as err:
         store.payments.resolve_id("ffffffff")
     assert err.value.code is AppErrorCode.STORE_NOT_FOUND
+
+
+def test_history_names_the_other_side_from_the_documents(store: Store) -> None:
+    session = store.sessions.start(Role.PAYER, now=NOW)
+    _payer_pays(store, session.session_id)
+    [line] = store.sessions.history()
+    assert line.peer_key == PAYEE
+
+
+def test_history_prefers_the_key_the_handshake_named(store: Store) -> None:
+    session = store.sessions.start(Role.PAYER, now=NOW)
+    store.sessions.set_peer(session.session_id, now=NOW, peer_key=bytes([9]) * 32)
+    [line] = store.sessions.history()
+    assert line.peer_key == bytes([9]) * 32
