@@ -10,7 +10,9 @@ Invariants:
   it makes (``approve()``, ``persisted()``) is seen before any later byte; and the session
   sends nothing a durability barrier holds back, because only ``data_to_send()`` is written.
 - Chunks queued before a terminal event (the payee's receipt, an Abort) are written before
-  the driver returns, so the peer gets them if the link still stands.
+  the driver returns, so the peer gets them if the link still stands. The side that wrote
+  last then lingers (bounded) until the peer hangs up: disconnecting at once could drop
+  chunks still queued in a controller. The side that received the last message hangs up.
 - A link that goes away ends the run as :class:`LinkLost`, never as an exception: whether to
   resume is the role's decision, and everything already persisted stays persisted.
 - Time comes from ``clock`` (Unix ms), so a test can pass its own.
@@ -29,13 +31,26 @@ from gatt.errors import LinkClosed
 from gatt.link import Link
 from protocol.session import NEED_DATA, Completed, Event, Failed, NeedData
 
-__all__ = ["Clock", "EventHandler", "LinkLost", "Outcome", "SessionLike", "run_session", "wall_ms"]
+__all__ = [
+    "LINGER_SECONDS",
+    "Clock",
+    "EventHandler",
+    "LinkLost",
+    "Outcome",
+    "SessionLike",
+    "run_session",
+    "wall_ms",
+]
 
 Clock = Callable[[], int]
 """Returns Unix time in milliseconds."""
 
 EventHandler = Callable[[Event], Awaitable[None]]
 """The app's answer to one session event (it may call app inputs on the session)."""
+
+
+LINGER_SECONDS = 2.0
+"""How long the side that sent the last message waits for the peer to hang up."""
 
 
 def wall_ms() -> int:
@@ -70,6 +85,7 @@ async def run_session(
     on_event: EventHandler,
     *,
     clock: Clock = wall_ms,
+    linger: float = LINGER_SECONDS,
 ) -> Outcome:
     """Run ``session`` over ``link`` until it completes, fails, or the link is lost."""
     try:
@@ -81,8 +97,11 @@ async def run_session(
                 assert not isinstance(event, NeedData)
                 await on_event(event)
                 if isinstance(event, Completed | Failed):
-                    for chunk in session.data_to_send():
+                    last = session.data_to_send()
+                    for chunk in last:
                         await link.send(chunk)
+                    if last:
+                        await _linger(link, linger)
                     return event
                 continue
             chunk_in = await _receive_until_timer(session, link, clock)
@@ -92,6 +111,16 @@ async def run_session(
                 session.receive_data(chunk_in, clock())
     except LinkClosed as exc:
         return LinkLost(reason=str(exc) or "link closed")
+
+
+async def _linger(link: Link, seconds: float) -> None:
+    """Wait until the peer hangs up (LinkClosed), at most ``seconds``; drop what arrives."""
+    with anyio.move_on_after(seconds):
+        try:
+            while True:
+                await link.receive()
+        except LinkClosed:
+            return
 
 
 async def _receive_until_timer(session: SessionLike, link: Link, clock: Clock) -> bytes | None:

@@ -54,12 +54,8 @@ async def run(role: str, adapter: str, tag: str, size: int) -> dict[str, object]
             async with open_peripheral(adapter, info=INFO) as peripheral:
                 link = await peripheral.accept(tag=tag)
                 report = await _exchange(link, role, tag, size)
-                # The central ends the session once it has everything; wait for that.
-                try:
-                    while True:
-                        await link.receive()
-                except LinkClosed:
-                    pass
+                # Whoever received everything hangs up: the peripheral, once both directions
+                # are done. Closing on the sending side could drop chunks still in flight.
                 await link.aclose()
                 return report
         async with open_central(adapter) as central:
@@ -67,6 +63,12 @@ async def run(role: str, adapter: str, tag: str, size: int) -> dict[str, object]
             async with await central.connect(result) as link:
                 report = await _exchange(link, role, tag, size)
                 report["info_ok"] = link.peer.info == INFO
+                # Wait for the peripheral to hang up once it has our bytes too.
+                try:
+                    while True:
+                        await link.receive()
+                except LinkClosed:
+                    pass
                 return report
 
 
