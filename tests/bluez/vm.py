@@ -83,19 +83,28 @@ def missing_prerequisites() -> list[str]:
     return missing
 
 
-def run_in_vm(argv: list[str], *, out_dir: Path, timeout: float, memory: str = "1G") -> VmRun:
+def run_in_vm(
+    argv: list[str],
+    *,
+    out_dir: Path,
+    timeout: float,
+    memory: str = "1G",
+    guest_env: dict[str, str] | None = None,
+) -> VmRun:
     """Boot the VM, bring BlueZ up, run ``argv`` (from the repository root) inside it.
 
-    ``out_dir`` is the guest's only writable folder (logs and results land there). Raises
+    ``out_dir`` is the guest's only writable folder (logs and results land there);
+    ``guest_env`` sets variables for ``guest.sh`` (``BTMON=1``, ``BTD_DEBUG=1``). Raises
     ``subprocess.TimeoutExpired`` if the whole boot takes longer than ``timeout`` seconds.
     """
     image = kernel_image()
     if image is None:
         raise FileNotFoundError(SETUP_HINT)
     out_dir.mkdir(parents=True, exist_ok=True)
-    guest = (
-        f"cd {shlex.quote(str(REPO))} && PYTHONDONTWRITEBYTECODE=1 "
-        + shlex.join([str(GUEST_SH), str(out_dir), *argv])
+    variables = {"PYTHONDONTWRITEBYTECODE": "1", **(guest_env or {})}
+    assignments = [f"{key}={value}" for key, value in variables.items()]
+    guest = f"cd {shlex.quote(str(REPO))} && " + shlex.join(
+        ["env", *assignments, str(GUEST_SH), str(out_dir), *argv]
     )
     command = [
         str(VENV_BIN / "vng"),

@@ -1,0 +1,321 @@
+"""The os peripheral: bless serving the p2ppay service, one central at a time.
+
+Flow (``gatt.link`` has the contract): ``start`` registers the service (Info readable at once)
+without advertising; ``accept(tag)`` advertises ``local_name_for(tag)`` and returns a Link
+when a central writes START; advertising stops then, and resumes only on the next ``accept``.
+
+Sharp edges handled here:
+- bless callbacks are synchronous and, on macOS / Windows, run on the stack's threads: every
+  callback only reads immutable data or hands over through :class:`ChunkInbox` /
+  ``loop.call_soon_threadsafe``.
+- bless sees no ATT MTU: the central appends it to START (:mod:`gatt.os_backend.state`).
+- bless on BlueZ notifies every subscribed central, and gives no client identity: a START
+  while a Link is open is refused (the write fails, so that central's ``connect`` fails), and
+  advertising is off while a Link is open. A central that subscribed but never started could
+  still see notifications; the layers above encrypt and authenticate every message.
+- bless has no disconnect callback: a central is gone when State END arrives or when BlueZ has
+  dropped its subscriptions (``is_connected()`` turns False); a watchdog polls the latter.
+- ``update_value`` returning False (CoreBluetooth's full queue) is retried with backoff.
+
+Invariants: at most one open :class:`BlessLink`; every chunk a central wrote after its START
+reaches that Link's ``receive`` in order; the BlueZ-specific calls live in
+:mod:`gatt.os_backend.bluez`. Only BlueZ is supported as the peripheral stack for now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import uuid
+from typing import Any
+
+from gatt.errors import AdapterUnavailable, ChunkTooLarge, LinkClosed, LinkTimeout
+from gatt.link import Link, LinkOptions, PeerInfo, Peripheral
+from gatt.os_backend import bluez
+from gatt.os_backend.inbox import ChunkInbox
+from gatt.os_backend.names import stack_adapter
+from gatt.os_backend.retry import notify_with_backoff
+from gatt.os_backend.state import decode_start, is_end
+from gatt.spec import (
+    NAME_PREFIX,
+    Info,
+    Permissions,
+    Properties,
+    Role,
+    ServiceSpec,
+    StateValue,
+    local_name_for,
+    max_chunk,
+)
+
+__all__ = ["BlessLink", "BlessPeripheral"]
+
+_log = logging.getLogger(__name__)
+
+WATCHDOG_PERIOD = 0.25
+"""Seconds between checks that the central is still subscribed (bless has no disconnect event)."""
+END_GRACE = 2.0
+"""Seconds ``aclose`` waits for the central to disconnect after State END."""
+
+
+class _Refused(Exception):
+    """Raised from a bless write callback so the stack answers that write with an ATT error."""
+
+
+def _bless_properties(properties: Properties) -> Any:
+    from bless.backends.characteristic import GATTCharacteristicProperties as P
+
+    out = P(0)
+    for ours, theirs in (
+        (Properties.READ, P.read),
+        (Properties.WRITE_WITHOUT_RESPONSE, P.write_without_response),
+        (Properties.WRITE, P.write),
+        (Properties.NOTIFY, P.notify),
+    ):
+        if ours in properties:
+            out |= theirs
+    return out
+
+
+def _bless_permissions(permissions: Permissions) -> Any:
+    from bless.backends.attribute import GATTAttributePermissions as A
+
+    out = A(0)
+    if Permissions.READABLE in permissions:
+        out |= A.readable
+    if Permissions.WRITEABLE in permissions:
+        out |= A.writeable
+    return out
+
+
+class BlessLink(Link):
+    """The peripheral's end of one session: receives Client2Server writes, notifies chunks."""
+
+    def __init__(self, owner: BlessPeripheral, inbox: ChunkInbox, *, att_mtu: int, tag: str):
+        self._owner = owner
+        self._inbox = inbox
+        self._peer = PeerInfo(address="", att_mtu=att_mtu, tag=tag, info=None)
+        self._max_chunk = max_chunk(att_mtu)
+        self._closing = False
+
+    @property
+    def max_chunk(self) -> int:
+        return self._max_chunk
+
+    @property
+    def peer(self) -> PeerInfo:
+        """The central; ``address`` is empty because bless gives no client identity."""
+        return self._peer
+
+    @property
+    def closed(self) -> bool:
+        """True once the link is closed, from either side."""
+        return self._closing or self._inbox.closed
+
+    async def send(self, chunk: bytes) -> None:
+        if not 0 < len(chunk) <= self._max_chunk:
+            raise ChunkTooLarge(f"chunk of {len(chunk)} bytes; max_chunk is {self._max_chunk}")
+        if self.closed:
+            raise LinkClosed("the session is over")
+        try:
+            await self._owner.notify(Role.SERVER2CLIENT, chunk)
+        except LinkTimeout:
+            raise
+        except Exception as error:
+            raise LinkClosed(f"notification failed: {error}") from error
+
+    async def receive(self) -> bytes:
+        return await self._inbox.receive()
+
+    async def aclose(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        await self._owner.end_session(self, tell_peer=not self._inbox.closed)
+        self._inbox.close("closed locally")
+
+
+class BlessPeripheral(Peripheral):
+    """bless on BlueZ (``os`` or ``hciN``) serving ``spec`` with a fixed Info."""
+
+    def __init__(self, adapter: str, *, spec: ServiceSpec, info: Info, options: LinkOptions):
+        self._adapter = stack_adapter(adapter)
+        self._spec = spec
+        self._info = info.encode()
+        self._options = options
+        self._service = str(spec.uuid)
+        self._roles = {c.uuid: c.role for c in spec.characteristics}
+        self._server: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Written by the stack's callback thread, read on the loop: plain references only.
+        self._pending: asyncio.Future[BlessLink] | None = None
+        self._tag = ""
+        self._inbox: ChunkInbox | None = None
+        self._link: BlessLink | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if sys.platform != "linux":
+            raise AdapterUnavailable("the os peripheral runs on BlueZ only for now")
+        if self._server is not None:
+            return
+        from bless.backends.bluezdbus.server import BlessServerBlueZDBus
+
+        self._loop = asyncio.get_running_loop()
+        server: Any = BlessServerBlueZDBus(name=NAME_PREFIX, loop=self._loop, adapter=self._adapter)
+        try:
+            await server.setup_task
+            if self._adapter is not None:
+                await bluez.use_exact_adapter(server, self._adapter)
+            server.read_request_func = self._on_read
+            server.write_request_func = self._on_write
+            await server.add_new_service(self._service)
+            for characteristic in self._spec.characteristics:
+                value = self._info if characteristic.role is Role.INFO else None
+                await server.add_new_characteristic(
+                    self._service,
+                    str(characteristic.uuid),
+                    _bless_properties(characteristic.properties),
+                    None if value is None else bytearray(value),
+                    _bless_permissions(characteristic.permissions),
+                )
+            await bluez.register_application(server)
+        except AdapterUnavailable:
+            await _drop_bus(server)
+            raise
+        except Exception as error:
+            await _drop_bus(server)
+            raise AdapterUnavailable(
+                f"bless could not open {self._adapter or 'os'}: {error}"
+            ) from error
+        self._server = server
+
+    async def aclose(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if self._link is not None:
+            await self._link.aclose()
+        try:
+            await bluez.stop_advertising(server)
+        finally:
+            await bluez.unregister_application(server)
+
+    async def accept(self, *, tag: str) -> Link:
+        if self._server is None or self._loop is None:
+            raise LinkClosed("the peripheral is not started")
+        if self._link is not None and not self._link.closed:
+            raise LinkClosed("a session is already open; close its Link first")
+        local_name = local_name_for(tag)
+        pending: asyncio.Future[BlessLink] = self._loop.create_future()
+        self._tag, self._pending = tag, pending
+        await bluez.start_advertising(self._server, local_name)
+        try:
+            link = await pending
+        finally:
+            self._pending = None
+            await bluez.stop_advertising(self._server)
+        self._watchdog = asyncio.create_task(self._watch(link))
+        return link
+
+    # --- bless callbacks: synchronous, possibly on another thread --------------------------
+
+    def _on_read(self, characteristic: Any, **_: Any) -> bytearray:
+        if self._roles.get(uuid.UUID(str(characteristic.uuid))) is Role.INFO:
+            return bytearray(self._info)
+        return bytearray(characteristic.value or b"")
+
+    def _on_write(self, characteristic: Any, value: Any, **_: Any) -> None:
+        role = self._roles.get(uuid.UUID(str(characteristic.uuid)))
+        data = bytes(value)
+        if role is Role.CLIENT2SERVER:
+            inbox = self._inbox
+            if inbox is None:
+                _log.debug("dropped a %d-byte write outside a session", len(data))
+            else:
+                inbox.feed(data)
+        elif role is Role.STATE:
+            self._on_state(data)
+
+    def _on_state(self, data: bytes) -> None:
+        _log.debug("State write %s", data.hex())
+        loop = self._loop
+        assert loop is not None
+        if is_end(data):
+            inbox = self._inbox
+            if inbox is not None:
+                inbox.feed_close("the central ended the session")
+            return
+        att_mtu = decode_start(data)
+        if att_mtu is None:
+            raise _Refused(f"unknown State value {data.hex()}")
+        if self._pending is None or (self._inbox is not None and not self._inbox.closed):
+            # Another central (or a repeated START): refuse, so its connect fails.
+            raise _Refused("busy: one central at a time")
+        inbox = ChunkInbox(loop)
+        self._inbox = inbox
+        loop.call_soon_threadsafe(self._started, inbox, att_mtu)
+
+    def _started(self, inbox: ChunkInbox, att_mtu: int) -> None:
+        link = BlessLink(self, inbox, att_mtu=att_mtu, tag=self._tag)
+        self._link = link
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_result(link)
+        else:
+            inbox.close("accept was cancelled")
+
+    # --- used by BlessLink ---------------------------------------------------------------
+
+    async def notify(self, role: Role, value: bytes) -> None:
+        """Set ``role``'s value and notify it, retrying while the stack's queue is full."""
+        server = self._server
+        if server is None:
+            raise LinkClosed("the peripheral is closed")
+        uuid_str = str(self._spec.characteristic(role).uuid)
+        server.get_characteristic(uuid_str).value = bytearray(value)
+        calls = await notify_with_backoff(
+            lambda: bool(server.update_value(self._service, uuid_str)),
+            within=self._options.response_timeout,
+        )
+        if calls > 1:
+            _log.debug("notification accepted after %d tries", calls)
+
+    async def end_session(self, link: BlessLink, *, tell_peer: bool) -> None:
+        """Close ``link``: notify END (if the central is still there) and let it disconnect."""
+        watchdog, self._watchdog = self._watchdog, None
+        if tell_peer and self._server is not None:
+            try:
+                await self.notify(Role.STATE, bytes([StateValue.END]))
+                await asyncio.wait_for(self._central_gone(), END_GRACE)
+            except Exception as error:  # best effort: the central may already be gone
+                _log.debug("END not delivered: %r", error)
+        if watchdog is not None:
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
+        if self._link is link:
+            self._inbox = None
+
+    async def _central_gone(self) -> None:
+        # Polling: bless offers no event for a central leaving.
+        while self._server is not None and await self._server.is_connected():  # noqa: ASYNC110
+            await asyncio.sleep(WATCHDOG_PERIOD / 2)
+
+    async def _watch(self, link: BlessLink) -> None:
+        # bless has no disconnect callback; BlueZ drops a gone central's subscriptions.
+        while not link.closed:
+            await asyncio.sleep(WATCHDOG_PERIOD)
+            server = self._server
+            if server is None or not await server.is_connected():
+                self._loop_close(link, "the central disconnected")
+                return
+
+    def _loop_close(self, link: BlessLink, reason: str) -> None:
+        if self._inbox is not None and self._link is link:
+            self._inbox.close(reason)
+
+
+async def _drop_bus(server: Any) -> None:
+    bus = getattr(server, "bus", None)
+    if bus is not None:
+        bus.disconnect()
