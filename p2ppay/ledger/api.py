@@ -1,0 +1,277 @@
+"""The ledger's HTTP API (FastAPI): routes, authentication, and error mapping.
+
+Routes (all JSON; the OpenAPI document is served at ``/openapi.json``)::
+
+    GET  /healthz                    liveness, no authentication
+    POST /v1/accounts                wallet-signed: open the caller's account
+    GET  /v1/accounts/me             wallet-signed: balances, reserve, claims, allowances
+    POST /v1/allowances              wallet-signed: reserve money, get a signed allowance
+    POST /v1/sync                    wallet-signed: settle bundles, get updates and lists
+    GET  /v1/revocations             wallet-signed: the revocation list
+    POST /v1/admin/deposits          admin token: fund an account
+    POST /v1/admin/withdrawals       admin token: take money out
+    GET  /v1/admin/totals            admin token: sums for the conservation check
+
+Invariants:
+- A wallet route runs only after the request's signature verified and its time and nonce
+  were admitted (:mod:`p2ppay.ledger.auth`); an admin route only with the admin token
+  (compared in constant time). Nothing else gets in.
+- Every refusal is an :class:`~p2ppay.ledger.schemas.ErrorBody` with a 4xx status (503 when
+  the database fails); malformed input is a 400, never a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from p2ppay import __version__
+from p2ppay.errors import AppErrorCode
+from p2ppay.ledger import schemas as s
+from p2ppay.ledger.accounts import Balance
+from p2ppay.ledger.auth import (
+    HEADER_KEY,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIME,
+    check_request,
+)
+from p2ppay.ledger.errors import LedgerError, http_status
+from p2ppay.ledger.service import LedgerService, SyncAnswer
+from protocol.money import format_amount
+
+__all__ = ["create_app"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": s.ErrorBody} for status in (400, 401, 404, 409, 413, 503)
+}
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": s.ErrorBody} for status in (400, 403, 404, 409, 503)
+}
+
+
+def _error(status: int, name: str, code: int, message: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": name, "code": code, "message": message}
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, f"{what} is not base64") from None
+
+
+def _balance(b: Balance) -> s.BalanceOut:
+    return s.BalanceOut(
+        currency=b.currency,
+        balance=format_amount(b.balance, b.currency),
+        reserve=format_amount(b.reserve, b.currency),
+        claims=format_amount(b.claims, b.currency),
+        balance_minor=b.balance,
+        reserve_minor=b.reserve,
+        claims_minor=b.claims,
+    )
+
+
+def _sync_out(answer: SyncAnswer) -> s.SyncOut:
+    results = []
+    for index, o in enumerate(answer.outcomes):
+        proof = None
+        if o.proof is not None:
+            proof = s.ProofOut(first=_b64(o.proof.first), second=_b64(o.proof.second))
+        results.append(
+            s.ResultOut(
+                index=index,
+                status=o.status.value,
+                payment_hash=None if o.payment_hash is None else o.payment_hash.hex(),
+                invoice_id=None if o.invoice_id is None else o.invoice_id.hex(),
+                error=o.error,
+                code=o.code,
+                message=o.message,
+                proof=proof,
+            )
+        )
+    return s.SyncOut(
+        results=results,
+        updates=[
+            s.UpdateOut(
+                payment_hash=u.payment_hash.hex(),
+                invoice_id=u.invoice_id.hex(),
+                role=u.role,  # type: ignore[arg-type]
+                status=u.status.value,  # type: ignore[arg-type]
+                amount_minor=u.amount,
+                currency=u.currency,
+            )
+            for u in answer.updates
+        ],
+        issuers=[k.hex() for k in answer.issuers],
+        revocations=s.RevocationsOut(
+            version=answer.revocations.version, keys=[k.hex() for k in answer.revocations.keys]
+        ),
+    )
+
+
+def _service(request: Request) -> LedgerService:
+    service = request.app.state.service
+    assert isinstance(service, LedgerService)
+    return service
+
+
+async def _wallet(
+    request: Request,
+    key: Annotated[str | None, Header(alias=HEADER_KEY)] = None,
+    time: Annotated[str | None, Header(alias=HEADER_TIME)] = None,
+    nonce: Annotated[str | None, Header(alias=HEADER_NONCE)] = None,
+    signature: Annotated[str | None, Header(alias=HEADER_SIGNATURE)] = None,
+) -> bytes:
+    """The caller's wallet key, once its signature, time and nonce passed."""
+    del key, time, nonce, signature  # declared for the OpenAPI document; read below
+    body = await request.body()
+    signed = check_request(request.headers, method=request.method, path=request.url.path, body=body)
+    await _service(request).admit(signed)
+    return signed.public_key
+
+
+async def _admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    expected = f"Bearer {_service(request).config.admin_token}".encode()
+    given = (authorization or "").encode("utf-8", "replace")
+    if not hmac.compare_digest(given, expected):
+        raise LedgerError(AppErrorCode.LEDGER_FORBIDDEN, "admin token required")
+
+
+Wallet = Annotated[bytes, Depends(_wallet)]
+Admin = Depends(_admin)
+
+
+def create_app(service: LedgerService) -> FastAPI:
+    """The ASGI app serving ``service`` (the caller opens and closes the service)."""
+    app = FastAPI(
+        title="p2ppay ledger",
+        version=__version__,
+        description="Settles offline p2ppay payments; see p2ppay/LEDGER.md.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.service = service
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
+        return _error(http_status(exc.code), exc.code.name, int(exc.code), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        code = AppErrorCode.LEDGER_BAD_REQUEST
+        return _error(400, code.name, int(code), f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = AppErrorCode.LEDGER_NOT_FOUND
+        if exc.status_code != 404:
+            code = AppErrorCode.LEDGER_BAD_REQUEST
+        return _error(exc.status_code, code.name, int(code), str(exc.detail))
+
+    @app.get("/healthz")
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.post("/v1/accounts", responses=_ERRORS)
+    async def register(caller: Wallet) -> s.AccountOut:
+        """Open the calling wallet's account (idempotent)."""
+        account, created = await service.register(caller)
+        return s.AccountOut(wallet=caller.hex(), wallet_id=account.wallet_id, created=created)
+
+    @app.get("/v1/accounts/me", responses=_ERRORS)
+    async def statement(caller: Wallet) -> s.StatementOut:
+        """The caller's balances (balance, reserve, claims) and allowances."""
+        account, balances, issued = await service.statement(caller)
+        return s.StatementOut(
+            wallet=caller.hex(),
+            wallet_id=account.wallet_id,
+            balances=[_balance(b) for b in balances],
+            allowances=[
+                s.AllowanceOut(
+                    serial=serial,
+                    currency=currency,
+                    limit_minor=limit,
+                    reserve_left_minor=left,
+                    not_after=not_after,
+                    released=released,
+                )
+                for serial, currency, limit, left, not_after, released in issued
+            ],
+        )
+
+    @app.post("/v1/allowances", responses=_ERRORS)
+    async def allowance(body: s.AllowanceRequest, caller: Wallet) -> s.IssuedAllowanceOut:
+        """Move ``amount_minor`` from the balance to the offline reserve; sign an allowance."""
+        issued = await service.request_allowance(
+            caller, currency=body.currency, amount=body.amount_minor, valid_for=body.valid_for
+        )
+        return s.IssuedAllowanceOut(
+            allowance=_b64(issued.signed),
+            serial=issued.serial,
+            issuer=service.issuer_key.hex(),
+            currency=issued.currency,
+            amount_minor=issued.limit,
+            not_before=issued.not_before,
+            not_after=issued.not_after,
+        )
+
+    @app.post("/v1/sync", responses=_ERRORS)
+    async def sync(body: s.SyncRequest, caller: Wallet) -> s.SyncOut:
+        """Settle bundles (either party, any order, any number of times: one settlement)."""
+        bundles = [_unb64(b, f"bundles[{i}]") for i, b in enumerate(body.bundles)]
+        query = [bytes.fromhex(h) for h in body.query]
+        return _sync_out(await service.sync(caller, bundles, query))
+
+    @app.get("/v1/revocations", responses=_ERRORS)
+    async def revocations(caller: Wallet) -> s.RevocationsOut:
+        """Wallet keys revoked for double spending."""
+        del caller
+        current = await service.revocations()
+        return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
+
+    async def move(body: s.MoneyRequest, *, withdrawal: bool) -> s.StatementOut:
+        account, balances = await service.move_money(
+            body.wallet, amount=body.amount_minor, currency=body.currency, withdrawal=withdrawal
+        )
+        return s.StatementOut(
+            wallet=account.public_key.hex(),
+            wallet_id=account.wallet_id,
+            balances=[_balance(b) for b in balances],
+            allowances=[],
+        )
+
+    @app.post("/v1/admin/deposits", responses=_ADMIN_ERRORS, dependencies=[Admin])
+    async def deposit(body: s.MoneyRequest) -> s.StatementOut:
+        """Fund an account (money enters the ledger; claims are repaid first)."""
+        return await move(body, withdrawal=False)
+
+    @app.post("/v1/admin/withdrawals", responses=_ADMIN_ERRORS, dependencies=[Admin])
+    async def withdraw(body: s.MoneyRequest) -> s.StatementOut:
+        """Take money out of an account's balance (money leaves the ledger)."""
+        return await move(body, withdrawal=True)
+
+    @app.get("/v1/admin/totals", responses=_ADMIN_ERRORS, dependencies=[Admin])
+    async def totals() -> s.TotalsOut:
+        """Sums per currency, for the conservation check."""
+        rows = await service.totals()
+        return s.TotalsOut(currencies={c: s.TotalsRow(**row) for c, row in rows.items()})
+
+    return app

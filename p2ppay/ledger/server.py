@@ -1,0 +1,146 @@
+"""Run the ledger on uvicorn: forever (``ledger serve``) or for a block (demo, tests, bench).
+
+Invariants:
+- The listening socket is bound before the server starts, so the URL handed out is final
+  and a free port (``port=0``) is never raced for.
+- :func:`running_ledger` stops the server and closes the database when its block ends,
+  also on error; a temporary SQLite database it created is deleted.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from p2ppay.ledger.api import create_app
+from p2ppay.ledger.service import LedgerConfig, LedgerService
+
+__all__ = ["RunningLedger", "running_ledger", "serve"]
+
+
+def _clock() -> int:
+    return int(time.time())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunningLedger:
+    """A ledger listening on loopback."""
+
+    url: str
+    """Base URL, e.g. ``http://127.0.0.1:40123``."""
+    admin_token: str
+    """The admin token it accepts."""
+    service: LedgerService
+    """The service behind it (for in-process checks)."""
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _server(service: LedgerService, *, log_level: str) -> object:
+    import uvicorn
+
+    config = uvicorn.Config(
+        create_app(service),
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    return uvicorn.Server(config)
+
+
+async def serve(
+    config: LedgerConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    on_ready: Callable[[str], None] | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve until cancelled or interrupted (``p2ppay ledger serve``)."""
+    service = await LedgerService.open(config)
+    try:
+        sock = _bind(host, port)
+        bound_port = sock.getsockname()[1]
+        server = _server(service, log_level=log_level)
+        if on_ready is not None:
+            on_ready(f"http://{host}:{bound_port}")
+        await server.serve(sockets=[sock])  # type: ignore[attr-defined]
+    finally:
+        await service.close()
+
+
+@asynccontextmanager
+async def running_ledger(
+    *,
+    db_url: str | None = None,
+    admin_token: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock: Callable[[], int] | None = None,
+    grace: int | None = None,
+) -> AsyncIterator[RunningLedger]:
+    """A ledger on loopback for the block's duration (the demo's sync step, tests).
+
+    ``db_url`` None uses a fresh SQLite file in a temporary directory; ``admin_token`` None
+    makes a random one; ``port`` 0 picks a free port. Yields a :class:`RunningLedger`.
+    """
+    with tempfile.TemporaryDirectory(prefix="p2ppay-ledger-") as tmp:
+        url = db_url or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
+        extra = {} if grace is None else {"grace": grace}
+        config = LedgerConfig(
+            db_url=url,
+            admin_token=admin_token or secrets.token_urlsafe(24),
+            clock=clock or _clock,
+            **extra,  # type: ignore[arg-type]
+        )
+        service = await LedgerService.open(config)
+        try:
+            sock = _bind(host, port)
+            server = _server(service, log_level="warning")
+            bound = f"http://{host}:{sock.getsockname()[1]}"
+            ended = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_run, server, sock, ended)
+                try:
+                    await _started(server, ended)
+                    yield RunningLedger(url=bound, admin_token=config.admin_token, service=service)
+                finally:
+                    server.should_exit = True  # type: ignore[attr-defined]
+        finally:
+            await service.close()
+
+
+async def _run(server: object, sock: socket.socket, ended: anyio.Event) -> None:
+    try:
+        await server.serve(sockets=[sock])  # type: ignore[attr-defined]
+    finally:
+        sock.close()
+        ended.set()
+
+
+async def _started(server: object, ended: anyio.Event) -> None:
+    # uvicorn offers no event for "listening": poll its flag, and give up if it stopped.
+    for _ in range(3000):
+        if server.started:  # type: ignore[attr-defined]
+            return
+        if ended.is_set():
+            raise RuntimeError("the ledger server stopped while starting")
+        await anyio.sleep(0.01)
+    raise RuntimeError("the ledger server did not start in 30 s")

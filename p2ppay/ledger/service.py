@@ -1,0 +1,331 @@
+"""The ledger's operations, independent of HTTP: what each endpoint does, in one transaction.
+
+Invariants:
+- Each public method is one database transaction (:meth:`Database.run`), so an operation
+  happens entirely or not at all, and is retried whole on a deadlock.
+- Time comes from the injected ``clock`` (Unix seconds), so tests can move it.
+- The issuer key is created once per database (``ledger_keys``) and shared by every ledger
+  process on it: allowances any of them issues verify against the same key.
+- Expired allowances are released lazily, at most a few per call, by the calls that touch
+  money (allowance requests, syncs, statements), so no background task is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nacl.signing import SigningKey
+
+from p2ppay.errors import AppErrorCode
+from p2ppay.ledger import accounts, allowances, settlement
+from p2ppay.ledger.auth import SignedRequest
+from p2ppay.ledger.database import Database, Tx, open_database
+from p2ppay.ledger.errors import LedgerError
+from p2ppay.ledger.schema import migrate
+from protocol.keys import public_key
+from protocol.money import MAX_AMOUNT
+
+__all__ = ["LedgerConfig", "LedgerService", "Revocations", "SyncAnswer", "Update"]
+
+DEFAULT_VALIDITY = 7 * 24 * 3600
+"""Seconds an issued allowance stays valid unless the wallet asks for less."""
+DEFAULT_GRACE = 7 * 24 * 3600
+"""Seconds after an allowance's end before its unspent reserve returns to the balance."""
+MAX_BATCH = 200
+"""Most bundles (and most status queries) in one sync request."""
+REQUEST_WINDOW = 300
+"""Seconds a signed request's timestamp may differ from the ledger clock."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerConfig:
+    """How a ledger service runs."""
+
+    db_url: str
+    """``sqlite:///PATH`` or ``postgresql://...``."""
+    admin_token: str
+    """The bearer token admin calls must carry."""
+    clock: Callable[[], int]
+    """Unix seconds now."""
+    grace: int = DEFAULT_GRACE
+    """Seconds after an allowance ends before its unspent reserve is released."""
+    max_validity: int = 90 * 24 * 3600
+    """Longest allowance validity a wallet may ask for."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Update:
+    """A settlement the caller took part in (as payer or payee)."""
+
+    payment_hash: bytes
+    invoice_id: bytes
+    role: str
+    status: settlement.Status
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Revocations:
+    """The published revocation list: ``version`` grows with every key added."""
+
+    version: int
+    keys: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncAnswer:
+    """Everything a sync returns."""
+
+    outcomes: list[settlement.Outcome]
+    updates: list[Update]
+    issuers: tuple[bytes, ...]
+    revocations: Revocations
+
+
+class LedgerService:
+    """The ledger's operations over one database. Build it with :meth:`open`; close it."""
+
+    def __init__(self, db: Database, config: LedgerConfig, issuer: SigningKey) -> None:
+        self._db = db
+        self._config = config
+        self._issuer = issuer
+        self._issuer_key = public_key(issuer)
+        self._requests = 0
+
+    @classmethod
+    async def open(cls, config: LedgerConfig) -> LedgerService:
+        """Connect, migrate, and load (or create) the issuer key."""
+        db = await open_database(config.db_url)
+        try:
+            await migrate(db)
+
+            async def issuer_seed(tx: Tx) -> bytes:
+                await tx.execute(
+                    "INSERT INTO ledger_keys (name, secret) VALUES ('issuer', $1) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    os.urandom(32),
+                )
+                row = await tx.fetchone("SELECT secret FROM ledger_keys WHERE name = 'issuer'")
+                assert row is not None
+                return bytes(row[0])
+
+            seed = await db.run(issuer_seed)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, config, SigningKey(seed))
+
+    @property
+    def config(self) -> LedgerConfig:
+        """How this service runs."""
+        return self._config
+
+    @property
+    def issuer_key(self) -> bytes:
+        """The raw public key that signs this ledger's allowances."""
+        return self._issuer_key
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self._db.close()
+
+    def now(self) -> int:
+        """The ledger clock."""
+        return self._config.clock()
+
+    # --- authentication -----------------------------------------------------------------
+
+    async def admit(self, request: SignedRequest) -> None:
+        """Refuse a stale or replayed request (its signature was checked by the caller)."""
+        now = self.now()
+        if abs(now - request.timestamp) > REQUEST_WINDOW:
+            raise LedgerError(
+                AppErrorCode.LEDGER_STALE_REQUEST,
+                f"request time {request.timestamp} is more than {REQUEST_WINDOW}s from {now}",
+            )
+        self._requests += 1
+        prune = self._requests % 256 == 1
+
+        async def work(tx: Tx) -> int:
+            if prune:
+                await tx.execute("DELETE FROM nonces WHERE at < $1", now - 2 * REQUEST_WINDOW)
+            return await tx.execute(
+                "INSERT INTO nonces (public_key, nonce, at) VALUES ($1, $2, $3) "
+                "ON CONFLICT (public_key, nonce) DO NOTHING",
+                request.public_key,
+                request.nonce,
+                request.timestamp,
+            )
+
+        if await self._db.run(work) == 0:
+            raise LedgerError(AppErrorCode.LEDGER_REPLAY, "this nonce was used already")
+
+    # --- wallets ------------------------------------------------------------------------
+
+    async def register(self, wallet: bytes) -> tuple[accounts.Account, bool]:
+        """Open the wallet's account (idempotent); ``(account, created)``."""
+        now = self.now()
+        return await self._db.run(lambda tx: accounts.ensure_account(tx, wallet, now=now))
+
+    async def statement(
+        self, wallet: bytes
+    ) -> tuple[
+        accounts.Account, list[accounts.Balance], list[tuple[int, str, int, int, int, bool]]
+    ]:
+        """The account, its balances and its allowances (serial, currency, limit, left,
+        not_after, released)."""
+        now = self.now()
+
+        async def work(
+            tx: Tx,
+        ) -> tuple[
+            accounts.Account, list[accounts.Balance], list[tuple[int, str, int, int, int, bool]]
+        ]:
+            await allowances.release_expired(tx, now=now, grace=self._config.grace)
+            account = await accounts.account_by_key(tx, wallet)
+            if account is None:
+                raise LedgerError(AppErrorCode.LEDGER_UNKNOWN_ACCOUNT, "register first")
+            rows = await tx.fetch(
+                "SELECT id, currency, limit_minor, reserve_left, not_after, released "
+                "FROM allowances WHERE account_id = $1 ORDER BY id",
+                account.id,
+            )
+            issued = [
+                (int(a), c, int(lim), int(left), int(na), bool(r))
+                for a, c, lim, left, na, r in rows
+            ]
+            return account, await accounts.balances_of(tx, account.id), issued
+
+        return await self._db.run(work)
+
+    async def request_allowance(
+        self, wallet: bytes, *, currency: str, amount: int, valid_for: int | None
+    ) -> allowances.IssuedAllowance:
+        """Reserve ``amount`` of ``currency`` and issue a signed allowance for it."""
+        now = self.now()
+        validity = DEFAULT_VALIDITY if valid_for is None else valid_for
+        if not 60 <= validity <= self._config.max_validity:
+            raise LedgerError(
+                AppErrorCode.LEDGER_BAD_REQUEST,
+                f"valid_for must be 60..{self._config.max_validity} seconds",
+            )
+
+        async def work(tx: Tx) -> allowances.IssuedAllowance:
+            await allowances.release_expired(tx, now=now, grace=self._config.grace)
+            account = await accounts.account_by_key(tx, wallet)
+            if account is None:
+                raise LedgerError(AppErrorCode.LEDGER_UNKNOWN_ACCOUNT, "register first")
+            return await allowances.issue_allowance(
+                tx,
+                self._issuer,
+                account,
+                currency=currency,
+                amount=amount,
+                now=now,
+                valid_for=validity,
+            )
+
+        return await self._db.run(work)
+
+    async def sync(self, wallet: bytes, bundles: list[bytes], query: list[bytes]) -> SyncAnswer:
+        """Settle ``bundles`` (any party's) and answer the caller's settlement ``query``."""
+        if len(bundles) > MAX_BATCH or len(query) > MAX_BATCH:
+            raise LedgerError(AppErrorCode.LEDGER_BATCH_TOO_LARGE, f"at most {MAX_BATCH} each")
+        now = self.now()
+        checked = [
+            settlement.check_bundle(raw, issuer=self._issuer_key, now=now) for raw in bundles
+        ]
+        to_settle = [c for c in checked if isinstance(c, settlement.Checked)]
+
+        async def work(tx: Tx) -> SyncAnswer:
+            await allowances.release_expired(tx, now=now, grace=self._config.grace)
+            settled = iter(await settlement.settle(tx, to_settle, now=now))
+            outcomes = [c if isinstance(c, settlement.Outcome) else next(settled) for c in checked]
+            return SyncAnswer(
+                outcomes=outcomes,
+                updates=await self._updates(tx, wallet, query),
+                issuers=(self._issuer_key,),
+                revocations=await _revocations(tx),
+            )
+
+        return await self._db.run(work)
+
+    async def _updates(self, tx: Tx, wallet: bytes, query: list[bytes]) -> list[Update]:
+        if not query:
+            return []
+        account = await accounts.account_by_key(tx, wallet)
+        if account is None:
+            return []
+        marks = ", ".join(f"${i}" for i in range(2, len(query) + 2))
+        rows = await tx.fetch(
+            "SELECT payment_hash, invoice_id, payer_account, fraud, amount, currency "
+            f"FROM settlements WHERE payment_hash IN ({marks}) "
+            "AND (payer_account = $1 OR payee_account = $1) ORDER BY seq",
+            account.id,
+            *query,
+        )
+        return [
+            Update(
+                payment_hash=bytes(h),
+                invoice_id=bytes(i),
+                role="payer" if payer == account.id else "payee",
+                status=settlement.Status.FRAUD if fraud else settlement.Status.SETTLED,
+                amount=int(amount),
+                currency=currency,
+            )
+            for h, i, payer, fraud, amount, currency in rows
+        ]
+
+    async def revocations(self) -> Revocations:
+        """The current revocation list."""
+        return await self._db.run(_revocations)
+
+    # --- admin --------------------------------------------------------------------------
+
+    async def move_money(
+        self, wallet: str, *, amount: int, currency: str, withdrawal: bool
+    ) -> tuple[accounts.Account, list[accounts.Balance]]:
+        """An admin deposit (or withdrawal) for a wallet id or hex key."""
+        _check_money(amount, currency)
+        now = self.now()
+
+        async def work(tx: Tx) -> tuple[accounts.Account, list[accounts.Balance]]:
+            account = await accounts.find_account(tx, wallet, now=now)
+            if withdrawal:
+                await accounts.withdraw(tx, account, currency, amount, now=now)
+            else:
+                await accounts.deposit(tx, account, currency, amount, now=now)
+            return account, await accounts.balances_of(tx, account.id)
+
+        return await self._db.run(work)
+
+    async def totals(self) -> dict[str, dict[str, int]]:
+        """Per currency: balances, reserves, claims, deposits, withdrawals (all sums)."""
+        return await self._db.run(accounts.totals)
+
+    async def release_expired(self) -> int:
+        """Release what expired allowances did not spend (normally done lazily)."""
+        now = self.now()
+        return await self._db.run(
+            lambda tx: allowances.release_expired(tx, now=now, grace=self._config.grace)
+        )
+
+
+def _check_money(amount: int, currency: str) -> None:
+    from protocol.money import check_currency
+
+    try:
+        check_currency(currency)
+    except Exception as exc:
+        raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, f"currency {currency!r}") from exc
+    if not 0 < amount <= MAX_AMOUNT:
+        raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, f"amount must be 1..{MAX_AMOUNT}")
+
+
+async def _revocations(tx: Tx) -> Revocations:
+    rows = await tx.fetch("SELECT public_key FROM revocations ORDER BY public_key")
+    keys = tuple(bytes(r[0]) for r in rows)
+    return Revocations(version=len(keys), keys=keys)
