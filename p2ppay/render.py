@@ -8,6 +8,7 @@ documents that :mod:`protocol` already checked.
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 from protocol import Allowance, Document, Invoice, Payment, Receipt, SignedDocument, format_amount
@@ -23,8 +24,8 @@ def _value(value: object) -> object:
         return value.hex()
     if isinstance(value, tuple):
         return [_value(v) for v in value]
-    if hasattr(value, "name") and isinstance(value, int):  # an IntEnum such as Verdict
-        return value.name.lower()  # type: ignore[attr-defined]
+    if isinstance(value, IntEnum):  # Verdict
+        return value.name.lower()
     return value
 
 
