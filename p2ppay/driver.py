@@ -16,6 +16,8 @@ Invariants:
 - A link that goes away ends the run as :class:`LinkLost`, never as an exception: whether to
   resume is the role's decision, and everything already persisted stays persisted.
 - Time comes from ``clock`` (Unix ms), so a test can pass its own.
+- ``on_sent`` (if given) runs after every non-empty batch of chunks has been handed to the
+  link, before anything else happens: the roles' "after send" crash points hang on it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "EventHandler",
     "LinkLost",
     "Outcome",
+    "SentHook",
     "SessionLike",
     "run_session",
     "wall_ms",
@@ -47,6 +50,9 @@ Clock = Callable[[], int]
 
 EventHandler = Callable[[Event], Awaitable[None]]
 """The app's answer to one session event (it may call app inputs on the session)."""
+
+SentHook = Callable[[], None]
+"""Told that every chunk the session had queued was handed to the link."""
 
 
 LINGER_SECONDS = 2.0
@@ -86,21 +92,18 @@ async def run_session(
     *,
     clock: Clock = wall_ms,
     linger: float = LINGER_SECONDS,
+    on_sent: SentHook | None = None,
 ) -> Outcome:
     """Run ``session`` over ``link`` until it completes, fails, or the link is lost."""
     try:
         while True:
-            for chunk in session.data_to_send():
-                await link.send(chunk)
+            await _flush(session, link, on_sent)
             event = session.next_event()
             if event is not NEED_DATA:
                 assert not isinstance(event, NeedData)
                 await on_event(event)
                 if isinstance(event, Completed | Failed):
-                    last = session.data_to_send()
-                    for chunk in last:
-                        await link.send(chunk)
-                    if last:
+                    if await _flush(session, link, on_sent):
                         await _linger(link, linger)
                     return event
                 continue
@@ -121,6 +124,16 @@ async def _linger(link: Link, seconds: float) -> None:
                 await link.receive()
         except LinkClosed:
             return
+
+
+async def _flush(session: SessionLike, link: Link, on_sent: SentHook | None) -> bool:
+    """Write every queued chunk; tell ``on_sent`` if there were any; say if there were."""
+    chunks = session.data_to_send()
+    for chunk in chunks:
+        await link.send(chunk)
+    if chunks and on_sent is not None:
+        on_sent()
+    return bool(chunks)
 
 
 async def _receive_until_timer(session: SessionLike, link: Link, clock: Clock) -> bytes | None:

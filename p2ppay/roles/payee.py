@@ -9,6 +9,8 @@ Invariants:
   the last chain head seen from each payer (updated in the payment's own transaction).
 - A retry after a lost link goes back to the same payer (by address), never silently to
   another one; a stored payment is only ever completed with that same payment.
+- Crash points (:mod:`p2ppay.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
+  before/after the payment and the receipt are stored, and after the receipt is sent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from gatt.errors import GattError
 from gatt.link import Central, Link, ScanResult
+from p2ppay.crashpoints import CrashPlan, CrashPoint
 from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.outcome import SessionOutcome, outcome_of
@@ -57,6 +60,8 @@ class PayeeRole:
     timeouts: Timeouts = field(default_factory=Timeouts)
     clock: Clock = wall_ms
     progress: Progress = lambda _: None
+    crash: CrashPlan = field(default_factory=CrashPlan.from_environment)
+    """Where to die on purpose (reliability tests); by default from ``P2PPAY_CRASH_AT``."""
 
     def new_invoice(
         self, *, amount: int, currency: str, memo: str = "", ttl: int = 300
@@ -112,7 +117,9 @@ class PayeeRole:
             handler = _PayeeEvents(role=self, session=session, session_id=record.session_id,
                                    invoice=invoice)  # fmt: skip
             try:
-                outcome: Outcome = await run_session(session, link, handler, clock=self.clock)
+                outcome: Outcome = await run_session(
+                    session, link, handler, clock=self.clock, on_sent=handler.sent
+                )
             except AppError as exc:
                 # The store refused a step: the receipt was neither signed nor sent for it.
                 with contextlib.suppress(AppError):
@@ -183,6 +190,14 @@ class _PayeeEvents:
     session: PayeeSession
     session_id: str
     invoice: SignedDocument[Invoice]
+    sending: CrashPoint | None = None
+    """The crash point to reach once the chunks now queued are sent (the receipt's)."""
+
+    def sent(self) -> None:
+        """The driver handed the queued chunks to the link."""
+        if self.sending is not None:
+            point, self.sending = self.sending, None
+            self.role.crash.reach(point)
 
     async def __call__(self, event: Event) -> None:
         store = self.role.wallet.store
@@ -195,18 +210,24 @@ class _PayeeEvents:
                 f"payer counter {payment.counter}{' (resumed)' if event.resumed else ''}"
             )
         elif isinstance(event, PersistRequired):
+            crash = self.role.crash
             if event.kind is RecordKind.PAYMENT:
+                crash.reach(CrashPoint.PAYEE_BEFORE_PERSIST_PAYMENT)
                 store.payments.persist_incoming(
                     incoming_payment(event.document, invoice=self.invoice),
                     now=now,
                     session_id=self.session_id,
                 )
+                crash.reach(CrashPoint.PAYEE_AFTER_PERSIST_PAYMENT)
             else:
+                crash.reach(CrashPoint.PAYEE_BEFORE_PERSIST_RECEIPT)
                 store.payments.persist_receipt(
                     receipt_record(event.document, invoice_id=self.invoice.doc.id),
                     now=now,
                     session_id=self.session_id,
                 )
+                crash.reach(CrashPoint.PAYEE_AFTER_PERSIST_RECEIPT)
+                self.sending = CrashPoint.PAYEE_AFTER_SEND_RECEIPT
             self.session.persisted(event.record_id, now=self.role.clock())
         elif isinstance(event, Completed):
             store.sessions.complete(self.session_id, now=now)

@@ -12,6 +12,9 @@ Invariants:
   payment for a known invoice id; the store refuses a second one besides.
 - Every session is in the store's log from the moment a payee connects, and ends there as
   completed, resumable (paid, receipt missing) or failed, with the code.
+- Crash points (:mod:`p2ppay.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
+  around each durable step: before/after the payment is stored, after it is sent, and
+  before/after the receipt is stored.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 
 from gatt.link import Link, Peripheral
 from gatt.spec import new_session_tag
+from p2ppay.crashpoints import CrashPlan, CrashPoint
 from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.approval import Approver
@@ -64,6 +68,8 @@ class PayerRole:
     progress: Progress = lambda _: None
     currency: str | None = None
     """Pay from the active allowance in this currency (None: the active one)."""
+    crash: CrashPlan = field(default_factory=CrashPlan.from_environment)
+    """Where to die on purpose (reliability tests); by default from ``P2PPAY_CRASH_AT``."""
 
     def _session(self, link: Link) -> PayerSession:
         state = self.wallet.store.wallet.payer_state(self.currency)
@@ -96,7 +102,9 @@ class PayerRole:
             )
             handler = _PayerEvents(role=self, session=session, session_id=record.session_id)
             try:
-                outcome: Outcome = await run_session(session, link, handler, clock=self.clock)
+                outcome: Outcome = await run_session(
+                    session, link, handler, clock=self.clock, on_sent=handler.sent
+                )
             except AppError as exc:
                 # The store refused a step (disk full, locked...): nothing was sent for it.
                 with contextlib.suppress(AppError):
@@ -134,6 +142,14 @@ class _PayerEvents:
     session: PayerSession
     session_id: str
     invoice: bytes | None = None
+    sending: CrashPoint | None = None
+    """The crash point to reach once the chunks now queued are sent (the payment's)."""
+
+    def sent(self) -> None:
+        """The driver handed the queued chunks to the link."""
+        if self.sending is not None:
+            point, self.sending = self.sending, None
+            self.role.crash.reach(point)
 
     async def __call__(self, event: Event) -> None:
         store = self.role.wallet.store
@@ -149,6 +165,7 @@ class _PayerEvents:
             self.role.progress(_describe_invoice(event))
             if event.resumed:
                 self.role.progress("this invoice is already paid: re-sending the same payment")
+                self.sending = CrashPoint.PAYER_AFTER_SEND_PAYMENT  # the session queued it
                 return
             decision = await self.role.approver(event.invoice, event.sas)
             if decision.approve:
@@ -159,20 +176,25 @@ class _PayerEvents:
         elif isinstance(event, PersistRequired):
             assert self.invoice is not None
             payment = open_as(event.document, Payment)
+            self.role.crash.reach(CrashPoint.PAYER_BEFORE_PERSIST_PAYMENT)
             store.payments.persist_outgoing(
                 outgoing_payment(payment, invoice=self.invoice),
                 now=now,
                 session_id=self.session_id,
             )
+            self.role.crash.reach(CrashPoint.PAYER_AFTER_PERSIST_PAYMENT)
             self.role.progress(f"payment signed with counter {payment.doc.counter} and stored")
             self.session.persisted(event.record_id, now=self.role.clock())
+            self.sending = CrashPoint.PAYER_AFTER_SEND_PAYMENT
         elif isinstance(event, ReceiptReceived):
             receipt = open_as(event.receipt_bytes, Receipt)
+            self.role.crash.reach(CrashPoint.PAYER_BEFORE_PERSIST_RECEIPT)
             store.payments.persist_receipt(
                 receipt_record(receipt, invoice_id=_invoice_id(self.invoice)),
                 now=now,
                 session_id=self.session_id,
             )
+            self.role.crash.reach(CrashPoint.PAYER_AFTER_PERSIST_RECEIPT)
             self.role.progress(f"receipt received: {event.receipt.verdict.name.lower()}")
         elif isinstance(event, Completed | Failed):
             return
