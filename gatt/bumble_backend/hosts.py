@@ -5,6 +5,12 @@
   a payer and a payee opened with ``virtual`` in the same loop hear each other, and two
   tests (two loops) never do. Tests and the demo may also make their own radio and open
   both roles on it (``radio.open_peripheral(...)``, ``radio.open_central(...)``).
+- Signal strength on the virtual radio (a test seam): Bumble's controller reports every
+  advertisement at a fixed -50 dBm (``Controller.on_advertising_pdu``). Controllers on a
+  :class:`VirtualRadio` rewrite the RSSI of each advertising report they hand their host
+  to the value the radio holds for the advertiser (``open_peripheral(rssi=...)`` or
+  :meth:`VirtualRadio.set_rssi`), :data:`DEFAULT_RSSI` otherwise. The RSSI is per
+  advertiser, the same for every listener: enough for "the nearest of several payers".
 - :class:`TransportHost`: a Bumble host on any Bumble transport string (``usb:0``,
   ``tcp-client:127.0.0.1:9101``, ``serial:/dev/ttyACM0``, ``hci-socket:0``...), opened when
   the role starts and closed when it stops.
@@ -15,9 +21,11 @@ in ``close``, so a role can be opened and closed in a loop without leaking.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from anyio.lowlevel import RunVar
+from bumble import hci
 from bumble.controller import Controller
 from bumble.device import Device
 from bumble.host import Host
@@ -33,7 +41,10 @@ if TYPE_CHECKING:
     from gatt.bumble_backend.central import BumbleCentral
     from gatt.bumble_backend.peripheral import BumblePeripheral
 
-__all__ = ["TransportHost", "VirtualHost", "VirtualRadio", "loop_radio"]
+__all__ = ["DEFAULT_RSSI", "TransportHost", "VirtualHost", "VirtualRadio", "loop_radio"]
+
+DEFAULT_RSSI = -50
+"""dBm reported for an advertiser the radio holds no RSSI for (Bumble's own fixed value)."""
 
 
 class VirtualRadio:
@@ -45,20 +56,45 @@ class VirtualRadio:
     def __init__(self, local_link: LocalLink | None = None) -> None:
         self.local_link = local_link or LocalLink()  # type: ignore[no-untyped-call]
         self._opened = 0
+        # Keyed by the host opener (stable across address rotations), read per report.
+        self._rssi: dict[VirtualHost, int] = {}
 
     def _next_name(self) -> str:
         self._opened += 1
         return f"V{self._opened}"
 
     def open_peripheral(
-        self, *, info: Info, spec: ServiceSpec = SERVICE, options: LinkOptions | None = None
+        self,
+        *,
+        info: Info,
+        spec: ServiceSpec = SERVICE,
+        options: LinkOptions | None = None,
+        rssi: int | None = None,
     ) -> BumblePeripheral:
-        """An unstarted peripheral on this radio (use with ``async with``)."""
+        """An unstarted peripheral on this radio (use with ``async with``); every listener
+        on this radio hears its advertisements at ``rssi`` dBm (:data:`DEFAULT_RSSI` if None)."""
         from gatt.bumble_backend.peripheral import BumblePeripheral
 
-        return BumblePeripheral(
-            host=VirtualHost(self), spec=spec, info=info, options=options or LinkOptions()
-        )
+        host = VirtualHost(self)
+        if rssi is not None:
+            self._rssi[host] = rssi
+        return BumblePeripheral(host=host, spec=spec, info=info, options=options or LinkOptions())
+
+    def set_rssi(self, peripheral: BumblePeripheral, rssi: int) -> None:
+        """From now on, listeners hear ``peripheral`` (opened on this radio) at ``rssi`` dBm:
+        a customer stepping closer or away."""
+        host = peripheral.host
+        if not isinstance(host, VirtualHost) or host.radio is not self:
+            raise ValueError("that peripheral is not on this radio")
+        self._rssi[host] = rssi
+
+    def rssi_of(self, address: hci.Address) -> int:
+        """The RSSI listeners hear the device at ``address`` with."""
+        controller = self.local_link.find_le_controller(address)
+        for host, rssi in self._rssi.items():
+            if controller is not None and host.controller is controller:
+                return rssi
+        return DEFAULT_RSSI
 
     def open_central(
         self, *, spec: ServiceSpec = SERVICE, options: LinkOptions | None = None
@@ -82,6 +118,26 @@ def loop_radio() -> VirtualRadio:
         return radio
 
 
+class _RadioController(Controller):
+    """A Bumble controller that reports advertisements at the RSSI its radio assigns."""
+
+    def __init__(self, name: str, *, radio: VirtualRadio) -> None:
+        super().__init__(name, link=radio.local_link)
+        self._radio = radio
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        rssi = self._radio.rssi_of
+        if isinstance(packet, hci.HCI_LE_Advertising_Report_Event):
+            packet = hci.HCI_LE_Advertising_Report_Event(
+                [dataclasses.replace(r, rssi=rssi(r.address)) for r in packet.reports]
+            )
+        elif isinstance(packet, hci.HCI_LE_Extended_Advertising_Report_Event):
+            packet = hci.HCI_LE_Extended_Advertising_Report_Event(
+                [dataclasses.replace(r, rssi=rssi(r.address)) for r in packet.reports]
+            )
+        super().send_hci_packet(packet)
+
+
 class VirtualHost(HostOpener):
     """A controller on a virtual radio (the event loop's own if ``radio`` is None)."""
 
@@ -90,9 +146,19 @@ class VirtualHost(HostOpener):
         self._controller: Controller | None = None
         self._device: Device | None = None
 
+    @property
+    def radio(self) -> VirtualRadio | None:
+        """The radio given at construction (None: the event loop's, chosen at open)."""
+        return self._radio
+
+    @property
+    def controller(self) -> Controller | None:
+        """The controller while open."""
+        return self._controller
+
     async def open(self) -> Device:
         radio = self._radio or loop_radio()
-        controller = Controller(radio._next_name(), link=radio.local_link)
+        controller = _RadioController(radio._next_name(), radio=radio)
         self._controller = controller
         host: Any = Host(controller, AsyncPipeSink(controller))
         self._device = new_device(host)

@@ -125,6 +125,11 @@ class BumblePeripheral(Peripheral):
             raise RuntimeError("peripheral not started")
         return self._device
 
+    @property
+    def host(self) -> HostOpener:
+        """Where its controller lives (``VirtualRadio.set_rssi`` finds the device by it)."""
+        return self._host
+
     def _characteristic(self, spec: CharacteristicSpec) -> gatt.Characteristic[Any]:
         value: gatt.CharacteristicValue[Any] | None = None
         if spec.role is Role.INFO:
