@@ -117,10 +117,70 @@ class AppErrorCode(IntEnum):
     """The BLE adapter could not be opened or used (the gatt code is in the message)."""
     INVOICE_NOT_PAYABLE = 1304
     """The invoice cannot be made: bad amount, currency or memo (the protocol code says which)."""
+
+    # 20xx: ledger service (p2ppay/ledger)
+    LEDGER_BAD_REQUEST = 2000
+    """The request body, a parameter or a header is malformed (nothing was done)."""
+    LEDGER_UNAUTHENTICATED = 2001
+    """The wallet signature headers are missing, malformed or do not verify."""
+    LEDGER_REPLAY = 2002
+    """The request's nonce was already used by this wallet: a replay, refused."""
+    LEDGER_STALE_REQUEST = 2003
+    """The request's timestamp is outside the ledger's accepted clock window."""
+    LEDGER_FORBIDDEN = 2004
+    """An admin call without the right admin token."""
+    LEDGER_UNKNOWN_ACCOUNT = 2005
+    """No account for that wallet (register first, or give the full public key)."""
+    LEDGER_INSUFFICIENT_FUNDS = 2006
+    """The account balance cannot cover the allowance or withdrawal asked for."""
+    LEDGER_UNKNOWN_ALLOWANCE = 2007
+    """A bundle's allowance was not issued by this ledger (unknown serial)."""
+    LEDGER_RECEIPT_REJECTED = 2008
+    """The bundle's receipt is the payee's refusal: there is nothing to settle."""
+    LEDGER_BATCH_TOO_LARGE = 2009
+    """More bundles or queries in one sync request than the ledger accepts."""
+    LEDGER_STORAGE = 2010
+    """The ledger's database failed or is unreachable; retry later (nothing half-done)."""
+    LEDGER_BAD_DATABASE_URL = 2011
+    """The ``--db`` URL is neither ``sqlite:///PATH`` nor ``postgresql://...``."""
+    LEDGER_SCHEMA_TOO_NEW = 2012
+    """The ledger database was migrated by a newer p2ppay."""
+    LEDGER_NOT_FOUND = 2013
+    """No such endpoint."""
+    LEDGER_WALLET_REVOKED = 2014
+    """The wallet key is revoked (it double-spent): no new offline allowance."""
+
+    # 21xx: sync client (p2ppay/sync)
+    SYNC_UNREACHABLE = 2100
+    """The ledger could not be reached (after the retries); the outbox is unchanged."""
+    SYNC_BAD_ANSWER = 2101
+    """The ledger's answer is not what the API defines."""
+    SYNC_NO_LEDGER = 2102
+    """No ledger URL: pass ``--ledger URL`` or run ``register --ledger URL`` once."""
+    SYNC_REFUSED = 2103
+    """The ledger refused the request; its error code name is in the message."""
     APPROVAL_POLICY_REQUIRED = 1305
     """The payer has no terminal to ask on and no ``--auto-approve-up-to`` policy."""
     NOT_COMPLETE = 1306
     """The payment has no receipt yet, so there is no bundle to export."""
+
+    # 14xx: kiosk daemon (p2ppay/kiosk)
+    KIOSK_CONFIG_INVALID = 1400
+    """The kiosk config file is missing, not TOML, or has bad fields (each one is named)."""
+    KIOSK_QUEUE_FULL = 1401
+    """The kiosk's payment queue is full; nothing was created: try again later."""
+    KIOSK_NOT_FOUND = 1402
+    """No payment request with that id (or no such API endpoint)."""
+    KIOSK_TOO_LATE_TO_CANCEL = 1403
+    """A payer is already connected: the payment runs to its end and cannot be cancelled."""
+    KIOSK_STOPPING = 1404
+    """The kiosk is shutting down and takes no new payment request."""
+    KIOSK_BAD_REQUEST = 1405
+    """The API request body or a parameter is malformed (nothing was created)."""
+    PAYMENT_CANCELLED = 1406
+    """The point of sale cancelled the request before any payer was connected."""
+    KIOSK_QUEUE_TIMEOUT = 1407
+    """The request waited in the queue (or for the adapter) past its invoice's lifetime."""
 
 
 class AppError(Exception):

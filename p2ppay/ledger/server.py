@@ -116,13 +116,21 @@ async def running_ledger(
             server = _server(service, log_level="warning")
             bound = f"http://{host}:{sock.getsockname()[1]}"
             ended = anyio.Event()
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_run, server, sock, ended)
-                try:
-                    await _started(server, ended)
-                    yield RunningLedger(url=bound, admin_token=config.admin_token, service=service)
-                finally:
-                    server.should_exit = True  # type: ignore[attr-defined]
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_run, server, sock, ended)
+                    try:
+                        await _started(server, ended)
+                        yield RunningLedger(
+                            url=bound, admin_token=config.admin_token, service=service
+                        )
+                    finally:
+                        server.should_exit = True  # type: ignore[attr-defined]
+            except BaseExceptionGroup as group:
+                # The caller's own error, not wrapped: the server task ends cleanly.
+                if len(group.exceptions) == 1:
+                    raise group.exceptions[0] from None
+                raise
         finally:
             await service.close()
 

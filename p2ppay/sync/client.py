@@ -1,0 +1,251 @@
+"""The HTTP client of the ledger API: signed wallet calls, admin calls, retries with backoff.
+
+Invariants:
+- Every wallet call is signed afresh on every attempt (new timestamp and nonce,
+  :mod:`p2ppay.ledger.auth`), so a retry is never refused as a replay.
+- Only what may not have reached the ledger is retried: connection failures, timeouts, 429
+  and 5xx answers, up to :attr:`RetryPolicy.attempts` times with exponential backoff. Every
+  ledger call is idempotent (sync by payment hash, register by key) except an allowance
+  request, which is never retried after the request may have been delivered.
+- A 4xx answer is a :class:`SyncError` (``SYNC_REFUSED``) carrying the ledger's code name;
+  an answer that does not parse is ``SYNC_BAD_ANSWER``; no retry left is ``SYNC_UNREACHABLE``.
+- The transport is injectable (``httpx.MockTransport``, ``httpx.ASGITransport``) for tests;
+  the sleep function too, so backoff costs no time in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+from nacl.signing import SigningKey
+from pydantic import BaseModel, ValidationError
+
+from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.ledger import schemas
+from p2ppay.ledger.auth import sign_request
+
+__all__ = ["AdminClient", "LedgerClient", "RetryPolicy", "SyncError"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SyncError(AppError):
+    """The ledger could not be reached, refused, or answered nonsense.
+
+    ``remote`` is the ledger's error code name when it refused (e.g. ``LEDGER_REPLAY``).
+    """
+
+    def __init__(self, code: AppErrorCode, message: str = "", *, remote: str | None = None):
+        super().__init__(code, message)
+        self.remote = remote
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How often and how patiently to retry a call that may not have arrived."""
+
+    attempts: int = 5
+    """Tries in all (1 = no retry)."""
+    base_delay: float = 0.2
+    """Seconds before the first retry; doubled each time."""
+    max_delay: float = 5.0
+    """Longest wait between two tries."""
+    timeout: float = 30.0
+    """Seconds for one HTTP exchange."""
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (0-based)."""
+        return float(min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+def _clock() -> int:
+    return int(time.time())
+
+
+class _Http:
+    """Shared plumbing: one httpx client, the retry loop, and answer parsing."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None,
+        retry: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), transport=transport, timeout=retry.timeout
+        )
+        self._retry = retry
+        self._sleep = sleep
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        model: type[M],
+        *,
+        body: Any = None,
+        headers: Callable[[bytes], dict[str, str]],
+        retry: bool = True,
+    ) -> M:
+        content = b"" if body is None else json.dumps(body).encode()
+        attempts = self._retry.attempts if retry else 1
+        last: str = ""
+        for attempt in range(attempts):
+            if attempt:
+                await self._sleep(self._retry.delay(attempt - 1))
+            try:
+                response = await self._client.request(
+                    method,
+                    path,
+                    content=content,
+                    headers={**headers(content), "content-type": "application/json"},
+                )
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                last = f"HTTP {response.status_code}"
+                continue
+            return _parse(response, model)
+        raise SyncError(
+            AppErrorCode.SYNC_UNREACHABLE, f"{method} {path} failed {attempts} times: {last}"
+        )
+
+
+def _parse(response: httpx.Response, model: type[M]) -> M:
+    if response.status_code >= 400:
+        try:
+            error = schemas.ErrorBody.model_validate_json(response.content)
+        except ValidationError:
+            raise SyncError(
+                AppErrorCode.SYNC_BAD_ANSWER, f"HTTP {response.status_code} without an error body"
+            ) from None
+        raise SyncError(
+            AppErrorCode.SYNC_REFUSED, f"{error.error}: {error.message}", remote=error.error
+        )
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise SyncError(AppErrorCode.SYNC_BAD_ANSWER, str(exc).splitlines()[0]) from None
+
+
+class LedgerClient:
+    """A wallet's calls to the ledger, signed with its key. Close it (``async with``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        signing_key: SigningKey,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], int] = _clock,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self._http = _Http(base_url, transport=transport, retry=retry or RetryPolicy(), sleep=sleep)
+        self._key = signing_key
+        self._clock = clock
+
+    async def __aenter__(self) -> LedgerClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    def _signer(self, method: str, path: str) -> Callable[[bytes], dict[str, str]]:
+        def headers(body: bytes) -> dict[str, str]:
+            return sign_request(self._key, method=method, path=path, body=body, now=self._clock())
+
+        return headers
+
+    async def _call(
+        self, method: str, path: str, model: type[M], body: Any = None, *, retry: bool = True
+    ) -> M:
+        return await self._http.call(
+            method, path, model, body=body, headers=self._signer(method, path), retry=retry
+        )
+
+    async def register(self) -> schemas.AccountOut:
+        """Open this wallet's account (idempotent)."""
+        return await self._call("POST", "/v1/accounts", schemas.AccountOut)
+
+    async def statement(self) -> schemas.StatementOut:
+        """Balances, reserve, claims and allowances of this wallet."""
+        return await self._call("GET", "/v1/accounts/me", schemas.StatementOut)
+
+    async def request_allowance(
+        self, *, currency: str, amount_minor: int, valid_for: int | None = None
+    ) -> schemas.IssuedAllowanceOut:
+        """Reserve money and get a signed allowance. Not retried: a lost answer would
+        otherwise reserve twice; ``statement`` shows what was issued."""
+        body: dict[str, Any] = {"currency": currency, "amount_minor": amount_minor}
+        if valid_for is not None:
+            body["valid_for"] = valid_for
+        return await self._call(
+            "POST", "/v1/allowances", schemas.IssuedAllowanceOut, body, retry=False
+        )
+
+    async def sync(self, bundles: list[str], query: list[str]) -> schemas.SyncOut:
+        """Upload base64 bundles and ask about payment hashes (hex)."""
+        return await self._call(
+            "POST", "/v1/sync", schemas.SyncOut, {"bundles": bundles, "query": query}
+        )
+
+
+class AdminClient:
+    """Admin calls with the ledger's admin token (deposits for tests and the demo)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        admin_token: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self._http = _Http(base_url, transport=transport, retry=retry or RetryPolicy(), sleep=sleep)
+        self._token = admin_token
+
+    async def __aenter__(self) -> AdminClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        del body
+        return {"authorization": f"Bearer {self._token}"}
+
+    async def deposit(self, wallet: str, amount_minor: int, currency: str) -> schemas.StatementOut:
+        """Fund ``wallet`` (its id ``W-...`` or hex key). Not retried (not idempotent)."""
+        body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency}
+        return await self._http.call(
+            "POST",
+            "/v1/admin/deposits",
+            schemas.StatementOut,
+            body=body,
+            headers=self._headers,
+            retry=False,
+        )
+
+    async def totals(self) -> schemas.TotalsOut:
+        """Sums per currency (the conservation check)."""
+        return await self._http.call(
+            "GET", "/v1/admin/totals", schemas.TotalsOut, headers=self._headers
+        )

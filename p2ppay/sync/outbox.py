@@ -1,0 +1,199 @@
+"""Sync a wallet's outbox with the ledger: upload bundles, apply the answers to the store.
+
+One sync:
+1. reads every outbox record not yet answered (``pending`` or ``sent``), oldest first;
+2. per batch of at most ``batch_size``: marks the records ``sent`` (counting the attempt),
+   uploads the complete bundles (invoice, payment, receipt) and asks about the others (a
+   payer whose receipt never arrived: the payee may have settled it), then records each
+   answer: ``settled``/``duplicate`` -> settled, ``rejected`` -> rejected (with the code),
+   ``fraud`` -> fraud (after checking the proof ourselves);
+3. stores the issuer keys and, if newer, the revocation list the ledger sent, so this
+   wallet's offline checks as a payee refuse a revoked payer from now on.
+
+Invariants:
+- Resumable: a sync stopped at any point leaves unanswered records ``pending`` or ``sent``,
+  and the next sync sends them again; the ledger settles each payment once, so a repeat is
+  answered ``duplicate`` and lands as ``settled``.
+- A fraud proof is verified here (:meth:`protocol.chain.FraudProof.verify`) before it is
+  believed; a bad one is ``SYNC_BAD_ANSWER`` and the record stays unanswered.
+- The outbox only moves forward: terminal records are never touched again.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from p2ppay.errors import AppErrorCode
+from p2ppay.ledger import schemas
+from p2ppay.store import OutboxItem, OutboxStatus, Store
+from p2ppay.sync.client import LedgerClient, SyncError
+from protocol.bundle import encode_bundle
+from protocol.chain import FraudProof
+from protocol.errors import ProtocolError
+
+__all__ = ["SyncReport", "sync_outbox"]
+
+DEFAULT_BATCH = 100
+"""Bundles per request."""
+
+
+@dataclass(kw_only=True)
+class SyncReport:
+    """What one sync did (counts of records)."""
+
+    settled: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    fraud: int = 0
+    updated: int = 0
+    """Records settled by the other party's upload (learnt by asking)."""
+    waiting: int = 0
+    """Records with no complete bundle and no verdict yet."""
+    batches: int = 0
+    revocations_version: int | None = None
+    proofs: list[FraudProof] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        """The counts, as ``sync --json`` prints them."""
+        return {
+            "settled": self.settled,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "fraud": self.fraud,
+            "updated": self.updated,
+            "waiting": self.waiting,
+            "batches": self.batches,
+            "revocations_version": self.revocations_version,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Entry:
+    item: OutboxItem
+    payment_hash: bytes
+    bundle: bytes | None
+
+
+def _entry(store: Store, item: OutboxItem) -> _Entry | None:
+    transfer = store.payments.transfer(item.invoice_id)
+    if transfer.payment is None:
+        return None
+    bundle = None
+    if transfer.receipt is not None:
+        bundle = encode_bundle(
+            transfer.invoice.signed, transfer.payment.signed, transfer.receipt.signed
+        )
+    return _Entry(item=item, payment_hash=transfer.payment.payment_hash, bundle=bundle)
+
+
+async def sync_outbox(
+    store: Store,
+    client: LedgerClient,
+    *,
+    now: Callable[[], int],
+    batch_size: int = DEFAULT_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyncReport:
+    """Run one sync (module docstring); ``progress(done, total)`` after each batch."""
+    items = [
+        e
+        for item in store.outbox.items()
+        if item.status in (OutboxStatus.PENDING, OutboxStatus.SENT)
+        and (e := _entry(store, item)) is not None
+    ]
+    report = SyncReport()
+    total = len(items)
+    batches = [items[i : i + batch_size] for i in range(0, total, batch_size)] or [[]]
+    done = 0
+    for batch in batches:
+        for entry in batch:
+            store.outbox.mark(entry.item.invoice_id, OutboxStatus.SENT, now=now())
+        uploads = [e for e in batch if e.bundle is not None]
+        answer = await client.sync(
+            [base64.b64encode(e.bundle).decode("ascii") for e in uploads if e.bundle],
+            [e.payment_hash.hex() for e in batch],
+        )
+        report.batches += 1
+        _apply(store, answer, uploads, batch, report, now=now())
+        done += len(batch)
+        if progress is not None:
+            progress(done, total)
+    return report
+
+
+def _verified_proof(result: schemas.ResultOut) -> FraudProof:
+    if result.proof is None:
+        raise SyncError(AppErrorCode.SYNC_BAD_ANSWER, "fraud without a proof")
+    try:
+        proof = FraudProof(
+            first=base64.b64decode(result.proof.first, validate=True),
+            second=base64.b64decode(result.proof.second, validate=True),
+        )
+        proof.verify()
+    except (ValueError, ProtocolError) as exc:
+        raise SyncError(
+            AppErrorCode.SYNC_BAD_ANSWER, f"fraud proof does not verify: {exc}"
+        ) from exc
+    return proof
+
+
+def _apply(
+    store: Store,
+    answer: schemas.SyncOut,
+    uploads: list[_Entry],
+    batch: list[_Entry],
+    report: SyncReport,
+    *,
+    now: int,
+) -> None:
+    if len(answer.results) != len(uploads):
+        raise SyncError(AppErrorCode.SYNC_BAD_ANSWER, "one result per bundle expected")
+    answered: set[bytes] = set()
+    for entry, result in zip(uploads, answer.results, strict=True):
+        invoice_id = entry.item.invoice_id
+        if result.status in ("settled", "duplicate"):
+            store.outbox.mark(invoice_id, OutboxStatus.SETTLED, now=now, detail=result.status)
+            report.settled += result.status == "settled"
+            report.duplicate += result.status == "duplicate"
+        elif result.status == "fraud":
+            proof = _verified_proof(result)
+            report.proofs.append(proof)
+            detail = f"fraud proof {proof.first.hex()[:16]}/{proof.second.hex()[:16]}"
+            store.outbox.mark(invoice_id, OutboxStatus.FRAUD, now=now, detail=detail)
+            report.fraud += 1
+        else:
+            store.outbox.mark(invoice_id, OutboxStatus.REJECTED, now=now, detail=result.error or "")
+            report.rejected += 1
+        answered.add(entry.payment_hash)
+    by_hash = {e.payment_hash: e for e in batch}
+    for update in answer.updates:
+        entry = by_hash.get(bytes.fromhex(update.payment_hash))
+        if entry is None or entry.payment_hash in answered:
+            continue
+        status = OutboxStatus.FRAUD if update.status == "fraud" else OutboxStatus.SETTLED
+        store.outbox.mark(entry.item.invoice_id, status, now=now, detail=f"by {update.role}")
+        answered.add(entry.payment_hash)
+        report.updated += 1
+    for entry in batch:
+        if entry.payment_hash not in answered:
+            # Asked but not settled: back to pending so the next sync asks again.
+            store.outbox.mark(entry.item.invoice_id, OutboxStatus.PENDING, now=now)
+            report.waiting += 1
+    _apply_lists(store, answer, report, now=now)
+
+
+def _apply_lists(store: Store, answer: schemas.SyncOut, report: SyncReport, *, now: int) -> None:
+    trusted = store.trust.issuer_keys()
+    for issuer in answer.issuers:
+        key = bytes.fromhex(issuer)
+        if key not in trusted:
+            store.trust.add_issuer(key, now=now, label="ledger")
+    current = store.trust.revocation_info()
+    version = answer.revocations.version
+    if current is None or version > current.version:
+        store.trust.replace_revocations(
+            [bytes.fromhex(k) for k in answer.revocations.keys], version=version, now=now
+        )
+    report.revocations_version = version

@@ -1,0 +1,149 @@
+"""Wallets, a ledger and offline payments for the ledger tests, with real parts only.
+
+Wallets are real homes (key file, SQLite store); the ledger is a real uvicorn server on
+loopback; payments are built and checked with ``protocol`` exactly as the roles do, and
+persisted through the store's money steps, without the radio (the radio has its own tests).
+``pay_offline(..., cheat=True)`` is the one dishonest step: the payer signs a second payment
+at a counter it already used, bypassing its store, as a double-spender would.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from p2ppay.ledger import RunningLedger
+from p2ppay.store.documents import (
+    incoming_payment,
+    invoice_record,
+    last_seen,
+    outgoing_payment,
+    payer_head,
+    receipt_record,
+)
+from p2ppay.sync import AdminClient, LedgerClient, RetryPolicy, request_allowance
+from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
+from p2ppay.wallet.keyfile import KdfParams
+from protocol.acceptance import check_payment
+from protocol.builders import make_invoice, make_payment, make_receipt
+from protocol.bundle import encode_bundle
+from protocol.chain import ChainHead
+from protocol.documents import Allowance, Verdict
+from protocol.verify import open_as
+
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, timeout=30)
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Party:
+    """A wallet home and its key."""
+
+    home: WalletHome
+    key: SigningKey
+
+    @property
+    def public(self) -> bytes:
+        return bytes(self.key.verify_key)
+
+    def open(self) -> Wallet:
+        return open_wallet(self.home, passphrase=None, now=now_s())
+
+    def client(self, ledger: RunningLedger) -> LedgerClient:
+        return LedgerClient(ledger.url, self.key, retry=FAST_RETRY)
+
+
+def new_party(root: Path, name: str) -> Party:
+    home = WalletHome.resolve(root / name)
+    init_wallet(home, passphrase=None, now=now_s(), kdf=KdfParams.minimum())
+    with open_wallet(home, passphrase=None, now=now_s()) as wallet:
+        key = wallet.identity.signing_key
+    return Party(home=home, key=key)
+
+
+async def fund(
+    ledger: RunningLedger,
+    party: Party,
+    *,
+    deposit: int,
+    allowance: int = 0,
+    currency: str = "EUR",
+) -> None:
+    """Register ``party``, deposit, and (if ``allowance``) import a ledger allowance."""
+    async with party.client(ledger) as client:
+        await client.register()
+        async with AdminClient(ledger.url, ledger.admin_token) as admin:
+            await admin.deposit(party.public.hex(), deposit, currency)
+        if allowance:
+            with party.open() as wallet:
+                await request_allowance(
+                    wallet, client, amount_minor=allowance, currency=currency, now=now_s()
+                )
+
+
+async def trust_ledger(ledger: RunningLedger, party: Party) -> None:
+    """A payee learns the ledger's issuer key (and lists) by syncing once."""
+    from p2ppay.sync import sync_outbox
+
+    async with party.client(ledger) as client:
+        await client.register()
+        with party.open() as wallet:
+            await sync_outbox(wallet.store, client, now=now_s)
+
+
+def pay_offline(
+    payer: Party,
+    payee: Party,
+    amount: int,
+    *,
+    currency: str = "EUR",
+    cheat_head: ChainHead | bool | None = False,
+) -> bytes:
+    """One offline payment, checked by the payee as the role does; returns its bundle.
+
+    ``cheat_head`` (a head, or None for "counter 1") makes the payer sign after that head
+    instead of its stored one, and not record it: a double spend.
+    """
+    now = now_s()
+    with payer.open() as payer_wallet, payee.open() as payee_wallet:
+        state = payer_wallet.store.wallet.payer_state(currency)
+        assert state.allowance is not None, "the payer has no allowance"
+        allowance = open_as(state.allowance.signed, Allowance)
+        head = payer_head(state.allowance) if cheat_head is False else cheat_head
+        assert head is None or isinstance(head, ChainHead)
+        invoice = make_invoice(payee.key, amount=amount, currency=currency, now=now)
+        payment = make_payment(payer.key, invoice=invoice, allowance=allowance, head=head)
+        if cheat_head is False:
+            payer_wallet.store.payments.record_invoice(invoice_record(invoice), now=now)
+            payer_wallet.store.payments.persist_outgoing(
+                outgoing_payment(payment, invoice=invoice), now=now
+            )
+        store = payee_wallet.store
+        check_payment(
+            payment.raw,
+            invoice=invoice,
+            payee_key=payee.public,
+            trusted_issuers=store.trust.issuer_keys(),
+            revoked=store.trust.revoked_keys(),
+            last_seen=last_seen(
+                store.counterparties.seen_chain(allowance.doc.issuer, allowance.doc.serial)
+            ),
+            now=now,
+        )
+        store.payments.record_invoice(invoice_record(invoice), now=now)
+        store.payments.persist_incoming(incoming_payment(payment, invoice=invoice), now=now)
+        receipt = make_receipt(
+            payee.key, payment_hash=payment.hash, verdict=Verdict.ACCEPTED, now=now
+        )
+        store.payments.persist_receipt(receipt_record(receipt, invoice_id=invoice.doc.id), now=now)
+        if cheat_head is False:
+            payer_wallet.store.payments.persist_receipt(
+                receipt_record(receipt, invoice_id=invoice.doc.id), now=now
+            )
+    return encode_bundle(invoice.raw, payment.raw, receipt.raw)
