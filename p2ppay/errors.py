@@ -152,7 +152,7 @@ class AppErrorCode(IntEnum):
 
     # 21xx: sync client (p2ppay/sync)
     SYNC_UNREACHABLE = 2100
-    """The ledger could not be reached (after the retries); the outbox is unchanged."""
+    """The ledger could not be reached (after the retries); unanswered records stay pending."""
     SYNC_BAD_ANSWER = 2101
     """The ledger's answer is not what the API defines."""
     SYNC_NO_LEDGER = 2102

@@ -84,12 +84,7 @@ async def test_a_payer_without_the_receipt_learns_the_settlement_from_the_ledger
 ) -> None:
     async with running_ledger(db_url=db_url) as ledger:
         payer, payee = await setup_pair(ledger, tmp_path)
-        pay_offline(payer, payee, 3_00)
-        with payer.open() as wallet:
-            # Simulate a lost receipt: the payer syncs only a query, no bundle.
-            wallet.store._db._conn.execute("PRAGMA foreign_keys = OFF")  # noqa: SLF001
-            with wallet.store._db.write() as conn:  # noqa: SLF001
-                conn.execute("DELETE FROM receipts")
+        pay_offline(payer, payee, 3_00, receipt_lost=True)
         async with payee.client(ledger) as client:
             with payee.open() as wallet:
                 assert (await sync_outbox(wallet.store, client, now=now_s)).settled == 1

@@ -104,11 +104,13 @@ def pay_offline(
     *,
     currency: str = "EUR",
     cheat_head: ChainHead | bool | None = False,
+    receipt_lost: bool = False,
 ) -> bytes:
     """One offline payment, checked by the payee as the role does; returns its bundle.
 
     ``cheat_head`` (a head, or None for "counter 1") makes the payer sign after that head
-    instead of its stored one, and not record it: a double spend.
+    instead of its stored one, and not record it: a double spend. ``receipt_lost``: the
+    link drops before the payer stores the receipt.
     """
     now = now_s()
     with payer.open() as payer_wallet, payee.open() as payee_wallet:
@@ -142,7 +144,7 @@ def pay_offline(
             payee.key, payment_hash=payment.hash, verdict=Verdict.ACCEPTED, now=now
         )
         store.payments.persist_receipt(receipt_record(receipt, invoice_id=invoice.doc.id), now=now)
-        if cheat_head is False:
+        if cheat_head is False and not receipt_lost:
             payer_wallet.store.payments.persist_receipt(
                 receipt_record(receipt, invoice_id=invoice.doc.id), now=now
             )
