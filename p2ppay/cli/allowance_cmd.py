@@ -1,4 +1,5 @@
-"""``allowance import FILE``: take an issuer-signed allowance into the wallet."""
+"""``allowance import FILE``: take an issuer-signed allowance into the wallet;
+``allowance request AMOUNT CURRENCY``: get one from the ledger (reserving the amount)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from p2ppay.cli.common import add_json, home_of, now_s, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppErrorCode, WalletError
+from p2ppay.store import AllowanceRecord
 from protocol import format_amount
 
 __all__ = ["register"]
@@ -20,6 +22,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("file", type=Path, metavar="FILE")
     add_json(imp)
     imp.set_defaults(handler=run_import)
+    req = commands.add_parser("request", help="ask the ledger for an allowance (reserves money)")
+    req.add_argument("amount", metavar="AMOUNT", help="decimal, e.g. 20.00")
+    req.add_argument("currency", metavar="CURRENCY")
+    req.add_argument("--ledger", default=None, metavar="URL", help="default: the registered one")
+    req.add_argument("--valid-for", type=int, default=None, metavar="SECONDS")
+    add_json(req)
+    req.set_defaults(handler=run_request)
 
 
 def run_import(args: argparse.Namespace, out: Output) -> int:
@@ -39,5 +48,46 @@ def run_import(args: argparse.Namespace, out: Output) -> int:
             "not_after": record.not_after,
         },
         [f"allowance {record.serial} imported: {limit} {record.currency} offline"],
+    )
+    return Exit.OK
+
+
+def run_request(args: argparse.Namespace, out: Output) -> int:
+    """``allowance request AMOUNT CURRENCY``: the ledger reserves AMOUNT and signs an allowance,
+    which is verified and imported like a file (p2ppay/sync/wallet_ops.py)."""
+    import anyio
+
+    from p2ppay.sync import LedgerClient, ledger_url, request_allowance
+    from protocol.money import parse_amount
+
+    currency = args.currency.upper()
+    amount = parse_amount(args.amount, currency)
+    home = home_of(args)
+    url = ledger_url(home, args.ledger)
+    with unlock(home) as wallet:
+
+        async def work() -> AllowanceRecord:
+            async with LedgerClient(url, wallet.identity.signing_key) as client:
+                _, record = await request_allowance(
+                    wallet,
+                    client,
+                    amount_minor=amount,
+                    currency=currency,
+                    now=now_s(),
+                    valid_for=args.valid_for,
+                )
+                return record
+
+        record: AllowanceRecord = anyio.run(work)
+    limit = format_amount(record.limit_minor, record.currency)
+    out.result(
+        {
+            "issuer": record.issuer_key.hex(),
+            "serial": record.serial,
+            "currency": record.currency,
+            "limit": limit,
+            "not_after": record.not_after,
+        },
+        [f"allowance {record.serial} from the ledger: {limit} {record.currency} offline"],
     )
     return Exit.OK

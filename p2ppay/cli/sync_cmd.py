@@ -1,0 +1,58 @@
+"""``sync``: upload the outbox to the ledger and record its answers (resumable, retried).
+
+``--json`` prints the counts ``settled``, ``duplicate``, ``rejected``, ``fraud`` (and
+``updated``: records the other party's upload settled; ``waiting``: no verdict yet).
+Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import anyio
+
+from p2ppay.cli.common import add_json, home_of, now_s, unlock
+from p2ppay.cli.output import Exit, Output
+
+if TYPE_CHECKING:
+    from p2ppay.sync import SyncReport
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("sync", help="settle stored payments with the ledger")
+    parser.add_argument("--ledger", default=None, metavar="URL", help="default: the registered one")
+    parser.add_argument("--batch", type=int, default=100, help="bundles per request")
+    add_json(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    from p2ppay.sync import LedgerClient, ledger_url, sync_outbox
+
+    home = home_of(args)
+    url = ledger_url(home, args.ledger)
+    with unlock(home) as wallet:
+
+        async def work() -> SyncReport:
+            async with LedgerClient(url, wallet.identity.signing_key) as client:
+                return await sync_outbox(
+                    wallet.store,
+                    client,
+                    now=now_s,
+                    batch_size=max(1, args.batch),
+                    progress=lambda done, total: out.progress(f"synced {done}/{total}"),
+                )
+
+        report: SyncReport = anyio.run(work)
+    counts = report.as_json()
+    out.result(
+        counts,
+        [
+            "settled {settled}, duplicate {duplicate}, rejected {rejected}, fraud {fraud}, "
+            "settled by the other party {updated}, waiting {waiting}".format(**counts)
+        ],
+    )
+    return Exit.OK
