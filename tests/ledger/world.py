@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from nacl.signing import SigningKey
 
-from p2ppay.ledger import RunningLedger
 from p2ppay.store.documents import (
     incoming_payment,
     invoice_record,
@@ -33,6 +33,17 @@ from protocol.bundle import encode_bundle
 from protocol.chain import ChainHead
 from protocol.documents import Allowance, Verdict
 from protocol.verify import open_as
+
+
+class LedgerAt(Protocol):
+    """Where a ledger listens (a LedgerAt, or a ledger in another process)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def admin_token(self) -> str: ...
+
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, timeout=30)
 
@@ -55,7 +66,7 @@ class Party:
     def open(self) -> Wallet:
         return open_wallet(self.home, passphrase=None, now=now_s())
 
-    def client(self, ledger: RunningLedger) -> LedgerClient:
+    def client(self, ledger: LedgerAt) -> LedgerClient:
         return LedgerClient(ledger.url, self.key, retry=FAST_RETRY)
 
 
@@ -68,7 +79,7 @@ def new_party(root: Path, name: str) -> Party:
 
 
 async def fund(
-    ledger: RunningLedger,
+    ledger: LedgerAt,
     party: Party,
     *,
     deposit: int,
@@ -87,7 +98,7 @@ async def fund(
                 )
 
 
-async def trust_ledger(ledger: RunningLedger, party: Party) -> None:
+async def trust_ledger(ledger: LedgerAt, party: Party) -> None:
     """A payee learns the ledger's issuer key (and lists) by syncing once."""
     from p2ppay.sync import sync_outbox
 
