@@ -37,6 +37,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "inspect_cmd",
     "doctor_cmd",
     "demo_cmd",
+    "kiosk_cmd",
 )
 
 

@@ -1,0 +1,109 @@
+"""The long-running process: the kiosk's tasks, the HTTP server, and the signals.
+
+:func:`serve` runs until SIGTERM or SIGINT (or ``stop`` is set), then shuts down as
+:class:`~p2ppay.kiosk.service.Kiosk` describes: no new request, the payment in flight
+finishes or is cleanly failed within ``daemon.shutdown_grace``, the server stops, return.
+
+Invariants:
+- uvicorn's own signal handlers are not installed (:class:`_Server`): SIGTERM means
+  "finish the payment, then exit", which only the kiosk knows how to do.
+- The API is up only while the kiosk runs; it stops accepting connections after the
+  kiosk stopped, so a point of sale never talks to a half-stopped daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+
+import anyio
+import uvicorn
+
+from p2ppay.kiosk.api import build_app
+from p2ppay.kiosk.service import Kiosk
+
+__all__ = ["serve"]
+
+log = logging.getLogger("p2ppay.kiosk")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers (the daemon decides what SIGTERM means)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _uvicorn_config(kiosk: Kiosk) -> uvicorn.Config:
+    api = kiosk.config.api
+    common: dict[str, object] = {
+        "log_config": None,
+        "lifespan": "off",
+        "timeout_graceful_shutdown": 2,
+        "access_log": False,
+        "server_header": False,
+    }
+    path = api.unix_path
+    if path is not None:
+        return uvicorn.Config(build_app(kiosk), uds=path, **common)  # type: ignore[arg-type]
+    host, port = api.host_port
+    return uvicorn.Config(build_app(kiosk), host=host, port=port, **common)  # type: ignore[arg-type]
+
+
+async def serve(
+    kiosk: Kiosk,
+    *,
+    stop: anyio.Event | None = None,
+    on_ready: Callable[[], None] = lambda: None,
+    handle_signals: bool = True,
+) -> None:
+    """Run ``kiosk`` and its API until a signal (or ``stop``), then shut down cleanly."""
+    server = _Server(_uvicorn_config(kiosk))
+
+    async def watch_signals() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                log.info("signal received", extra={"signal": signal.Signals(signum).name})
+                kiosk.shutdown()
+
+    async def watch_stop() -> None:
+        assert stop is not None
+        await stop.wait()
+        kiosk.shutdown()
+
+    server_done = anyio.Event()
+
+    async def run_server() -> None:
+        try:
+            await server.serve()
+        finally:
+            server_done.set()
+
+    async def announce() -> None:
+        # uvicorn offers a flag, not an event, for "listening".
+        while not server.started:  # noqa: ASYNC110
+            await anyio.sleep(0.02)
+        log.info(
+            "kiosk ready",
+            extra={"listen": kiosk.config.api.listen, "adapter": kiosk.config.radio.adapter},
+        )
+        on_ready()
+
+    async with anyio.create_task_group() as tg:
+        if handle_signals:
+            tg.start_soon(watch_signals)
+        if stop is not None:
+            tg.start_soon(watch_stop)
+        tg.start_soon(kiosk.run)
+        tg.start_soon(run_server)
+        tg.start_soon(announce)
+        await kiosk.wait_stopped()
+        server.should_exit = True
+        # Streams of finished jobs have ended; give the server its own graceful stop.
+        with anyio.move_on_after(5):
+            await server_done.wait()
+        tg.cancel_scope.cancel()
+    log.info("kiosk stopped")
