@@ -29,6 +29,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "allowance_cmd",
     "pay_cmd",
     "request_cmd",
+    "resume_cmd",
     "records_cmd",
     "ledger_cmd",
     "register_cmd",
