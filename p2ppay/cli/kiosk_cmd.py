@@ -21,6 +21,7 @@ from p2ppay.kiosk.config import load_config
 from p2ppay.kiosk.daemon import serve
 from p2ppay.kiosk.logs import configure_logging
 from p2ppay.kiosk.service import Kiosk
+from p2ppay.kiosk.syncer import ledger_sync
 from p2ppay.wallet import WalletHome
 
 __all__ = ["register"]
@@ -52,12 +53,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
     with unlock(WalletHome.resolve(config.wallet.home)) as wallet:
         if not wallet.store.trust.issuer_keys():
             log.warning("no trusted issuer: every payment will be refused (trust-issuer first)")
-        kiosk = Kiosk(config=config, wallet=wallet)
-        if config.ledger.url is not None:
-            log.warning(
-                "ledger sync is not wired in this build: the outbox grows (see /metrics)",
-                extra={"ledger_url": str(config.ledger.url)},
-            )
+        url = config.ledger.url
+        sync = None if url is None else ledger_sync(wallet, str(url).rstrip("/"))
+        if sync is None:
+            log.warning("no ledger configured: payments stay in the outbox (see /metrics)")
+        kiosk = Kiosk(config=config, wallet=wallet, sync=sync)
         anyio.run(serve, kiosk)
     return Exit.OK
 

@@ -32,7 +32,9 @@ CentralFactory = Callable[[], Central]
 """Makes an unstarted central (``payee_central(adapter, options)`` in the daemon)."""
 
 _CLOSE_TIMEOUT = 5.0
-_PROBE_TIMEOUT = 5.0
+_PROBE_TIMEOUT = 3.0
+"""Seconds an idle check may take: a transport that died under a running host may hang
+its HCI commands instead of failing them."""
 
 log = logging.getLogger("p2ppay.kiosk.adapter")
 
@@ -159,5 +161,7 @@ class AdapterSupervisor:
                     with anyio.fail_after(_PROBE_TIMEOUT):
                         async with central.scan():
                             pass
-                except (GattError, TimeoutError) as exc:
-                    self.report_lost(f"idle check: {exc}")
+                except GattError as exc:
+                    self.report_lost(f"idle check: {exc.message}")
+                except TimeoutError:
+                    self.report_lost(f"idle check: no answer within {_PROBE_TIMEOUT:g}s")

@@ -23,6 +23,7 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn's ANSI-coloured copy of msg
 }
 
 
@@ -59,3 +60,5 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         logger.propagate = True
     # Per-request access lines would drown the payment lines; errors still show.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Bumble's DEBUG is every HCI packet: never wanted in the kiosk's log.
+    logging.getLogger("bumble").setLevel(max(logging.INFO, logging.getLevelName(level)))

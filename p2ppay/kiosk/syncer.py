@@ -23,8 +23,9 @@ import anyio
 
 from p2ppay.kiosk.metrics import KioskMetrics
 from p2ppay.store import OutboxStatus, Store
+from p2ppay.wallet import Wallet
 
-__all__ = ["SyncFn", "Syncer", "backlog"]
+__all__ = ["SyncFn", "Syncer", "backlog", "ledger_sync"]
 
 SyncFn = Callable[[], Awaitable[object]]
 """Sync the outbox once; raise on failure (unreachable ledger, refusal)."""
@@ -36,6 +37,20 @@ def backlog(store: Store) -> int:
     """Outbox records the ledger has not settled yet (pending or sent)."""
     outbox = store.outbox
     return len(outbox.items(OutboxStatus.PENDING)) + len(outbox.items(OutboxStatus.SENT))
+
+
+def ledger_sync(wallet: Wallet, url: str) -> SyncFn:
+    """The sync client's outbox upload for ``wallet`` against the ledger at ``url``."""
+    # The HTTP client is imported only by a kiosk that has a ledger configured.
+    from p2ppay.sync import LedgerClient, RetryPolicy, sync_outbox
+
+    async def sync() -> object:
+        # One try per call: the syncer's own interval is the retry, and a payment never waits.
+        retry = RetryPolicy(attempts=1, timeout=15.0)
+        async with LedgerClient(url, wallet.identity.signing_key, retry=retry) as client:
+            return await sync_outbox(wallet.store, client, now=lambda: int(time.time()))
+
+    return sync
 
 
 class Syncer:
@@ -67,7 +82,7 @@ class Syncer:
         """One sync; True if it succeeded."""
         started = time.monotonic()
         try:
-            await self._sync()
+            report = await self._sync()
         except Exception as exc:
             # Any failure of the injected client is an offline ledger to us: keep going.
             self._metrics.sync_runs["error"] += 1
@@ -75,5 +90,8 @@ class Syncer:
             return False
         self._metrics.sync_runs["ok"] += 1
         self._metrics.last_sync_success = time.time()
-        log.info("synced", extra={"ms": round((time.monotonic() - started) * 1000, 1)})
+        log.info(
+            "synced",
+            extra={"ms": round((time.monotonic() - started) * 1000, 1), "report": str(report)},
+        )
         return True

@@ -1,0 +1,173 @@
+"""The kiosk as a real process on Bumble's TCP-hosted controllers: killed in the middle of a
+payment and restarted, and its adapter (the controller process) stopped and restarted."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+
+from gatt.link import Peripheral
+from p2ppay.radio import payer_peripheral
+from p2ppay.roles import AutoApprove, Decision, PayerRole, SessionOutcome
+from p2ppay.wallet import Wallet
+from protocol import Invoice
+from tests.kiosk.kit import make_shop, pos_client, short_socket_dir, wait_final
+from tests.kiosk.process import Controllers, start_kiosk, stop, wait_health, write_config
+
+pytestmark = pytest.mark.anyio
+
+
+class HeldApproval:
+    """A payer's approver that tells the test it was asked, then waits for the answer."""
+
+    def __init__(self) -> None:
+        self.asked = anyio.Event()
+        self.answer: Decision | None = None
+        self._answered = anyio.Event()
+
+    def decide(self, decision: Decision) -> None:
+        self.answer = decision
+        self._answered.set()
+
+    async def __call__(self, invoice: Invoice, sas: str) -> Decision:
+        self.asked.set()
+        await self._answered.wait()
+        assert self.answer is not None
+        return self.answer
+
+
+@asynccontextmanager
+async def payer_on(adapter: str) -> AsyncIterator[Peripheral]:
+    peripheral = payer_peripheral(adapter)
+    await peripheral.start()
+    try:
+        yield peripheral
+    finally:
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await peripheral.aclose()
+
+
+async def serve_once(wallet: Wallet, peripheral: Peripheral, approver: object) -> SessionOutcome:
+    role = PayerRole(wallet=wallet, approver=approver)  # type: ignore[arg-type]
+    return await role.serve_one(peripheral)
+
+
+async def test_a_kiosk_killed_mid_payment_fails_it_cleanly_after_restart_and_pays_once(
+    tmp_path: Path, controllers: tuple[int, int]
+) -> None:
+    shop = make_shop(tmp_path, payers=1)
+    socket = short_socket_dir() / "api.sock"
+    port_a, port_b = controllers
+    config = write_config(
+        tmp_path / "kiosk.toml",
+        home=shop.kiosk.root,
+        adapter=f"bumble:tcp-client:127.0.0.1:{port_b}",
+        socket=socket,
+    )
+    log = tmp_path / "kiosk.log"
+    kiosk = start_kiosk(config, log)
+    try:
+        with shop.open_payer(0) as wallet:
+            async with (
+                pos_client(socket) as pos,
+                payer_on(f"bumble:tcp-client:127.0.0.1:{port_a}") as radio,
+            ):
+                await wait_health(pos, ok=True)
+                held = HeldApproval()
+                first: SessionOutcome | None = None
+                async with anyio.create_task_group() as tg:
+
+                    async def pay_first() -> None:
+                        nonlocal first
+                        first = await serve_once(wallet, radio, held)
+
+                    tg.start_soon(pay_first)
+                    created = await pos.post("/invoices", json={"amount": "7.00"})
+                    first_id = created.json()["id"]
+                    with anyio.fail_after(30):
+                        await held.asked.wait()
+                    # The payer holds the invoice and waits for its approval: kill the kiosk.
+                    assert stop(kiosk, signal.SIGKILL) == -signal.SIGKILL
+                    held.decide(Decision(approve=False, reason="the kiosk went dark"))
+                assert first is not None and first.status == "failed"
+
+                kiosk = start_kiosk(config, log)
+                await wait_health(pos, ok=True)
+                status = (await pos.get(f"/invoices/{first_id}")).json()
+                assert (status["state"], status["error"]) == ("failed", "SESSION_INTERRUPTED")
+
+                async with anyio.create_task_group() as tg:
+                    approve = AutoApprove(limit=20_00, currency="EUR")
+                    tg.start_soon(serve_once, wallet, radio, approve)
+                    created = await pos.post("/invoices", json={"amount": "5.00"})
+                    second_id = created.json()["id"]
+                    result = await wait_final(pos, second_id)
+                assert result["final"]["state"] == "completed"
+        assert stop(kiosk) == 0
+    finally:
+        if kiosk.poll() is None:
+            kiosk.kill()
+            kiosk.wait()
+    first_invoice, second_invoice = bytes.fromhex(first_id), bytes.fromhex(second_id)
+    with shop.open_kiosk_wallet() as mine, shop.open_payer(0) as theirs:
+        for store in (mine.store, theirs.store):
+            assert store.payments.payment(first_invoice) is None
+            assert store.payments.receipt(second_invoice) is not None
+        state = theirs.store.wallet.payer_state().allowance
+        assert state is not None and (state.last_counter, state.spent_minor) == (1, 5_00)
+        assert [i.invoice_id for i in mine.store.outbox.items()] == [second_invoice]
+
+
+async def test_the_kiosk_recovers_its_lost_adapter_and_serves_the_next_customer(
+    tmp_path: Path,
+) -> None:
+    shop = make_shop(tmp_path, payers=1)
+    socket = short_socket_dir() / "api.sock"
+    link = Controllers()
+    link.start()
+    config = write_config(
+        tmp_path / "kiosk.toml", home=shop.kiosk.root, adapter=link.adapter(1), socket=socket
+    )
+    kiosk = start_kiosk(config, tmp_path / "kiosk.log")
+    approve = AutoApprove(limit=20_00, currency="EUR")
+    try:
+        with shop.open_payer(0) as wallet:
+            async with pos_client(socket) as pos:
+                await wait_health(pos, ok=True)
+                async with payer_on(link.adapter(0)) as radio, anyio.create_task_group() as tg:
+                    tg.start_soon(serve_once, wallet, radio, approve)
+                    created = await pos.post("/invoices", json={"amount": "1.50"})
+                    before = await wait_final(pos, created.json()["id"])
+                assert before["final"]["state"] == "completed"
+
+                link.stop()
+                down = await wait_health(pos, ok=False)
+                assert down["status"] == "adapter_down"
+                link.start()
+                await wait_health(pos, ok=True)
+
+                async with payer_on(link.adapter(0)) as radio, anyio.create_task_group() as tg:
+                    tg.start_soon(serve_once, wallet, radio, approve)
+                    created = await pos.post("/invoices", json={"amount": "2.50"})
+                    after = await wait_final(pos, created.json()["id"])
+                assert after["final"]["state"] == "completed"
+                metrics = (await pos.get("/metrics")).text
+        assert stop(kiosk) == 0
+    finally:
+        if kiosk.poll() is None:
+            kiosk.kill()
+            kiosk.wait()
+        link.stop()
+    assert 'p2ppay_kiosk_payments_total{status="completed"} 2' in metrics
+    restarts = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("p2ppay_kiosk_adapter_restarts_total")
+    )
+    assert int(restarts.split()[-1]) >= 1
