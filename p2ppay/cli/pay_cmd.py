@@ -12,6 +12,7 @@ import signal
 import sys
 
 import anyio
+from anyio.abc import TaskStatus
 
 from gatt.link import LinkOptions
 from p2ppay.cli.common import add_adapter, add_json, home_of, unlock
@@ -91,14 +92,18 @@ async def _serve(
             _report(out, outcome)
             return Exit.OK if outcome.completed else Exit.FAILED
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_stop_on_signal, tg.cancel_scope, out)
+            # Listen before serving, so a signal is never lost to the default handler.
+            await tg.start(_stop_on_signal, tg.cancel_scope, out)
             while True:
                 _report(out, await role.serve_one(peripheral))
     return Exit.OK
 
 
-async def _stop_on_signal(scope: anyio.CancelScope, out: Output) -> None:
+async def _stop_on_signal(
+    scope: anyio.CancelScope, out: Output, *, task_status: TaskStatus[None]
+) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
             out.progress(f"{signal.Signals(signum).name}: stopping")
             scope.cancel()
