@@ -28,7 +28,7 @@ from p2ppay.wallet import Wallet
 from protocol import Invoice, SignedDocument
 from tests.app.world import Homes, make_homes
 
-__all__ = ["CRASHED", "QUICK", "Run", "SimulatedCrash", "World", "crash_plan"]
+__all__ = ["CRASHED", "QUICK", "Run", "SimulatedCrash", "World", "crash_plan", "payer_role"]
 
 QUICK = PayerChoice(listen=0.0, within=5.0, margin_db=-1)
 """Take the first payer seen (there is only one on a test radio)."""
@@ -97,7 +97,7 @@ class World:
         faults = faults or MemoryFaults(att_mtu=mtu)
         ends: dict[str, tuple[str, str | None]] = {}
         with self.homes.open_payer() as payer_wallet, self.homes.open_payee() as payee_wallet:
-            payer = self._payer(payer_wallet, crash_plan(crash_at, "payer"))
+            payer = payer_role(payer_wallet, crash_plan(crash_at, "payer"))
             payee = PayeeRole(
                 wallet=payee_wallet, choice=QUICK, attempts=1, crash=crash_plan(crash_at, "payee")
             )
@@ -122,11 +122,12 @@ class World:
             payee_error=ends["payee"][1],
         )
 
-    @staticmethod
-    def _payer(wallet: Wallet, crash: CrashPlan) -> PayerRole:
-        return PayerRole(
-            wallet=wallet, approver=AutoApprove(limit=1_000_00, currency="EUR"), crash=crash
-        )
+
+def payer_role(wallet: Wallet, crash: CrashPlan = NEVER) -> PayerRole:
+    """A payer that approves anything up to 1000.00 EUR."""
+    return PayerRole(
+        wallet=wallet, approver=AutoApprove(limit=1_000_00, currency="EUR"), crash=crash
+    )
 
 
 async def _side(work: object) -> tuple[str, str | None]:
