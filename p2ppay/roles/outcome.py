@@ -81,8 +81,11 @@ def outcome_of(
     reason = ""
     if isinstance(outcome, Failed):
         error, reason = code_name(outcome.code), outcome.reason
-    elif isinstance(outcome, LinkLost):
+    elif isinstance(outcome, LinkLost) and record.state is not SessionState.COMPLETED:
         error, reason = AppErrorCode.LINK_LOST.name, outcome.reason
+    elif isinstance(outcome, LinkLost):
+        # The payee's receipt was on disk before the link went: the payment is complete.
+        reason = f"link lost after completion: {outcome.reason}"
     else:
         assert isinstance(outcome, Completed)
     return SessionOutcome(

@@ -90,10 +90,19 @@ class PayeeRole:
         outcome: SessionOutcome | None = None
         for attempt in range(1, self.attempts + 1):
             self.progress(f"scanning for payers (attempt {attempt} of {self.attempts})")
-            payer = await choose_payer(central, choice, on_seen=self._report_seen)
+            try:
+                payer = await choose_payer(central, choice, on_seen=self._report_seen)
+            except AppError as exc:
+                # A retry that no longer finds the payer ends with what the last try left.
+                if outcome is None or exc.code is not AppErrorCode.NO_PAYER_FOUND:
+                    raise
+                return outcome
             self.progress(f"connecting to payer {payer.tag} ({payer.rssi} dBm)")
             outcome = await self._attempt(central, payer, invoice)
-            if outcome.error != AppErrorCode.LINK_LOST.name or attempt == self.attempts:
+            # Completed (the receipt is ours on disk) or failed for a reason a retry cannot
+            # change: done. Only a lost link with the payment still open is worth a retry.
+            lost = outcome.error == AppErrorCode.LINK_LOST.name
+            if outcome.completed or not lost or attempt == self.attempts:
                 return outcome
             self.progress(f"link lost ({outcome.reason}); retrying the same invoice")
             # The payer advertises a fresh tag per session: follow its address instead.
