@@ -182,8 +182,6 @@ class Cashier:
             else:
                 ending = await self._collect(job)
         job.cancel_scope = None
-        if ending is None:  # requeued: the adapter failed before any payer was reached
-            return
         if scope.cancelled_caught:
             reason = self._interrupt_reason or "interrupted"
             self._interrupt_reason = None
@@ -195,6 +193,8 @@ class Cashier:
                 interrupted = AppErrorCode.SESSION_INTERRUPTED.name
                 code = None if state is JobState.COMPLETED else interrupted
                 self._end(job, state, _Ending(error=code, reason=reason))
+            return
+        if ending is None:  # requeued: the adapter failed before any payer was reached
             return
         state = final_state(self._wallet, job.invoice.doc.id)
         if state is JobState.COMPLETED:

@@ -25,8 +25,9 @@ from p2ppay.issuer import init_issuer, open_issuer
 from p2ppay.kiosk import Kiosk, KioskConfig, parse_config
 from p2ppay.kiosk.daemon import serve
 from p2ppay.radio import PAYER_INFO
-from p2ppay.roles import Approver, AutoApprove, PayerRole, SessionOutcome
+from p2ppay.roles import Approver, AutoApprove, Decision, PayerRole, SessionOutcome
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
+from protocol import Invoice
 
 TAG_LINE = "advertising as payer, session tag "
 
@@ -88,6 +89,25 @@ def kiosk_config(shop: Shop, socket: Path, **sections: dict[str, Any]) -> KioskC
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     return parse_config(data)
+
+
+class HeldApproval:
+    """A payer's approver that tells the test it was asked, then waits for the answer."""
+
+    def __init__(self) -> None:
+        self.asked = anyio.Event()
+        self.answer: Decision | None = None
+        self._answered = anyio.Event()
+
+    def decide(self, decision: Decision) -> None:
+        self.answer = decision
+        self._answered.set()
+
+    async def __call__(self, invoice: Invoice, sas: str) -> Decision:
+        self.asked.set()
+        await self._answered.wait()
+        assert self.answer is not None
+        return self.answer
 
 
 @dataclass(kw_only=True)

@@ -16,30 +16,10 @@ from gatt.link import Peripheral
 from p2ppay.radio import payer_peripheral
 from p2ppay.roles import AutoApprove, Decision, PayerRole, SessionOutcome
 from p2ppay.wallet import Wallet
-from protocol import Invoice
-from tests.kiosk.kit import make_shop, pos_client, short_socket_dir, wait_final
+from tests.kiosk.kit import HeldApproval, make_shop, pos_client, short_socket_dir, wait_final
 from tests.kiosk.process import Controllers, start_kiosk, stop, wait_health, write_config
 
 pytestmark = pytest.mark.anyio
-
-
-class HeldApproval:
-    """A payer's approver that tells the test it was asked, then waits for the answer."""
-
-    def __init__(self) -> None:
-        self.asked = anyio.Event()
-        self.answer: Decision | None = None
-        self._answered = anyio.Event()
-
-    def decide(self, decision: Decision) -> None:
-        self.answer = decision
-        self._answered.set()
-
-    async def __call__(self, invoice: Invoice, sas: str) -> Decision:
-        self.asked.set()
-        await self._answered.wait()
-        assert self.answer is not None
-        return self.answer
 
 
 @asynccontextmanager
