@@ -12,7 +12,8 @@ if [[ "${1:-}" == "--system" ]]; then
     # kernel booted by virtme-ng, BlueZ with btvirt's virtual controllers, dbus, and a static
     # busybox for virtme-ng's initramfs.
     apt-get install -y -qq --no-install-recommends python3-venv python3-dev gcc \
-        qemu-system-x86 linux-image-amd64 bluez bluez-test-tools dbus busybox-static >/dev/null
+        qemu-system-x86 linux-image-amd64 bluez bluez-test-tools dbus busybox-static \
+        postgresql >/dev/null  # postgresql: the ledger tests start their own server (tests/ledger)
 fi
 
 PY=${PYTHON:-python3}
