@@ -1,0 +1,115 @@
+"""The kiosk config: validated once at start, every bad field named in one clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from p2ppay.cli import main
+from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.kiosk.config import load_config, parse_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kiosk" / "kiosk.toml"
+
+
+def _minimal(**sections: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {"wallet": {"home": "/srv/kiosk"}, "payments": {"currency": "EUR"}}
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return data
+
+
+def _refusal(data: dict[str, Any]) -> str:
+    with pytest.raises(AppError) as caught:
+        parse_config(data)
+    assert caught.value.code is AppErrorCode.KIOSK_CONFIG_INVALID
+    return caught.value.message
+
+
+def test_the_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE)
+    assert config.payments.currency == "EUR"
+    assert config.api.unix_path == "/run/p2ppay-kiosk/api.sock"
+
+
+def test_a_minimal_config_takes_the_documented_defaults() -> None:
+    config = parse_config(_minimal())
+    assert (config.radio.adapter, config.radio.min_rssi, config.api.listen) == (
+        "virtual",
+        -70,
+        "127.0.0.1:8421",
+    )
+
+
+def test_every_bad_field_is_named_in_one_error() -> None:
+    message = _refusal(
+        _minimal(
+            radio={"min_rssi": 50, "adapter": "wifi0"},
+            payments={"currency": "EURO", "queue_size": 0},
+            ledger={"url": "not a url"},
+        )
+    )
+    for field in (
+        "radio.min_rssi",
+        "radio.adapter",
+        "payments.currency",
+        "payments.queue_size",
+        "ledger.url",
+    ):
+        assert field in message
+
+
+def test_a_misspelt_key_is_refused_not_ignored() -> None:
+    assert "radio.min_rrsi: unknown key" in _refusal(_minimal(radio={"min_rrsi": -60}))
+
+
+def test_the_required_sections_are_named_when_missing() -> None:
+    message = _refusal({})
+    assert "wallet: required" in message and "payments: required" in message
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0:8421", "192.168.1.20:80", "kiosk.local:8421"])
+def test_the_api_refuses_to_listen_beyond_loopback(listen: str) -> None:
+    assert "api.listen" in _refusal(_minimal(api={"listen": listen}))
+
+
+@pytest.mark.parametrize(
+    "listen", ["127.0.0.1:9000", "[::1]:9000", "localhost:9000", "unix:/run/k.sock"]
+)
+def test_the_api_listens_on_loopback_or_a_unix_socket(listen: str) -> None:
+    assert parse_config(_minimal(api={"listen": listen})).api.listen == listen
+
+
+def test_a_file_that_is_not_toml_is_refused_with_the_config_code(tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text("[wallet\nhome = 1", encoding="utf-8")
+    with pytest.raises(AppError) as caught:
+        load_config(path)
+    assert caught.value.code is AppErrorCode.KIOSK_CONFIG_INVALID
+    assert "not TOML" in caught.value.message
+
+
+def test_a_relative_wallet_home_is_taken_from_the_config_files_directory(tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[wallet]\nhome = "wallet"\n[payments]\ncurrency = "EUR"\n', encoding="utf-8")
+    assert load_config(path).wallet.home == tmp_path / "wallet"
+
+
+def test_the_cli_check_prints_the_validated_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kiosk", "--config", str(EXAMPLE), "--check", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["radio"]["adapter"] == "bumble:usb:0"
+
+
+def test_the_cli_refuses_a_bad_config_with_exit_3_and_the_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[wallet]\nhome = "w"\n[payments]\ncurrency = "XXX"\n', encoding="utf-8")
+    assert main(["kiosk", "--config", str(path), "--json"]) == 3
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["error"] == "KIOSK_CONFIG_INVALID"
+    assert "payments.currency" in printed["message"]
