@@ -23,6 +23,9 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
+
+from gatt.errors import LinkClosed
 from gatt.link import Link, Peripheral
 from gatt.spec import new_session_tag
 from p2ppay.crashpoints import CrashPlan, CrashPoint
@@ -39,7 +42,7 @@ from p2ppay.store.documents import (
     receipt_record,
 )
 from p2ppay.wallet import Wallet
-from protocol import Invoice, Payment, Receipt, format_amount, open_as
+from protocol import ErrorCode, Invoice, Payment, Receipt, format_amount, open_as
 from protocol.session import (
     Completed,
     Event,
@@ -102,8 +105,13 @@ class PayerRole:
             )
             handler = _PayerEvents(role=self, session=session, session_id=record.session_id)
             try:
-                outcome: Outcome = await run_session(
-                    session, link, handler, clock=self.clock, on_sent=handler.sent
+                ended = await self._first_chunk(session, link)
+                outcome: Outcome = (
+                    ended
+                    if ended is not None
+                    else await run_session(
+                        session, link, handler, clock=self.clock, on_sent=handler.sent
+                    )
                 )
             except AppError as exc:
                 # The store refused a step (disk full, locked...): nothing was sent for it.
@@ -116,6 +124,26 @@ class PayerRole:
                     )
                 raise
             return self._finish(record.session_id, outcome, tag=tag, sas=session.sas)
+
+    async def _first_chunk(self, session: PayerSession, link: Link) -> Outcome | None:
+        """Feed the payee's first chunk to ``session``, or end if none comes in time.
+
+        A PayerSession has no clock before its first chunk, so its handshake timer cannot
+        cover a central that connects and says nothing; this wait does (handshake_ms), so a
+        silent central never holds the payer. Returns None once the session is fed.
+        """
+        with anyio.move_on_after(self.timeouts.handshake_ms / 1000):
+            try:
+                first = await link.receive()
+            except LinkClosed as exc:
+                return LinkLost(reason=str(exc) or "link closed")
+            session.receive_data(first, self.clock())
+            return None
+        return Failed(
+            code=ErrorCode.SESSION_HANDSHAKE_TIMEOUT,
+            reason="the payee connected but sent nothing",
+            by_peer=False,
+        )
 
     def _finish(
         self, session_id: str, outcome: Outcome, *, tag: str, sas: str | None
