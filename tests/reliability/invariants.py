@@ -22,7 +22,7 @@ from pathlib import Path
 
 from p2ppay.wallet import WalletHome
 
-__all__ = ["INVARIANTS", "Snapshot", "check", "snapshot"]
+__all__ = ["INVARIANTS", "MONEY_TABLES", "Snapshot", "check", "money_state", "snapshot"]
 
 INVARIANTS = (
     "one_counter_per_payment",
@@ -99,3 +99,20 @@ def check(payer: WalletHome, payee: WalletHome) -> tuple[str, ...]:
             f"payer_head: the payer's own chain has a gap: {sorted(counters)}"
         )
     return INVARIANTS
+
+
+MONEY_TABLES = ("allowances", "invoices", "payments", "receipts", "seen_chains", "outbox")
+"""Every table that holds money or the evidence of it (the session log is not one)."""
+
+
+def money_state(home: WalletHome) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every money table, for "nothing changed" comparisons."""
+    uri = f"file:{Path(home.store_file).as_posix()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        return {
+            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in MONEY_TABLES
+        }
+    finally:
+        conn.close()

@@ -1,0 +1,102 @@
+"""Hostile peers that speak the real wire protocol over a real Link, with their own rules.
+
+Mallory runs a real Noise channel (:class:`protocol.session.channel.Channel`) and real
+envelopes, so the genuine role on the other side gets exactly what a modified app would
+send; what she sends in them is up to the test. Also: documents signed without the checks
+:func:`protocol.verify.sign` makes (an attacker does not run our builders' checks).
+"""
+
+from __future__ import annotations
+
+import cbor2
+from nacl.signing import SigningKey
+
+from gatt.link import Central, Link, Peripheral
+from gatt.spec import new_session_tag
+from protocol import cbor
+from protocol.cose import sign1
+from protocol.documents import Document, to_payload
+from protocol.framing import MIN_CHUNK_SIZE
+from protocol.negotiation import Answer, Capabilities, Offer, answer_offer
+from protocol.session.channel import Channel
+from protocol.session.messages import Message, MessageKind
+
+__all__ = ["Mallory", "raw_sign", "with_payload"]
+
+NOW_MS = 0
+"""Mallory's reassembler clock never runs out: she does not time anything."""
+
+
+def raw_sign(key: SigningKey, doc: Document) -> bytes:
+    """A COSE_Sign1 of ``doc`` by ``key``, without any of the sender-side checks."""
+    return sign1(key, doc.KIND, cbor.encode(to_payload(doc)))
+
+
+def with_payload(signed: bytes, doc: Document) -> bytes:
+    """``signed`` with its payload replaced by ``doc`` and the original signature kept."""
+    tag = cbor2.loads(signed)
+    protected, unprotected, _, signature = tag.value
+    forged = [protected, dict(unprotected), cbor.encode(to_payload(doc)), signature]
+    return cbor.encode(cbor2.CBORTag(tag.tag, forged))
+
+
+class Mallory:
+    """One end of a session with a hostile app behind it."""
+
+    def __init__(self, link: Link, channel: Channel) -> None:
+        self.link = link
+        self.channel = channel
+
+    @classmethod
+    async def as_payer(cls, peripheral: Peripheral, identity: SigningKey) -> Mallory:
+        """Advertise, accept the payee's connection, be the Noise responder."""
+        link = await peripheral.accept(tag=new_session_tag())
+        channel = Channel(
+            initiator=False,
+            identity=identity,
+            chunk_size=MIN_CHUNK_SIZE,
+            reassembly_timeout_ms=10_000,
+        )
+        return cls(link, channel)
+
+    @classmethod
+    async def as_payee(cls, central: Central, identity: SigningKey) -> Mallory:
+        """Connect to the first payer seen, be the Noise initiator."""
+        link = await central.connect(await central.find(within=5))
+        channel = Channel(
+            initiator=True,
+            identity=identity,
+            chunk_size=link.max_chunk,
+            reassembly_timeout_ms=10_000,
+        )
+        return cls(link, channel)
+
+    async def read(self) -> Message:
+        """The next whole message from the peer, decrypted."""
+        while True:
+            message = self.channel.feed(await self.link.receive(), NOW_MS)
+            if message is not None:
+                return Message.decode(self.channel.read(message))
+
+    async def write(self, kind: MessageKind, body: bytes) -> None:
+        self.channel.write(Message(kind=kind, body=body).encode())
+        for chunk in self.channel.drain():
+            await self.link.send(chunk)
+
+    async def answer(self, currency: str = "EUR") -> None:
+        """Payer side: read the offer and answer it (messages 1 and 2)."""
+        offer = Offer.decode((await self.read()).body)
+        self.channel.use_chunk_size(min(offer.chunk_size, self.link.max_chunk))
+        answer = answer_offer(
+            offer, Capabilities(max_chunk_size=self.link.max_chunk, currencies=(currency,))
+        )
+        self.channel.apply(answer)
+        await self.write(MessageKind.ANSWER, answer.encode())
+
+    async def offer(self, currency: str = "EUR") -> None:
+        """Payee side: offer and read the answer (messages 1 and 2)."""
+        offer = Offer.from_capabilities(
+            Capabilities(max_chunk_size=self.link.max_chunk, currencies=(currency,))
+        )
+        await self.write(MessageKind.OFFER, offer.encode())
+        self.channel.apply(Answer.decode((await self.read()).body))
