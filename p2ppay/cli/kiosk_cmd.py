@@ -18,7 +18,6 @@ import anyio
 from p2ppay.cli.common import add_json, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.kiosk.config import load_config
-from p2ppay.kiosk.daemon import serve
 from p2ppay.kiosk.logs import configure_logging
 from p2ppay.kiosk.service import Kiosk
 from p2ppay.kiosk.syncer import ledger_sync
@@ -49,6 +48,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
         data = config.model_dump(mode="json")
         out.result(data, [f"{args.config}: valid", *_describe(data)])
         return Exit.OK
+    # The HTTP stack (the ``kiosk`` extra) is needed only to run the daemon.
+    from p2ppay.kiosk.daemon import serve
+
     configure_logging(config.daemon.log_level)
     with unlock(WalletHome.resolve(config.wallet.home)) as wallet:
         if not wallet.store.trust.issuer_keys():

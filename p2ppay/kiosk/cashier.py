@@ -169,6 +169,13 @@ class Cashier:
 
     async def _serve(self, job: Job) -> None:
         expires_in = job.invoice.doc.expires - time.time()
+        if expires_in <= 0:
+            expired = _Ending(
+                error=AppErrorCode.KIOSK_QUEUE_TIMEOUT.name,
+                reason="the invoice expired in the queue",
+            )
+            self._end(job, JobState.FAILED, expired)
+            return
         ending: _Ending | None = None
         with anyio.CancelScope() as scope:
             job.cancel_scope = scope
