@@ -50,14 +50,16 @@ log_level = "DEBUG"
     return path
 
 
-def start_kiosk(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_kiosk(config: Path, log: Path, *, crash_at: str = "") -> subprocess.Popen[bytes]:
+    """``p2ppay kiosk --config`` in its own process (dying at ``crash_at``, if given)."""
+    env = {**os.environ, "P2PPAY_PASSPHRASE": "", "P2PPAY_CRASH_AT": crash_at}
     with log.open("ab") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "p2ppay", "kiosk", "--config", str(config)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=sink,
-            env={**os.environ, "P2PPAY_PASSPHRASE": ""},
+            env=env,
         )
 
 

@@ -13,9 +13,11 @@ import anyio
 import pytest
 
 from gatt.link import Peripheral
+from p2ppay.crashpoints import CRASH_EXIT_CODE
 from p2ppay.radio import payer_peripheral
 from p2ppay.roles import AutoApprove, Decision, PayerRole, SessionOutcome
 from p2ppay.wallet import Wallet
+from protocol.session import Timeouts
 from tests.kiosk.kit import HeldApproval, make_shop, pos_client, short_socket_dir, wait_final
 from tests.kiosk.process import Controllers, start_kiosk, stop, wait_health, write_config
 
@@ -151,3 +153,70 @@ async def test_the_kiosk_recovers_its_lost_adapter_and_serves_the_next_customer(
         if line.startswith("p2ppay_kiosk_adapter_restarts_total")
     )
     assert int(restarts.split()[-1]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("crash_at", "after_restart"),
+    [
+        ("payee.before_persist_payment", "failed"),
+        ("payee.after_persist_payment", "resumable"),
+        ("payee.after_persist_receipt", "completed"),
+    ],
+)
+async def test_a_kiosk_that_dies_at_a_money_step_recovers_it_and_nothing_is_paid_twice(
+    tmp_path: Path, controllers: tuple[int, int], crash_at: str, after_restart: str
+) -> None:
+    shop = make_shop(tmp_path, payers=1)
+    socket = short_socket_dir() / "api.sock"
+    port_a, port_b = controllers
+    config = write_config(
+        tmp_path / "kiosk.toml",
+        home=shop.kiosk.root,
+        adapter=f"bumble:tcp-client:127.0.0.1:{port_b}",
+        socket=socket,
+    )
+    log = tmp_path / "kiosk.log"
+    kiosk = start_kiosk(config, log, crash_at=crash_at)
+    approve = AutoApprove(limit=20_00, currency="EUR")
+    # The payer gives up on a missing receipt quickly (the kiosk died before sending it).
+    quick = Timeouts(receipt_ms=2_000)
+    try:
+        with shop.open_payer(0) as wallet:
+            adapter = f"bumble:tcp-client:127.0.0.1:{port_a}"
+            async with pos_client(socket) as pos, payer_on(adapter) as radio:
+                await wait_health(pos, ok=True)
+                async with anyio.create_task_group() as tg:
+                    role = PayerRole(wallet=wallet, approver=approve, timeouts=quick)
+                    tg.start_soon(role.serve_one, radio)
+                    first_id = (await pos.post("/invoices", json={"amount": "7.00"})).json()["id"]
+                    assert await anyio.to_thread.run_sync(kiosk.wait, 30) == CRASH_EXIT_CODE
+
+                kiosk = start_kiosk(config, log)
+                await wait_health(pos, ok=True)
+                status = (await pos.get(f"/invoices/{first_id}")).json()
+                assert status["state"] == after_restart
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(serve_once, wallet, radio, approve)
+                    second_id = (await pos.post("/invoices", json={"amount": "5.00"})).json()["id"]
+                    result = await wait_final(pos, second_id)
+                assert result["final"]["state"] == "completed"
+        assert stop(kiosk) == 0
+    finally:
+        if kiosk.poll() is None:
+            kiosk.kill()
+            kiosk.wait()
+    first, second = bytes.fromhex(first_id), bytes.fromhex(second_id)
+    with shop.open_kiosk_wallet() as mine, shop.open_payer(0) as theirs:
+        kept = mine.store.payments.payment(first)
+        sent = theirs.store.payments.payment(first)
+        # The kiosk holds the first payment only if the payer made it, and then the same one.
+        assert (kept is not None) == (after_restart != "failed")
+        assert kept is None or (sent is not None and kept.signed == sent.signed)
+        assert mine.store.sessions.unfinished() == []
+        allowance = theirs.store.wallet.payer_state().allowance
+        assert allowance is not None
+        paid_first = 7_00 if sent is not None else 0
+        assert allowance.spent_minor == paid_first + 5_00
+        assert theirs.store.payments.receipt(second) is not None
+        assert mine.store.payments.receipt(second) is not None
