@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SECONDS",
         help="wait after an allowance ends before releasing its unspent reserve",
     )
+    serve.add_argument(
+        "--verify-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes verifying bundles in parallel (default 0: in-process)",
+    )
     serve.set_defaults(handler=run_serve)
 
     deposit = commands.add_parser("deposit", help="fund a wallet's account (admin)")
@@ -76,6 +83,7 @@ def run_serve(args: argparse.Namespace, out: Output) -> int:
         db_url=args.db,
         admin_token=_token(args),
         clock=lambda: int(time.time()),
+        verify_workers=max(0, args.verify_workers),
         **extra,
     )
 

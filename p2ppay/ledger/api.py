@@ -41,6 +41,7 @@ from p2ppay.ledger.auth import (
     HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIME,
+    SignedRequest,
     check_request,
 )
 from p2ppay.ledger.errors import LedgerError, http_status
@@ -130,19 +131,20 @@ def _service(request: Request) -> LedgerService:
     return service
 
 
-async def _wallet(
+async def _signed(
     request: Request,
     key: Annotated[str | None, Header(alias=HEADER_KEY)] = None,
     time: Annotated[str | None, Header(alias=HEADER_TIME)] = None,
     nonce: Annotated[str | None, Header(alias=HEADER_NONCE)] = None,
     signature: Annotated[str | None, Header(alias=HEADER_SIGNATURE)] = None,
-) -> bytes:
-    """The caller's wallet key, once its signature, time and nonce passed."""
+) -> SignedRequest:
+    """The caller's request, once its signature and time passed (the nonce is consumed by
+    the operation's own transaction)."""
     del key, time, nonce, signature  # declared for the OpenAPI document; read below
     body = await request.body()
     signed = check_request(request.headers, method=request.method, path=request.url.path, body=body)
-    await _service(request).admit(signed)
-    return signed.public_key
+    _service(request).check_fresh(signed)
+    return signed
 
 
 async def _admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -152,7 +154,7 @@ async def _admin(request: Request, authorization: Annotated[str | None, Header()
         raise LedgerError(AppErrorCode.LEDGER_FORBIDDEN, "admin token required")
 
 
-Wallet = Annotated[bytes, Depends(_wallet)]
+Wallet = Annotated[SignedRequest, Depends(_signed)]
 Admin = Depends(_admin)
 
 
@@ -194,14 +196,16 @@ def create_app(service: LedgerService) -> FastAPI:
     async def register(caller: Wallet) -> s.AccountOut:
         """Open the calling wallet's account (idempotent)."""
         account, created = await service.register(caller)
-        return s.AccountOut(wallet=caller.hex(), wallet_id=account.wallet_id, created=created)
+        return s.AccountOut(
+            wallet=caller.public_key.hex(), wallet_id=account.wallet_id, created=created
+        )
 
     @app.get("/v1/accounts/me", responses=_ERRORS)
     async def statement(caller: Wallet) -> s.StatementOut:
         """The caller's balances (balance, reserve, claims) and allowances."""
         account, balances, issued = await service.statement(caller)
         return s.StatementOut(
-            wallet=caller.hex(),
+            wallet=caller.public_key.hex(),
             wallet_id=account.wallet_id,
             balances=[_balance(b) for b in balances],
             allowances=[
@@ -243,8 +247,7 @@ def create_app(service: LedgerService) -> FastAPI:
     @app.get("/v1/revocations", responses=_ERRORS)
     async def revocations(caller: Wallet) -> s.RevocationsOut:
         """Wallet keys revoked for double spending."""
-        del caller
-        current = await service.revocations()
+        current = await service.revocations(caller)
         return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
 
     async def move(body: s.MoneyRequest, *, withdrawal: bool) -> s.StatementOut:

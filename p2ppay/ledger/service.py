@@ -24,10 +24,15 @@ from p2ppay.ledger.auth import SignedRequest
 from p2ppay.ledger.database import Database, Tx, open_database
 from p2ppay.ledger.errors import LedgerError
 from p2ppay.ledger.schema import migrate
+from p2ppay.ledger.verifier import check_bundles
 from protocol.keys import public_key
 from protocol.money import MAX_AMOUNT
 
-__all__ = ["LedgerConfig", "LedgerService", "Revocations", "SyncAnswer", "Update"]
+__all__ = ["Caller", "LedgerConfig", "LedgerService", "Revocations", "SyncAnswer", "Update"]
+
+Caller = bytes | SignedRequest
+"""Who calls: a verified signed request (its nonce is consumed), or a raw wallet key for
+in-process callers that authenticated otherwise (tests, tools)."""
 
 DEFAULT_VALIDITY = 7 * 24 * 3600
 """Seconds an issued allowance stays valid unless the wallet asks for less."""
@@ -53,6 +58,8 @@ class LedgerConfig:
     """Seconds after an allowance ends before its unspent reserve is released."""
     max_validity: int = 90 * 24 * 3600
     """Longest allowance validity a wallet may ask for."""
+    verify_workers: int = 0
+    """Worker processes that verify bundles in parallel (0: in the serving process)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,40 +145,47 @@ class LedgerService:
 
     # --- authentication -----------------------------------------------------------------
 
-    async def admit(self, request: SignedRequest) -> None:
-        """Refuse a stale or replayed request (its signature was checked by the caller)."""
+    def check_fresh(self, request: SignedRequest) -> None:
+        """Refuse a request whose timestamp is outside the window around the ledger clock."""
         now = self.now()
         if abs(now - request.timestamp) > REQUEST_WINDOW:
             raise LedgerError(
                 AppErrorCode.LEDGER_STALE_REQUEST,
                 f"request time {request.timestamp} is more than {REQUEST_WINDOW}s from {now}",
             )
+
+    async def _caller(self, tx: Tx, caller: Caller) -> bytes:
+        """The caller's key; a signed request's nonce is consumed in ``tx`` (the operation's
+        own transaction), so a replay is refused and can never have had any effect."""
+        if not isinstance(caller, SignedRequest):
+            return caller
         self._requests += 1
-        prune = self._requests % 256 == 1
-
-        async def work(tx: Tx) -> int:
-            if prune:
-                await tx.execute("DELETE FROM nonces WHERE at < $1", now - 2 * REQUEST_WINDOW)
-            return await tx.execute(
-                "INSERT INTO nonces (public_key, nonce, at) VALUES ($1, $2, $3) "
-                "ON CONFLICT (public_key, nonce) DO NOTHING",
-                request.public_key,
-                request.nonce,
-                request.timestamp,
-            )
-
-        if await self._db.run(work) == 0:
+        if self._requests % 256 == 1:
+            await tx.execute("DELETE FROM nonces WHERE at < $1", self.now() - 2 * REQUEST_WINDOW)
+        fresh = await tx.execute(
+            "INSERT INTO nonces (public_key, nonce, at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (public_key, nonce) DO NOTHING",
+            caller.public_key,
+            caller.nonce,
+            caller.timestamp,
+        )
+        if not fresh:
             raise LedgerError(AppErrorCode.LEDGER_REPLAY, "this nonce was used already")
+        return caller.public_key
 
     # --- wallets ------------------------------------------------------------------------
 
-    async def register(self, wallet: bytes) -> tuple[accounts.Account, bool]:
+    async def register(self, caller: Caller) -> tuple[accounts.Account, bool]:
         """Open the wallet's account (idempotent); ``(account, created)``."""
         now = self.now()
-        return await self._db.run(lambda tx: accounts.ensure_account(tx, wallet, now=now))
+
+        async def work(tx: Tx) -> tuple[accounts.Account, bool]:
+            return await accounts.ensure_account(tx, await self._caller(tx, caller), now=now)
+
+        return await self._db.run(work)
 
     async def statement(
-        self, wallet: bytes
+        self, caller: Caller
     ) -> tuple[
         accounts.Account, list[accounts.Balance], list[tuple[int, str, int, int, int, bool]]
     ]:
@@ -184,6 +198,7 @@ class LedgerService:
         ) -> tuple[
             accounts.Account, list[accounts.Balance], list[tuple[int, str, int, int, int, bool]]
         ]:
+            wallet = await self._caller(tx, caller)
             await allowances.release_expired(tx, now=now, grace=self._config.grace)
             account = await accounts.account_by_key(tx, wallet)
             if account is None:
@@ -202,7 +217,7 @@ class LedgerService:
         return await self._db.run(work)
 
     async def request_allowance(
-        self, wallet: bytes, *, currency: str, amount: int, valid_for: int | None
+        self, caller: Caller, *, currency: str, amount: int, valid_for: int | None
     ) -> allowances.IssuedAllowance:
         """Reserve ``amount`` of ``currency`` and issue a signed allowance for it."""
         now = self.now()
@@ -214,6 +229,7 @@ class LedgerService:
             )
 
         async def work(tx: Tx) -> allowances.IssuedAllowance:
+            wallet = await self._caller(tx, caller)
             await allowances.release_expired(tx, now=now, grace=self._config.grace)
             account = await accounts.account_by_key(tx, wallet)
             if account is None:
@@ -230,17 +246,18 @@ class LedgerService:
 
         return await self._db.run(work)
 
-    async def sync(self, wallet: bytes, bundles: list[bytes], query: list[bytes]) -> SyncAnswer:
+    async def sync(self, caller: Caller, bundles: list[bytes], query: list[bytes]) -> SyncAnswer:
         """Settle ``bundles`` (any party's) and answer the caller's settlement ``query``."""
         if len(bundles) > MAX_BATCH or len(query) > MAX_BATCH:
             raise LedgerError(AppErrorCode.LEDGER_BATCH_TOO_LARGE, f"at most {MAX_BATCH} each")
         now = self.now()
-        checked = [
-            settlement.check_bundle(raw, issuer=self._issuer_key, now=now) for raw in bundles
-        ]
+        checked = await check_bundles(
+            bundles, issuer=self._issuer_key, now=now, workers=self._config.verify_workers
+        )
         to_settle = [c for c in checked if isinstance(c, settlement.Checked)]
 
         async def work(tx: Tx) -> SyncAnswer:
+            wallet = await self._caller(tx, caller)
             await allowances.release_expired(tx, now=now, grace=self._config.grace)
             settled = iter(await settlement.settle(tx, to_settle, now=now))
             outcomes = [c if isinstance(c, settlement.Outcome) else next(settled) for c in checked]
@@ -279,9 +296,14 @@ class LedgerService:
             for h, i, payer, fraud, amount, currency in rows
         ]
 
-    async def revocations(self) -> Revocations:
+    async def revocations(self, caller: Caller) -> Revocations:
         """The current revocation list."""
-        return await self._db.run(_revocations)
+
+        async def work(tx: Tx) -> Revocations:
+            await self._caller(tx, caller)
+            return await _revocations(tx)
+
+        return await self._db.run(work)
 
     # --- admin --------------------------------------------------------------------------
 

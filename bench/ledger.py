@@ -1,0 +1,221 @@
+"""Benchmark: bundles per second through the ledger's sync endpoint, vs the Ed25519 floor.
+
+Each bundle the ledger settles costs at least four Ed25519 verifications (invoice, payment,
+the allowance inside the payment, receipt). The floor is those four ``VerifyKey.verify``
+calls on the very same to-be-signed bytes, measured in the same run: it is the rate the
+ledger could reach if verifying signatures were all it did, on one core.
+
+The ledger runs as its own process (``python -m p2ppay.ledger serve``, uvicorn), on SQLite and
+on a private PostgreSQL; this process uploads fresh bundles (several payers, several payees,
+one chain per payer) with signed ``POST /v1/sync`` calls of ``--batch`` bundles, one call at
+a time, and times the calls. Every answer must be ``settled``. Ratio = ledger rate / floor.
+
+    .venv/bin/python bench/ledger.py [--bundles 1000] [--batch 100] [--stores sqlite,postgresql]
+
+The last line of output is one JSON object with the raw figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+from nacl.signing import SigningKey, VerifyKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from p2ppay.sync import AdminClient, LedgerClient
+from protocol.builders import make_invoice, make_payment, make_receipt
+from protocol.bundle import decode_bundle, encode_bundle
+from protocol.chain import ChainHead, head_of
+from protocol.cose import parse_sign1
+from protocol.documents import Allowance, Verdict
+from protocol.verify import open_as
+
+TOKEN = "bench-token"
+PAYERS = 10
+PAYEES = 10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_ledger(db: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "p2ppay.ledger", "serve", "--db", db, "--port", str(port),
+         "--admin-token", TOKEN, "--verify-workers", str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"the ledger on {db} did not start")
+
+
+async def make_bundles(url: str, count: int) -> list[bytes]:
+    """Fund payers, get their allowances from the ledger, and sign ``count`` bundles."""
+    payers = [SigningKey.generate() for _ in range(PAYERS)]
+    payees = [SigningKey.generate() for _ in range(PAYEES)]
+    per_payer = -(-count // PAYERS)
+    allowances: list[tuple[SigningKey, object]] = []
+    async with AdminClient(url, TOKEN) as admin:
+        for key in payers:
+            async with LedgerClient(url, key) as client:
+                await client.register()
+                await admin.deposit(bytes(key.verify_key).hex(), per_payer * 100, "EUR")
+                issued = await client.request_allowance(
+                    currency="EUR", amount_minor=per_payer * 100
+                )
+            allowances.append((key, open_as(base64.b64decode(issued.allowance), Allowance)))
+    now = int(time.time())
+    bundles: list[bytes] = []
+    heads: list[ChainHead | None] = [None] * PAYERS
+    for n in range(count):
+        p = n % PAYERS
+        key, allowance = allowances[p]
+        payee = payees[n % PAYEES]
+        invoice = make_invoice(payee, amount=100, currency="EUR", now=now)
+        payment = make_payment(key, invoice=invoice, allowance=allowance, head=heads[p])  # type: ignore[arg-type]
+        heads[p] = head_of(payment)
+        receipt = make_receipt(payee, payment_hash=payment.hash, verdict=Verdict.ACCEPTED, now=now)
+        bundles.append(encode_bundle(invoice.raw, payment.raw, receipt.raw))
+    return bundles
+
+
+def verification_floor(bundles: list[bytes]) -> float:
+    """Seconds per bundle for its four bare Ed25519 verifications."""
+    jobs: list[tuple[VerifyKey, bytes, bytes]] = []
+    for bundle in bundles:
+        invoice, payment, receipt = decode_bundle(bundle)
+        opened = open_as(payment, __import__("protocol.documents").documents.Payment)
+        allowance = opened.allowance
+        assert allowance is not None
+        docs = (
+            (invoice, open_as(invoice, __import__("protocol.documents").documents.Invoice).signer),
+            (payment, opened.signer),
+            (allowance.raw, allowance.signer),
+            (receipt, open_as(receipt, __import__("protocol.documents").documents.Receipt).signer),
+        )
+        for raw, signer in docs:
+            envelope = parse_sign1(raw)
+            jobs.append((VerifyKey(signer), envelope.to_be_signed(), envelope.signature))
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for key, message, signature in jobs:
+            key.verify(message, signature)
+        best = min(best, time.perf_counter() - start)
+    return best / len(bundles)
+
+
+async def upload(url: str, bundles: list[bytes], batch: int, warm: int, concurrency: int) -> float:
+    """Seconds to settle every bundle after the first ``warm`` (untimed: starts the server's
+    workers), ``batch`` per call, ``concurrency`` calls in flight (wallets syncing at once)."""
+    key = SigningKey.generate()
+    encoded = [base64.b64encode(b).decode("ascii") for b in bundles]
+    async with LedgerClient(url, key) as client:
+        await client.register()
+        await client.sync(encoded[:warm], [])
+        batches = [encoded[i : i + batch] for i in range(warm, len(encoded), batch)]
+
+        async def uploader(lane: int) -> None:
+            for chunk in batches[lane::concurrency]:
+                answer = await client.sync(chunk, [])
+                bad = [r for r in answer.results if r.status != "settled"]
+                if bad:
+                    raise RuntimeError(f"not settled: {bad[0]}")
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for lane in range(concurrency):
+                tg.start_soon(uploader, lane)
+        return time.perf_counter() - start
+
+
+def run_store(
+    store: str, count: int, batch: int, workers: int, concurrency: int
+) -> dict[str, float | int | str]:
+    cleanup = None
+    if store == "sqlite":
+        tmp = tempfile.mkdtemp(prefix="p2ppay-bench-")
+        db = f"sqlite:///{tmp}/ledger.sqlite3"
+    else:
+        from tests.ledger.pg import create_database, start_postgres
+
+        server = start_postgres()
+        cleanup = server.stop
+        db = anyio.run(create_database, server, "bench")
+    process, url = start_ledger(db, workers)
+    warm = batch
+    try:
+        bundles = anyio.run(make_bundles, url, count + warm)
+        floor = verification_floor(bundles[warm:])
+        seconds = anyio.run(upload, url, bundles, batch, warm, concurrency)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        if cleanup is not None:
+            cleanup()
+    rate = count / seconds
+    floor_rate = 1 / floor
+    return {
+        "store": store,
+        "bundles": count,
+        "batch": batch,
+        "verify_workers": workers,
+        "concurrency": concurrency,
+        "seconds": round(seconds, 4),
+        "bundles_per_s": round(rate, 1),
+        "floor_bundles_per_s": round(floor_rate, 1),
+        "ratio": round(rate / floor_rate, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundles", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument(
+        "--verify-workers", type=int, default=0,
+        help="ledger worker processes verifying bundles (0: in the serving process)",
+    )  # fmt: skip
+    parser.add_argument("--concurrency", type=int, default=2, help="sync calls in flight")
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    rows = [
+        run_store(s, args.bundles, args.batch, args.verify_workers, args.concurrency)
+        for s in args.stores.split(",")
+    ]
+    print(f"{'store':<12}{'workers':>8}{'bundles/s':>12}{'floor/s':>12}{'ratio':>8}  (goal >= 0.5)")
+    for row in rows:
+        print(
+            f"{row['store']:<12}{row['verify_workers']:>8}{row['bundles_per_s']:>12}"
+            f"{row['floor_bundles_per_s']:>12}{row['ratio']:>8}"
+        )
+    print(json.dumps({"bench": "ledger", "cpu_count": os.cpu_count(), "results": rows}))
+
+
+if __name__ == "__main__":
+    main()
