@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import socket
+import stat
 from collections.abc import Callable, Iterator
 
 import anyio
 import uvicorn
 
+from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.api import build_app
 from p2ppay.kiosk.service import Kiosk
 
@@ -37,20 +41,44 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _uvicorn_config(kiosk: Kiosk) -> uvicorn.Config:
+SOCKET_MODE = 0o660
+"""Permissions of the API's Unix socket: the kiosk's user and group only (uvicorn would
+make its own socket world-writable)."""
+
+
+def _listen(kiosk: Kiosk) -> socket.socket:
+    """The API's listening socket, bound here so a bad address fails before anything runs."""
     api = kiosk.config.api
-    common: dict[str, object] = {
-        "log_config": None,
-        "lifespan": "off",
-        "timeout_graceful_shutdown": 2,
-        "access_log": False,
-        "server_header": False,
-    }
     path = api.unix_path
     if path is not None:
-        return uvicorn.Config(build_app(kiosk), uds=path, **common)  # type: ignore[arg-type]
-    host, port = api.host_port
-    return uvicorn.Config(build_app(kiosk), host=host, port=port, **common)  # type: ignore[arg-type]
+        family: socket.AddressFamily = socket.AF_UNIX
+    else:
+        host, port = api.host_port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if path is not None:
+            if stat.S_ISSOCK(_mode(path)):
+                os.unlink(path)  # a stale socket from a previous run
+            sock.bind(path)
+            os.chmod(path, SOCKET_MODE)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AppError(
+            AppErrorCode.KIOSK_CONFIG_INVALID, f"api.listen {api.listen}: {exc.strerror or exc}"
+        ) from exc
+    sock.setblocking(False)
+    return sock
+
+
+def _mode(path: str) -> int:
+    try:
+        return os.stat(path).st_mode
+    except FileNotFoundError:
+        return 0
 
 
 async def serve(
@@ -61,7 +89,16 @@ async def serve(
     handle_signals: bool = True,
 ) -> None:
     """Run ``kiosk`` and its API until a signal (or ``stop``), then shut down cleanly."""
-    server = _Server(_uvicorn_config(kiosk))
+    sock = _listen(kiosk)
+    config = uvicorn.Config(
+        build_app(kiosk),
+        log_config=None,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        access_log=False,
+        server_header=False,
+    )
+    server = _Server(config)
 
     async def watch_signals() -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -78,7 +115,7 @@ async def serve(
 
     async def run_server() -> None:
         try:
-            await server.serve()
+            await server.serve(sockets=[sock])
         finally:
             server_done.set()
 
@@ -106,4 +143,8 @@ async def serve(
         with anyio.move_on_after(5):
             await server_done.wait()
         tg.cancel_scope.cancel()
+    sock.close()
+    if kiosk.config.api.unix_path is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(kiosk.config.api.unix_path)
     log.info("kiosk stopped")

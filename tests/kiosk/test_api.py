@@ -4,17 +4,21 @@ refusals, metrics, health and background sync."""
 from __future__ import annotations
 
 import contextlib
+import socket as socketlib
 import sqlite3
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from gatt.bumble_backend import loop_radio
+from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.daemon import serve
 from p2ppay.kiosk.service import Kiosk
 from p2ppay.roles import Decision
 from p2ppay.store import OutboxStatus
+from tests.controllers import _free_port
 from tests.kiosk.kit import (
     HeldApproval,
     customers,
@@ -273,3 +277,41 @@ async def test_background_sync_runs_after_a_payment_and_offline_failures_only_co
     assert offline == 1
     assert kiosk.metrics.sync_runs["error"] >= 1 and kiosk.metrics.sync_runs["ok"] >= 1
     assert calls[0] is False and calls[-1] is True
+
+
+async def test_the_api_socket_is_private_to_the_kiosks_user_and_group(tmp_path: Path) -> None:
+    shop = make_shop(tmp_path, payers=0)
+    socket = short_socket_dir() / "api.sock"
+    with shop.open_kiosk_wallet() as wallet:
+        async with running_kiosk(kiosk_config(shop, socket), wallet):
+            mode = socket.stat().st_mode & 0o777
+        assert not socket.exists()
+    assert mode == 0o660
+
+
+async def test_the_api_answers_on_a_loopback_tcp_port(tmp_path: Path) -> None:
+    shop = make_shop(tmp_path, payers=0)
+    port = _free_port()
+    config = kiosk_config(shop, tmp_path / "unused", api={"listen": f"127.0.0.1:{port}"})
+    with shop.open_kiosk_wallet() as wallet:
+        async with (
+            running_kiosk(config, wallet),
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as pos,
+        ):
+            health = await pos.get("/healthz")
+    assert (health.status_code, health.json()["status"]) == (200, "ok")
+
+
+async def test_an_address_already_in_use_fails_at_start_with_the_config_code(
+    tmp_path: Path,
+) -> None:
+    shop = make_shop(tmp_path, payers=0)
+    with socketlib.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = kiosk_config(shop, tmp_path / "unused", api={"listen": f"127.0.0.1:{port}"})
+        with shop.open_kiosk_wallet() as wallet, pytest.raises(AppError) as caught:
+            await serve(Kiosk(config=config, wallet=wallet), handle_signals=False)
+    assert caught.value.code is AppErrorCode.KIOSK_CONFIG_INVALID
+    assert "api.listen" in caught.value.message
