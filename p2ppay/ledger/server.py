@@ -108,7 +108,7 @@ async def running_ledger(
             db_url=url,
             admin_token=admin_token or secrets.token_urlsafe(24),
             clock=clock or _clock,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
         service = await LedgerService.open(config)
         try:

@@ -116,11 +116,12 @@ def check_bundle(raw: bytes, *, issuer: bytes, now: int) -> Checked | Outcome:
         currency=payment.doc.currency,
     )
     if receipt.verdict is not Verdict.ACCEPTED:
-        code = AppErrorCode.LEDGER_RECEIPT_REJECTED
-        return _rejected(code.name, int(code), f"the payee refused it ({receipt.code})", checked)
+        refused = AppErrorCode.LEDGER_RECEIPT_REJECTED
+        why = f"the payee refused it ({receipt.code})"
+        return _rejected(refused.name, int(refused), why, checked)
     if receipt.time > now + MAX_CLOCK_SKEW:
-        code = ErrorCode.DOC_NOT_YET_VALID
-        return _rejected(code.name, int(code), "the receipt is dated in the future", checked)
+        future = ErrorCode.DOC_NOT_YET_VALID
+        return _rejected(future.name, int(future), "the receipt is dated in the future", checked)
     return checked
 
 
@@ -203,6 +204,7 @@ async def settle(tx: Tx, items: list[Checked], *, now: int) -> list[Outcome]:
     deltas: dict[tuple[int, str], tuple[int, int, int]] = {}
     settlement_rows: list[tuple[object, ...]] = []
     frauds: list[tuple[int, int, bytes, FraudProof]] = []
+    touched: set[int] = set()
 
     def add(key: tuple[int, str], balance: int, reserve: int, claims: int) -> None:
         b, r, c = deltas.get(key, (0, 0, 0))
@@ -235,6 +237,7 @@ async def settle(tx: Tx, items: list[Checked], *, now: int) -> list[Outcome]:
         covered = min(item.amount, chain.reserve_left)
         claimed = item.amount - covered
         chain.reserve_left -= covered
+        touched.add(item.serial)
         add((chain.account_id, item.currency), 0, -covered, -claimed)
         add((payee_ids[item.payee], item.currency), item.amount, 0, 0)
         settlement_rows.append(
@@ -273,7 +276,7 @@ async def settle(tx: Tx, items: list[Checked], *, now: int) -> list[Outcome]:
     )
     await tx.executemany(
         "UPDATE allowances SET reserve_left = $1 WHERE id = $2",
-        [(chains[s].reserve_left, chains[s].id) for s in sorted({r[2] for r in settlement_rows})],
+        [(chains[serial].reserve_left, chains[serial].id) for serial in sorted(touched)],
     )
     await accounts.add_to_balances(tx, deltas)
     for allowance_id, counter, payer, proof in frauds:

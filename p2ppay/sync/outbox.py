@@ -169,12 +169,12 @@ def _apply(
         answered.add(entry.payment_hash)
     by_hash = {e.payment_hash: e for e in batch}
     for update in answer.updates:
-        entry = by_hash.get(bytes.fromhex(update.payment_hash))
-        if entry is None or entry.payment_hash in answered:
+        asked = by_hash.get(bytes.fromhex(update.payment_hash))
+        if asked is None or asked.payment_hash in answered:
             continue
         status = OutboxStatus.FRAUD if update.status == "fraud" else OutboxStatus.SETTLED
-        store.outbox.mark(entry.item.invoice_id, status, now=now, detail=f"by {update.role}")
-        answered.add(entry.payment_hash)
+        store.outbox.mark(asked.item.invoice_id, status, now=now, detail=f"by {update.role}")
+        answered.add(asked.payment_hash)
         report.updated += 1
     for entry in batch:
         if entry.payment_hash not in answered:
