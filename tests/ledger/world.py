@@ -10,6 +10,7 @@ at a counter it already used, bypassing its store, as a double-spender would.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -66,8 +67,8 @@ class Party:
     def open(self) -> Wallet:
         return open_wallet(self.home, passphrase=None, now=now_s())
 
-    def client(self, ledger: LedgerAt) -> LedgerClient:
-        return LedgerClient(ledger.url, self.key, retry=FAST_RETRY)
+    def client(self, ledger: LedgerAt, clock: Callable[[], int] = now_s) -> LedgerClient:
+        return LedgerClient(ledger.url, self.key, retry=FAST_RETRY, clock=clock)
 
 
 def new_party(root: Path, name: str) -> Party:
