@@ -9,13 +9,9 @@ doors (the doors have their own tests in test_auth.py).
 from __future__ import annotations
 
 import json
-import queue
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-import anyio
 import httpx
 import pytest
 import schemathesis
@@ -29,10 +25,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from p2ppay.ledger import running_ledger
 from p2ppay.ledger.auth import sign_request
 from tests.ledger.conftest import new_pg_database
-from tests.ledger.world import now_s
+from tests.ledger.world import ledger_in_thread, now_s
 
 TOKEN = "schemathesis-token"
 CHECKS = [
@@ -43,34 +38,6 @@ CHECKS = [
 ]
 
 
-@contextmanager
-def ledger_in_thread(db_url: str) -> Iterator[str]:
-    """A ledger on loopback served from a thread of its own; yields its URL."""
-    ready: queue.Queue[str | BaseException] = queue.Queue()
-    stop = threading.Event()
-
-    async def serve() -> None:
-        try:
-            async with running_ledger(db_url=db_url, admin_token=TOKEN) as ledger:
-                ready.put(ledger.url)
-                while not stop.is_set():  # noqa: ASYNC110 - a threading.Event, not an anyio one
-                    await anyio.sleep(0.05)
-        except BaseException as exc:
-            ready.put(exc)
-            raise
-
-    thread = threading.Thread(target=anyio.run, args=(serve,), daemon=True)
-    thread.start()
-    url = ready.get(timeout=60)
-    if isinstance(url, BaseException):
-        raise url
-    try:
-        yield url
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def ledger_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -79,7 +46,7 @@ def ledger_url(
         db = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'ledger.sqlite3'}"
     else:
         db = new_pg_database(request.getfixturevalue("postgres"))
-    with ledger_in_thread(db) as url:
+    with ledger_in_thread(db, admin_token=TOKEN) as url:
         yield url
 
 

@@ -9,14 +9,19 @@ at a counter it already used, bypassing its store, as a double-spender would.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import anyio
 from nacl.signing import SigningKey
 
+from p2ppay.ledger import running_ledger
 from p2ppay.store.documents import (
     incoming_payment,
     invoice_record,
@@ -161,3 +166,31 @@ def pay_offline(
                 receipt_record(receipt, invoice_id=invoice.doc.id), now=now
             )
     return encode_bundle(invoice.raw, payment.raw, receipt.raw)
+
+
+@contextmanager
+def ledger_in_thread(db_url: str, *, admin_token: str) -> Iterator[str]:
+    """A ledger on loopback served from a thread of its own; yields its URL."""
+    ready: queue.Queue[str | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    async def serve() -> None:
+        try:
+            async with running_ledger(db_url=db_url, admin_token=admin_token) as ledger:
+                ready.put(ledger.url)
+                while not stop.is_set():  # noqa: ASYNC110 - a threading.Event, not an anyio one
+                    await anyio.sleep(0.05)
+        except BaseException as exc:
+            ready.put(exc)
+            raise
+
+    thread = threading.Thread(target=anyio.run, args=(serve,), daemon=True)
+    thread.start()
+    url = ready.get(timeout=60)
+    if isinstance(url, BaseException):
+        raise url
+    try:
+        yield url
+    finally:
+        stop.set()
+        thread.join(timeout=30)
