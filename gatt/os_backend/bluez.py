@@ -20,6 +20,7 @@ from gatt.errors import AdapterUnavailable
 from gatt.os_backend.names import match_adapter
 
 __all__ = [
+    "disconnect_device",
     "register_application",
     "require_adapter",
     "start_advertising",
@@ -99,3 +100,27 @@ async def require_adapter(name: str) -> str:
     objects: dict[str, dict[str, object]] = reply.body[0]
     adapters = [path for path, ifaces in objects.items() if "org.bluez.Adapter1" in ifaces]
     return match_adapter(name, adapters)
+
+
+async def disconnect_device(path: str) -> None:
+    """Ask bluetoothd to drop the LE connection of the device at D-Bus ``path`` (best effort).
+
+    After bluetoothd's race (ATT up before the kernel's connected event, ``Connected`` never
+    signalled) bleak has given up but BlueZ still holds the link, so a plain retry meets the
+    same stale state; dropping it first lets the next attempt start clean.
+    """
+    from dbus_fast import BusType, Message
+    from dbus_fast.aio import MessageBus
+
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        await bus.call(
+            Message(
+                destination=_BLUEZ,
+                path=path,
+                interface="org.bluez.Device1",
+                member="Disconnect",
+            )
+        )
+    finally:
+        bus.disconnect()

@@ -12,6 +12,14 @@ Sharp edges handled here:
 - Transient connect failures are retried (:func:`gatt.os_backend.retry.connect_with_retry`);
   bleak itself is never patched.
 - Adapter names are exact: bleak resolves ``hciN`` to ``/org/bluez/hciN``.
+- BlueZ's GATT server refuses written values above 510 bytes (:data:`MAX_WRITE_VALUE`), so this
+  central's ``max_chunk`` is ``min(att_mtu - 3, 510)``: 2 bytes under the contract's figure at
+  ATT MTU 515 and above, until ``gatt.spec`` takes the limit for every central.
+
+Known limit: BlueZ's EATT (several ATT bearers, on by default) spreads consecutive
+notifications and write commands over its channels, and the receiver can get them out of order
+(seen in the test-bed VM). The Link's order promise holds on BlueZ only with ``[GATT]
+Channels = 1`` in main.conf (tests/bluez/bluetoothd.conf) until chunks carry a sequence number.
 
 Invariants: every bleak / D-Bus exception leaves this module as a :mod:`gatt.errors` type;
 ``send`` never waits for an ATT response unless ``options.write_with_response``.
@@ -43,14 +51,20 @@ from gatt.spec import Info, Role, ServiceSpec, StateValue, max_chunk, tag_from_l
 
 if TYPE_CHECKING:
     from bleak import BleakClient
+    from bleak.args.bluez import BlueZClientArgs, BlueZScannerArgs
     from bleak.backends.characteristic import BleakGATTCharacteristic
     from bleak.backends.device import BLEDevice
     from bleak.backends.scanner import AdvertisementData
 
-__all__ = ["BleakCentral", "BleakLink", "CONNECT_ATTEMPTS"]
+__all__ = ["CONNECT_ATTEMPTS", "MAX_WRITE_VALUE", "BleakCentral", "BleakLink"]
 
 _log = logging.getLogger(__name__)
 
+MAX_WRITE_VALUE = 510
+"""Longest value the central writes. BlueZ's GATT server (5.66, Debian 12's) counts the 2-byte
+handle in its length check (``check_length(length, 0)`` in src/shared/gatt-server.c, fixed
+upstream by ``length - 2``): it answers a 511- or 512-byte Write Request with "Invalid
+Attribute Value Length" and silently drops such a Write Command. Seen in the test-bed VM."""
 CONNECT_ATTEMPTS = 3
 """Connection attempts before ``connect`` gives up on a transient BlueZ failure."""
 DISCONNECT_TIMEOUT = 5.0
@@ -82,7 +96,8 @@ class BleakLink(Link):
         self._chars = chars
         self._peer = peer
         self._options = options
-        self._max_chunk = max_chunk(peer.att_mtu)
+        # The peer may be a BlueZ GATT server: never write more than it accepts.
+        self._max_chunk = min(max_chunk(peer.att_mtu), MAX_WRITE_VALUE)
         self._closing = False
         self._disconnect: asyncio.Task[None] | None = None
 
@@ -159,7 +174,10 @@ class BleakCentral(Central):
         self._links: list[BleakLink] = []
         self._started = False
 
-    def _bluez_args(self) -> dict[str, str]:
+    def _bluez_args(self) -> BlueZClientArgs:
+        return {} if self._adapter is None else {"adapter": self._adapter}
+
+    def _scanner_args(self) -> BlueZScannerArgs:
         return {} if self._adapter is None else {"adapter": self._adapter}
 
     async def start(self) -> None:
@@ -207,7 +225,7 @@ class BleakCentral(Central):
         scanner = BleakScanner(
             detection_callback=on_advertisement,
             service_uuids=[str(self._spec.uuid)],
-            bluez=self._bluez_args(),  # type: ignore[arg-type]
+            bluez=self._scanner_args(),
         )
         try:
             await scanner.start()
@@ -249,12 +267,16 @@ class BleakCentral(Central):
             inbox.feed_close("the peripheral disconnected")
 
         client = BleakClient(
-            result.handle if result.handle is not None else result.address,  # type: ignore[arg-type]
+            _device(result),
             disconnected_callback=on_disconnect,
             timeout=self._options.connect_timeout,
-            bluez=self._bluez_args(),  # type: ignore[arg-type]
+            bluez=self._bluez_args(),
         )
-        await client.connect()
+        try:
+            await client.connect()
+        except BaseException:
+            await asyncio.shield(self._drop_stale_connection(result))
+            raise
         try:
             chars = self._characteristics(client)
             att_mtu = await _acquire_att_mtu(client)
@@ -278,6 +300,19 @@ class BleakCentral(Central):
             raise
         return link
 
+    async def _drop_stale_connection(self, result: ScanResult) -> None:
+        # Part of the documented retry: see gatt.os_backend.bluez.disconnect_device.
+        details = getattr(result.handle, "details", None)
+        if sys.platform != "linux" or not isinstance(details, dict) or "path" not in details:
+            return
+        from gatt.os_backend.bluez import disconnect_device
+
+        try:
+            async with asyncio.timeout(DISCONNECT_TIMEOUT):
+                await disconnect_device(str(details["path"]))
+        except Exception as error:
+            _log.debug("dropping a stale BlueZ connection: %r", error)
+
     def _characteristics(self, client: BleakClient) -> dict[Role, BleakGATTCharacteristic]:
         service = client.services.get_service(str(self._spec.uuid))
         if service is None:
@@ -298,6 +333,13 @@ class BleakCentral(Central):
             return Info.decode(bytes(data))
         except ValueError as error:
             raise ServiceMismatch(f"malformed Info: {error}") from error
+
+
+def _device(result: ScanResult) -> BLEDevice | str:
+    """What BleakClient connects to: the scanned BLEDevice (BlueZ needs its D-Bus path)."""
+    from bleak.backends.device import BLEDevice
+
+    return result.handle if isinstance(result.handle, BLEDevice) else result.address
 
 
 async def _acquire_att_mtu(client: BleakClient) -> int:

@@ -8,6 +8,8 @@
   before the kernel's connected event and then never signalling ``Connected``, which bleak
   reports as "failed to discover services, device disconnected"). Like bleak-retry-connector,
   try a few times with a growing pause; every failure but the last is logged, the last raised.
+  The os central also drops BlueZ's stale connection after a failed attempt
+  (:func:`gatt.os_backend.bluez.disconnect_device`), or the next attempt would meet it again.
 
 Invariants: each helper calls its operation at least once, never after the deadline / attempt
 budget, and re-raises nothing it was not asked to treat as transient.

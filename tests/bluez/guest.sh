@@ -37,9 +37,11 @@ controllers_up() {
 }
 controllers_up || fail 12
 # BTMON=1: an HCI trace of both controllers in OUT/btmon.txt (slows the guest down).
+# BTD_CONF=path: another main.conf for bluetoothd than bluetoothd.conf next to this script.
 [ -n "${BTMON:-}" ] && { btmon >"$OUT/btmon.txt" 2>&1 & sleep 0.5; }
 
-/usr/libexec/bluetooth/bluetoothd -n ${BTD_DEBUG:+-d} >"$OUT/bluetoothd.log" 2>&1 &
+CONF=${BTD_CONF:-$(dirname "$0")/bluetoothd.conf}
+/usr/libexec/bluetooth/bluetoothd -n ${BTD_DEBUG:+-d} -f "$CONF" >"$OUT/bluetoothd.log" 2>&1 &
 i=0; until dbus-send --system --print-reply --dest=org.bluez / \
         org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -gt 200 ] && fail 13; sleep 0.1

@@ -51,10 +51,10 @@ async def _send_message(link: Link, data: bytes) -> int:
 
 async def _receive_message(link: Link, size: int, record: dict[str, Any]) -> bytes:
     data = b""
-    record["chunk_sizes_received"] = sizes = []
+    record["received_chunks"] = chunks = []
     while len(data) < size:
         chunk = await link.receive()
-        sizes.append(len(chunk))
+        chunks.append(_digest(chunk)[:8])
         data += chunk
     return data
 
@@ -69,7 +69,13 @@ async def _closed_reason(link: Link) -> str:
 
 async def _exchange(link: Link, record: dict[str, Any]) -> None:
     outgoing = os.urandom(MESSAGE)
-    record.update(max_chunk=link.max_chunk, att_mtu=link.peer.att_mtu, sent=_digest(outgoing))
+    step = link.max_chunk
+    record.update(
+        max_chunk=step,
+        att_mtu=link.peer.att_mtu,
+        sent=_digest(outgoing),
+        sent_chunks=[_digest(outgoing[i : i + step])[:8] for i in range(0, len(outgoing), step)],
+    )
     started = time.monotonic()
     sent, received = await asyncio.gather(
         _send_message(link, outgoing), _receive_message(link, MESSAGE, record)
