@@ -11,6 +11,7 @@ Invariants:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from p2ppay.errors import AppErrorCode, StoreError
@@ -121,3 +122,28 @@ class Outbox:
                 f"SELECT {_COLUMNS} FROM outbox WHERE invoice_id = ?", (invoice_id,)
             ).fetchone()
             return _item(final)
+
+    def mark_many(self, changes: Sequence[tuple[bytes, OutboxStatus, str]], *, now: int) -> None:
+        """:meth:`mark` for several records ``(invoice_id, status, detail)`` in one transaction
+        (a sync batch): all of them or, on any error, none."""
+        with self._db.write() as conn:
+            for invoice_id, status, detail in changes:
+                row = conn.execute(
+                    "SELECT status FROM outbox WHERE invoice_id = ?", (invoice_id,)
+                ).fetchone()
+                if row is None:
+                    raise StoreError(
+                        AppErrorCode.STORE_NOT_FOUND, "no outbox record for that invoice"
+                    )
+                current = OutboxStatus(row[0])
+                if current is status:
+                    continue
+                if status not in OUTBOX_TRANSITIONS[current]:
+                    raise StoreError(
+                        AppErrorCode.BAD_TRANSITION, f"outbox {current.value} -> {status.value}"
+                    )
+                conn.execute(
+                    "UPDATE outbox SET status = ?, updated_at = ?, detail = ?, "
+                    "attempts = attempts + ? WHERE invoice_id = ?",
+                    (status.value, now, detail, int(status is _O.SENT), invoice_id),
+                )

@@ -108,8 +108,9 @@ async def sync_outbox(
     batches = [items[i : i + batch_size] for i in range(0, total, batch_size)] or [[]]
     done = 0
     for batch in batches:
-        for entry in batch:
-            store.outbox.mark(entry.item.invoice_id, OutboxStatus.SENT, now=now())
+        store.outbox.mark_many(
+            [(e.item.invoice_id, OutboxStatus.SENT, "") for e in batch], now=now()
+        )
         uploads = [e for e in batch if e.bundle is not None]
         answer = await client.sync(
             [base64.b64encode(e.bundle).decode("ascii") for e in uploads if e.bundle],
@@ -150,21 +151,24 @@ def _apply(
 ) -> None:
     if len(answer.results) != len(uploads):
         raise SyncError(AppErrorCode.SYNC_BAD_ANSWER, "one result per bundle expected")
+    # Every fraud proof is checked before anything is written: a bad answer changes nothing.
+    proofs = {i: _verified_proof(r) for i, r in enumerate(answer.results) if r.status == "fraud"}
+    changes: list[tuple[bytes, OutboxStatus, str]] = []
     answered: set[bytes] = set()
-    for entry, result in zip(uploads, answer.results, strict=True):
+    for index, (entry, result) in enumerate(zip(uploads, answer.results, strict=True)):
         invoice_id = entry.item.invoice_id
         if result.status in ("settled", "duplicate"):
-            store.outbox.mark(invoice_id, OutboxStatus.SETTLED, now=now, detail=result.status)
+            changes.append((invoice_id, OutboxStatus.SETTLED, result.status))
             report.settled += result.status == "settled"
             report.duplicate += result.status == "duplicate"
         elif result.status == "fraud":
-            proof = _verified_proof(result)
+            proof = proofs[index]
             report.proofs.append(proof)
             detail = f"fraud proof {proof.first.hex()[:16]}/{proof.second.hex()[:16]}"
-            store.outbox.mark(invoice_id, OutboxStatus.FRAUD, now=now, detail=detail)
+            changes.append((invoice_id, OutboxStatus.FRAUD, detail))
             report.fraud += 1
         else:
-            store.outbox.mark(invoice_id, OutboxStatus.REJECTED, now=now, detail=result.error or "")
+            changes.append((invoice_id, OutboxStatus.REJECTED, result.error or ""))
             report.rejected += 1
         answered.add(entry.payment_hash)
     by_hash = {e.payment_hash: e for e in batch}
@@ -173,14 +177,15 @@ def _apply(
         if asked is None or asked.payment_hash in answered:
             continue
         status = OutboxStatus.FRAUD if update.status == "fraud" else OutboxStatus.SETTLED
-        store.outbox.mark(asked.item.invoice_id, status, now=now, detail=f"by {update.role}")
+        changes.append((asked.item.invoice_id, status, f"by {update.role}"))
         answered.add(asked.payment_hash)
         report.updated += 1
     for entry in batch:
         if entry.payment_hash not in answered:
             # Asked but not settled: back to pending so the next sync asks again.
-            store.outbox.mark(entry.item.invoice_id, OutboxStatus.PENDING, now=now)
+            changes.append((entry.item.invoice_id, OutboxStatus.PENDING, ""))
             report.waiting += 1
+    store.outbox.mark_many(changes, now=now)
     _apply_lists(store, answer, report, now=now)
 
 
