@@ -98,9 +98,12 @@ async def issue_allowance(
 
 async def release_expired(tx: Tx, *, now: int, grace: int, limit: int = 100) -> int:
     """Return the unspent reserve of allowances past ``not_after + grace``; how many."""
+    # SKIP LOCKED: an allowance another transaction holds (settling on it, or releasing it)
+    # is left for a later call, so releasing never waits and never joins a lock cycle.
+    skip = " SKIP LOCKED" if tx.for_update else ""
     rows = await tx.fetch(
         "SELECT id, account_id, currency, reserve_left FROM allowances "
-        "WHERE released = 0 AND not_after + $1 <= $2 ORDER BY id LIMIT $3" + tx.for_update,
+        "WHERE released = 0 AND not_after + $1 <= $2 ORDER BY id LIMIT $3" + tx.for_update + skip,
         grace,
         now,
         limit,
