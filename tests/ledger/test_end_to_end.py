@@ -9,7 +9,7 @@ import pytest
 
 from p2ppay.ledger import running_ledger
 from p2ppay.store.settlement import Settlement, settlement_of
-from p2ppay.sync import sync_outbox
+from p2ppay.sync import fund_wallet, sync_outbox, sync_wallet, wallet_statement
 from tests.app.test_payment_virtual import pay_once
 from tests.app.world import Homes
 from tests.ledger.world import fund, new_party, now_s, trust_ledger
@@ -45,3 +45,29 @@ async def test_a_stored_transfer_without_payment_has_no_settlement(tmp_path: Pat
     party = new_party(tmp_path, "p")
     with party.open() as wallet:
         assert settlement_of(wallet.store, b"\x00" * 16) is None
+
+
+async def test_the_demo_flow_funds_pays_syncs_and_shows_settled_balances(tmp_path: Path) -> None:
+    payer, payee = new_party(tmp_path, "payer"), new_party(tmp_path, "payee")
+    async with running_ledger() as ledger:
+        with payer.open() as wallet:
+            record = await fund_wallet(
+                ledger.url, ledger.admin_token, wallet,
+                deposit=50_00, allowance=20_00, currency="EUR", now=now_s(),
+            )  # fmt: skip
+        assert record is not None and record.limit_minor == 20_00
+        with payee.open() as wallet:
+            await fund_wallet(
+                ledger.url, ledger.admin_token, wallet,
+                deposit=0, allowance=0, currency="EUR", now=now_s(),
+            )  # fmt: skip
+            await sync_wallet(ledger.url, wallet, now=now_s)
+        homes = Homes(issuer=payer.home, payer=payer.home, payee=payee.home, issuer_key=b"")
+        await pay_once(homes, amount=4_00)
+        for party in (payee, payer):
+            with party.open() as wallet:
+                report = await sync_wallet(ledger.url, wallet, now=now_s)
+                assert report.settled + report.duplicate == 1
+        with payer.open() as wallet:
+            (eur,) = (await wallet_statement(ledger.url, wallet)).balances
+        assert (eur.balance, eur.reserve) == ("30.00", "16.00")
