@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppErrorCode
@@ -101,6 +102,9 @@ class LedgerService:
         self._issuer = issuer
         self._issuer_key = public_key(issuer)
         self._requests = 0
+        self._workers = (
+            anyio.CapacityLimiter(config.verify_workers) if config.verify_workers > 0 else None
+        )
 
     @classmethod
     async def open(cls, config: LedgerConfig) -> LedgerService:
@@ -252,7 +256,7 @@ class LedgerService:
             raise LedgerError(AppErrorCode.LEDGER_BATCH_TOO_LARGE, f"at most {MAX_BATCH} each")
         now = self.now()
         checked = await check_bundles(
-            bundles, issuer=self._issuer_key, now=now, workers=self._config.verify_workers
+            bundles, issuer=self._issuer_key, now=now, workers=self._workers
         )
         to_settle = [c for c in checked if isinstance(c, settlement.Checked)]
 

@@ -20,21 +20,20 @@ __all__ = ["check_bundles"]
 
 _MIN_PER_CHUNK = 8
 
-_limiters: dict[int, anyio.CapacityLimiter] = {}
-
 
 def _check_chunk(bundles: list[bytes], issuer: bytes, now: int) -> list[Checked | Outcome]:
     return [check_bundle(raw, issuer=issuer, now=now) for raw in bundles]
 
 
 async def check_bundles(
-    bundles: list[bytes], *, issuer: bytes, now: int, workers: int
+    bundles: list[bytes], *, issuer: bytes, now: int, workers: anyio.CapacityLimiter | None
 ) -> list[Checked | Outcome]:
-    """:func:`check_bundle` for each bundle, in order, on ``workers`` processes if > 0."""
-    if workers <= 0 or len(bundles) < 2 * _MIN_PER_CHUNK:
+    """:func:`check_bundle` for each bundle, in order; on worker processes (at most
+    ``workers.total_tokens`` at once) if ``workers`` is given, else in this process."""
+    if workers is None or len(bundles) < 2 * _MIN_PER_CHUNK:
         return _check_chunk(bundles, issuer, now)
-    limiter = _limiters.setdefault(workers, anyio.CapacityLimiter(workers))
-    size = max(_MIN_PER_CHUNK, -(-len(bundles) // workers))
+    limiter = workers
+    size = max(_MIN_PER_CHUNK, -(-len(bundles) // int(workers.total_tokens)))
     chunks = [bundles[i : i + size] for i in range(0, len(bundles), size)]
     results: list[list[Checked | Outcome]] = [[] for _ in chunks]
 

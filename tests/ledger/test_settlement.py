@@ -191,3 +191,33 @@ async def test_a_malformed_bundle_is_rejected_not_an_error(db_url: str, tmp_path
         async with party.client(ledger) as client:
             answer = await client.sync([base64.b64encode(b"\x83\x41a").decode()], [])
         assert [(r.status, r.error) for r in answer.results] == [("rejected", "BUNDLE_MALFORMED")]
+
+
+async def test_bundles_verified_on_worker_processes_get_the_same_answers(
+    tmp_path: Path,
+) -> None:
+    from p2ppay.ledger.service import LedgerConfig, LedgerService
+
+    async with running_ledger(db_url=f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        payer, payee = await setup_pair(ledger, tmp_path)
+        bundles = [pay_offline(payer, payee, 1_00) for _ in range(10)]
+        bundles += [b"\x83\x41a", bundles[0]]
+        issuer_key = ledger.service.issuer_key
+    config = LedgerConfig(
+        db_url=f"sqlite:///{tmp_path / 'l.db'}", admin_token="t", clock=now_s, verify_workers=2
+    )
+    service = await LedgerService.open(config)
+    try:
+        assert service.issuer_key == issuer_key
+        answer = await service.sync(payee.public, bundles * 2, [])
+    finally:
+        await service.close()
+    statuses = [(o.status.value, o.error) for o in answer.outcomes]
+    assert statuses[:12] == [("settled", None)] * 10 + [
+        ("rejected", "BUNDLE_MALFORMED"),
+        ("duplicate", None),
+    ]
+    assert statuses[12:] == [("duplicate", None)] * 10 + [
+        ("rejected", "BUNDLE_MALFORMED"),
+        ("duplicate", None),
+    ]
