@@ -62,7 +62,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "invariants": list(marker.kwargs.get("invariants", ())),
             "test": item.nodeid,
             "runs": count.n if count is not None and count.n else 1,
-            "outcome": report.outcome,
+            "outcome": "xfailed" if hasattr(report, "wasxfail") else report.outcome,
+            "xfail_reason": getattr(report, "wasxfail", ""),
             "seconds": round(report.duration, 3),
         }
         with Path(path).open("a", encoding="utf-8") as out:

@@ -11,6 +11,12 @@ store's own API, so a bug there cannot hide a bug here):
 - ``stores_agree``: for every invoice both stores know a payment for, the payment bytes are
   identical, and so are the receipts where both hold one;
 - ``payer_head``: the payer's allowance (counter, spent) equals its last stored payment.
+
+Checked against the ledger by :mod:`tests.reliability.ledgered` and the ledger fault tests:
+
+- ``ledger_conservation``: balances + reserves + claims = deposits - withdrawals;
+- ``settled_once``: the payee is credited, and the payer's reserve debited, exactly the
+  sum of the invoices paid (each once), and every one is ``settled`` in both stores.
 """
 
 from __future__ import annotations
@@ -22,7 +28,15 @@ from pathlib import Path
 
 from p2ppay.wallet import WalletHome
 
-__all__ = ["INVARIANTS", "MONEY_TABLES", "Snapshot", "check", "money_state", "snapshot"]
+__all__ = [
+    "INVARIANTS",
+    "LEDGER_INVARIANTS",
+    "MONEY_TABLES",
+    "Snapshot",
+    "check",
+    "money_state",
+    "snapshot",
+]
 
 INVARIANTS = (
     "one_counter_per_payment",
@@ -32,6 +46,9 @@ INVARIANTS = (
     "payer_head",
 )
 """The names of the checks :func:`check` makes (the report lists them)."""
+
+LEDGER_INVARIANTS = ("ledger_conservation", "settled_once")
+"""The names of the ledger-side checks (module docstring)."""
 
 
 @dataclass(frozen=True, kw_only=True)
