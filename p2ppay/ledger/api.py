@@ -30,7 +30,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from p2ppay import __version__
 from p2ppay.errors import AppErrorCode
@@ -50,12 +52,63 @@ from protocol.money import format_amount
 
 __all__ = ["create_app"]
 
+MAX_BODY = 4 * 1024 * 1024
+"""Largest request body: a full sync batch of the largest bundles fits with room to spare."""
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": s.ErrorBody} for status in (400, 401, 404, 409, 413, 503)
 }
 _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": s.ErrorBody} for status in (400, 403, 404, 409, 503)
 }
+
+
+class _BodyLimit:
+    """Refuse a request body over ``limit`` bytes with our error body (413): at once when
+    Content-Length says so, else as soon as the bytes received pass the limit. The body is
+    read here (the app reads all of it anyway) and handed on in one piece."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self._app = app
+        self._limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self._limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self._limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self._app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        code = AppErrorCode.LEDGER_BATCH_TOO_LARGE
+        response = _error(413, code.name, int(code), f"request body over {self._limit} bytes")
+        await response(scope, receive, send)
 
 
 def _error(status: int, name: str, code: int, message: str) -> JSONResponse:
@@ -167,6 +220,7 @@ def create_app(service: LedgerService) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(_BodyLimit, limit=MAX_BODY)
     app.state.service = service
 
     @app.exception_handler(LedgerError)
@@ -182,9 +236,11 @@ def create_app(service: LedgerService) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = AppErrorCode.LEDGER_NOT_FOUND
-        if exc.status_code != 404:
-            code = AppErrorCode.LEDGER_BAD_REQUEST
+        code = AppErrorCode.LEDGER_BAD_REQUEST
+        if exc.status_code == 404:
+            code = AppErrorCode.LEDGER_NOT_FOUND
+        elif exc.status_code == 413:
+            code = AppErrorCode.LEDGER_BATCH_TOO_LARGE
         return _error(exc.status_code, code.name, int(code), str(exc.detail))
 
     @app.get("/healthz")

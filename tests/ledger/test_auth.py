@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -85,3 +86,20 @@ async def test_malformed_json_is_a_400_with_the_error_body(tmp_path: Path) -> No
             ledger.url, "/v1/sync", signed(SigningKey.generate(), "/v1/sync", body), body
         )
         assert error_of(response) == (400, "LEDGER_BAD_REQUEST")
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_body_over_the_limit_is_refused(tmp_path: Path, chunked: bool) -> None:
+    async with running_ledger(db_url=f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        body = b'{"bundles": ["' + b"A" * (5 * 1024 * 1024) + b'"]}'
+        headers = signed(SigningKey.generate(), "/v1/sync", body)
+
+        async def stream() -> AsyncIterator[bytes]:
+            for i in range(0, len(body), 65536):
+                yield body[i : i + 65536]
+
+        async with httpx.AsyncClient(base_url=ledger.url) as client:
+            response = await client.post(
+                "/v1/sync", content=stream() if chunked else body, headers=headers
+            )
+        assert error_of(response) == (413, "LEDGER_BATCH_TOO_LARGE")
