@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -43,6 +43,17 @@ class HostOpener(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Power the device off and release its controller or transport. Idempotent."""
+
+    def lost(self) -> str | None:
+        """Why the HCI side went away while open (its transport closed), else None.
+
+        Bumble fails only the HCI command pending at that moment; later commands would wait
+        for an answer that never comes, so the roles check this first."""
+        return None
+
+    def on_lost(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` once if the HCI side goes away; returns an unsubscribe."""
+        return lambda: None
 
 
 class TaskSet:

@@ -7,6 +7,9 @@ Invariants:
   subscribe Server2Client and State, then START carrying the ATT MTU, with response), so
   the first chunk the peripheral notifies is never lost; any failure disconnects before
   raising.
+- A host whose transport went away (``HostOpener.lost``) makes ``scan`` and ``connect``
+  raise AdapterUnavailable at once, and ends a running scan's iterator with it, instead of
+  waiting on HCI commands Bumble will never answer.
 - Client2Server chunks go as ATT Write Commands (no round trip) unless
   ``options.write_with_response``; Bumble sends one ATT PDU per chunk because a chunk never
   exceeds ``att_mtu - 3``.
@@ -27,7 +30,13 @@ from bumble.gatt_client import CharacteristicProxy
 from gatt._mailbox import Mailbox, MailboxClosed
 from gatt.bumble_backend._common import HostOpener, TaskSet, opening, rotate_address, tag_of
 from gatt.bumble_backend._link import CLOSE_TIMEOUT, BumbleLink
-from gatt.errors import ConnectFailed, LinkClosed, LinkTimeout, ServiceMismatch
+from gatt.errors import (
+    AdapterUnavailable,
+    ConnectFailed,
+    LinkClosed,
+    LinkTimeout,
+    ServiceMismatch,
+)
 from gatt.link import Central, Link, LinkOptions, ScanResult
 from gatt.spec import (
     ATT_MTU_DEFAULT,
@@ -83,10 +92,12 @@ class _CentralLink(BumbleLink):
 
 
 class _Results:
-    """Async iterator over a scan's results; ends when the scan stops."""
+    """Async iterator over a scan's results; ends when the scan stops, and raises
+    AdapterUnavailable if the host's transport goes away meanwhile."""
 
-    def __init__(self, inbox: Mailbox[ScanResult]) -> None:
+    def __init__(self, inbox: Mailbox[ScanResult], host: HostOpener) -> None:
         self._inbox = inbox
+        self._host = host
 
     def __aiter__(self) -> _Results:
         return self
@@ -95,6 +106,9 @@ class _Results:
         try:
             return await self._inbox.get()
         except MailboxClosed:
+            lost = self._host.lost()
+            if lost is not None:
+                raise AdapterUnavailable(lost) from None
             raise StopAsyncIteration from None
 
 
@@ -135,7 +149,7 @@ class BumbleCentral(Central):
         if device is not None:
             with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await self._tasks.close()
-                if device.is_scanning:
+                if device.is_scanning and self._host.lost() is None:
                     await device.stop_scanning()
         self._device = None
         await self._host.close()
@@ -162,23 +176,32 @@ class BumbleCentral(Central):
                 )
             )
 
+        self._check_host()
         device.on(device.EVENT_ADVERTISEMENT, on_advertisement)
+        unsubscribe = self._host.on_lost(inbox.close)
         try:
             with opening("start scanning"):
                 await device.start_scanning(active=True, filter_duplicates=False)
-            yield _Results(inbox)
+            yield _Results(inbox, self._host)
         finally:
+            unsubscribe()
             device.remove_listener(device.EVENT_ADVERTISEMENT, on_advertisement)
             inbox.close()
             with anyio.CancelScope(shield=True):
-                if device.is_scanning:
+                if device.is_scanning and self._host.lost() is None:
                     await device.stop_scanning()
+
+    def _check_host(self) -> None:
+        lost = self._host.lost()
+        if lost is not None:
+            raise AdapterUnavailable(lost)
 
     async def connect(self, result: ScanResult) -> Link:
         device = self.device
         address = result.handle
         if not isinstance(address, hci.Address):
             raise ConnectFailed("not a Bumble scan result")
+        self._check_host()
         if device.is_scanning:
             await device.stop_scanning()
         try:

@@ -22,6 +22,7 @@ in ``close``, so a role can be opened and closed in a loop without leaking.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from anyio.lowlevel import RunVar
@@ -174,24 +175,47 @@ class VirtualHost(HostOpener):
 
 
 class TransportHost(HostOpener):
-    """A Bumble host over a transport string such as ``usb:0`` or ``tcp-client:host:port``."""
+    """A Bumble host over a transport string such as ``usb:0`` or ``tcp-client:host:port``.
+
+    A transport that closes under an open host (a TCP controller stopped, a dongle pulled)
+    is reported by :meth:`lost` and to :meth:`on_lost` listeners; ``close`` then only
+    releases the transport (powering off would wait for HCI answers that never come).
+    """
 
     def __init__(self, transport: str) -> None:
         self._name = transport
         self._transport: Any = None
         self._device: Device | None = None
+        self._listeners: set[Callable[[], None]] = set()
 
     async def open(self) -> Device:
         with opening(f"bumble transport {self._name}"):
             self._transport = await open_transport(self._name)
+        self._transport.source.terminated.add_done_callback(self._terminated)
         self._device = new_device(Host(self._transport.source, self._transport.sink))
         return self._device
 
+    def _terminated(self, _: object) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+    def lost(self) -> str | None:
+        transport = self._transport
+        if transport is not None and transport.source.terminated.done():
+            return f"bumble transport {self._name} lost"
+        return None
+
+    def on_lost(self, callback: Callable[[], None]) -> Callable[[], None]:
+        self._listeners.add(callback)
+        return lambda: self._listeners.discard(callback)
+
     async def close(self) -> None:
         device, transport = self._device, self._transport
+        lost = self.lost()
         self._device = self._transport = None
+        self._listeners.clear()
         try:
-            if device is not None:
+            if device is not None and lost is None:
                 await device.power_off()
         finally:
             if transport is not None:

@@ -89,6 +89,18 @@ async def wait_health(pos: httpx.AsyncClient, *, ok: bool, within: float = 20) -
             await anyio.sleep(0.1)
 
 
+async def wait_state(
+    pos: httpx.AsyncClient, request_id: str, state: str, within: float = 20
+) -> dict[str, object]:
+    """Poll a request's status until it is in ``state``."""
+    with anyio.fail_after(within):
+        while True:
+            status: dict[str, object] = (await pos.get(f"/invoices/{request_id}")).json()
+            if status["state"] == state:
+                return status
+            await anyio.sleep(0.05)
+
+
 class Controllers:
     """Two Bumble controllers on one link, on two fixed loopback ports, stoppable and
     restartable on the same ports (the "adapter goes away and comes back")."""

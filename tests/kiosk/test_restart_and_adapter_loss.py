@@ -19,7 +19,14 @@ from p2ppay.roles import AutoApprove, Decision, PayerRole, SessionOutcome
 from p2ppay.wallet import Wallet
 from protocol.session import Timeouts
 from tests.kiosk.kit import HeldApproval, make_shop, pos_client, short_socket_dir, wait_final
-from tests.kiosk.process import Controllers, start_kiosk, stop, wait_health, write_config
+from tests.kiosk.process import (
+    Controllers,
+    start_kiosk,
+    stop,
+    wait_health,
+    wait_state,
+    write_config,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -220,3 +227,40 @@ async def test_a_kiosk_that_dies_at_a_money_step_recovers_it_and_nothing_is_paid
         assert allowance.spent_minor == paid_first + 5_00
         assert theirs.store.payments.receipt(second) is not None
         assert mine.store.payments.receipt(second) is not None
+
+
+async def test_a_request_scanning_when_the_adapter_dies_is_served_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    shop = make_shop(tmp_path, payers=1)
+    socket = short_socket_dir() / "api.sock"
+    link = Controllers()
+    link.start()
+    config = write_config(
+        tmp_path / "kiosk.toml", home=shop.kiosk.root, adapter=link.adapter(1), socket=socket
+    )
+    kiosk = start_kiosk(config, tmp_path / "kiosk.log")
+    try:
+        with shop.open_payer(0) as wallet:
+            async with pos_client(socket) as pos:
+                await wait_health(pos, ok=True)
+                request_id = (await pos.post("/invoices", json={"amount": "4.00"})).json()["id"]
+                await wait_state(pos, request_id, "scanning")
+                link.stop()
+                requeued = await wait_state(pos, request_id, "queued")
+                assert str(requeued["reason"]).startswith("adapter lost")
+                link.start()
+                async with payer_on(link.adapter(0)) as radio, anyio.create_task_group() as tg:
+                    tg.start_soon(
+                        serve_once, wallet, radio, AutoApprove(limit=20_00, currency="EUR")
+                    )
+                    result = await wait_final(pos, request_id)
+        assert stop(kiosk) == 0
+    finally:
+        if kiosk.poll() is None:
+            kiosk.kill()
+            kiosk.wait()
+        link.stop()
+    states = [e["state"] for e in result["events"]]
+    assert result["final"]["state"] == "completed"
+    assert states[:4] == ["queued", "scanning", "queued", "scanning"]
