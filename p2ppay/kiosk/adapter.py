@@ -1,10 +1,12 @@
 """The kiosk's BLE adapter: kept open, checked while idle, reopened with backoff when lost.
 
-A Bumble transport that goes away (the TCP controller or USB dongle unplugged), or an OS
-adapter reset, shows up as :class:`~gatt.errors.AdapterUnavailable` the next time the
-central starts scanning. The supervisor finds it either when the cashier reports it or
-with an idle check (start and stop a scan every ``health_interval`` seconds), closes the
-central, and reopens it after ``backoff_initial``, doubling up to ``backoff_max``.
+A Bumble transport that goes away (the TCP controller stopped, a USB dongle pulled), or an
+OS adapter reset, shows up as :class:`~gatt.errors.AdapterUnavailable` from the central's
+scan (at once on a Bumble transport, and a scan already running ends with it). The
+supervisor finds it either when the cashier reports it or with an idle check (start and
+stop a scan every ``health_interval`` seconds, bounded by a timeout for stacks that hang
+instead), closes the central, and reopens it after ``backoff_initial``, doubling up to
+``backoff_max``.
 
 Invariants:
 - At most one central is open at a time, and only :meth:`AdapterSupervisor.run` opens or
