@@ -25,6 +25,7 @@ reaches that Link's ``receive`` in order; the BlueZ-specific calls live in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import uuid
@@ -208,6 +209,10 @@ class BlessPeripheral(Peripheral):
         if self._link is not None and not self._link.closed:
             raise LinkClosed("a session is already open; close its Link first")
         local_name = local_name_for(tag)
+        # The last central may still be leaving; a controller busy with that connection may
+        # not advertise, and BlueZ would notify a lingering subscriber too.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._central_gone(), END_GRACE)
         pending: asyncio.Future[BlessLink] = self._loop.create_future()
         self._tag, self._pending = tag, pending
         await bluez.start_advertising(self._server, local_name)

@@ -47,8 +47,18 @@ class Records:
         errors = {
             k: v["error"] for k, v in (("peripheral", side_p), ("central", side_c)) if "error" in v
         }
-        assert not errors, f"session {name} failed: {errors} (guest logs in {self.out})"
+        assert not errors, f"session {name} failed: {errors}\n{self.log_tail()}"
         return side_p, side_c
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last log lines of both roles (pytest may delete ``out`` with its old temp dirs)."""
+        tails = []
+        for role in ("peripheral", "central"):
+            path = self.out / f"{role}.log"
+            text = path.read_text(errors="replace").splitlines() if path.exists() else []
+            kept = [line[:200] for line in text if "dbus" not in line][-lines:]
+            tails.append(f"--- {role}.log ---\n" + "\n".join(kept))
+        return "\n".join(tails)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +68,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Records:
         pytest.fail(
             "the real-BlueZ test-bed is not installed: missing "
             + "; ".join(missing)
-            + f". To install it, {SETUP_HINT}.",
+            + f". To install it, {SETUP_HINT}; to leave these tests out, -m 'not bluez'.",
             pytrace=False,
         )
     out = tmp_path_factory.mktemp("bluez-vm")

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 GUEST_SH = Path(__file__).resolve().parent / "guest.sh"
 VENV_BIN = Path(sys.executable).parent
-SETUP_HINT = "run `bash scripts/setup.sh --system` (as root) to install the real-BlueZ test-bed"
+SETUP_HINT = "run `bash scripts/setup.sh --system` (as root)"
 
 # Host paths the guest uses (the guest runs on the host's root filesystem).
 _GUEST_TOOLS = {
@@ -99,7 +99,7 @@ def run_in_vm(
     """
     image = kernel_image()
     if image is None:
-        raise FileNotFoundError(SETUP_HINT)
+        raise FileNotFoundError(f"no kernel image in /boot: {SETUP_HINT}")
     out_dir.mkdir(parents=True, exist_ok=True)
     variables = {"PYTHONDONTWRITEBYTECODE": "1", **(guest_env or {})}
     assignments = [f"{key}={value}" for key, value in variables.items()]
