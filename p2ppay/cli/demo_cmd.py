@@ -1,15 +1,18 @@
 """``p2ppay demo``: a complete payment between two throw-away wallets, in one process.
 
-It creates an issuer, a payer and a payee in a temporary directory, grants the payer an
-offline allowance, runs one real payment over Bumble's in-process virtual radio (real
-ATT/GATT, Noise handshake, signed CBOR documents, SQLite stores), then exports and
-re-verifies the bundle, printing each step. With ``--json`` it prints one summary object.
+It starts an in-process ledger (SQLite, HTTP on loopback), creates a payer and a payee in a
+temporary directory, funds the payer and gets it an offline allowance from the ledger, lets
+the payee learn the ledger's issuer key, then runs one real payment with no network over
+Bumble's in-process virtual radio (real ATT/GATT, Noise handshake, signed CBOR documents,
+SQLite stores), exports and re-verifies the bundle, and finally syncs both wallets and shows
+the settled balances. Each step is printed; ``--json`` prints one summary object instead.
 Exit 0 only when the payment completed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,7 +25,6 @@ from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
 from p2ppay.cli.common import add_json, now_s
 from p2ppay.cli.output import Exit, Output
-from p2ppay.issuer import init_issuer, open_issuer
 from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
@@ -73,48 +75,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 def _demo(root: Path, amount: int, args: argparse.Namespace, out: Output) -> int:
     steps = _Steps(out)
-    currency = args.currency
-    limit = max(amount * 4, parse_amount("50", currency))
-    now = now_s()
-    homes = {name: WalletHome.resolve(root / name) for name in ("issuer", "payer", "payee")}
-    issuer_key = init_issuer(homes["issuer"], now=now)
-    steps.say("issuer", f"created development issuer {issuer_key.hex()[:16]}...")
-    payer_id = init_wallet(homes["payer"], passphrase=None, now=now)
-    payee_id = init_wallet(homes["payee"], passphrase=None, now=now)
-    steps.say("payer", f"created wallet {payer_id.wallet_id}")
-    steps.say("payee", f"created wallet {payee_id.wallet_id}")
-    allowance = open_issuer(homes["issuer"]).grant(payer_id.public_key, limit, currency, now=now)
-    steps.say(
-        "issuer",
-        f"granted the payer an offline allowance of {format_amount(limit, currency)} {currency} "
-        f"({len(allowance)} bytes)",
-    )
-    with (
-        open_wallet(homes["payer"], passphrase=None, now=now) as payer_wallet,
-        open_wallet(homes["payee"], passphrase=None, now=now) as payee_wallet,
-    ):
-        payer_wallet.import_allowance(allowance, now=now)
-        payee_wallet.trust_issuer(issuer_key, now=now, label="demo issuer")
-        steps.say("payee", "trusts the issuer's key for offline checks")
-        payer = PayerRole(
-            wallet=payer_wallet,
-            approver=AutoApprove(limit=amount, currency=currency),
-            progress=steps.by("payer"),
-        )
-        payee = PayeeRole(wallet=payee_wallet, progress=steps.by("payee"))
-        invoice = payee.new_invoice(amount=amount, currency=currency, memo="p2ppay demo")
-        steps.say("payee", f"signed invoice {invoice.doc.id.hex()} ({len(invoice.raw)} bytes)")
-        started = time.perf_counter()
-        payer_out, payee_out = anyio.run(_pay, payer, payee, invoice, args.mtu)
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-        summary = _summary(
-            payee_wallet,
-            payer_out=payer_out,
-            payee_out=payee_out,
-            issuer_key=issuer_key,
-            elapsed_ms=elapsed_ms,
-            steps=steps,
-        )
+    started = time.perf_counter()
+    summary = anyio.run(_demo_flow, root, amount, args.currency, args.mtu, steps)
+    summary["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
     summary["mtu"] = args.mtu
     summary["steps"] = steps.items
     if out.json_mode:
@@ -122,9 +85,107 @@ def _demo(root: Path, amount: int, args: argparse.Namespace, out: Output) -> int
     else:
         print(
             f"\n{summary['status']}: {summary['amount']} {summary['currency']} "
-            f"in {elapsed_ms} ms, short authentication string {summary['sas']}"
+            f"paid in {summary['elapsed_ms']} ms over the radio, "
+            f"short authentication string {summary['sas']}"
         )
+        for role in ("payer", "payee"):
+            balance = summary.get("balances", {}).get(role)
+            if balance:
+                print(f"  {role} at the ledger: {_balance_text(balance, summary['currency'])}")
     return Exit.OK if summary["status"] == "completed" else Exit.FAILED
+
+
+def _balance_text(balance: dict[str, str] | None, currency: str) -> str:
+    if balance is None:
+        return "no account line"
+    return (
+        f"balance {balance['balance']}, reserve {balance['reserve']}, "
+        f"claims {balance['claims']} {currency}"
+    )
+
+
+async def _demo_flow(
+    root: Path, amount: int, currency: str, mtu: int, steps: _Steps
+) -> dict[str, Any]:
+    from p2ppay.ledger import running_ledger
+    from p2ppay.sync.flows import fund_wallet, sync_wallet, wallet_statement
+
+    allowance_amount = max(amount * 4, parse_amount("50", currency))
+    now = now_s()
+    async with running_ledger() as ledger:
+        steps.say("ledger", f"in-process ledger on {ledger.url} (SQLite)")
+        homes = {name: WalletHome.resolve(root / name) for name in ("payer", "payee")}
+        payer_id = init_wallet(homes["payer"], passphrase=None, now=now)
+        payee_id = init_wallet(homes["payee"], passphrase=None, now=now)
+        steps.say("payer", f"created wallet {payer_id.wallet_id}")
+        steps.say("payee", f"created wallet {payee_id.wallet_id}")
+        with (
+            open_wallet(homes["payer"], passphrase=None, now=now) as payer_wallet,
+            open_wallet(homes["payee"], passphrase=None, now=now) as payee_wallet,
+        ):
+            deposit = allowance_amount * 2
+            record = await fund_wallet(
+                ledger.url, ledger.admin_token, payer_wallet,
+                deposit=deposit, allowance=allowance_amount, currency=currency, now=now,
+            )  # fmt: skip
+            assert record is not None
+            steps.say(
+                "payer",
+                f"registered, {format_amount(deposit, currency)} {currency} deposited; "
+                f"offline allowance {record.serial} of "
+                f"{format_amount(allowance_amount, currency)} {currency} from the ledger "
+                f"({len(record.signed)} bytes)",
+            )
+            await fund_wallet(
+                ledger.url, ledger.admin_token, payee_wallet,
+                deposit=0, allowance=0, currency=currency, now=now,
+            )  # fmt: skip
+            await sync_wallet(ledger.url, payee_wallet, now=now_s)
+            issuers = len(payee_wallet.store.trust.issuers())
+            steps.say("payee", f"registered; synced the ledger's issuer keys ({issuers})")
+            steps.say("radio", "both go offline: the payment uses BLE only")
+            payer = PayerRole(
+                wallet=payer_wallet,
+                approver=AutoApprove(limit=amount, currency=currency),
+                progress=steps.by("payer"),
+            )
+            payee = PayeeRole(wallet=payee_wallet, progress=steps.by("payee"))
+            invoice = payee.new_invoice(amount=amount, currency=currency, memo="p2ppay demo")
+            steps.say("payee", f"signed invoice {invoice.doc.id.hex()} ({len(invoice.raw)} bytes)")
+            radio_started = time.perf_counter()
+            payer_out, payee_out = await _pay(payer, payee, invoice, mtu)
+            elapsed_ms = round((time.perf_counter() - radio_started) * 1000, 1)
+            summary = _summary(
+                payee_wallet,
+                payer_out=payer_out,
+                payee_out=payee_out,
+                issuer_key=record.issuer_key,
+                elapsed_ms=elapsed_ms,
+                steps=steps,
+            )
+            if summary["status"] != "completed":
+                return summary
+            steps.say("radio", "both are online again")
+            synced = {}
+            for role, wallet in (("payee", payee_wallet), ("payer", payer_wallet)):
+                report = await sync_wallet(ledger.url, wallet, now=now_s)
+                synced[role] = report.as_json()
+                steps.say(role, f"synced: {json.dumps(report.as_json(), sort_keys=True)}")
+            summary["sync"] = synced
+            balances: dict[str, dict[str, str]] = {}
+            for role, wallet in (("payer", payer_wallet), ("payee", payee_wallet)):
+                statement = await wallet_statement(ledger.url, wallet)
+                for line in statement.balances:
+                    if line.currency == currency:
+                        balances[role] = {
+                            "balance": line.balance,
+                            "reserve": line.reserve,
+                            "claims": line.claims,
+                        }
+                steps.say(role, f"statement: {_balance_text(balances.get(role), currency)}")
+            summary["balances"] = balances
+            summary["settled"] = synced["payee"]["settled"] == 1
+            return summary
 
 
 async def _pay(
