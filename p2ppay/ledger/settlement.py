@@ -205,6 +205,7 @@ async def settle(tx: Tx, items: list[Checked], *, now: int) -> list[Outcome]:
     settlement_rows: list[tuple[object, ...]] = []
     frauds: list[tuple[int, int, bytes, FraudProof]] = []
     touched: set[int] = set()
+    found: dict[bytes, FraudProof] = {}
 
     def add(key: tuple[int, str], balance: int, reserve: int, claims: int) -> None:
         b, r, c = deltas.get(key, (0, 0, 0))
@@ -217,7 +218,9 @@ async def settle(tx: Tx, items: list[Checked], *, now: int) -> list[Outcome]:
             outcomes.append(_rejected(code.name, int(code), f"serial {item.serial}", item))
             continue
         if item.payment_hash in done:
-            proof = await _proof_for(tx, item.payment_raw) if done[item.payment_hash] else None
+            proof = None
+            if done[item.payment_hash]:  # a repeat of a fraud is answered fraud, with its proof
+                proof = found.get(item.payment_hash) or await _proof_for(tx, item.payment_raw)
             outcomes.append(
                 Outcome(
                     status=Status.FRAUD if proof is not None else Status.DUPLICATE,
@@ -232,6 +235,7 @@ async def settle(tx: Tx, items: list[Checked], *, now: int) -> list[Outcome]:
         if earlier is not None:
             proof = _fork_proof(earlier[1], item.payment_raw)
             frauds.append((chain.id, item.counter, item.payer, proof))
+            found[item.payment_hash] = proof
         else:
             chain.at_counter[item.counter] = (item.payment_hash, item.payment_raw)
         covered = min(item.amount, chain.reserve_left)

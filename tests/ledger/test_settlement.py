@@ -221,3 +221,21 @@ async def test_bundles_verified_on_worker_processes_get_the_same_answers(
         ("rejected", "BUNDLE_MALFORMED"),
         ("duplicate", None),
     ]
+
+
+async def test_a_double_spend_uploaded_twice_in_one_batch_is_fraud_both_times(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with running_ledger(db_url=db_url) as ledger:
+        payer, first = await setup_pair(ledger, tmp_path)
+        second = new_party(tmp_path, "second")
+        await trust_ledger(ledger, second)
+        good = pay_offline(payer, first, 1_00)
+        fork = pay_offline(payer, second, 2_00, cheat_head=None)
+        async with second.client(ledger) as client:
+            answer = await client.sync(
+                [base64.b64encode(b).decode() for b in (good, fork, fork)], []
+            )
+        assert [r.status for r in answer.results] == ["settled", "fraud", "fraud"]
+        assert answer.results[1].proof == answer.results[2].proof is not None
+        assert (await conserved(ledger))["claims"] == 0  # the reserve still covered 3.00
