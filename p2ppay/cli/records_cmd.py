@@ -7,6 +7,7 @@ given as a unique hex prefix of at least 4 digits.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.render import document_json
 from p2ppay.roles import code_name
 from p2ppay.store import HistoryEntry, Store
+from p2ppay.store.settlement import Settlement, settlements
 from p2ppay.wallet import open_store
 from protocol import Invoice, Payment, Receipt, format_amount, open_as
 from protocol.bundle import encode_bundle
@@ -45,7 +47,7 @@ def _store(args: argparse.Namespace) -> Store:
     return open_store(home_of(args), now=now_s(), readonly=True)
 
 
-def _entry_json(entry: HistoryEntry) -> dict[str, Any]:
+def _entry_json(entry: HistoryEntry, settled: dict[bytes, Settlement]) -> dict[str, Any]:
     amount = None
     if entry.amount_minor is not None and entry.currency is not None:
         amount = format_amount(entry.amount_minor, entry.currency)
@@ -56,6 +58,7 @@ def _entry_json(entry: HistoryEntry) -> dict[str, Any]:
         "currency": entry.currency,
         "memo": entry.memo,
         "status": entry.status.value,
+        "settlement": _settlement(entry, settled),
         "session_id": entry.session_id,
         "peer": None if entry.peer_key is None else entry.peer_key.hex(),
         "error": None if entry.error_code is None else code_name(entry.error_code),
@@ -66,12 +69,26 @@ def _entry_json(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
+def _settlement(entry: HistoryEntry, settled: dict[bytes, Settlement]) -> str | None:
+    """The ledger's word on this entry's payment; None when no payment was stored."""
+    if entry.invoice_id is None or not entry.has_payment:
+        return None
+    state = settled.get(entry.invoice_id)
+    return None if state is None else state.value
+
+
+def _when(unix: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(unix))
+
+
 def run_history(args: argparse.Namespace, out: Output) -> int:
     with _store(args) as store:
-        entries = [_entry_json(e) for e in store.sessions.history(limit=args.limit)]
+        settled = settlements(store)
+        entries = [_entry_json(e, settled) for e in store.sessions.history(limit=args.limit)]
     lines = [
-        f"{e['updated_at']}  {e['role']:5}  {e['status']:17}  "
+        f"{_when(e['updated_at'])}  {e['role']:5}  {e['status']:17}  "
         f"{e['amount'] or '-':>10} {e['currency'] or '':3}  {e['invoice_id'] or '-'}"
+        + (f"  {e['settlement']}" if e["settlement"] else "")
         + (f"  {e['error']}" if e["error"] else "")
         for e in entries
     ] or ["no payments yet"]

@@ -30,3 +30,18 @@ def test_demo_json_reports_a_completed_settled_payment_and_conserved_balances() 
     assert total == Decimal("100.00")
     assert Decimal(balances["payee"]["balance"]) == Decimal("7.25")
     assert Decimal(balances["payer"]["reserve"]) == Decimal("50.00") - Decimal("7.25")
+
+
+def test_after_the_demo_both_histories_show_the_payment_settled(tmp_path: Path) -> None:
+    def p2ppay(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "p2ppay", *args],
+            cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
+        )  # fmt: skip
+
+    summary = json.loads(p2ppay("demo", "--json", "--keep", str(tmp_path)).stdout)
+    for role in ("payer", "payee"):
+        history = json.loads(p2ppay("--home", str(tmp_path / role), "history", "--json").stdout)
+        assert [(h["invoice_id"], h["role"], h["status"], h["settlement"]) for h in history] == [
+            (summary["invoice_id"], role, "completed", "settled")
+        ]
