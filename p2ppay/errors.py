@@ -149,6 +149,8 @@ class AppErrorCode(IntEnum):
     """No such endpoint."""
     LEDGER_WALLET_REVOKED = 2014
     """The wallet key is revoked (it double-spent): no new offline allowance."""
+    LEDGER_CANNOT_LISTEN = 2015
+    """The ledger cannot listen on that host and port (in use, or not permitted)."""
 
     # 21xx: sync client (p2ppay/sync)
     SYNC_UNREACHABLE = 2100

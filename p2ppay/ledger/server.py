@@ -20,7 +20,9 @@ from pathlib import Path
 
 import anyio
 
+from p2ppay.errors import AppErrorCode
 from p2ppay.ledger.api import create_app
+from p2ppay.ledger.errors import LedgerError
 from p2ppay.ledger.service import LedgerConfig, LedgerService
 
 __all__ = ["RunningLedger", "running_ledger", "serve"]
@@ -45,9 +47,13 @@ class RunningLedger:
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise LedgerError(AppErrorCode.LEDGER_CANNOT_LISTEN, f"{host}:{port}: {exc}") from exc
     sock.setblocking(False)
     return sock
 

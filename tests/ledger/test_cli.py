@@ -114,3 +114,18 @@ def test_ledger_serve_runs_as_its_own_process(tmp_path: Path) -> None:
             assert (answer.status_code, answer.json()) == (200, {"currencies": {}})
         finally:
             process.terminate()
+
+
+def test_ledger_serve_on_a_busy_port_is_a_typed_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = str(busy.getsockname()[1])
+        code = main(
+            ["ledger", "serve", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--port", port,
+             "--admin-token", TOKEN]
+        )  # fmt: skip
+    assert code == 3
+    assert "LEDGER_CANNOT_LISTEN" in capsys.readouterr().err
