@@ -13,9 +13,11 @@ Routes (all JSON; the OpenAPI document is served at ``/openapi.json``)::
     GET  /v1/admin/totals            admin token: sums for the conservation check
 
 Invariants:
-- A wallet route runs only after the request's signature verified and its time and nonce
-  were admitted (:mod:`p2ppay.ledger.auth`); an admin route only with the admin token
-  (compared in constant time). Nothing else gets in.
+- A wallet route runs only after the request's signature verified and its time is within
+  the window (:mod:`p2ppay.ledger.auth`); its nonce is consumed by the operation's own
+  transaction (:mod:`p2ppay.ledger.service`), so a replay is refused and has no effect. An
+  admin route runs only with the admin token (compared in constant time). Nothing else
+  gets in. Request bodies are limited to :data:`MAX_BODY` bytes (413).
 - Every refusal is an :class:`~p2ppay.ledger.schemas.ErrorBody` with a 4xx status (503 when
   the database fails); malformed input is a 400, never a 500.
 """

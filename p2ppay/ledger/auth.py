@@ -51,7 +51,7 @@ _NONCE_SIZE = 16
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SignedRequest:
-    """A request whose signature verified; time and nonce are still to be admitted."""
+    """A request whose signature verified; its time and nonce are checked by the service."""
 
     public_key: bytes
     timestamp: int
