@@ -25,7 +25,7 @@ from p2ppay.ledger.auth import SignedRequest
 from p2ppay.ledger.database import Database, Tx, open_database
 from p2ppay.ledger.errors import LedgerError
 from p2ppay.ledger.schema import migrate
-from p2ppay.ledger.verifier import check_bundles
+from p2ppay.ledger.verifier import VerifiedCache
 from protocol.keys import public_key
 from protocol.money import MAX_AMOUNT
 
@@ -102,6 +102,7 @@ class LedgerService:
         self._issuer = issuer
         self._issuer_key = public_key(issuer)
         self._requests = 0
+        self._verified = VerifiedCache()
         self._workers = (
             anyio.CapacityLimiter(config.verify_workers) if config.verify_workers > 0 else None
         )
@@ -255,7 +256,7 @@ class LedgerService:
         if len(bundles) > MAX_BATCH or len(query) > MAX_BATCH:
             raise LedgerError(AppErrorCode.LEDGER_BATCH_TOO_LARGE, f"at most {MAX_BATCH} each")
         now = self.now()
-        checked = await check_bundles(
+        checked = await self._verified.check(
             bundles, issuer=self._issuer_key, now=now, workers=self._workers
         )
         to_settle = [c for c in checked if isinstance(c, settlement.Checked)]
