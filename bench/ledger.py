@@ -11,9 +11,10 @@ one chain per payer) with signed ``POST /v1/sync`` calls of ``--batch`` bundles,
 a time per lane (``--concurrency`` lanes), and times the calls. Every answer must be
 ``settled``. Each of ``--rounds`` rounds uses fresh bundles and measures the floor right
 before its upload; reported are the medians (and the best ratio). Ratio = ledger / floor.
+``dup/s`` is the other party uploading the same bundles again (answered ``duplicate``).
 
     .venv/bin/python bench/ledger.py [--bundles 500] [--rounds 5] [--batch 100]
-        [--concurrency 2] [--verify-workers 0] [--stores sqlite,postgresql]
+        [--concurrency 4] [--verify-workers CPUS] [--stores sqlite,postgresql]
 
 The last line of output is one JSON object with the raw figures.
 """
@@ -133,9 +134,11 @@ def verification_floor(bundles: list[bytes]) -> float:
     return best / len(bundles)
 
 
-async def upload(url: str, bundles: list[bytes], batch: int, concurrency: int) -> float:
-    """Seconds to settle ``bundles``, ``batch`` per call, ``concurrency`` calls in flight
-    (wallets syncing at once); every answer must be ``settled``."""
+async def upload(
+    url: str, bundles: list[bytes], batch: int, concurrency: int, expect: str = "settled"
+) -> float:
+    """Seconds to upload ``bundles``, ``batch`` per call, ``concurrency`` calls in flight
+    (wallets syncing at once); every answer must be ``expect``."""
     key = SigningKey.generate()
     encoded = [base64.b64encode(b).decode("ascii") for b in bundles]
     async with LedgerClient(url, key) as client:
@@ -145,9 +148,9 @@ async def upload(url: str, bundles: list[bytes], batch: int, concurrency: int) -
         async def uploader(lane: int) -> None:
             for chunk in batches[lane::concurrency]:
                 answer = await client.sync(chunk, [])
-                bad = [r for r in answer.results if r.status != "settled"]
+                bad = [r for r in answer.results if r.status != expect]
                 if bad:
-                    raise RuntimeError(f"not settled: {bad[0]}")
+                    raise RuntimeError(f"not {expect}: {bad[0]}")
 
         start = time.perf_counter()
         async with anyio.create_task_group() as tg:
@@ -174,6 +177,7 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, object]:
     process, url = start_ledger(db, workers)
     rates: list[float] = []
     floors: list[float] = []
+    repeats: list[float] = []
     try:
         bundles = anyio.run(make_bundles, url, count * rounds + batch)
         anyio.run(upload, url, bundles[:batch], batch, 1)  # warm-up, untimed
@@ -181,6 +185,8 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, object]:
             chunk = bundles[batch + r * count : batch + (r + 1) * count]
             floors.append(1 / verification_floor(chunk))
             rates.append(count / anyio.run(upload, url, chunk, batch, concurrency))
+            # The other party uploads the same bundles: answered ``duplicate``.
+            repeats.append(count / anyio.run(upload, url, chunk, batch, concurrency, "duplicate"))
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -198,6 +204,7 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, object]:
         "floor_bundles_per_s": round(statistics.median(floors), 1),
         "ratio": round(statistics.median(ratios), 3),
         "ratio_best": round(max(ratios), 3),
+        "duplicate_bundles_per_s": round(statistics.median(repeats), 1),
         "ratios": [round(x, 3) for x in ratios],
     }
 
@@ -209,19 +216,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument(
-        "--verify-workers", type=int, default=0,
+        "--verify-workers", type=int, default=os.cpu_count() or 1,
         help="ledger worker processes verifying bundles (0: in the serving process)",
     )  # fmt: skip
-    parser.add_argument("--concurrency", type=int, default=2, help="sync calls in flight")
+    parser.add_argument("--concurrency", type=int, default=4, help="sync calls in flight")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     rows = [run_store(s, args) for s in args.stores.split(",")]
     print("median of rounds; ratio = ledger bundles/s / floor bundles/s (goal >= 0.5)")
-    print(f"{'store':<12}{'bundles/s':>12}{'floor/s':>12}{'ratio':>8}{'best':>8}")
+    print(f"{'store':<12}{'bundles/s':>12}{'floor/s':>12}{'ratio':>8}{'best':>8}{'dup/s':>10}")
     for row in rows:
         print(
             f"{row['store']:<12}{row['bundles_per_s']:>12}{row['floor_bundles_per_s']:>12}"
-            f"{row['ratio']:>8}{row['ratio_best']:>8}"
+            f"{row['ratio']:>8}{row['ratio_best']:>8}{row['duplicate_bundles_per_s']:>10}"
         )
     print(json.dumps({"bench": "ledger", "cpu_count": os.cpu_count(), "results": rows}))
 
