@@ -7,9 +7,10 @@ because its transactions are serialised as a whole.
 Invariants:
 - All work happens in :meth:`Database.transaction`: committed when the block ends, rolled
   back on any exception; nothing is ever half-written.
-- SQLite: one connection, WAL, ``synchronous=FULL``; one transaction at a time (an anyio
-  lock), ``BEGIN IMMEDIATE``. Statements run on the event loop thread (they touch the page
-  cache only); the COMMIT, which waits for fsync, runs in a worker thread.
+- SQLite: one ledger process per file (an OS lock on ``PATH.lock``), one connection, WAL,
+  ``synchronous=FULL``; one transaction at a time (an anyio lock), ``BEGIN IMMEDIATE``.
+  Statements run on the event loop thread (they touch the page cache only); the COMMIT,
+  which waits for fsync, runs in a worker thread.
 - PostgreSQL: a connection pool; READ COMMITTED plus explicit row locks taken in one global
   order (allowances by serial, then balances by account and currency), so concurrent ledger
   processes never settle twice and cannot deadlock by design. Deadlock and serialisation
@@ -31,8 +32,9 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from p2ppay.errors import AppErrorCode
+from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.ledger.errors import LedgerError
+from p2ppay.store.connection import WriterLock
 
 __all__ = ["Database", "Row", "Tx", "open_database"]
 
@@ -128,13 +130,24 @@ class _SqliteTx(Tx):
 
 
 class SqliteDatabase(Database):
-    """The embedded store: one file, one writer at a time."""
+    """The embedded store: one file, one ledger process (a lock file beside it), one
+    transaction at a time. Several ledger processes need PostgreSQL."""
 
     dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
+        self._owner = WriterLock(path.with_name(path.name + ".lock"))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._owner.acquire()
+        except StoreError as exc:
+            raise LedgerError(
+                AppErrorCode.LEDGER_STORAGE,
+                f"another ledger uses {path}; share a database between ledgers with PostgreSQL",
+            ) from exc
+        except OSError as exc:
+            raise LedgerError(AppErrorCode.LEDGER_STORAGE, f"{path}: {exc}") from exc
+        try:
             self._conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=30
             )
@@ -143,6 +156,7 @@ class SqliteDatabase(Database):
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA busy_timeout = 30000")
         except (sqlite3.Error, OSError) as exc:
+            self._owner.release()
             raise LedgerError(AppErrorCode.LEDGER_STORAGE, f"{path}: {exc}") from exc
         self._lock = anyio.Lock()
         self._cache: dict[str, str] = {}
@@ -171,6 +185,7 @@ class SqliteDatabase(Database):
     async def close(self) -> None:
         async with self._lock:
             self._conn.close()
+            self._owner.release()
 
 
 # --- PostgreSQL -------------------------------------------------------------------------

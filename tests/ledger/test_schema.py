@@ -3,6 +3,8 @@ schema is refused, and concurrent starts agree on one issuer key."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 import pytest
 
@@ -69,3 +71,15 @@ async def test_an_unknown_database_scheme_is_refused() -> None:
     with pytest.raises(LedgerError) as refused:
         await open_database("mysql://localhost/ledger")
     assert refused.value.code.name == "LEDGER_BAD_DATABASE_URL"
+
+
+async def test_a_sqlite_database_serves_one_ledger_at_a_time(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    first = await open_database(url)
+    try:
+        with pytest.raises(LedgerError) as refused:
+            await open_database(url)
+        assert refused.value.code.name == "LEDGER_STORAGE"
+    finally:
+        await first.close()
+    await (await open_database(url)).close()  # free again once the first one closed
