@@ -239,3 +239,31 @@ async def test_a_double_spend_uploaded_twice_in_one_batch_is_fraud_both_times(
         assert [r.status for r in answer.results] == ["settled", "fraud", "fraud"]
         assert answer.results[1].proof == answer.results[2].proof is not None
         assert (await conserved(ledger))["claims"] == 0  # the reserve still covered 3.00
+
+
+async def test_both_parties_syncing_their_outboxes_at_once_settle_each_payment_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with running_ledger(db_url=db_url) as ledger:
+        payer, payee = await setup_pair(ledger, tmp_path)
+        for _ in range(50):
+            pay_offline(payer, payee, 10)
+        reports = {}
+
+        async def sync(party: Party) -> None:
+            async with party.client(ledger) as client:
+                with party.open() as wallet:
+                    reports[party.home] = await sync_outbox(
+                        wallet.store, client, now=now_s, batch_size=1
+                    )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sync, payer)
+            tg.start_soon(sync, payee)
+        settled = sum(r.settled for r in reports.values())
+        duplicate = sum(r.duplicate for r in reports.values())
+        assert (settled, duplicate) == (50, 50)
+        async with payee.client(ledger) as client:
+            (eur,) = (await client.statement()).balances
+        assert eur.balance_minor == 50 * 10
+        await conserved(ledger)
