@@ -26,8 +26,9 @@ from p2ppay.ledger.database import Database, Tx, open_database
 from p2ppay.ledger.errors import LedgerError
 from p2ppay.ledger.schema import migrate
 from p2ppay.ledger.verifier import VerifiedCache
+from protocol.errors import ProtocolError
 from protocol.keys import public_key
-from protocol.money import MAX_AMOUNT
+from protocol.money import MAX_AMOUNT, check_currency
 
 __all__ = ["Caller", "LedgerConfig", "LedgerService", "Revocations", "SyncAnswer", "Update"]
 
@@ -342,12 +343,12 @@ class LedgerService:
 
 
 def _check_money(amount: int, currency: str) -> None:
-    from protocol.money import check_currency
-
     try:
         check_currency(currency)
-    except Exception as exc:
-        raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, f"currency {currency!r}") from exc
+    except ProtocolError as exc:
+        raise LedgerError(
+            AppErrorCode.LEDGER_BAD_REQUEST, f"{exc.code.name}: currency {currency!r}"
+        ) from exc
     if not 0 < amount <= MAX_AMOUNT:
         raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, f"amount must be 1..{MAX_AMOUNT}")
 
