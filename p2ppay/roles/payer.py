@@ -193,7 +193,9 @@ class _PayerEvents:
             self.role.progress(_describe_invoice(event))
             if event.resumed:
                 self.role.progress("this invoice is already paid: re-sending the same payment")
-                self.sending = CrashPoint.PAYER_AFTER_SEND_PAYMENT  # the session queued it
+                # The driver writes queued chunks before it hands out events: the stored
+                # payment is already on the link.
+                self.role.crash.reach(CrashPoint.PAYER_AFTER_SEND_PAYMENT)
                 return
             decision = await self.role.approver(event.invoice, event.sas)
             if decision.approve:

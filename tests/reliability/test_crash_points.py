@@ -87,3 +87,24 @@ async def test_a_crash_at_each_point_then_a_retry_settles_the_invoice_once(
         except AssertionError as exc:
             raise AssertionError(f"seed {seed}: {exc}") from exc
         runs.add()
+
+
+@pytest.mark.reliability(
+    "crash",
+    "crash after re-sending a stored payment (the resumed path), restart, retry",
+    expect="payer.after_send_payment fires on the resumed send too; the next retry completes",
+    invariants=INVARIANTS,
+)
+async def test_the_after_send_point_fires_when_a_stored_payment_is_re_sent(
+    tmp_path: Path,
+) -> None:
+    world = World.make(tmp_path)
+    invoice = world.invoice(6_00)
+    first = await world.attempt(invoice, crash_at=CrashPoint.PAYEE_AFTER_PERSIST_PAYMENT)
+    assert (first.payer, first.payee) == ("resumable", CRASHED)
+    resent = await world.attempt(invoice, crash_at=CrashPoint.PAYER_AFTER_SEND_PAYMENT)
+    assert resent.payer == CRASHED
+    check(world.homes.payer, world.homes.payee)
+    assert await world.attempt(invoice) == DONE
+    check(world.homes.payer, world.homes.payee)
+    assert snapshot(world.homes.payer).allowance == (1, 6_00)
