@@ -14,6 +14,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -67,7 +68,13 @@ class PgServer:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: smart shutdown
+            # SIGINT to the postmaster itself is PostgreSQL's fast shutdown (no waiting for
+            # clients to leave); ``runuser`` in between would not pass it on.
+            try:
+                pid = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+                os.kill(pid, signal.SIGINT)
+            except (OSError, ValueError, IndexError):
+                self.process.terminate()
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:

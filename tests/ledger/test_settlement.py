@@ -254,7 +254,7 @@ async def test_both_parties_syncing_their_outboxes_at_once_settle_each_payment_o
             async with party.client(ledger) as client:
                 with party.open() as wallet:
                     reports[party.home] = await sync_outbox(
-                        wallet.store, client, now=now_s, batch_size=1
+                        wallet.store, client, now=now_s, batch_size=5
                     )
 
         async with anyio.create_task_group() as tg:
