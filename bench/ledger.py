@@ -25,6 +25,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -166,6 +167,7 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, object]:
     if store == "sqlite":
         tmp = tempfile.mkdtemp(prefix="p2ppay-bench-")
         db = f"sqlite:///{tmp}/ledger.sqlite3"
+        cleanup = lambda: shutil.rmtree(tmp, ignore_errors=True)  # noqa: E731
     else:
         from tests.ledger.pg import create_database, start_postgres
 
