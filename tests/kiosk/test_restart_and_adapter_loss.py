@@ -255,6 +255,7 @@ async def test_a_request_scanning_when_the_adapter_dies_is_served_once_it_is_bac
                         serve_once, wallet, radio, AutoApprove(limit=20_00, currency="EUR")
                     )
                     result = await wait_final(pos, request_id)
+                    tg.cancel_scope.cancel()  # a payer nobody paid would wait forever
         assert stop(kiosk) == 0
     finally:
         if kiosk.poll() is None:
