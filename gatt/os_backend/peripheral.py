@@ -193,11 +193,11 @@ class BlessPeripheral(Peripheral):
         self._server = server
 
     async def aclose(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        if self._server is None:
             return
         if self._link is not None:
-            await self._link.aclose()
+            await self._link.aclose()  # tells the central END while the server is still up
+        server, self._server = self._server, None
         try:
             await bluez.stop_advertising(server)
         finally:
