@@ -305,7 +305,13 @@ class SessionLog:
                 return current
             has_payment, has_receipt = durable_facts(conn, current.invoice_id)
             target = settle_state(current.role, has_payment=has_payment, has_receipt=has_receipt)
-            if target is _S.COMPLETED and current.state is _S.PAYMENT_PERSISTED:
+            # Only a payee passes through receipt_persisted (it stores its receipt before
+            # sending it); a payer that holds the receipt goes straight to completed.
+            if (
+                target is _S.COMPLETED
+                and current.role is Role.PAYEE
+                and current.state is _S.PAYMENT_PERSISTED
+            ):
                 set_state(conn, session_id, _S.RECEIPT_PERSISTED, now=now)
             return set_state(
                 conn, session_id, target, now=now, error_code=error_code, detail=detail

@@ -144,3 +144,18 @@ def test_history_prefers_the_key_the_handshake_named(store: Store) -> None:
     store.sessions.set_peer(session.session_id, now=NOW, peer_key=bytes([9]) * 32)
     [line] = store.sessions.history()
     assert line.peer_key == bytes([9]) * 32
+
+
+def test_a_payer_retry_that_fails_after_the_receipt_is_stored_ends_completed(
+    store: Store,
+) -> None:
+    first = store.sessions.start(Role.PAYER, now=NOW).session_id
+    payment_hash = _payer_pays(store, first)
+    store.payments.persist_receipt(receipt(invoice(1), payment_hash), now=NOW, session_id=first)
+    retry = store.sessions.start(Role.PAYER, now=NOW).session_id
+    store.payments.record_invoice(invoice(1), now=NOW, session_id=retry)
+    # The retry's link drops: the payer never passes through the payee-only receipt_persisted.
+    ended = store.sessions.fail(retry, now=NOW, error_code=1300)
+    assert ended.state is SessionState.COMPLETED
+    states = [state for _, state, _, _ in store.sessions.events(retry)]
+    assert SessionState.RECEIPT_PERSISTED not in states

@@ -4,9 +4,8 @@ Found by ``bench/soak.py`` (seed 1): the payer crashed after storing the receipt
 retry re-sent the same invoice, and the link dropped before the re-sent receipt arrived; the
 payer's ``sessions.fail`` then tried ``payment_persisted -> receipt_persisted``, a payee-only
 move, and raised ``BAD_TRANSITION`` out of ``serve_one`` (a ``pay`` loop would die there).
-The store's fix is one condition in ``SessionLog.fail`` (only the payee passes through
-``receipt_persisted``); until it lands this test is a strict xfail, so it turns red the day
-the fix lands and the marker must go.
+The fix is one condition in ``SessionLog.fail``: only the payee passes through
+``receipt_persisted``.
 """
 
 from __future__ import annotations
@@ -27,11 +26,6 @@ DONE = Run(payer="completed", payee="completed")
 CLEAN_END = {"completed", "failed", "resumable"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="p2ppay/store/sessions.py SessionLog.fail moves a payer session to "
-    "receipt_persisted (BAD_TRANSITION); owner: store",
-)
 @pytest.mark.reliability(
     "crash",
     "payer crashes after storing the receipt; the retry's link then drops at every chunk",
