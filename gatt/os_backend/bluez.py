@@ -20,6 +20,7 @@ from gatt.errors import AdapterUnavailable
 from gatt.os_backend.names import match_adapter
 
 __all__ = [
+    "connected_devices",
     "disconnect_device",
     "register_application",
     "require_adapter",
@@ -124,3 +125,35 @@ async def disconnect_device(path: str) -> None:
         )
     finally:
         bus.disconnect()
+
+
+async def connected_devices(adapter_path: str) -> set[str]:
+    """D-Bus paths of the devices BlueZ holds connected on the adapter at ``adapter_path``."""
+    from dbus_fast import BusType, Message, MessageType
+    from dbus_fast.aio import MessageBus
+
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        reply = await bus.call(
+            Message(
+                destination=_BLUEZ,
+                path="/",
+                interface="org.freedesktop.DBus.ObjectManager",
+                member="GetManagedObjects",
+            )
+        )
+    finally:
+        bus.disconnect()
+    if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+        return set()
+    objects: dict[str, dict[str, dict[str, Any]]] = reply.body[0]
+    return {
+        path
+        for path, interfaces in objects.items()
+        if path.startswith(adapter_path + "/dev_")
+        and _variant_value(interfaces.get("org.bluez.Device1", {}).get("Connected"))
+    }
+
+
+def _variant_value(value: Any) -> Any:
+    return getattr(value, "value", value)

@@ -155,6 +155,7 @@ class BlessPeripheral(Peripheral):
         self._inbox: ChunkInbox | None = None
         self._link: BlessLink | None = None
         self._watchdog: asyncio.Task[None] | None = None
+        self._ours: set[str] = set()  # BlueZ paths of centrals that connected during a session
 
     async def start(self) -> None:
         if sys.platform != "linux":
@@ -213,6 +214,8 @@ class BlessPeripheral(Peripheral):
         # not advertise, and BlueZ would notify a lingering subscriber too.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._central_gone(), END_GRACE)
+        await self._drop_stale_centrals()
+        before = await self._connected()
         pending: asyncio.Future[BlessLink] = self._loop.create_future()
         self._tag, self._pending = tag, pending
         await bluez.start_advertising(self._server, local_name)
@@ -221,8 +224,38 @@ class BlessPeripheral(Peripheral):
         finally:
             self._pending = None
             await bluez.stop_advertising(self._server)
+        self._ours |= await self._connected() - before
         self._watchdog = asyncio.create_task(self._watch(link))
         return link
+
+    async def _connected(self) -> set[str]:
+        path = str(getattr(self._server.adapter, "path", ""))
+        try:
+            async with asyncio.timeout(END_GRACE):
+                return await bluez.connected_devices(path)
+        except Exception as error:
+            _log.info("could not list connected devices: %r", error)
+            return set()
+
+    async def _drop_stale_centrals(self) -> None:
+        """Disconnect the centrals of earlier sessions that are still connected.
+
+        No Link is open here, so such a central is stale (it left without a clean disconnect,
+        or bluetoothd lost track of it in its connect race); while it stays connected the
+        kernel may not enable connectable advertising, and no central would find the new
+        session. Devices that were connected before a session began (the user's keyboard)
+        are never touched: bless gives no client identity, so "ours" is whatever connected
+        during a session.
+        """
+        stale = self._ours & await self._connected()
+        for path in stale:
+            _log.info("dropping stale central %s before advertising", path)
+            try:
+                async with asyncio.timeout(END_GRACE):
+                    await bluez.disconnect_device(path)
+            except Exception as error:
+                _log.info("could not drop %s: %r", path, error)
+        self._ours -= stale
 
     # --- bless callbacks: synchronous, possibly on another thread --------------------------
 
