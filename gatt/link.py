@@ -27,8 +27,9 @@ Invariants of every Link:
 - Chunks arrive whole, in order, at most once; ``receive`` returns exactly the bytes one
   ``send`` on the other side gave. A chunk may be lost only when the link closes (the layers
   above detect it by length and AEAD and retry the session).
-- ``len(chunk) <= max_chunk <= 512`` and ``max_chunk == min(att_mtu - 3, 512)`` for the ATT
-  MTU really in force on this connection.
+- ``len(chunk) <= max_chunk <= 512``: on a peripheral ``max_chunk == min(att_mtu - 3, 512)``
+  (notifications), on a central ``min(att_mtu - 3, 510)`` (writes; BlueZ refuses more), for
+  the ATT MTU really in force on this connection.
 - Once the other end goes away (disconnect, State END, radio loss), ``send`` raises
   :class:`~gatt.errors.LinkClosed` and ``receive`` raises it after the chunks already received
   are consumed. ``aclose`` is idempotent and never raises for an already-closed link.
@@ -110,7 +111,8 @@ class Link(ABC):
     @property
     @abstractmethod
     def max_chunk(self) -> int:
-        """Largest chunk ``send`` accepts: ``min(att_mtu - 3, 512)`` for the real ATT MTU."""
+        """Largest chunk ``send`` accepts for the real ATT MTU: ``min(att_mtu - 3, 512)`` on a
+        peripheral, ``min(att_mtu - 3, 510)`` on a central (see ``gatt.spec.max_write_chunk``)."""
 
     @property
     @abstractmethod

@@ -4,7 +4,8 @@ For unit tests of the layers above only: no ATT, no radio, but the same :mod:`ga
 contract (scan by service UUID, tag, RSSI; START handshake; ``max_chunk`` from an MTU;
 LinkClosed on both sides) and deterministic fault injection:
 
-- ``att_mtu``: the MTU the link reports (so ``max_chunk = min(att_mtu - 3, 512)``);
+- ``att_mtu``: the MTU the link reports (so ``max_chunk`` is ``min(att_mtu - 3, 510)`` on
+  the central, ``min(att_mtu - 3, 512)`` on the peripheral);
 - ``drop_at``: the link drops when the N-th chunk (1-based, both directions counted together)
   is sent: that chunk is lost and both sides get LinkClosed, as if the radio died;
 - ``delay``: seconds each chunk spends in flight (ordering is kept).
@@ -31,7 +32,7 @@ from anyio.lowlevel import RunVar
 from gatt._mailbox import Mailbox, MailboxClosed
 from gatt.errors import BadAdapter, ChunkTooLarge, ConnectFailed, LinkClosed
 from gatt.link import Central, Link, LinkOptions, PeerInfo, Peripheral, ScanResult
-from gatt.spec import Info, ServiceSpec, local_name_for, max_chunk
+from gatt.spec import Info, ServiceSpec, local_name_for, max_chunk, max_write_chunk
 
 __all__ = [
     "MemoryFaults",
@@ -127,14 +128,19 @@ class MemoryLink(Link):
         outgoing: Mailbox[bytes],
         incoming: Mailbox[bytes],
         peer: PeerInfo,
+        central: bool,
     ) -> None:
         self._wire = wire
         self._outgoing = outgoing
         self._incoming = incoming
         self._peer = peer
+        self._central = central
 
     @property
     def max_chunk(self) -> int:
+        # As on a radio: a central writes (BlueZ's 510-byte limit), a peripheral notifies.
+        if self._central:
+            return max_write_chunk(self._wire.att_mtu)
         return max_chunk(self._wire.att_mtu)
 
     @property
@@ -183,12 +189,14 @@ def memory_pair(
         outgoing=wire.to_peripheral,
         incoming=wire.to_central,
         peer=PeerInfo(address=peripheral_address, att_mtu=wire.att_mtu, tag=tag, info=info),
+        central=True,
     )
     peripheral = MemoryLink(
         wire=wire,
         outgoing=wire.to_central,
         incoming=wire.to_peripheral,
         peer=PeerInfo(address=central_address, att_mtu=wire.att_mtu, tag=tag, info=None),
+        central=False,
     )
     return central, peripheral
 
@@ -404,12 +412,14 @@ class MemoryCentral(Central):
             peer=PeerInfo(
                 address=advert.address, att_mtu=wire.att_mtu, tag=advert.tag, info=advert.info
             ),
+            central=True,
         )
         peripheral = MemoryLink(
             wire=wire,
             outgoing=wire.to_central,
             incoming=wire.to_peripheral,
             peer=PeerInfo(address=self._address, att_mtu=wire.att_mtu, tag=advert.tag, info=None),
+            central=False,
         )
         if not advert.inbox.put(peripheral):
             wire.close()

@@ -5,7 +5,8 @@ documents the same values in prose and a test checks that the two agree.
 
 Invariants:
 - UUIDs never change once released: a peer finds us by them.
-- A chunk is at most ``max_chunk(att_mtu) = min(att_mtu - 3, 512)`` bytes: one ATT PDU carries
+- A chunk is at most ``max_chunk(att_mtu) = min(att_mtu - 3, 512)`` bytes (a central's
+  writes at most ``max_write_chunk(att_mtu) = min(att_mtu - 3, 510)``): one ATT PDU carries
   one chunk (no prepared/long writes), and no stack accepts an attribute value above 512 bytes.
 - Nothing on air identifies a device across sessions: the advertised local name is a fixed
   prefix plus a fresh random session tag (:func:`new_session_tag`), and backends use random
@@ -25,6 +26,7 @@ __all__ = [
     "ATT_MTU_DEFAULT",
     "ATT_MTU_MAX",
     "MAX_ATTRIBUTE_VALUE",
+    "MAX_WRITE_VALUE",
     "NAME_PREFIX",
     "SERVICE",
     "STATE_MAX_LENGTH",
@@ -42,6 +44,7 @@ __all__ = [
     "is_end",
     "local_name_for",
     "max_chunk",
+    "max_write_chunk",
     "new_session_tag",
     "tag_from_local_name",
 ]
@@ -52,6 +55,8 @@ ATT_MTU_MAX = 517
 """The largest ATT MTU worth asking for: 512-byte values plus the 5-byte worst-case header."""
 MAX_ATTRIBUTE_VALUE = 512
 """No attribute value is longer (Core Vol 3 Part F 3.2.9); Bumble refuses longer writes."""
+MAX_WRITE_VALUE = 510
+"""Largest value a central writes (BlueZ refuses more; see :func:`max_write_chunk`)."""
 NAME_PREFIX = "pp"
 """Fixed prefix of the advertised local name; the session tag follows it."""
 TAG_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
@@ -61,10 +66,26 @@ TAG_LENGTH = 6
 
 
 def max_chunk(att_mtu: int) -> int:
-    """The largest chunk one ATT PDU carries at this MTU: ``min(att_mtu - 3, 512)``."""
+    """The largest chunk one ATT PDU carries at this MTU: ``min(att_mtu - 3, 512)``.
+
+    This is the peripheral's notification size; a central writes at most
+    :func:`max_write_chunk`.
+    """
     if att_mtu < ATT_MTU_DEFAULT:
         raise ValueError(f"ATT MTU {att_mtu} is below the minimum {ATT_MTU_DEFAULT}")
     return min(att_mtu - 3, MAX_ATTRIBUTE_VALUE)
+
+
+def max_write_chunk(att_mtu: int) -> int:
+    """The largest chunk a central writes at this MTU: ``min(att_mtu - 3, 510)``.
+
+    BlueZ's GATT server (5.66, Debian 12) counts the 2-byte handle in its length check
+    (``check_length(length, 0)`` in src/shared/gatt-server.c, fixed upstream): it answers a
+    511- or 512-byte Write Request with "Invalid Attribute Value Length" and silently drops
+    such a Write Command (seen in the test-bed VM). Any central may meet a Linux peripheral,
+    so every central keeps under it; 2 bytes of 512 cost nothing measurable.
+    """
+    return min(max_chunk(att_mtu), MAX_WRITE_VALUE)
 
 
 def new_session_tag() -> str:

@@ -47,6 +47,7 @@ from gatt.spec import (
     encode_start,
     is_end,
     local_name_for,
+    max_write_chunk,
 )
 
 __all__ = ["BumbleCentral"]
@@ -71,6 +72,11 @@ class _CentralLink(BumbleLink):
         self._state = characteristics[Role.STATE]
         self._with_response = with_response
         self._response_timeout = response_timeout
+
+    @property
+    def max_chunk(self) -> int:
+        # A central's chunks are writes: keep under BlueZ's 510-byte write limit.
+        return max_write_chunk(self._connection.att_mtu)
 
     def on_state(self, value: bytes) -> None:
         """State notification from the peripheral."""

@@ -12,14 +12,14 @@ Sharp edges handled here:
 - Transient connect failures are retried (:func:`gatt.os_backend.retry.connect_with_retry`);
   bleak itself is never patched.
 - Adapter names are exact: bleak resolves ``hciN`` to ``/org/bluez/hciN``.
-- BlueZ's GATT server refuses written values above 510 bytes (:data:`MAX_WRITE_VALUE`), so this
-  central's ``max_chunk`` is ``min(att_mtu - 3, 510)``: 2 bytes under the contract's figure at
-  ATT MTU 515 and above, until ``gatt.spec`` takes the limit for every central.
+- BlueZ's GATT server refuses written values above 510 bytes, so every central's
+  ``max_chunk`` is ``gatt.spec.max_write_chunk(att_mtu) = min(att_mtu - 3, 510)``.
 
 Known limit: BlueZ's EATT (several ATT bearers, on by default) spreads consecutive
 notifications and write commands over its channels, and the receiver can get them out of order
 (seen in the test-bed VM). The Link's order promise holds on BlueZ only with ``[GATT]
-Channels = 1`` in main.conf (tests/bluez/bluetoothd.conf) until chunks carry a sequence number.
+Channels = 1`` in main.conf (tests/bluez/bluetoothd.conf); the protocol's framing numbers its
+chunks, so a reordering is caught there as a typed error, never a wrong message.
 
 Invariants: every bleak / D-Bus exception leaves this module as a :mod:`gatt.errors` type;
 ``send`` never waits for an ATT response unless ``options.write_with_response``.
@@ -46,8 +46,16 @@ from gatt.link import Central, Link, LinkOptions, PeerInfo, ScanResult
 from gatt.os_backend.inbox import ChunkInbox
 from gatt.os_backend.names import stack_adapter
 from gatt.os_backend.retry import connect_with_retry
-from gatt.os_backend.state import encode_start, is_end
-from gatt.spec import Info, Role, ServiceSpec, StateValue, max_chunk, tag_from_local_name
+from gatt.spec import (
+    Info,
+    Role,
+    ServiceSpec,
+    StateValue,
+    encode_start,
+    is_end,
+    max_write_chunk,
+    tag_from_local_name,
+)
 
 if TYPE_CHECKING:
     from bleak import BleakClient
@@ -56,21 +64,16 @@ if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
     from bleak.backends.scanner import AdvertisementData
 
-__all__ = ["CONNECT_ATTEMPTS", "MAX_WRITE_VALUE", "BleakCentral", "BleakLink"]
+__all__ = ["CONNECT_ATTEMPTS", "BleakCentral", "BleakLink"]
 
-_log = logging.getLogger(__name__)
-
-MAX_WRITE_VALUE = 510
-"""Longest value the central writes. BlueZ's GATT server (5.66, Debian 12's) counts the 2-byte
-handle in its length check (``check_length(length, 0)`` in src/shared/gatt-server.c, fixed
-upstream by ``length - 2``): it answers a 511- or 512-byte Write Request with "Invalid
-Attribute Value Length" and silently drops such a Write Command. Seen in the test-bed VM."""
 CONNECT_ATTEMPTS = 4
 """Connection attempts before ``connect`` gives up on a transient BlueZ failure (all within
 ``options.connect_timeout``). In the loaded test-bed VM the BlueZ race hit up to 5 attempts in 7;
 on an idle one about 1 in 9."""
 DISCONNECT_TIMEOUT = 5.0
 """Seconds ``aclose`` waits for bleak's disconnect."""
+
+_log = logging.getLogger(__name__)
 
 
 def _is_transient(error: BaseException) -> bool:
@@ -99,7 +102,7 @@ class BleakLink(Link):
         self._peer = peer
         self._options = options
         # The peer may be a BlueZ GATT server: never write more than it accepts.
-        self._max_chunk = min(max_chunk(peer.att_mtu), MAX_WRITE_VALUE)
+        self._max_chunk = max_write_chunk(peer.att_mtu)
         self._closing = False
         self._disconnect: asyncio.Task[None] | None = None
 

@@ -37,7 +37,6 @@ from gatt.os_backend import bluez
 from gatt.os_backend.inbox import ChunkInbox
 from gatt.os_backend.names import stack_adapter
 from gatt.os_backend.retry import notify_with_backoff
-from gatt.os_backend.state import decode_start, is_end
 from gatt.spec import (
     NAME_PREFIX,
     Info,
@@ -46,6 +45,8 @@ from gatt.spec import (
     Role,
     ServiceSpec,
     StateValue,
+    decode_start,
+    is_end,
     local_name_for,
     max_chunk,
 )

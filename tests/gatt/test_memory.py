@@ -57,7 +57,8 @@ async def test_central_ignores_peripherals_of_another_service() -> None:
 @pytest.mark.parametrize("mtu", [23, 185, 247, 517])
 async def test_memory_pair_moves_4kb_each_way_at_mtu(mtu: int) -> None:
     central, peripheral = memory_pair(MemoryFaults(att_mtu=mtu))
-    assert central.max_chunk == min(mtu - 3, 512)
+    assert central.max_chunk == min(mtu - 3, 510)
+    assert peripheral.max_chunk == min(mtu - 3, 512)
     await exchange_both_ways(central, peripheral, 4096)
 
 

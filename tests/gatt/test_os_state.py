@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatt.os_backend.state import decode_start, encode_start, is_end
-from gatt.spec import ATT_MTU_DEFAULT, ATT_MTU_MAX, StateValue
+from gatt.spec import ATT_MTU_DEFAULT, ATT_MTU_MAX, StateValue, decode_start, encode_start, is_end
 
 
 @settings(max_examples=100)

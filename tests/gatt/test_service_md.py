@@ -14,6 +14,7 @@ from gatt.spec import (
     ATT_MTU_DEFAULT,
     ATT_MTU_MAX,
     MAX_ATTRIBUTE_VALUE,
+    MAX_WRITE_VALUE,
     NAME_PREFIX,
     SERVICE,
     TAG_ALPHABET,
@@ -27,6 +28,7 @@ from gatt.spec import (
     is_end,
     local_name_for,
     max_chunk,
+    max_write_chunk,
     new_session_tag,
     tag_from_local_name,
 )
@@ -88,6 +90,8 @@ def test_every_role_appears_once_with_a_distinct_uuid() -> None:
 def test_chunk_rule_matches_the_document() -> None:
     items = _items("Chunk rule")
     assert items["chunk size"] == "min(ATT_MTU - 3, 512) bytes"
+    assert items["central write size"] == "min(ATT_MTU - 3, 510) bytes"
+    assert max_write_chunk(517) == MAX_WRITE_VALUE == 510
     assert int(items["largest attribute value"]) == MAX_ATTRIBUTE_VALUE
     assert int(items["default ATT MTU"]) == ATT_MTU_DEFAULT
     assert int(items["largest ATT MTU asked for"]) == ATT_MTU_MAX

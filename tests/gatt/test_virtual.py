@@ -77,7 +77,8 @@ async def test_both_sides_see_the_same_session_tag() -> None:
 async def test_moves_4kb_each_way_at_att_mtu(mtu: int) -> None:
     async with session(mtu=mtu) as (central, peripheral):
         assert central.peer.att_mtu == peripheral.peer.att_mtu == mtu
-        assert central.max_chunk == peripheral.max_chunk == min(mtu - 3, 512)
+        assert peripheral.max_chunk == min(mtu - 3, 512)
+        assert central.max_chunk == min(mtu - 3, 510)
         await exchange_both_ways(central, peripheral, 4096)
 
 
@@ -195,14 +196,18 @@ async def test_100_connect_exchange_disconnect_cycles_leak_no_tasks() -> None:
     gc.collect()
 
 
-async def test_at_mtu_517_chunks_are_capped_at_512_bytes() -> None:
+async def test_at_mtu_517_writes_are_capped_at_510_and_notifications_at_512_bytes() -> None:
     async with session(mtu=517) as (central, peripheral):
-        assert central.max_chunk == peripheral.max_chunk == 512
+        assert (central.max_chunk, peripheral.max_chunk) == (510, 512)
         with pytest.raises(ChunkTooLarge):
-            await central.send(bytes(513))
-        await central.send(bytes(512))
+            await central.send(bytes(511))
+        with pytest.raises(ChunkTooLarge):
+            await peripheral.send(bytes(513))
+        await central.send(bytes(510))
+        await peripheral.send(bytes(512))
         with anyio.fail_after(5):
-            assert await peripheral.receive() == bytes(512)
+            assert await peripheral.receive() == bytes(510)
+            assert await central.receive() == bytes(512)
 
 
 async def test_peripheral_may_notify_the_moment_accept_returns() -> None:
