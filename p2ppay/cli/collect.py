@@ -1,0 +1,70 @@
+"""What ``request`` and ``resume`` share: the payee's options, its role, the session, the report.
+
+Both get one invoice paid over one adapter; they differ only in where the invoice comes from
+(signed now, or read back from the store). Exit 0 only when the payment completed.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import anyio
+
+from gatt.link import LinkOptions
+from p2ppay.cli.common import add_adapter, add_json
+from p2ppay.cli.output import Exit, Output
+from p2ppay.radio import payee_central
+from p2ppay.roles import PayeeRole, PayerChoice, SessionOutcome
+from p2ppay.wallet import Wallet
+from protocol import Invoice, SignedDocument
+
+__all__ = ["add_collect_options", "collect_and_report", "payee_role"]
+
+
+def add_collect_options(parser: argparse.ArgumentParser) -> None:
+    """--adapter, payer choice, retries, MTU and --json."""
+    add_adapter(parser)
+    parser.add_argument("--tag", default=None, help="the payer's session tag (on its screen)")
+    parser.add_argument(
+        "--min-rssi", type=int, default=-127, help="ignore payers weaker than this (dBm)"
+    )
+    parser.add_argument(
+        "--within", type=float, default=30.0, help="seconds to wait for a payer (default 30)"
+    )
+    parser.add_argument(
+        "--attempts", type=int, default=3, help="sessions to try if the link drops (default 3)"
+    )
+    parser.add_argument("--mtu", type=int, default=517, help="largest ATT MTU to ask for")
+    add_json(parser)
+
+
+def payee_role(args: argparse.Namespace, wallet: Wallet, out: Output) -> PayeeRole:
+    """The payee role the options describe."""
+    return PayeeRole(
+        wallet=wallet,
+        choice=PayerChoice(tag=args.tag, min_rssi=args.min_rssi, within=args.within),
+        attempts=max(1, args.attempts),
+        progress=out.progress,
+    )
+
+
+def collect_and_report(
+    role: PayeeRole, invoice: SignedDocument[Invoice], args: argparse.Namespace, out: Output
+) -> int:
+    """Run the payee's sessions for ``invoice`` and print the outcome; the exit code."""
+    outcome: SessionOutcome = anyio.run(
+        _collect, role, args.adapter, LinkOptions(max_att_mtu=args.mtu), invoice
+    )
+    if outcome.completed:
+        line = f"received {outcome.amount} {outcome.currency} for invoice {outcome.invoice_id}"
+    else:
+        line = f"payment {outcome.status}: {outcome.error} {outcome.reason}".rstrip()
+    out.result(outcome.as_json(), [line, f"short authentication string {outcome.sas}"])
+    return Exit.OK if outcome.completed else Exit.FAILED
+
+
+async def _collect(
+    role: PayeeRole, adapter: str, options: LinkOptions, invoice: SignedDocument[Invoice]
+) -> SessionOutcome:
+    async with payee_central(adapter, options) as central:
+        return await role.collect(central, invoice)
