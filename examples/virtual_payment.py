@@ -16,9 +16,8 @@ from pathlib import Path
 
 import anyio
 
-from gatt.bumble_backend import VirtualRadio
 from p2ppay.issuer import init_issuer, open_issuer
-from p2ppay.radio import PAYER_INFO
+from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole
 from p2ppay.wallet import WalletHome, init_wallet, open_wallet
 
@@ -39,7 +38,6 @@ def make_wallets(root: Path) -> tuple[WalletHome, WalletHome]:
 
 async def pay(payer_home: WalletHome, payee_home: WalletHome) -> None:
     now = int(time.time())
-    radio = VirtualRadio()
     with (
         open_wallet(payer_home, passphrase=None, now=now) as payer_wallet,
         open_wallet(payee_home, passphrase=None, now=now) as payee_wallet,
@@ -51,13 +49,8 @@ async def pay(payer_home: WalletHome, payee_home: WalletHome) -> None:
         )
         payee = PayeeRole(wallet=payee_wallet, progress=lambda m: print("payee:", m))
         invoice = payee.new_invoice(amount=4_20, currency="EUR", memo="tea")
-        async with (
-            radio.open_peripheral(info=PAYER_INFO) as peripheral,
-            radio.open_central() as central,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(payer.serve_one, peripheral)
-            outcome = await payee.collect(central, invoice)
+        with anyio.fail_after(60):
+            _, outcome = await pay_on_virtual_radio(payer, payee, invoice)
         print(f"{outcome.status}: {outcome.amount} {outcome.currency}, code {outcome.sas}")
 
 

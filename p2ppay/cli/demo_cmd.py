@@ -21,14 +21,12 @@ from typing import Any
 
 import anyio
 
-from gatt.bumble_backend import VirtualRadio
-from gatt.link import LinkOptions
 from p2ppay.cli.common import add_json, now_s
 from p2ppay.cli.output import Exit, Output
-from p2ppay.radio import PAYER_INFO
+from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
-from protocol import Invoice, SignedDocument, format_amount, parse_amount
+from protocol import format_amount, parse_amount
 from protocol.bundle import encode_bundle, verify_bundle
 
 __all__ = ["register"]
@@ -153,7 +151,8 @@ async def _demo_flow(
             invoice = payee.new_invoice(amount=amount, currency=currency, memo="p2ppay demo")
             steps.say("payee", f"signed invoice {invoice.doc.id.hex()} ({len(invoice.raw)} bytes)")
             radio_started = time.perf_counter()
-            payer_out, payee_out = await _pay(payer, payee, invoice, mtu)
+            with anyio.fail_after(60):
+                payer_out, payee_out = await pay_on_virtual_radio(payer, payee, invoice, mtu=mtu)
             elapsed_ms = round((time.perf_counter() - radio_started) * 1000, 1)
             summary = _summary(
                 payee_wallet,
@@ -186,27 +185,6 @@ async def _demo_flow(
             summary["balances"] = balances
             summary["settled"] = synced["payee"]["settled"] == 1
             return summary
-
-
-async def _pay(
-    payer: PayerRole, payee: PayeeRole, invoice: SignedDocument[Invoice], mtu: int
-) -> tuple[SessionOutcome, SessionOutcome]:
-    radio = VirtualRadio()
-    options = LinkOptions(max_att_mtu=mtu)
-    results: dict[str, SessionOutcome] = {}
-    async with (
-        radio.open_peripheral(info=PAYER_INFO, options=options) as peripheral,
-        radio.open_central(options=options) as central,
-    ):
-
-        async def serve() -> None:
-            results["payer"] = await payer.serve_one(peripheral)
-
-        with anyio.fail_after(60):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(serve)
-                results["payee"] = await payee.collect(central, invoice)
-    return results["payer"], results["payee"]
 
 
 def _summary(

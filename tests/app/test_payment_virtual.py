@@ -7,9 +7,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from gatt.bumble_backend import VirtualRadio
-from gatt.link import LinkOptions
-from p2ppay.radio import PAYER_INFO
+from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
 from p2ppay.store import Role, SessionState
 from protocol import Invoice, SignedDocument
@@ -27,28 +25,15 @@ async def pay_once(
     approve_up_to: int = 20_00,
 ) -> tuple[SessionOutcome, SessionOutcome, SignedDocument[Invoice]]:
     """One payer session and one payee request on a fresh virtual radio."""
-    radio = VirtualRadio()
-    options = LinkOptions(max_att_mtu=mtu)
-    results: dict[str, SessionOutcome] = {}
     with homes.open_payer() as payer_wallet, homes.open_payee() as payee_wallet:
         payer = PayerRole(
             wallet=payer_wallet, approver=AutoApprove(limit=approve_up_to, currency="EUR")
         )
         payee = PayeeRole(wallet=payee_wallet)
         invoice = payee.new_invoice(amount=amount, currency=currency, memo="coffee")
-        async with (
-            radio.open_peripheral(info=PAYER_INFO, options=options) as peripheral,
-            radio.open_central(options=options) as central,
-        ):
-
-            async def serve() -> None:
-                results["payer"] = await payer.serve_one(peripheral)
-
-            with anyio.fail_after(30):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(serve)
-                    results["payee"] = await payee.collect(central, invoice)
-    return results["payer"], results["payee"], invoice
+        with anyio.fail_after(30):
+            payer_out, payee_out = await pay_on_virtual_radio(payer, payee, invoice, mtu=mtu)
+    return payer_out, payee_out, invoice
 
 
 @pytest.mark.parametrize("mtu", [23, 185, 247, 517])
