@@ -14,7 +14,7 @@ import pytest
 
 from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
-from p2ppay.radio import PAYER_INFO
+from p2ppay.radio import PAYER_INFO, pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole, SessionOutcome
 from p2ppay.store import SessionState
 from tests.app.test_payment_virtual import pay_once
@@ -33,7 +33,6 @@ def spent(homes_payer_wallet: object) -> int:
 
 async def test_an_expired_invoice_is_refused_by_the_payer(tmp_path: Path) -> None:
     homes = make_homes(tmp_path)
-    radio = VirtualRadio()
     late = lambda: time.time_ns() // 1_000_000 + 3_600_000  # noqa: E731 - the payer's clock is an hour ahead
     with homes.open_payer() as payer_wallet, homes.open_payee() as payee_wallet:
         payer = PayerRole(
@@ -41,20 +40,9 @@ async def test_an_expired_invoice_is_refused_by_the_payer(tmp_path: Path) -> Non
         )
         payee = PayeeRole(wallet=payee_wallet, choice=QUICK, attempts=1)
         invoice = payee.new_invoice(amount=5_00, currency="EUR", ttl=60)
-        outcomes: dict[str, SessionOutcome] = {}
-        async with (
-            radio.open_peripheral(info=PAYER_INFO) as peripheral,
-            radio.open_central() as central,
-        ):
-
-            async def serve() -> None:
-                outcomes["payer"] = await payer.serve_one(peripheral)
-
-            with anyio.fail_after(30):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(serve)
-                    outcomes["payee"] = await payee.collect(central, invoice)
-        assert outcomes["payer"].error == outcomes["payee"].error == "DOC_EXPIRED"
+        with anyio.fail_after(30):
+            payer_out, payee_out = await pay_on_virtual_radio(payer, payee, invoice)
+        assert payer_out.error == payee_out.error == "DOC_EXPIRED"
         assert payer_wallet.store.payments.payment(invoice.doc.id) is None
         assert spent(payer_wallet) == 0
 
