@@ -8,16 +8,17 @@ app codes (1000+) from :class:`p2ppay.errors.AppErrorCode`.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from p2ppay.driver import LinkLost, Outcome
-from p2ppay.errors import AppErrorCode
+from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.store import SessionState, Store
 from protocol import ErrorCode, format_amount
 from protocol.session import Completed, Failed
 
-__all__ = ["SessionOutcome", "code_name", "outcome_of"]
+__all__ = ["SessionOutcome", "code_name", "end_session", "fail_on_store_error", "outcome_of"]
 
 
 def code_name(code: int) -> str:
@@ -101,3 +102,26 @@ def outcome_of(
         tag=tag,
         sas=sas,
     )
+
+
+def end_session(
+    store: Store, session_id: str, outcome: Outcome, *, now: int, tag: str, sas: str | None
+) -> SessionOutcome:
+    """Log how a session ended (a lost link or a failure: ``sessions.fail`` decides, from
+    what is on disk, between failed, resumable and completed) and read it back."""
+    if isinstance(outcome, LinkLost):
+        store.sessions.fail(
+            session_id, now=now, error_code=AppErrorCode.LINK_LOST, detail=outcome.reason
+        )
+    elif isinstance(outcome, Failed):
+        store.sessions.fail(session_id, now=now, error_code=outcome.code, detail=outcome.reason)
+    return outcome_of(store, session_id, outcome, tag=tag, sas=sas)
+
+
+def fail_on_store_error(store: Store, session_id: str, error: AppError, *, now: int) -> None:
+    """Log a session the store stopped (disk full, locked...), if the store still takes it.
+
+    Nothing was sent for the refused step, so the session's end follows what is on disk.
+    """
+    with contextlib.suppress(AppError):
+        store.sessions.fail(session_id, now=now, error_code=error.code, detail=error.message)

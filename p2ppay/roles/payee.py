@@ -15,7 +15,6 @@ Invariants:
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -24,7 +23,7 @@ from gatt.link import Central, Link, ScanResult
 from p2ppay.crashpoints import CrashPlan, CrashPoint
 from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
-from p2ppay.roles.outcome import SessionOutcome, outcome_of
+from p2ppay.roles.outcome import SessionOutcome, end_session, fail_on_store_error
 from p2ppay.roles.selection import PayerChoice, choose_payer
 from p2ppay.store import Role
 from p2ppay.store.documents import incoming_payment, invoice_record, last_seen, receipt_record
@@ -119,7 +118,10 @@ class PayeeRole:
         try:
             link = await central.connect(payer)
         except GattError as exc:
-            return self._finish(record.session_id, LinkLost(reason=str(exc)), payer, None)
+            return end_session(
+                store, record.session_id, LinkLost(reason=str(exc)), now=self._seconds(),
+                tag=payer.tag, sas=None,
+            )  # fmt: skip
         async with link:
             session = self._session(link, invoice)
             session.start(self.clock())
@@ -131,15 +133,16 @@ class PayeeRole:
                 )
             except AppError as exc:
                 # The store refused a step: the receipt was neither signed nor sent for it.
-                with contextlib.suppress(AppError):
-                    store.sessions.fail(
-                        record.session_id,
-                        now=self._seconds(),
-                        error_code=exc.code,
-                        detail=exc.message,
-                    )
+                fail_on_store_error(store, record.session_id, exc, now=self._seconds())
                 raise
-            return self._finish(record.session_id, outcome, payer, session.sas)
+            return end_session(
+                store,
+                record.session_id,
+                outcome,
+                now=self._seconds(),
+                tag=payer.tag,
+                sas=session.sas,
+            )
 
     def _session(self, link: Link, invoice: SignedDocument[Invoice]) -> PayeeSession:
         store = self.wallet.store
@@ -170,19 +173,6 @@ class PayeeRole:
         return PayeeResume(
             payment=payment.signed, receipt=None if receipt is None else receipt.signed
         )
-
-    def _finish(
-        self, session_id: str, outcome: Outcome, payer: ScanResult, sas: str | None
-    ) -> SessionOutcome:
-        store = self.wallet.store
-        now = self._seconds()
-        if isinstance(outcome, LinkLost):
-            store.sessions.fail(
-                session_id, now=now, error_code=AppErrorCode.LINK_LOST, detail=outcome.reason
-            )
-        elif isinstance(outcome, Failed):
-            store.sessions.fail(session_id, now=now, error_code=outcome.code, detail=outcome.reason)
-        return outcome_of(store, session_id, outcome, tag=payer.tag, sas=sas)
 
     def _report_seen(self, result: ScanResult) -> None:
         self.progress(f"  payer {result.tag} at {result.rssi} dBm ({result.address})")

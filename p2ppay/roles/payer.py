@@ -19,7 +19,6 @@ Invariants:
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,7 +31,7 @@ from p2ppay.crashpoints import CrashPlan, CrashPoint
 from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.approval import Approver
-from p2ppay.roles.outcome import SessionOutcome, outcome_of
+from p2ppay.roles.outcome import SessionOutcome, end_session, fail_on_store_error
 from p2ppay.store import Role
 from p2ppay.store.documents import (
     find_payment,
@@ -114,16 +113,16 @@ class PayerRole:
                     )
                 )
             except AppError as exc:
-                # The store refused a step (disk full, locked...): nothing was sent for it.
-                with contextlib.suppress(AppError):
-                    self.wallet.store.sessions.fail(
-                        record.session_id,
-                        now=self._seconds(),
-                        error_code=exc.code,
-                        detail=exc.message,
-                    )
+                fail_on_store_error(self.wallet.store, record.session_id, exc, now=self._seconds())
                 raise
-            return self._finish(record.session_id, outcome, tag=tag, sas=session.sas)
+            return end_session(
+                self.wallet.store,
+                record.session_id,
+                outcome,
+                now=self._seconds(),
+                tag=tag,
+                sas=session.sas,
+            )
 
     async def _first_chunk(self, session: PayerSession, link: Link) -> Outcome | None:
         """Feed the payee's first chunk to ``session``, or end if none comes in time.
@@ -144,19 +143,6 @@ class PayerRole:
             reason="the payee connected but sent nothing",
             by_peer=False,
         )
-
-    def _finish(
-        self, session_id: str, outcome: Outcome, *, tag: str, sas: str | None
-    ) -> SessionOutcome:
-        store = self.wallet.store
-        now = self._seconds()
-        if isinstance(outcome, LinkLost):
-            store.sessions.fail(
-                session_id, now=now, error_code=AppErrorCode.LINK_LOST, detail=outcome.reason
-            )
-        elif isinstance(outcome, Failed):
-            store.sessions.fail(session_id, now=now, error_code=outcome.code, detail=outcome.reason)
-        return outcome_of(store, session_id, outcome, tag=tag, sas=sas)
 
     def _seconds(self) -> int:
         return self.clock() // 1000
