@@ -28,6 +28,7 @@ Invariants:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import counterparties, outbox, sessions, wallet_state
@@ -196,6 +197,82 @@ def _advance_session(
     sessions.set_state(conn, session_id, state, now=now)
 
 
+_PaymentIn = OutgoingPayment | IncomingPayment
+
+
+def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn) -> None:
+    """Payer: the payment is ours and continues its allowance's chain within the limit."""
+    del invoice
+    if payment.payer_key != wallet_state.owner(conn):
+        raise _mismatch("the payment is not signed by this wallet's key")
+    allowance = wallet_state.allowance_by_serial(
+        conn, payment.allowance_issuer, payment.allowance_serial
+    )
+    if allowance is None or not allowance.active:
+        raise StoreError(AppErrorCode.NO_ALLOWANCE, "the payment's allowance is not active")
+    if allowance.currency != payment.currency:
+        raise _mismatch("the allowance is in another currency")
+    expected = 1 if allowance.last_counter is None else allowance.last_counter + 1
+    if payment.counter != expected:
+        raise _mismatch(f"counter {payment.counter}, expected {expected}")
+    if payment.prev_hash != allowance.chain_head:
+        raise _mismatch("prev_hash is not the chain head")
+    if payment.cumulative_minor != allowance.spent_minor + payment.amount_minor:
+        raise _mismatch(
+            f"cumulative {payment.cumulative_minor}, expected "
+            f"{allowance.spent_minor + payment.amount_minor}"
+        )
+    if payment.cumulative_minor > allowance.limit_minor:
+        raise StoreError(AppErrorCode.ALLOWANCE_EXCEEDED, "over the allowance's limit")
+
+
+def _apply_outgoing(
+    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn, now: int
+) -> None:
+    """Payer: the allowance's counter, chain head and spent move with the payment."""
+    conn.execute(
+        "UPDATE allowances SET spent_minor = ?, last_counter = ?, chain_head = ? "
+        "WHERE issuer_key = ? AND serial = ?",
+        (
+            payment.cumulative_minor,
+            payment.counter,
+            payment.payment_hash,
+            payment.allowance_issuer,
+            payment.allowance_serial,
+        ),
+    )
+    counterparties.record_paid_to(conn, invoice.payee_key, now=now)
+
+
+def _check_incoming(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn) -> None:
+    """Payee: our invoice, and the payer's chain only moves forward."""
+    if invoice.payee_key != wallet_state.owner(conn):
+        raise _mismatch("the invoice was not issued by this wallet")
+    seen = counterparties.seen_chain(conn, payment.allowance_issuer, payment.allowance_serial)
+    if seen is not None and payment.counter <= seen.last_counter:
+        raise StoreError(
+            AppErrorCode.COUNTER_NOT_INCREASING,
+            f"counter {payment.counter} <= last seen {seen.last_counter}",
+        )
+
+
+def _apply_incoming(
+    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn, now: int
+) -> None:
+    """Payee: remember the payer's chain head as last seen."""
+    del invoice
+    counterparties.record_paid_by(
+        conn,
+        payment.payer_key,
+        issuer_key=payment.allowance_issuer,
+        serial=payment.allowance_serial,
+        counter=payment.counter,
+        payment_hash=payment.payment_hash,
+        spent=payment.cumulative_minor,
+        now=now,
+    )
+
+
 class Payments:
     """The money steps and their reads. See the module docstring for the order of calls."""
 
@@ -252,69 +329,14 @@ class Payments:
         ``ALLOWANCE_EXCEEDED``, ``NO_ALLOWANCE``, ``STORE_CONFLICT``, or a disk or lock error;
         in every error case nothing at all was written.
         """
-        with self._db.write() as conn:
-            existing = _payment(conn, payment.invoice_id)
-            if existing is not None:
-                result = _repeat_or_conflict(existing, payment.payment_hash, Role.PAYER)
-                _advance_session(
-                    conn,
-                    session_id,
-                    invoice_id=payment.invoice_id,
-                    role=Role.PAYER,
-                    state=SessionState.PAYMENT_PERSISTED,
-                    now=now,
-                )
-                return result
-            invoice = _invoice(conn, payment.invoice_id)
-            if invoice is None:
-                raise StoreError(AppErrorCode.STORE_NOT_FOUND, "record the invoice first")
-            _check_matches_invoice(invoice, payment)
-            if payment.payer_key != wallet_state.owner(conn):
-                raise _mismatch("the payment is not signed by this wallet's key")
-            allowance = wallet_state.allowance_by_serial(
-                conn, payment.allowance_issuer, payment.allowance_serial
-            )
-            if allowance is None or not allowance.active:
-                raise StoreError(AppErrorCode.NO_ALLOWANCE, "the payment's allowance is not active")
-            if allowance.currency != payment.currency:
-                raise _mismatch("the allowance is in another currency")
-            expected = 1 if allowance.last_counter is None else allowance.last_counter + 1
-            if payment.counter != expected:
-                raise _mismatch(f"counter {payment.counter}, expected {expected}")
-            if payment.prev_hash != allowance.chain_head:
-                raise _mismatch("prev_hash is not the chain head")
-            if payment.cumulative_minor != allowance.spent_minor + payment.amount_minor:
-                raise _mismatch(
-                    f"cumulative {payment.cumulative_minor}, expected "
-                    f"{allowance.spent_minor + payment.amount_minor}"
-                )
-            if payment.cumulative_minor > allowance.limit_minor:
-                raise StoreError(AppErrorCode.ALLOWANCE_EXCEEDED, "over the allowance's limit")
-            _insert_payment(conn, payment, Role.PAYER, now)
-            conn.execute(
-                "UPDATE allowances SET spent_minor = ?, last_counter = ?, chain_head = ? "
-                "WHERE issuer_key = ? AND serial = ?",
-                (
-                    payment.cumulative_minor,
-                    payment.counter,
-                    payment.payment_hash,
-                    payment.allowance_issuer,
-                    payment.allowance_serial,
-                ),
-            )
-            counterparties.record_paid_to(conn, invoice.payee_key, now=now)
-            outbox.enqueue(conn, payment.invoice_id, Role.PAYER, now=now)
-            _advance_session(
-                conn,
-                session_id,
-                invoice_id=payment.invoice_id,
-                role=Role.PAYER,
-                state=SessionState.PAYMENT_PERSISTED,
-                now=now,
-            )
-            stored = _payment(conn, payment.invoice_id)
-            assert stored is not None
-            return stored, True
+        return self._persist_payment(
+            payment,
+            Role.PAYER,
+            now=now,
+            session_id=session_id,
+            check=_check_outgoing,
+            apply=_apply_outgoing,
+        )
 
     def persist_incoming(
         self, payment: IncomingPayment, *, now: int, session_id: str | None = None
@@ -325,56 +347,52 @@ class Payments:
         currency differ), ``COUNTER_NOT_INCREASING``, ``STORE_CONFLICT`` (another payment for
         the invoice), or a disk or lock error; nothing is written in any error case.
         """
+        return self._persist_payment(
+            payment,
+            Role.PAYEE,
+            now=now,
+            session_id=session_id,
+            check=_check_incoming,
+            apply=_apply_incoming,
+        )
+
+    def _persist_payment(
+        self,
+        payment: _PaymentIn,
+        role: Role,
+        *,
+        now: int,
+        session_id: str | None,
+        check: Callable[[sqlite3.Connection, InvoiceRecord, _PaymentIn], None],
+        apply: Callable[[sqlite3.Connection, InvoiceRecord, _PaymentIn, int], None],
+    ) -> tuple[PaymentRecord, bool]:
+        """One transaction: a repeat returns the stored payment; otherwise ``check`` the
+        role's rules, insert, ``apply`` the role's state moves, queue for sync, advance."""
         with self._db.write() as conn:
             existing = _payment(conn, payment.invoice_id)
             if existing is not None:
-                result = _repeat_or_conflict(existing, payment.payment_hash, Role.PAYEE)
-                _advance_session(
-                    conn,
-                    session_id,
-                    invoice_id=payment.invoice_id,
-                    role=Role.PAYEE,
-                    state=SessionState.PAYMENT_PERSISTED,
-                    now=now,
-                )
-                return result
-            invoice = _invoice(conn, payment.invoice_id)
-            if invoice is None:
-                raise StoreError(AppErrorCode.STORE_NOT_FOUND, "record the invoice first")
-            _check_matches_invoice(invoice, payment)
-            if invoice.payee_key != wallet_state.owner(conn):
-                raise _mismatch("the invoice was not issued by this wallet")
-            seen = counterparties.seen_chain(
-                conn, payment.allowance_issuer, payment.allowance_serial
-            )
-            if seen is not None and payment.counter <= seen.last_counter:
-                raise StoreError(
-                    AppErrorCode.COUNTER_NOT_INCREASING,
-                    f"counter {payment.counter} <= last seen {seen.last_counter}",
-                )
-            _insert_payment(conn, payment, Role.PAYEE, now)
-            counterparties.record_paid_by(
-                conn,
-                payment.payer_key,
-                issuer_key=payment.allowance_issuer,
-                serial=payment.allowance_serial,
-                counter=payment.counter,
-                payment_hash=payment.payment_hash,
-                spent=payment.cumulative_minor,
-                now=now,
-            )
-            outbox.enqueue(conn, payment.invoice_id, Role.PAYEE, now=now)
+                result = _repeat_or_conflict(existing, payment.payment_hash, role)
+            else:
+                invoice = _invoice(conn, payment.invoice_id)
+                if invoice is None:
+                    raise StoreError(AppErrorCode.STORE_NOT_FOUND, "record the invoice first")
+                _check_matches_invoice(invoice, payment)
+                check(conn, invoice, payment)
+                _insert_payment(conn, payment, role, now)
+                apply(conn, invoice, payment, now)
+                outbox.enqueue(conn, payment.invoice_id, role, now=now)
+                stored = _payment(conn, payment.invoice_id)
+                assert stored is not None
+                result = stored, True
             _advance_session(
                 conn,
                 session_id,
                 invoice_id=payment.invoice_id,
-                role=Role.PAYEE,
+                role=role,
                 state=SessionState.PAYMENT_PERSISTED,
                 now=now,
             )
-            stored = _payment(conn, payment.invoice_id)
-            assert stored is not None
-            return stored, True
+            return result
 
     def persist_receipt(
         self, receipt: ReceiptRecord, *, now: int, session_id: str | None = None
