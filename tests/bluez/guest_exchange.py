@@ -1,16 +1,22 @@
-"""Runs INSIDE the test-bed VM: p2ppay's os backend, bless on hci0 and bleak on hci1.
+"""Runs INSIDE the test-bed VM: one session of p2ppay's os backend, one role per process.
 
-``python -m tests.bluez.guest_exchange main OUT`` starts the peripheral and the central as two
-processes (each its own BlueZ client, as on two phones; they share one bluetoothd here) and
-waits for both. Each role writes ``OUT/<role>.json`` with what it saw; the host test asserts on
-those files, so nothing is judged inside the guest.
+``python -m tests.bluez.guest_exchange ROLE DIR SESSION ADAPTER TAG`` runs the ``peripheral``
+(bless) or the ``central`` (bleak) side of session SESSION with session tag TAG (drawn by the
+orchestrator, so the central can scan before the peripheral advertises) on BlueZ adapter
+ADAPTER and writes
+``DIR/ROLE.json`` with what it saw (``DIR/ROLE.log`` has its log); the host test judges those
+files, so nothing is judged here. :mod:`tests.bluez.guest_run` starts both roles of a session
+as two processes (each its own BlueZ client, as on two phones; they share one bluetoothd).
 
-Sessions, in order, in one boot (each with a fresh session tag):
-1. ``exchange``: 4 KB each way (random, split at ``max_chunk``; the central writes with ATT
-   Write Commands); then the central closes, and the peripheral's next ``receive`` must raise
-   LinkClosed.
-2. ``exchange_with_response``: the same with ATT Write Requests (``write_with_response``);
-   then the peripheral closes, and the central's next ``receive`` must raise LinkClosed.
+Sessions (each with a fresh session tag):
+- ``exchange``: 4 KB each way (random, split at ``max_chunk``; the central writes with ATT
+  Write Commands); then the central closes, and the peripheral's next ``receive`` must raise
+  LinkClosed.
+- ``exchange_with_response``: the same with ATT Write Requests (``write_with_response``);
+  then the peripheral closes, and the central's next ``receive`` must raise LinkClosed.
+
+A record holds ``linked: true`` once the side's Link was open, so the orchestrator can tell a
+failure to meet (advertising, scanning, connecting) from a failure of the Link itself.
 """
 
 from __future__ import annotations
@@ -20,20 +26,21 @@ import hashlib
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from gatt import Info, LinkClosed, LinkOptions, open_central, open_peripheral
-from gatt.link import Link, Peripheral
-from gatt.spec import new_session_tag
+from gatt.link import Link
 
 MESSAGE = 4096
 STEP = 60.0  # seconds any one step may take inside the (slow, emulated) guest
+FIND_WITHIN = STEP  # seconds the central scans for the tag (it starts before the peripheral)
 INFO = Info(versions=(1,), max_message_size=65536)
 SESSIONS = ("exchange", "exchange_with_response")
+GO_FILE = "scanning"
+"""Written into the session's folder once the central scans; the peripheral then advertises."""
 
 
 def _digest(data: bytes) -> str:
@@ -87,53 +94,40 @@ async def _exchange(link: Link, record: dict[str, Any]) -> None:
     )
 
 
-async def _peripheral_session(
-    side: Peripheral, out: Path, session: str, record: dict[str, Any]
+async def peripheral(
+    folder: Path, session: str, adapter: str, tag: str, record: dict[str, Any]
 ) -> None:
-    tag = new_session_tag()
-    record["tag"] = tag
-    async with asyncio.timeout(STEP):
-        accepting = asyncio.create_task(side.accept(tag=tag))
-        await asyncio.sleep(0.5)  # let the advertisement register before announcing it
-        (out / f"{session}.tag").write_text(tag)
-        link = await accepting
-    async with link, asyncio.timeout(STEP):
-        await _exchange(link, record)
-        if session == "exchange":
-            record["after_peer_close"] = await _closed_reason(link)
-        # else: leaving the block closes the link from this side.
+    record.update(tag=tag, adapter=adapter)
+    async with open_peripheral(adapter, info=INFO) as side:
+        async with asyncio.timeout(STEP + FIND_WITHIN):
+            # Advertise only once the central scans (the orchestrator writes GO_FILE then;
+            # see tests.bluez.guest_run._await_scanning).
+            while not (folder / GO_FILE).exists():  # noqa: ASYNC110 (another process writes it)
+                await asyncio.sleep(0.1)
+            link = await side.accept(tag=tag)
+        record["linked"] = True
+        async with link, asyncio.timeout(STEP):
+            await _exchange(link, record)
+            if session == "exchange":
+                record["after_peer_close"] = await _closed_reason(link)
+            # else: leaving the block closes the link from this side.
 
 
-async def peripheral(out: Path, result: dict[str, Any]) -> None:
-    async with open_peripheral("hci0", info=INFO) as side:
-        for session in SESSIONS:
-            record: dict[str, Any] = result.setdefault(session, {})
-            try:
-                await _peripheral_session(side, out, session, record)
-            except Exception as error:
-                logging.exception("peripheral session %s failed", session)
-                record["error"] = repr(error)
-
-
-async def _wait_for_tag(out: Path, session: str) -> str:
-    path = out / f"{session}.tag"
-    while not path.exists():  # noqa: ASYNC110 (another process writes it)
-        await asyncio.sleep(0.1)
-    return path.read_text().strip()
-
-
-async def _central_session(out: Path, session: str, record: dict[str, Any]) -> None:
+async def central(
+    folder: Path, session: str, adapter: str, tag: str, record: dict[str, Any]
+) -> None:
     options = LinkOptions(
         connect_timeout=STEP, write_with_response=session == "exchange_with_response"
     )
-    async with open_central("hci1", options=options) as side:
-        async with asyncio.timeout(STEP):
-            tag = await _wait_for_tag(out, session)
-            found = await side.find(tag=tag, within=STEP)
+    record["adapter"] = adapter
+    async with open_central(adapter, options=options) as side:
+        async with asyncio.timeout(STEP + FIND_WITHIN):
+            found = await side.find(tag=tag, within=FIND_WITHIN)
             started = time.monotonic()
             link = await side.connect(found)
             record.update(
                 tag=found.tag,
+                linked=True,
                 connect_seconds=round(time.monotonic() - started, 3),
                 info_versions=list(link.peer.info.versions) if link.peer.info else None,
             )
@@ -144,59 +138,11 @@ async def _central_session(out: Path, session: str, record: dict[str, Any]) -> N
             # else: leaving the block closes the link from this side.
 
 
-async def _forget_peers(adapter: str) -> None:
-    """Remove every device hci1's bluetoothd remembers (test-bed only).
-
-    bless on BlueZ advertises from the controller's fixed address (btvirt refuses privacy), and
-    btvirt's RSSI never changes: once bluetoothd knows the device, a new advertisement with a new
-    tag may raise no D-Bus signal, so bleak reports nothing. Real peripherals rotate random
-    addresses, so each session is a new device; forgetting the device here gives the same.
-    """
-    from dbus_fast import BusType, Message
-    from dbus_fast.aio import MessageBus
-
-    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.bluez",
-                path="/",
-                interface="org.freedesktop.DBus.ObjectManager",
-                member="GetManagedObjects",
-            )
-        )
-        prefix = f"/org/bluez/{adapter}/dev_"
-        for path, interfaces in (reply.body[0] if reply else {}).items():
-            if path.startswith(prefix) and "org.bluez.Device1" in interfaces:
-                await bus.call(
-                    Message(
-                        destination="org.bluez",
-                        path=f"/org/bluez/{adapter}",
-                        interface="org.bluez.Adapter1",
-                        member="RemoveDevice",
-                        signature="o",
-                        body=[path],
-                    )
-                )
-    finally:
-        bus.disconnect()
-
-
-async def central(out: Path, result: dict[str, Any]) -> None:
-    for session in SESSIONS:
-        record: dict[str, Any] = result.setdefault(session, {})
-        try:
-            await _central_session(out, session, record)
-        except Exception as error:
-            logging.exception("central session %s failed", session)
-            record["error"] = repr(error)
-        await _forget_peers("hci1")
-
-
-async def _run_role(role: str, out: Path) -> None:
+async def _run_role(role: str, out: Path, session: str, adapter: str, tag: str) -> None:
     record: dict[str, Any] = {}
     try:
-        await (peripheral(out, record) if role == "peripheral" else central(out, record))
+        run = peripheral if role == "peripheral" else central
+        await run(out, session, adapter, tag, record)
         record["ok"] = True
     except Exception as error:
         logging.exception("%s failed", role)
@@ -204,26 +150,12 @@ async def _run_role(role: str, out: Path) -> None:
     (out / f"{role}.json").write_text(json.dumps(record, indent=1))
 
 
-def main(out: Path) -> int:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    argv = [sys.executable, "-m", "tests.bluez.guest_exchange"]
-    with (out / "peripheral.log").open("w") as plog, (out / "central.log").open("w") as clog:
-        server = subprocess.Popen([*argv, "peripheral", str(out)], stderr=plog, env=env)
-        client = subprocess.Popen([*argv, "central", str(out)], stderr=clog, env=env)
-        rc = client.wait(timeout=STEP * 6) or server.wait(timeout=STEP * 2)
-    for name in ("peripheral", "central"):
-        print(f"--- {name} ---\n{(out / f'{name}.json').read_text()}", flush=True)
-    return rc
-
-
 if __name__ == "__main__":
-    role, folder = sys.argv[1], Path(sys.argv[2])
-    if role == "main":
-        sys.exit(main(folder))
+    role, folder, session_name, adapter_name, session_tag = sys.argv[1:6]
     logging.basicConfig(
         level=logging.DEBUG,
         format=f"%(relativeCreated)8.0f {role} %(name)s %(levelname)s %(message)s",
     )
     for noisy in ("dbus_next", "dbus_fast", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.INFO)
-    asyncio.run(_run_role(role, folder))
+    asyncio.run(_run_role(role, Path(folder), session_name, adapter_name, session_tag))

@@ -1,0 +1,77 @@
+"""A whole payment over the real BlueZ test-bed: the payer on bless, the payee on bleak.
+
+In the shared VM boot (``conftest.bluez_boot``) the guest ran ``p2ppay pay --once`` on one
+fresh controller and ``p2ppay request 12.50 EUR`` on another, at the same time, with wallet
+homes the host prepared (an issuer, a payer holding its 50.00 EUR allowance, a payee trusting
+it). The host then reads the same homes: ``history``, ``export`` and ``inspect`` must agree on
+the payment. Opt out with ``-m "not bluez"``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.bluez.conftest import Boot
+from tests.bluez.guest_run import PAY_AMOUNT, PAYMENT
+from tests.bluez.wallets import cli, cli_json
+
+pytestmark = [pytest.mark.bluez, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    text = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return f"--- {path.parent.name}/{path.name} ---\n" + "\n".join(x[:200] for x in text[-lines:])
+
+
+def _printed(folder: Path, name: str) -> dict[str, Any]:
+    out = folder / f"{name}.out"
+    text = out.read_text().strip() if out.exists() else ""
+    assert text, f"{name} printed nothing\n{_tail(folder / f'{name}.err')}"
+    loaded: dict[str, Any] = json.loads(text.splitlines()[-1])
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def printed(bluez_boot: Boot) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """What ``pay`` and ``request`` printed, and the wallet homes' folder."""
+    folder = bluez_boot.folder(PAYMENT)
+    return _printed(folder, "pay"), _printed(folder, "request"), bluez_boot.out / "wallets"
+
+
+def test_payer_and_payee_both_report_the_same_completed_payment(
+    printed: tuple[dict[str, Any], dict[str, Any], Path],
+) -> None:
+    paid, received, _ = printed
+    assert (paid["status"], received["status"]) == ("completed", "completed"), (paid, received)
+    assert paid["invoice_id"] == received["invoice_id"]
+    assert (received["amount"], received["currency"]) == PAY_AMOUNT
+
+
+@pytest.mark.parametrize("role", ["payer", "payee"])
+def test_history_on_each_home_shows_the_payment_completed(
+    printed: tuple[dict[str, Any], dict[str, Any], Path], role: str
+) -> None:
+    _, received, wallets = printed
+    history = cli_json("--home", str(wallets / role), "history", "--json")
+    entry = next(e for e in history if e["invoice_id"] == received["invoice_id"])
+    assert (entry["role"], entry["amount"], entry["currency"], entry["status"]) == (
+        role, *PAY_AMOUNT, "completed",
+    )  # fmt: skip
+
+
+def test_both_homes_export_the_same_bundle_and_it_verifies(
+    printed: tuple[dict[str, Any], dict[str, Any], Path], tmp_path: Path
+) -> None:
+    _, received, wallets = printed
+    bundles = []
+    for role in ("payer", "payee"):
+        path = tmp_path / f"{role}.bundle"
+        cli("--home", str(wallets / role), "export", received["invoice_id"], "--out", str(path))
+        inspected = cli_json("inspect", str(path), "--json")
+        assert [d["kind"] for d in inspected["documents"]] == ["invoice", "payment", "receipt"]
+        bundles.append(path.read_bytes())
+    assert bundles[0] == bundles[1]
