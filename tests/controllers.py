@@ -15,28 +15,40 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-def _wait_listening(port: int, deadline: float) -> None:
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+def listening(port: int) -> bool:
+    """Whether a TCP socket listens on ``port``, read from /proc without connecting.
+
+    Bumble's tcp-server serves only its most recent client: a connect-and-close probe can
+    race the real client and leave it with a controller that never answers.
+    """
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return True
+    return False
+
+
+def wait_listening(port: int, deadline: float) -> None:
+    """Wait until ``port`` listens (TimeoutError at ``deadline``, a ``time.monotonic`` value)."""
+    while not listening(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on port {port}")
+        time.sleep(0.05)
 
 
 @contextmanager
 def bumble_controllers() -> Iterator[tuple[int, int]]:
     """Two Bumble controllers on one link, hosted over TCP on two free ports."""
-    ports = (_free_port(), _free_port())
+    ports = (free_port(), free_port())
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -50,7 +62,7 @@ def bumble_controllers() -> Iterator[tuple[int, int]]:
     try:
         deadline = time.monotonic() + 20
         for port in ports:
-            _wait_listening(port, deadline)
+            wait_listening(port, deadline)
         yield ports
     finally:
         proc.terminate()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+import anyio
 from bumble import core, hci
 from bumble.core import AdvertisingData
 from bumble.device import Advertisement, Device
@@ -156,10 +157,18 @@ def translated(what: str) -> Iterator[None]:
         raise LinkClosed(f"{what}: {error}") from error
 
 
+OPEN_TIMEOUT = 15.0
+"""Seconds to open a transport and power the controller on; a controller that never answers
+(a TCP-hosted one serving another client, a wedged dongle) is AdapterUnavailable, not a hang."""
+
+
 @contextmanager
 def opening(what: str) -> Iterator[None]:
-    """Re-raise failures to open or power on an adapter as AdapterUnavailable."""
+    """Bound opening an adapter by OPEN_TIMEOUT; re-raise failures as AdapterUnavailable."""
     try:
-        yield
-    except (core.BaseBumbleError, OSError, ValueError, TimeoutError) as error:
+        with anyio.fail_after(OPEN_TIMEOUT):
+            yield
+    except TimeoutError as error:
+        raise AdapterUnavailable(f"{what}: no answer within {OPEN_TIMEOUT:.0f} s") from error
+    except (core.BaseBumbleError, OSError, ValueError) as error:
         raise AdapterUnavailable(f"{what}: {error}") from error

@@ -14,7 +14,7 @@ import pytest
 from gatt.adapters import open_central
 from gatt.errors import AdapterUnavailable
 from gatt.link import LinkOptions, ScanResult
-from tests.controllers import _free_port, _wait_listening
+from tests.controllers import free_port, wait_listening
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def controller() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A TCP-hosted controller process (killable by the test) and the adapter string for it."""
-    ports = (_free_port(), _free_port())
+    ports = (free_port(), free_port())
     proc = subprocess.Popen(
         [sys.executable, "-m", "bumble.apps.controllers",
          *(f"tcp-server:127.0.0.1:{port}" for port in ports)],
@@ -31,7 +31,7 @@ def controller() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     try:
         deadline = time.monotonic() + 20
         for port in ports:
-            _wait_listening(port, deadline)
+            wait_listening(port, deadline)
         yield proc, f"bumble:tcp-client:127.0.0.1:{ports[0]}"
     finally:
         proc.kill()

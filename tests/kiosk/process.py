@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from tests.controllers import _free_port
+from tests.controllers import free_port, listening
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,23 +101,12 @@ async def wait_state(
             await anyio.sleep(0.05)
 
 
-def _listening(port: int) -> bool:
-    """Whether a TCP socket listens on ``port`` (read from /proc, without connecting)."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as rows:
-            for row in list(rows)[1:]:
-                local, state = row.split()[1], row.split()[3]
-                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                    return True
-    return False
-
-
 class Controllers:
     """Two Bumble controllers on one link, on two fixed loopback ports, stoppable and
     restartable on the same ports (the "adapter goes away and comes back")."""
 
     def __init__(self) -> None:
-        self.ports = (_free_port(), _free_port())
+        self.ports = (free_port(), free_port())
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -129,7 +118,7 @@ class Controllers:
         # Not by connecting: Bumble's tcp-server serves only its latest client, so a probe
         # connection would steal the controller from a kiosk that reconnected first.
         deadline = time.monotonic() + 20
-        while not all(_listening(port) for port in self.ports):
+        while not all(listening(port) for port in self.ports):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"controllers not listening on {self.ports}")
             time.sleep(0.05)

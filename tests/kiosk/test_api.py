@@ -18,7 +18,7 @@ from p2ppay.kiosk.daemon import serve
 from p2ppay.kiosk.service import Kiosk
 from p2ppay.roles import Decision
 from p2ppay.store import OutboxStatus
-from tests.controllers import _free_port
+from tests.controllers import free_port
 from tests.kiosk.kit import (
     HeldApproval,
     customers,
@@ -291,7 +291,7 @@ async def test_the_api_socket_is_private_to_the_kiosks_user_and_group(tmp_path: 
 
 async def test_the_api_answers_on_a_loopback_tcp_port(tmp_path: Path) -> None:
     shop = make_shop(tmp_path, payers=0)
-    port = _free_port()
+    port = free_port()
     config = kiosk_config(shop, tmp_path / "unused", api={"listen": f"127.0.0.1:{port}"})
     with shop.open_kiosk_wallet() as wallet:
         async with (
