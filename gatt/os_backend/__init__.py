@@ -5,9 +5,9 @@ adapter, Linux only). This package is imported only when one of those is chosen
 (:mod:`gatt.adapters`); bless and bleak themselves load on ``start``.
 
 Modules: :mod:`~gatt.os_backend.peripheral` (bless), :mod:`~gatt.os_backend.central` (bleak),
-:mod:`~gatt.os_backend.inbox` (thread-safe ordered hand-over), :mod:`~gatt.os_backend.state`
-(START carrying the ATT MTU), :mod:`~gatt.os_backend.retry` (documented retries),
-:mod:`~gatt.os_backend.names` and :mod:`~gatt.os_backend.bluez` (BlueZ specifics).
+:mod:`~gatt.os_backend.inbox` (thread-safe ordered hand-over),
+:mod:`~gatt.os_backend.retry` (documented retries), :mod:`~gatt.os_backend.names` and
+:mod:`~gatt.os_backend.bluez` (BlueZ specifics).
 
 Invariants: the factories do no I/O; the peripheral runs on BlueZ only for now, the central
 wherever bleak runs.

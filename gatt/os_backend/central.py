@@ -2,7 +2,7 @@
 
 Set-up order (``gatt.link``): connect (retried while BlueZ fails transiently), learn the real
 ATT MTU, check the service, read Info, subscribe to State and Server2Client, and only then
-write START (with the MTU appended, :mod:`gatt.os_backend.state`) with response.
+write START (carrying the MTU, :func:`gatt.spec.encode_start`) with response.
 
 Sharp edges handled here:
 - bleak on BlueZ reports ``mtu_size`` 23 until the MTU is acquired: the BlueZ backend's

@@ -8,7 +8,7 @@ Sharp edges handled here:
 - bless callbacks are synchronous and, on macOS / Windows, run on the stack's threads: every
   callback only reads immutable data or hands over through :class:`ChunkInbox` /
   ``loop.call_soon_threadsafe``.
-- bless sees no ATT MTU: the central appends it to START (:mod:`gatt.os_backend.state`).
+- bless sees no ATT MTU: the central's START carries it (:func:`gatt.spec.decode_start`).
 - bless on BlueZ notifies every subscribed central, and gives no client identity: a START
   while a Link is open is refused (the write fails, so that central's ``connect`` fails), and
   advertising is off while a Link is open. A central that subscribed but never started could

@@ -80,6 +80,7 @@ def bluez_boot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Boot]:
         guest_env={"CONTROLLERS": str(guest_run.CONTROLLERS)},
     )
     seconds = time.monotonic() - started
+    (out / "console.txt").write_text(run.console)
     if run.returncode in _STACK_STEPS:
         pytest.fail(
             f"BlueZ did not come up in the VM ({_STACK_STEPS[run.returncode]}); logs in {out}\n"
