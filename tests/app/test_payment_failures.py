@@ -18,22 +18,19 @@ from p2ppay.radio import PAYER_INFO, pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole, SessionOutcome
 from p2ppay.store import SessionState
 from tests.app.test_payment_virtual import pay_once
-from tests.app.world import make_homes
+from tests.app.world import documents, make_homes, spent
 
 pytestmark = pytest.mark.anyio
 
 QUICK = PayerChoice(listen=0.2, within=10)
 
 
-def spent(homes_payer_wallet: object) -> int:
-    allowance = homes_payer_wallet.store.wallet.payer_state().allowance  # type: ignore[attr-defined]
-    assert allowance is not None
-    return int(allowance.spent_minor)
-
-
 async def test_an_expired_invoice_is_refused_by_the_payer(tmp_path: Path) -> None:
     homes = make_homes(tmp_path)
-    late = lambda: time.time_ns() // 1_000_000 + 3_600_000  # noqa: E731 - the payer's clock is an hour ahead
+
+    def late() -> int:  # the payer's clock is an hour ahead
+        return time.time_ns() // 1_000_000 + 3_600_000
+
     with homes.open_payer() as payer_wallet, homes.open_payee() as payee_wallet:
         payer = PayerRole(
             wallet=payer_wallet, approver=AutoApprove(limit=50_00, currency="EUR"), clock=late
@@ -131,7 +128,6 @@ async def test_a_payee_that_vanishes_after_the_payment_is_stored_is_paid_once_on
         allowance = payer_wallet.store.wallet.payer_state().allowance
         assert allowance is not None
         assert (allowance.last_counter, allowance.spent_minor) == (1, 7_00)
-        assert (
-            payer_wallet.store.payments.payment(invoice.doc.id).signed  # type: ignore[union-attr]
-            == payee_wallet.store.payments.payment(invoice.doc.id).signed  # type: ignore[union-attr]
-        )
+        payment, _ = documents(payer_wallet, invoice.doc.id)
+        assert payment is not None
+        assert documents(payee_wallet, invoice.doc.id)[0] == payment

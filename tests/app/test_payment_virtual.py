@@ -11,7 +11,7 @@ from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
 from p2ppay.store import Role, SessionState
 from protocol import Invoice, SignedDocument
-from tests.app.world import Homes, make_homes
+from tests.app.world import Homes, documents, make_homes, spent
 
 pytestmark = pytest.mark.anyio
 
@@ -47,11 +47,10 @@ async def test_a_payment_completes_and_both_stores_hold_the_same_documents(
     assert payer_out.amount == payee_out.amount == "12.50"
     assert payer_out.sas == payee_out.sas is not None
     with homes.open_payer() as payer, homes.open_payee() as payee:
-        mine, theirs = payer.store.payments, payee.store.payments
-        assert mine.payment(invoice.doc.id) is not None
-        assert mine.payment(invoice.doc.id).signed == theirs.payment(invoice.doc.id).signed  # type: ignore[union-attr]
-        assert mine.receipt(invoice.doc.id).signed == theirs.receipt(invoice.doc.id).signed  # type: ignore[union-attr]
-        assert payer.store.wallet.payer_state().allowance.spent_minor == 12_50  # type: ignore[union-attr]
+        payment, receipt = documents(payer, invoice.doc.id)
+        assert payment is not None and receipt is not None
+        assert documents(payee, invoice.doc.id) == (payment, receipt)
+        assert spent(payer) == 12_50
 
 
 async def test_an_invoice_over_the_approval_limit_is_declined_and_moves_no_money(
@@ -64,7 +63,7 @@ async def test_an_invoice_over_the_approval_limit_is_declined_and_moves_no_money
     with homes.open_payer() as payer, homes.open_payee() as payee:
         assert payer.store.payments.payment(invoice.doc.id) is None
         assert payee.store.payments.payment(invoice.doc.id) is None
-        assert payer.store.wallet.payer_state().allowance.spent_minor == 0  # type: ignore[union-attr]
+        assert spent(payer) == 0
 
 
 async def test_a_second_payment_continues_the_payers_chain(tmp_path: Path) -> None:

@@ -50,3 +50,20 @@ def make_homes(
         with open_wallet(payee_home, passphrase=None, now=now) as payee:
             payee.trust_issuer(issuer_key, now=now)
     return Homes(issuer=issuer_home, payer=payer_home, payee=payee_home, issuer_key=issuer_key)
+
+
+def spent(wallet: Wallet) -> int:
+    """What the payer has spent under its active allowance (it must have one)."""
+    allowance = wallet.store.wallet.payer_state().allowance
+    assert allowance is not None
+    return allowance.spent_minor
+
+
+def documents(wallet: Wallet, invoice_id: bytes) -> tuple[bytes | None, bytes | None]:
+    """The exact payment and receipt bytes this wallet stored for an invoice (None if not)."""
+    payment = wallet.store.payments.payment(invoice_id)
+    receipt = wallet.store.payments.receipt(invoice_id)
+    return (
+        None if payment is None else payment.signed,
+        None if receipt is None else receipt.signed,
+    )
