@@ -4,51 +4,17 @@ TCP-hosted link, then ``history``, ``export`` and ``inspect`` agree on the payme
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "p2ppay", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "P2PPAY_PASSPHRASE": ""},
-    )
-    if check:
-        assert result.returncode == 0, f"{args}: rc={result.returncode}\n{result.stderr}"
-    return result
-
-
-def cli_json(*args: str) -> Any:
-    return json.loads(cli(*args).stdout)
-
-
-def set_up(tmp_path: Path) -> tuple[str, str]:
-    issuer, payer, payee = (str(tmp_path / name) for name in ("issuer", "payer", "payee"))
-    cli("--home", payer, "init", "--no-passphrase")
-    cli("--home", payee, "init", "--no-passphrase")
-    payer_key = cli_json("--home", payer, "id", "--json")["public_key"]
-    issuer_key = cli_json("--home", issuer, "issuer", "init", "--json")["public_key"]
-    allowance = str(tmp_path / "allowance.cbor")
-    cli("--home", issuer, "issuer", "grant", payer_key, "50.00", "EUR", "--out", allowance)
-    cli("--home", payer, "allowance", "import", allowance)
-    cli("--home", payee, "trust-issuer", issuer_key)
-    return payer, payee
+from tests.cli_world import ROOT, cli, cli_json, set_up_wallets
 
 
 def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(
     tmp_path: Path, controllers: tuple[int, int]
 ) -> None:
-    payer, payee = set_up(tmp_path)
+    payer, payee = set_up_wallets(tmp_path)
     port_a, port_b = controllers
     pay = subprocess.Popen(
         [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from p2ppay.issuer import read_issuer_key
 from p2ppay.wallet import WalletHome
-from tests.app.test_cli_two_processes import ROOT, cli, cli_json, set_up
+from tests.cli_world import ROOT, cli, cli_json, set_up_wallets
 
 
 def run_example(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +40,7 @@ def test_the_virtual_payment_example_completes_and_its_bundle_reads_back(tmp_pat
 def test_the_two_laptop_programs_pay_each_other(
     tmp_path: Path, controllers: tuple[int, int]
 ) -> None:
-    payer, payee = set_up(tmp_path)
+    payer, payee = set_up_wallets(tmp_path)
     port_a, port_b = controllers
     payer_proc = subprocess.Popen(
         [sys.executable, "examples/two_laptops/payer.py", payer,

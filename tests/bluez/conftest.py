@@ -22,7 +22,7 @@ import pytest
 
 from tests.bluez import guest_run
 from tests.bluez.vm import SETUP_HINT, VmRun, missing_prerequisites, run_in_vm
-from tests.bluez.wallets import prepare_wallets
+from tests.cli_world import set_up_wallets
 
 VM_TIMEOUT = 900.0
 _STACK_STEPS = {
@@ -70,7 +70,7 @@ def bluez_boot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Boot]:
             pytrace=False,
         )
     out = tmp_path_factory.mktemp("bluez-vm")
-    prepare_wallets(out / "wallets")
+    set_up_wallets(out / "wallets")
     program = [sys.executable, "-m", "tests.bluez.guest_run", str(out)]
     started = time.monotonic()
     run = run_in_vm(

@@ -17,7 +17,7 @@ import pytest
 
 from tests.bluez.conftest import Boot
 from tests.bluez.guest_run import PAY_AMOUNT, PAYMENT
-from tests.bluez.wallets import cli, cli_json
+from tests.cli_world import cli, cli_json
 
 pytestmark = [pytest.mark.bluez, pytest.mark.slow, pytest.mark.timeout(1200)]
 

@@ -1,8 +1,8 @@
-"""The payment's wallets for the BlueZ test-bed, made on the host through the CLI before boot.
+"""The CLI as scripts drive it, for tests: run ``python -m p2ppay`` and set up three wallets.
 
-The guest shares the host's filesystem, so homes made here under the out folder (the guest's
-only writable folder) are the ones the guest's ``pay`` and ``request`` use, and the host can
-read ``history`` / ``export`` from them afterwards. Preparing them here costs no emulated time.
+Shared by the two-process CLI tests, the examples' tests and the BlueZ test-bed, so the
+scripts' contract (``init``, ``id --json``, ``issuer init/grant``, ``allowance import``,
+``trust-issuer``) is exercised by one piece of code.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.bluez.vm import REPO
+__all__ = ["ALLOWANCE", "ROOT", "cli", "cli_json", "set_up_wallets"]
 
-__all__ = ["ALLOWANCE", "cli", "cli_json", "prepare_wallets"]
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository, where ``python -m p2ppay`` runs."""
 
 ALLOWANCE = ("50.00", "EUR")
+"""The payer's offline allowance in every CLI-made world."""
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """``python -m p2ppay ARGS`` on the host; with ``check`` it must exit 0."""
+    """``python -m p2ppay ARGS``; with ``check`` it must exit 0."""
     result = subprocess.run(
         [sys.executable, "-m", "p2ppay", *args],
-        cwd=REPO,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -42,8 +44,8 @@ def cli_json(*args: str) -> Any:
     return json.loads(cli(*args).stdout)
 
 
-def prepare_wallets(root: Path) -> None:
-    """An issuer, a payer holding a 50.00 EUR allowance from it, a payee trusting it."""
+def set_up_wallets(root: Path) -> tuple[str, str]:
+    """An issuer, a payer holding an ALLOWANCE from it, a payee trusting it: (payer, payee)."""
     issuer, payer, payee = (str(root / name) for name in ("issuer", "payer", "payee"))
     cli("--home", payer, "init", "--no-passphrase")
     cli("--home", payee, "init", "--no-passphrase")
@@ -53,3 +55,4 @@ def prepare_wallets(root: Path) -> None:
     cli("--home", issuer, "issuer", "grant", payer_key, *ALLOWANCE, "--out", allowance)
     cli("--home", payer, "allowance", "import", allowance)
     cli("--home", payee, "trust-issuer", issuer_key)
+    return payer, payee
