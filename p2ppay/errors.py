@@ -53,6 +53,8 @@ class AppErrorCode(IntEnum):
     """The home directory cannot be created, read or written."""
     CONFIG_CORRUPT = 1009
     """The home's config file is not valid JSON of the expected shape."""
+    HOME_NOT_PRIVATE = 1010
+    """The home directory is readable, writable or searchable by group or others."""
 
     # 11xx: store
     STORE_DISK_FULL = 1100

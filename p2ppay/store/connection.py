@@ -9,6 +9,9 @@ Invariants:
   a rule the caller checks, rolls the whole transaction back. A money step is never half-done.
 - ``sqlite3`` exceptions never escape: :func:`translate` maps them onto ``StoreError`` with a
   stable code (disk full, locked, corrupt, I/O, integrity), chained ``from`` the cause.
+- A writable open leaves the database, its ``-wal``/``-shm`` files and the lock file owner-only
+  (0600): it creates the database file 0600 before SQLite opens it (SQLite gives the WAL and
+  shared-memory files the database's mode) and tightens files an older version left looser.
 - One connection per ``Database``, guarded by a lock so a worker thread may use it too; a
   transaction never nests (a nested write is a programming error and raises ``RuntimeError``).
 """
@@ -27,6 +30,10 @@ from typing import IO
 from p2ppay.errors import AppErrorCode, StoreError
 
 __all__ = ["Database", "WriterLock", "connect", "translate"]
+
+_PRIVATE_FILE = 0o600
+"""History, counterparties and trust are nobody else's business: every store file is 0600."""
+_SIDE_FILES = ("-wal", "-shm", "-journal", ".lock")
 
 # Primary result codes (the low byte of an extended code).
 _SQLITE_BUSY = 5
@@ -86,7 +93,8 @@ class WriterLock:
 
     def acquire(self) -> None:
         """Take the lock or raise ``STORE_IN_USE`` at once (never wait for another writer)."""
-        handle = open(self._path, "a+b")  # noqa: SIM115 - held open for the lock's lifetime
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_APPEND, _PRIVATE_FILE)
+        handle = os.fdopen(fd, "a+b")
         try:
             _lock_nonblocking(handle)
         except OSError:
@@ -202,6 +210,18 @@ def _apply_pragmas(conn: sqlite3.Connection, *, readonly: bool, busy_timeout_ms:
             raise StoreError(AppErrorCode.STORE_IO, f"cannot enable WAL (journal_mode={mode})")
 
 
+def _make_private(path: Path) -> None:
+    """Create ``path`` 0600 if missing; tighten it and its side files if they are looser."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, _PRIVATE_FILE)
+    os.close(fd)
+    if sys.platform == "win32":
+        return
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, _PRIVATE_FILE)
+
+
 def connect(
     path: Path,
     *,
@@ -214,6 +234,11 @@ def connect(
     if not readonly:
         lock = WriterLock(path.with_name(path.name + ".lock"))
         lock.acquire()
+        try:
+            _make_private(path)
+        except OSError as exc:
+            lock.release()
+            raise StoreError(AppErrorCode.STORE_IO, f"{path}: {exc}") from exc
     elif not path.exists():
         raise StoreError(AppErrorCode.STORE_NOT_FOUND, f"no store at {path}")
     try:

@@ -12,12 +12,17 @@ Layout::
 Invariants:
 - The home is chosen explicitly: ``--home DIR``, else ``P2PPAY_HOME``, else ``~/.p2ppay``;
   two wallets on one machine are two homes, and nothing else is shared between them.
-- A home this code creates is owner-only (0700); an existing one is used as it is.
+- A home this code creates is owner-only (0700). A home that group or others may read,
+  write or enter is refused (``HOME_NOT_PRIVATE``, naming the ``chmod`` that fixes it): it
+  holds the key file, the history, the counterparties and the trust anchors. Nothing here
+  chmods a directory the user made; the user decides.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,3 +89,25 @@ class WalletHome:
             raise WalletError(AppErrorCode.HOME_UNUSABLE, f"{self.root}: {exc}") from exc
         if not self.root.is_dir() or not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
             raise WalletError(AppErrorCode.HOME_UNUSABLE, f"{self.root} is not a usable directory")
+        self.check_private()
+
+    def check_private(self) -> None:
+        """Raise ``HOME_NOT_PRIVATE`` if group or others have any access to the home.
+
+        A home that does not exist yet passes (the caller creates it 0700, or reports
+        ``WALLET_NOT_FOUND``). Windows has no mode bits to check.
+        """
+        if sys.platform == "win32":
+            return
+        try:
+            mode = stat.S_IMODE(self.root.stat().st_mode)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise WalletError(AppErrorCode.HOME_UNUSABLE, f"{self.root}: {exc}") from exc
+        if mode & 0o077:
+            raise WalletError(
+                AppErrorCode.HOME_NOT_PRIVATE,
+                f"{self.root} is open to other users (mode {mode:04o}); "
+                f"run: chmod 700 {self.root}",
+            )

@@ -100,6 +100,7 @@ def open_store(
     Writable opens take the one-writer lock and recover unfinished sessions; use
     ``readonly=True`` for ``history``/``show``/``export`` while a role may be running.
     """
+    home.check_private()
     identity = read_identity(home)
     return Store.open(
         home.store_file,
@@ -204,6 +205,7 @@ def open_wallet(
     Raises ``WALLET_NOT_FOUND``, ``PASSPHRASE_REQUIRED``, ``WRONG_PASSPHRASE``,
     ``KEY_FILE_CORRUPT``, ``KEY_FILE_TRUNCATED``, ``KEY_FILE_PERMISSIONS``, ``STORE_IN_USE``...
     """
+    home.check_private()
     _, signing_key = load_key(home.key_file, purpose=KeyPurpose.WALLET, passphrase=passphrase)
     identity = Identity.from_signing_key(signing_key)
     config = load_config(home)
