@@ -108,6 +108,5 @@ class WalletHome:
         if mode & 0o077:
             raise WalletError(
                 AppErrorCode.HOME_NOT_PRIVATE,
-                f"{self.root} is open to other users (mode {mode:04o}); "
-                f"run: chmod 700 {self.root}",
+                f"{self.root} is open to other users (mode {mode:04o}); run: chmod 700 {self.root}",
             )
