@@ -124,6 +124,14 @@ class ErrorCode(IntEnum):
     """The payer's wallet key is on the cached revocation list."""
     ACCEPT_ISSUER_NOT_ACCEPTED = 308
     """The allowance issuer is not among the issuers the invoice accepts."""
+    # 32x: the payee's offline risk limits (protocol/risk.py)
+    RISK_OVER_PAYMENT_LIMIT = 320
+    """The amount is above what this payee accepts offline in one payment."""
+    RISK_OVER_PAYER_DAY_LIMIT = 321
+    """This payer's payments to this payee in the last 24 hours would exceed its daily limit."""
+    RISK_OVER_STALE_LIST_LIMIT = 322
+    """The payee's revocation list is older than its maximum age (or missing) and the amount
+    is above the lower limit that then applies."""
 
     # 4xx: ledger chain rules (protocol/chain.py)
     CHAIN_COUNTER_GAP = 400

@@ -6,7 +6,10 @@ Invariants:
 - Persist before send: the payment is committed (``persist_incoming``) before the session
   may sign the receipt, and the receipt (``persist_receipt``) before it is sent.
 - Offline checks use only what the store holds: trusted issuers, the revocation list, and
-  the last chain head seen from each payer (updated in the payment's own transaction).
+  the last chain head seen from each payer (updated in the payment's own transaction); then
+  the offline risk limits (``risk``, else the wallet config's ``offline_limits``), against
+  the list's age and what the payer paid us in the last 24 hours. An invoice already above
+  the per-payment or stale-list limit is refused before it is signed.
 - A retry after a lost link goes back to the same payer (by address), never silently to
   another one; a stored payment is only ever completed with that same payment.
 - Crash points (:mod:`p2ppay.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
@@ -28,8 +31,10 @@ from p2ppay.roles.selection import PayerChoice, choose_payer
 from p2ppay.store import Role
 from p2ppay.store.documents import incoming_payment, invoice_record, last_seen, receipt_record
 from p2ppay.wallet import Wallet
+from p2ppay.wallet.limits import parse_limits
 from protocol import Invoice, ProtocolError, SignedDocument, format_amount, make_invoice
 from protocol.chain import ChainHead, ChainKey
+from protocol.risk import RiskPolicy, check_risk
 from protocol.session import (
     Completed,
     Event,
@@ -61,6 +66,12 @@ class PayeeRole:
     progress: Progress = lambda _: None
     crash: CrashPlan = field(default_factory=CrashPlan.from_environment)
     """Where to die on purpose (reliability tests); by default from ``P2PPAY_CRASH_AT``."""
+    risk: RiskPolicy | None = None
+    """Offline risk limits; None: the wallet config's ``offline_limits`` (or the defaults)."""
+
+    def risk_policy(self) -> RiskPolicy:
+        """The offline risk limits this role enforces."""
+        return self.risk or parse_limits(self.wallet.config.offline_limits)
 
     def new_invoice(
         self, *, amount: int, currency: str, memo: str = "", ttl: int = 300
@@ -76,12 +87,24 @@ class PayeeRole:
                 now=now,
                 ttl=ttl,
             )
+            self._check_limits(amount, currency, now)
         except ProtocolError as exc:
             raise AppError(
                 AppErrorCode.INVOICE_NOT_PAYABLE, f"{exc.code.name}: {exc.message}"
             ) from exc
         self.wallet.store.payments.record_invoice(invoice_record(invoice), now=now)
         return invoice
+
+    def _check_limits(self, amount: int, currency: str, now: int) -> None:
+        # No payer yet: the per-payment and stale-list limits already tell.
+        info = self.wallet.store.trust.revocation_info()
+        check_risk(
+            amount=amount,
+            currency=currency,
+            policy=self.risk_policy(),
+            list_fetched_at=None if info is None else info.fetched_at,
+            now=now,
+        )
 
     async def collect(self, central: Central, invoice: SignedDocument[Invoice]) -> SessionOutcome:
         """Get ``invoice`` paid: choose a payer, run sessions until one ends (or retries end)."""
@@ -150,10 +173,17 @@ class PayeeRole:
         def seen(key: ChainKey) -> ChainHead | None:
             return last_seen(store.counterparties.seen_chain(key.issuer, key.serial))
 
+        def received(payer: bytes, currency: str, since: int) -> int:
+            return store.counterparties.received_from(payer, currency, since=since)
+
+        revocations = store.trust.revocation_info()
         policy = PayeePolicy(
             trusted_issuers=store.trust.issuer_keys(),
             revoked=store.trust.revoked_keys(),
             last_seen=seen,
+            risk=self.risk_policy(),
+            revocations_fetched_at=None if revocations is None else revocations.fetched_at,
+            received_from=received,
         )
         return PayeeSession(
             identity=self.wallet.identity.signing_key,

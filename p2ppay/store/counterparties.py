@@ -114,6 +114,19 @@ class Counterparties:
         with self._db.read() as conn:
             return seen_chain(conn, issuer_key, serial)
 
+    def received_from(self, payer_key: bytes, currency: str, *, since: int) -> int:
+        """Payee: minor units ``payer_key`` paid us in ``currency`` recorded at ``since`` or later.
+
+        The per-payer offline limit (:mod:`protocol.risk`) is checked against this sum.
+        """
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT coalesce(sum(amount_minor), 0) FROM payments WHERE role = 'payee' "
+                "AND payer_key = ? AND currency = ? AND recorded_at >= ?",
+                (payer_key, currency, since),
+            ).fetchone()
+        return int(row[0])
+
     def all(self) -> list[Counterparty]:
         """Every peer, most recently seen first."""
         with self._db.read() as conn:

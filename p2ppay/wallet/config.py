@@ -17,6 +17,7 @@ from typing import Any
 from p2ppay.errors import AppErrorCode, WalletError
 from p2ppay.wallet.atomic import replace_file
 from p2ppay.wallet.home import WalletHome
+from p2ppay.wallet.limits import parse_limits
 
 __all__ = ["CONFIG_VERSION", "WalletConfig", "load_config", "save_config"]
 
@@ -28,6 +29,7 @@ _FIELDS: dict[str, type] = {
     "adapter": str,
     "auto_approve_up_to": str,
     "rssi_threshold": int,
+    "offline_limits": dict,
 }
 
 
@@ -43,6 +45,8 @@ class WalletConfig:
     """Unattended payer policy: approve invoices up to this decimal amount."""
     rssi_threshold: int | None = None
     """Payee: ignore payers weaker than this RSSI (dBm)."""
+    offline_limits: dict[str, Any] | None = None
+    """Payee: offline risk limits per currency (:mod:`p2ppay.wallet.limits`); None: defaults."""
     extra: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     """Keys this build does not know, kept as they were."""
 
@@ -75,7 +79,9 @@ def load_config(home: WalletHome) -> WalletConfig:
             raise WalletError(AppErrorCode.CONFIG_CORRUPT, f"config.json: {key} has a bad type")
         else:
             known[key] = value
-    return WalletConfig(**known, extra=MappingProxyType(extra))
+    config = WalletConfig(**known, extra=MappingProxyType(extra))
+    parse_limits(config.offline_limits)  # a bad limit is reported at load, not at the counter
+    return config
 
 
 def save_config(home: WalletHome, config: WalletConfig) -> None:

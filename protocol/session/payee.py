@@ -17,7 +17,8 @@ is re-sent as is; a *different* payment for that invoice fails with SESSION_RESU
 Invariants:
 - No receipt is signed before the payment's ``persisted()``, and none is sent before its own.
 - Every payment accepted here passed :func:`protocol.acceptance.check_payment` with the
-  app's trust, revocation and chain knowledge at ``now``.
+  app's trust, revocation and chain knowledge at ``now``, then the payee's offline risk
+  limits (:func:`protocol.risk.check_risk`): per payment, per payer and day, stale list.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE
 from protocol.keys import public_key
 from protocol.negotiation import Answer, Capabilities, Offer, check_answer
+from protocol.risk import DAY, RiskPolicy, check_risk
 from protocol.session.base import SessionBase
 from protocol.session.channel import Channel
 from protocol.session.config import Timeouts
@@ -54,6 +56,10 @@ def _never_seen(key: ChainKey) -> ChainHead | None:
     return None
 
 
+def _nothing_received(payer: bytes, currency: str, since: int) -> int:
+    return 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class PayeePolicy:
     """What the payee knows offline to accept a payment (from its last sync and its store)."""
@@ -64,6 +70,12 @@ class PayeePolicy:
     """Raw wallet keys that must not be accepted."""
     last_seen: Callable[[ChainKey], ChainHead | None] = field(default=_never_seen)
     """The head of a payer's chain as this payee last stored it."""
+    risk: RiskPolicy = field(default_factory=RiskPolicy)
+    """The offline risk limits (defaults: :func:`protocol.risk.default_limits`)."""
+    revocations_fetched_at: int | None = None
+    """When the cached revocation list was fetched (Unix seconds); None: never (stale)."""
+    received_from: Callable[[bytes, str, int], int] = field(default=_nothing_received)
+    """Minor units a payer key paid this payee in a currency since a time (Unix seconds)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,6 +200,7 @@ class PayeeSession(SessionBase[PayeeState]):
             last_seen=self._policy.last_seen(chain_key(opened)),
             now=self._now // 1000,
         )
+        self._check_risk(opened.doc)
         self._payment = opened
         self._move(Input.PAYMENT)
         self._events.append(
@@ -196,6 +209,18 @@ class PayeeSession(SessionBase[PayeeState]):
             )
         )
         self._require_persist(RecordKind.PAYMENT, opened, invoice_id=self._invoice.doc.id)
+
+    def _check_risk(self, payment: Payment) -> None:
+        now = self._now // 1000
+        policy = self._policy
+        check_risk(
+            amount=payment.amount,
+            currency=payment.currency,
+            policy=policy.risk,
+            list_fetched_at=policy.revocations_fetched_at,
+            received_from_payer=policy.received_from(payment.payer, payment.currency, now - DAY),
+            now=now,
+        )
 
     def _on_resumed_payment(self, opened: SignedDocument[Payment], resume: PayeeResume) -> None:
         if opened.raw != resume.payment:

@@ -16,6 +16,7 @@ from protocol import builders
 from protocol.chain import ChainHead, ChainKey, head_of
 from protocol.documents import Invoice, Payment
 from protocol.keys import public_key
+from protocol.risk import RiskPolicy
 from protocol.session import (
     Completed,
     Event,
@@ -120,6 +121,14 @@ class PayeeApp:
     receipts: dict[bytes, bytes] = field(default_factory=dict)
     heads: dict[ChainKey, ChainHead] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    risk: RiskPolicy = field(default_factory=RiskPolicy)
+    list_fetched_at: int | None = NOW_S
+    """When its revocation list was fetched (fresh by default; None: never)."""
+
+    def received_from(self, payer: bytes, currency: str, since: int) -> int:
+        """What ``payer`` paid this app in ``currency`` (every stored payment counts)."""
+        docs = [open_as(raw, Payment).doc for raw in self.payments.values()]
+        return sum(d.amount for d in docs if d.payer == payer and d.currency == currency)
 
     def session(self, invoice: bytes, **options: int) -> PayeeSession:
         invoice_id = open_as(invoice, Invoice).doc.id
@@ -128,7 +137,13 @@ class PayeeApp:
             resume = PayeeResume(
                 payment=self.payments[invoice_id], receipt=self.receipts.get(invoice_id)
             )
-        policy = PayeePolicy(trusted_issuers=self.trusted, last_seen=self.heads.get)
+        policy = PayeePolicy(
+            trusted_issuers=self.trusted,
+            last_seen=self.heads.get,
+            risk=self.risk,
+            revocations_fetched_at=self.list_fetched_at,
+            received_from=self.received_from,
+        )
         return PayeeSession(
             identity=self.identity, invoice=invoice, policy=policy, resume=resume, **options
         )
