@@ -3,6 +3,10 @@
 Invariants:
 - With a tag, only a payer advertising exactly that tag is chosen; nothing else is tried.
   With an address, only that radio address is considered.
+- Payers are told apart by radio address, never by tag alone: anyone can advertise a tag it
+  read off another payer's advertisement. A tag heard from two addresses is ambiguous and
+  refused (PAYER_AMBIGUOUS): with a tag, after ``tag_listen`` seconds of listening for a
+  second address; without one, when the strongest payer's tag is also advertised elsewhere.
 - Without a tag, the payer with the strongest RSSI at or above ``min_rssi`` is chosen after
   a short listening window; if another payer is within ``margin_db`` of it, the choice is
   ambiguous and refused (PAYER_AMBIGUOUS), never made silently.
@@ -12,7 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import anyio
@@ -40,6 +44,9 @@ class PayerChoice:
     """Seconds to keep listening after the first payer, to compare signals."""
     within: float = 30.0
     """Seconds to wait for any payer at all."""
+    tag_listen: float = 0.3
+    """With a tag: seconds to keep listening after the tagged payer for a second address
+    advertising the same tag (a squatter); 0 takes the first one heard."""
 
 
 async def choose_payer(
@@ -49,38 +56,53 @@ async def choose_payer(
     on_seen: Callable[[ScanResult], None] = lambda _: None,
 ) -> ScanResult:
     """Scan and return the chosen payer (module docstring); NO_PAYER_FOUND if none."""
-    seen: dict[str, ScanResult] = {}
+    seen: dict[str, ScanResult] = {}  # by radio address: tags can be copied
     reported: set[str] = set()
     with anyio.move_on_after(choice.within):
         async with central.scan() as results:
             # Cancelled once the listening window after the first eligible payer has passed.
             with anyio.CancelScope() as listening:
                 async for result in results:
-                    if result.tag not in reported:
-                        reported.add(result.tag)
+                    if result.address not in reported:
+                        reported.add(result.address)
                         on_seen(result)
                     if result.rssi < choice.min_rssi:
                         continue
                     if choice.address is not None and result.address != choice.address:
                         continue
-                    if choice.tag is not None:
-                        if result.tag == choice.tag:
-                            return result
+                    if choice.tag is not None and result.tag != choice.tag:
                         continue
-                    previous = seen.get(result.tag)
+                    previous = seen.get(result.address)
                     if previous is None or result.rssi > previous.rssi:
-                        seen[result.tag] = result
+                        seen[result.address] = result
                     if listening.deadline == float("inf"):
-                        listening.deadline = anyio.current_time() + choice.listen
-    if choice.tag is not None or not seen:
+                        window = choice.listen if choice.tag is None else choice.tag_listen
+                        if window <= 0:
+                            break
+                        listening.deadline = anyio.current_time() + window
+    if not seen:
         wanted = f" with tag {choice.tag}" if choice.tag else ""
         raise AppError(AppErrorCode.NO_PAYER_FOUND, f"no payer{wanted} seen")
-    return _strongest(list(seen.values()), margin_db=choice.margin_db)
+    best = _strongest(list(seen.values()), margin_db=choice.margin_db, tagged=choice.tag)
+    _refuse_copied_tag(best, seen.values())
+    return best
 
 
-def _strongest(candidates: list[ScanResult], *, margin_db: int) -> ScanResult:
+def _refuse_copied_tag(best: ScanResult, seen: Iterable[ScanResult]) -> None:
+    others = sorted({r.address for r in seen if r.tag == best.tag and r.address != best.address})
+    if others:
+        raise AppError(
+            AppErrorCode.PAYER_AMBIGUOUS,
+            f"tag {best.tag} is advertised from {len(others) + 1} addresses "
+            f"({best.address}, {', '.join(others)}): someone copied it; not guessing",
+        )
+
+
+def _strongest(candidates: list[ScanResult], *, margin_db: int, tagged: str | None) -> ScanResult:
     ranked = sorted(candidates, key=lambda r: r.rssi, reverse=True)
     best = ranked[0]
+    if tagged is not None:
+        return best  # all carry the tag: _refuse_copied_tag decides
     if len(ranked) > 1 and best.rssi - ranked[1].rssi <= margin_db:
         raise AppError(
             AppErrorCode.PAYER_AMBIGUOUS,
