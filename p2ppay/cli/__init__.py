@@ -36,6 +36,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "sync_cmd",
     "statement_cmd",
     "limits_cmd",
+    "balance_cmd",
     "inspect_cmd",
     "doctor_cmd",
     "demo_cmd",

@@ -1,15 +1,19 @@
 """``allowance import FILE``: take an issuer-signed allowance into the wallet;
-``allowance request AMOUNT CURRENCY``: get one from the ledger (reserving the amount)."""
+``allowance request AMOUNT CURRENCY``: get one from the ledger (reserving the amount);
+``allowance list``: every allowance the wallet holds, active first (read-only, offline)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from p2ppay.cli.common import add_json, home_of, now_s, unlock
+from p2ppay.cli.humane import fingerprint, local_time, money
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppErrorCode, WalletError
 from p2ppay.store import AllowanceRecord
+from p2ppay.wallet import open_store
 from protocol import format_amount
 
 __all__ = ["register"]
@@ -29,6 +33,49 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     req.add_argument("--valid-for", type=int, default=None, metavar="SECONDS")
     add_json(req)
     req.set_defaults(handler=run_request)
+    listing = commands.add_parser("list", help="the allowances this wallet holds")
+    add_json(listing)
+    listing.set_defaults(handler=run_list)
+
+
+def _allowance_json(record: AllowanceRecord, *, now: int) -> dict[str, Any]:
+    currency = record.currency
+    return {
+        "issuer": record.issuer_key.hex(),
+        "serial": record.serial,
+        "currency": currency,
+        "limit": format_amount(record.limit_minor, currency),
+        "spent": format_amount(record.spent_minor, currency),
+        "left": format_amount(record.remaining_minor, currency),
+        "not_before": record.not_before,
+        "not_after": record.not_after,
+        "active": record.active,
+        "expired": now > record.not_after,
+        "last_counter": record.last_counter,
+    }
+
+
+def run_list(args: argparse.Namespace, out: Output) -> int:
+    now = now_s()
+    with open_store(home_of(args), now=now, readonly=True) as store:
+        records = sorted(store.wallet.allowances(), key=lambda a: (not a.active, -a.imported_at))
+    lines = []
+    for record in records:
+        state = "active" if record.active else "replaced"
+        if now > record.not_after:
+            state = "expired"
+        lines.append(
+            f"{record.currency} #{record.serial} ({state}): "
+            f"{money(record.remaining_minor, record.currency)} left of "
+            f"{money(record.limit_minor, record.currency)}, valid "
+            f"{local_time(record.not_before)} to {local_time(record.not_after)}, "
+            f"issuer {fingerprint(record.issuer_key)}"
+        )
+    out.result(
+        {"allowances": [_allowance_json(r, now=now) for r in records]},
+        lines or ["no allowance: `allowance import FILE` or `allowance request AMOUNT CURRENCY`"],
+    )
+    return Exit.OK
 
 
 def run_import(args: argparse.Namespace, out: Output) -> int:
