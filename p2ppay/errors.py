@@ -55,6 +55,12 @@ class AppErrorCode(IntEnum):
     """The home's config file is not valid JSON of the expected shape."""
     HOME_NOT_PRIVATE = 1010
     """The home directory is readable, writable or searchable by group or others."""
+    CONTACT_EXISTS = 1011
+    """``contacts add`` of a name or key the contacts book already holds differently."""
+    CONTACT_NOT_FOUND = 1012
+    """No contact of that name."""
+    BAD_NAME = 1013
+    """A contact name that is empty, too long or not printable."""
 
     # 11xx: store
     STORE_DISK_FULL = 1100

@@ -37,6 +37,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "statement_cmd",
     "limits_cmd",
     "balance_cmd",
+    "contacts_cmd",
     "inspect_cmd",
     "doctor_cmd",
     "demo_cmd",

@@ -7,18 +7,19 @@ given as a unique hex prefix of at least 4 digits.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 from p2ppay.cli.common import add_json, home_of, now_s
+from p2ppay.cli.humane import fingerprint, local_time, money
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.render import document_json
 from p2ppay.roles import code_name
-from p2ppay.store import HistoryEntry, Store
+from p2ppay.store import HistoryEntry, Store, Transfer
 from p2ppay.store.settlement import Settlement, settlements
 from p2ppay.wallet import open_store
+from p2ppay.wallet.contacts import Contacts, load_contacts
 from protocol import Invoice, Payment, Receipt, format_amount, open_as
 from protocol.bundle import encode_bundle
 
@@ -47,7 +48,16 @@ def _store(args: argparse.Namespace) -> Store:
     return open_store(home_of(args), now=now_s(), readonly=True)
 
 
-def _entry_json(entry: HistoryEntry, settled: dict[bytes, Settlement]) -> dict[str, Any]:
+def _peer_text(key: bytes | None, contacts: Contacts) -> str:
+    """A counterparty as a person knows it: its contact name, else its fingerprint."""
+    if key is None:
+        return "unknown"
+    return contacts.name_of(key) or fingerprint(key)
+
+
+def _entry_json(
+    entry: HistoryEntry, settled: dict[bytes, Settlement], contacts: Contacts
+) -> dict[str, Any]:
     amount = None
     if entry.amount_minor is not None and entry.currency is not None:
         amount = format_amount(entry.amount_minor, entry.currency)
@@ -61,6 +71,7 @@ def _entry_json(entry: HistoryEntry, settled: dict[bytes, Settlement]) -> dict[s
         "settlement": _settlement(entry, settled),
         "session_id": entry.session_id,
         "peer": None if entry.peer_key is None else entry.peer_key.hex(),
+        "peer_name": contacts.name_of(entry.peer_key),
         "error": None if entry.error_code is None else code_name(entry.error_code),
         "detail": entry.detail,
         "recovered": entry.recovered,
@@ -77,29 +88,33 @@ def _settlement(entry: HistoryEntry, settled: dict[bytes, Settlement]) -> str | 
     return None if state is None else state.value
 
 
-def _when(unix: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(unix))
-
-
 def run_history(args: argparse.Namespace, out: Output) -> int:
+    contacts = load_contacts(home_of(args))
     with _store(args) as store:
         settled = settlements(store)
-        entries = [_entry_json(e, settled) for e in store.sessions.history(limit=args.limit)]
+        history = store.sessions.history(limit=args.limit)
+    entries = [_entry_json(e, settled, contacts) for e in history]
     lines = [
-        f"{_when(e['updated_at'])}  {e['role']:5}  {e['status']:17}  "
-        f"{e['amount'] or '-':>10} {e['currency'] or '':3}  {e['invoice_id'] or '-'}"
-        + (f"  {e['settlement']}" if e["settlement"] else "")
-        + (f"  {e['error']}" if e["error"] else "")
-        for e in entries
+        f"{local_time(e.updated_at)}  {'paid' if e.role.value == 'payer' else 'got':4}  "
+        f"{j['amount'] or '-':>10} {j['currency'] or '':3}  "
+        f"{'to' if e.role.value == 'payer' else 'from'} {_peer_text(e.peer_key, contacts):20}  "
+        f"{j['status']}"
+        + (f", {j['settlement']}" if j["settlement"] else "")
+        + (f", {j['error']}" if j["error"] else "")
+        + f"  {(j['invoice_id'] or '-')[:12]}"
+        for e, j in zip(history, entries, strict=True)
     ] or ["no payments yet"]
     out.result(entries, lines)
     return Exit.OK
 
 
 def run_show(args: argparse.Namespace, out: Output) -> int:
+    contacts = load_contacts(home_of(args))
     with _store(args) as store:
         invoice_id = store.payments.resolve_id(args.id)
         transfer = store.payments.transfer(invoice_id)
+        settlement = settlements(store).get(invoice_id)
+        entry = next((e for e in store.sessions.history() if e.invoice_id == invoice_id), None)
     documents = [document_json(open_as(transfer.invoice.signed, Invoice))]
     if transfer.payment is not None:
         documents.append(document_json(open_as(transfer.payment.signed, Payment)))
@@ -109,21 +124,66 @@ def run_show(args: argparse.Namespace, out: Output) -> int:
     amount = format_amount(invoice.amount_minor, invoice.currency)
     status = None if transfer.status is None else transfer.status.value
     role = None if transfer.role is None else transfer.role.value
+    payer_key = None if transfer.payment is None else transfer.payment.payer_key
+    peer = invoice.payee_key if role == "payer" else payer_key
+    error = None if entry is None or entry.error_code is None else code_name(entry.error_code)
     out.result(
         {
             "invoice_id": invoice_id.hex(),
             "role": role,
             "status": status,
+            "settlement": None if settlement is None else settlement.value,
+            "error": error,
             "amount": amount,
             "currency": invoice.currency,
+            "memo": invoice.memo,
+            "peer": None if peer is None else peer.hex(),
+            "peer_name": contacts.name_of(peer),
             "documents": documents,
         },
-        [
-            f"invoice {invoice_id.hex()}: {amount} {invoice.currency} ({role}, {status})",
-            *(f"  {d['kind']} {d['hash']} signed by {d['signer']}" for d in documents),
-        ],
+        _receipt_lines(
+            transfer,
+            role=role,
+            status=status,
+            settlement=settlement,
+            error=error,
+            entry=entry,
+            peer=peer,
+            contacts=contacts,
+        ),
     )
     return Exit.OK
+
+
+def _receipt_lines(
+    transfer: Transfer,
+    *,
+    role: str | None,
+    status: str | None,
+    settlement: Settlement | None,
+    error: str | None,
+    entry: HistoryEntry | None,
+    peer: bytes | None,
+    contacts: Contacts,
+) -> list[str]:
+    """A receipt a person would keep (the signed documents stay in ``--json``)."""
+    invoice = transfer.invoice
+    when = transfer.receipt.issued_at if transfer.receipt is not None else invoice.created_at
+    heading = {"payer": "You paid", "payee": "You were paid"}.get(role or "", "Invoice")
+    lines = [
+        f"{heading}: {money(invoice.amount_minor, invoice.currency)}",
+        f"  {'to' if role == 'payer' else 'from'}: {_peer_text(peer, contacts)}",
+        f"  date: {local_time(when)}",
+        f"  memo: {invoice.memo or '-'}",
+        f"  status: {status or 'no session yet'}"
+        + (f"; ledger: {settlement.value}" if settlement is not None else ""),
+    ]
+    if error is not None:
+        detail = entry.detail if entry is not None and entry.detail else ""
+        lines.append(f"  why: {error}" + (f" ({detail})" if detail else ""))
+    lines.append(f"  receipt: {'signed by the payee' if transfer.receipt else 'none'}")
+    lines.append(f"  invoice id: {invoice.invoice_id.hex()}")
+    return lines
 
 
 def run_export(args: argparse.Namespace, out: Output) -> int:

@@ -6,6 +6,7 @@ Layout::
       wallet.key            the wallet identity (see :mod:`p2ppay.wallet.keyfile`), 0600
       store.sqlite3         the SQLite store (+ -wal, -shm, and .lock for the one writer)
       config.json           small settings, replaced atomically
+      contacts.json         names this wallet gave to other wallets' keys, 0600
       issuer.key            only in a development issuer's home, 0600
       issuer.json           the issuer's next allowance serial
 
@@ -70,6 +71,11 @@ class WalletHome:
     def config_file(self) -> Path:
         """The JSON config."""
         return self.root / "config.json"
+
+    @property
+    def contacts_file(self) -> Path:
+        """The contacts book."""
+        return self.root / "contacts.json"
 
     @property
     def issuer_key_file(self) -> Path:
