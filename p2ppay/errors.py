@@ -61,6 +61,12 @@ class AppErrorCode(IntEnum):
     """No contact of that name."""
     BAD_NAME = 1013
     """A contact name that is empty, too long or not printable."""
+    BACKUP_CORRUPT = 1014
+    """A backup file that is not a p2ppay backup, is cut short, or whose contents fail checks."""
+    PASSPHRASES_DIFFER = 1015
+    """The repeated new passphrase is not the same as the first one; nothing was changed."""
+    PASSPHRASE_EMPTY = 1016
+    """An empty new passphrase: give one, or choose ``--no-passphrase`` explicitly."""
 
     # 11xx: store
     STORE_DISK_FULL = 1100

@@ -20,17 +20,24 @@ from p2ppay.errors import AppErrorCode, WalletError
 from p2ppay.wallet import Wallet, WalletHome, open_wallet
 
 __all__ = [
+    "BACKUP_PASSPHRASE_ENV",
+    "NEW_PASSPHRASE_ENV",
     "PASSPHRASE_ENV",
     "add_adapter",
     "add_json",
     "home_of",
     "new_passphrase",
     "now_s",
+    "passphrase_for",
     "unlock",
 ]
 
 PASSPHRASE_ENV = "P2PPAY_PASSPHRASE"
 """Environment variable holding the wallet passphrase for unattended use."""
+NEW_PASSPHRASE_ENV = "P2PPAY_NEW_PASSPHRASE"
+"""The new passphrase for ``passphrase change``, for scripts."""
+BACKUP_PASSPHRASE_ENV = "P2PPAY_BACKUP_PASSPHRASE"
+"""The passphrase that seals (``backup``) and opens (``restore``) a backup file."""
 
 
 def now_s() -> int:
@@ -62,20 +69,35 @@ def _ask(prompt: str) -> str | None:
     return getpass.getpass(prompt, stream=sys.stderr)
 
 
-def new_passphrase() -> str:
-    """A passphrase for a new key: the environment, or asked twice on a terminal."""
-    env = os.environ.get(PASSPHRASE_ENV)
-    if env:
-        return env
-    first = _ask("New passphrase: ")
+def new_passphrase(*, env: str = PASSPHRASE_ENV, what: str = "passphrase") -> str:
+    """A new passphrase: the environment variable ``env``, or asked twice on a terminal.
+
+    An empty one is refused (``PASSPHRASE_EMPTY``): "no passphrase" is a choice made with
+    ``--no-passphrase``, never by pressing Enter. A repeat that differs is ``PASSPHRASES_DIFFER``.
+    """
+    given = os.environ.get(env)
+    if given:
+        return given
+    first = _ask(f"New {what}: ")
     if first is None:
         raise WalletError(
             AppErrorCode.PASSPHRASE_REQUIRED,
-            f"set {PASSPHRASE_ENV} or run on a terminal (or use --no-passphrase)",
+            f"set {env} or run on a terminal"
+            + (" (or use --no-passphrase)" if env == PASSPHRASE_ENV else ""),
         )
-    if _ask("Repeat passphrase: ") != first:
-        raise WalletError(AppErrorCode.WRONG_PASSPHRASE, "the passphrases differ")
+    if not first:
+        raise WalletError(AppErrorCode.PASSPHRASE_EMPTY, f"the {what} is empty")
+    if _ask(f"Repeat {what}: ") != first:
+        raise WalletError(AppErrorCode.PASSPHRASES_DIFFER, f"the two {what}s differ")
     return first
+
+
+def passphrase_for(env: str, what: str) -> str:
+    """An existing passphrase: the environment variable ``env``, or asked once."""
+    given = os.environ.get(env) or _ask(f"{what[0].upper()}{what[1:]}: ")
+    if given is None:
+        raise WalletError(AppErrorCode.PASSPHRASE_REQUIRED, f"set {env} or run on a terminal")
+    return given
 
 
 def unlock(home: WalletHome) -> Wallet:
