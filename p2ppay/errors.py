@@ -67,6 +67,10 @@ class AppErrorCode(IntEnum):
     """The repeated new passphrase is not the same as the first one; nothing was changed."""
     PASSPHRASE_EMPTY = 1016
     """An empty new passphrase: give one, or choose ``--no-passphrase`` explicitly."""
+    FILE_UNWRITABLE = 1017
+    """An output file (``--out``) cannot be written: missing folder, permissions, full disk."""
+    FILE_UNREADABLE = 1018
+    """An input file named on the command line cannot be read."""
 
     # 11xx: store
     STORE_DISK_FULL = 1100

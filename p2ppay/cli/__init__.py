@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gatt.errors import GattError
 from p2ppay import __version__
-from p2ppay.cli.output import Exit, Output
+from p2ppay.cli.output import Exit, Output, exit_for_app_error, exit_for_protocol_error
 from p2ppay.errors import AppError
-from protocol import ProtocolError
+from protocol import LocalProtocolError, ProtocolError
 
 __all__ = ["build_parser", "main"]
 
@@ -45,9 +47,21 @@ _COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class UsageError(Exception):
+    """The command line is wrong (argparse's complaint, with the usage of the command)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing and exiting, so ``main`` can print
+    the complaint as JSON when ``--json`` was asked (subparsers inherit the class)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (usage: {self.format_usage().strip()[7:]})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole argument parser, with every command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="p2ppay",
         description="Offline face-to-face payments over Bluetooth Low Energy.",
     )
@@ -66,25 +80,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        Output(json_mode="--json" in argv).error("USAGE", str(exc))
+        return Exit.USAGE
     handler = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help(sys.stderr)
+        if "--json" in argv:
+            Output(json_mode=True).error("USAGE", "name a command (p2ppay --help lists them)")
+        else:
+            parser.print_help(sys.stderr)
         return Exit.USAGE
     out = Output(json_mode=bool(getattr(args, "json", False)))
     try:
         code: int = handler(args, out)
     except AppError as exc:
         out.error(exc.code.name, exc.message, code=int(exc.code))
-        return Exit.ERROR
+        return exit_for_app_error(exc.code.name)
     except ProtocolError as exc:
         out.error(exc.code.name, exc.message, code=int(exc.code))
-        return Exit.FAILED
+        return exit_for_protocol_error(exc.code.name, local=isinstance(exc, LocalProtocolError))
     except GattError as exc:
         out.error(exc.code.name, exc.message, code=int(exc.code))
         return Exit.ERROR
     except KeyboardInterrupt:
         out.error("INTERRUPTED", "stopped")
         return Exit.INTERRUPTED
+    except Exception as exc:
+        # A bug, never a user's fault: say so plainly, with a stable name and no traceback
+        # unless asked (P2PPAY_DEBUG=1), so a script still reads one JSON object.
+        if os.environ.get("P2PPAY_DEBUG"):
+            raise
+        out.error("INTERNAL_ERROR", f"{type(exc).__name__}: {exc} (a bug: please report it)")
+        return Exit.ERROR
     return code

@@ -8,10 +8,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from p2ppay.cli.common import add_json, home_of, now_s, unlock
+from p2ppay.cli.common import add_json, home_of, now_s, read_input, unlock
 from p2ppay.cli.humane import fingerprint, local_time, money
 from p2ppay.cli.output import Exit, Output
-from p2ppay.errors import AppErrorCode, WalletError
 from p2ppay.store import AllowanceRecord
 from p2ppay.wallet import open_store
 from protocol import format_amount
@@ -79,10 +78,7 @@ def run_list(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_import(args: argparse.Namespace, out: Output) -> int:
-    try:
-        signed = args.file.read_bytes()
-    except OSError as exc:
-        raise WalletError(AppErrorCode.HOME_UNUSABLE, f"cannot read {args.file}: {exc}") from exc
+    signed = read_input(args.file)
     with unlock(home_of(args)) as wallet:
         record = wallet.import_allowance(signed, now=now_s())
     limit = format_amount(record.limit_minor, record.currency)

@@ -11,7 +11,7 @@ import argparse
 import anyio
 
 from gatt.link import LinkOptions
-from p2ppay.cli.common import add_adapter, add_json
+from p2ppay.cli.common import add_adapter, add_json, int_in, seconds_in
 from p2ppay.cli.output import Exit, Output
 from p2ppay.radio import payee_central
 from p2ppay.roles import PayeeRole, PayerChoice, SessionOutcome
@@ -26,15 +26,26 @@ def add_collect_options(parser: argparse.ArgumentParser) -> None:
     add_adapter(parser)
     parser.add_argument("--tag", default=None, help="the payer's session tag (on its screen)")
     parser.add_argument(
-        "--min-rssi", type=int, default=-127, help="ignore payers weaker than this (dBm)"
+        "--min-rssi",
+        type=int_in(-127, 0),
+        default=-127,
+        help="ignore payers weaker than this (dBm, -127..0)",
     )
     parser.add_argument(
-        "--within", type=float, default=30.0, help="seconds to wait for a payer (default 30)"
+        "--within",
+        type=seconds_in(0.5, 3600),
+        default=30.0,
+        help="seconds to wait for a payer (0.5..3600, default 30)",
     )
     parser.add_argument(
-        "--attempts", type=int, default=3, help="sessions to try if the link drops (default 3)"
+        "--attempts",
+        type=int_in(1, 20),
+        default=3,
+        help="sessions to try if the link drops (1..20, default 3)",
     )
-    parser.add_argument("--mtu", type=int, default=517, help="largest ATT MTU to ask for")
+    parser.add_argument(
+        "--mtu", type=int_in(23, 517), default=517, help="largest ATT MTU to ask for (23..517)"
+    )
     add_json(parser)
 
 
@@ -43,7 +54,7 @@ def payee_role(args: argparse.Namespace, wallet: Wallet, out: Output) -> PayeeRo
     return PayeeRole(
         wallet=wallet,
         choice=PayerChoice(tag=args.tag, min_rssi=args.min_rssi, within=args.within),
-        attempts=max(1, args.attempts),
+        attempts=args.attempts,
         progress=out.progress,
     )
 

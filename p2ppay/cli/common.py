@@ -14,9 +14,11 @@ import getpass
 import os
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from gatt.adapters import DEFAULT_ADAPTER
-from p2ppay.errors import AppErrorCode, WalletError
+from p2ppay.errors import AppError, AppErrorCode, WalletError
 from p2ppay.wallet import Wallet, WalletHome, open_wallet
 
 __all__ = [
@@ -25,6 +27,11 @@ __all__ = [
     "PASSPHRASE_ENV",
     "add_adapter",
     "add_json",
+    "check_output_folder",
+    "int_in",
+    "read_input",
+    "seconds_in",
+    "write_output",
     "home_of",
     "new_passphrase",
     "now_s",
@@ -43,6 +50,61 @@ BACKUP_PASSPHRASE_ENV = "P2PPAY_BACKUP_PASSPHRASE"
 def now_s() -> int:
     """The wall clock in Unix seconds."""
     return int(time.time())
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (a usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
+        return value
+
+    return parse
+
+
+def seconds_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: seconds from ``low`` to ``high`` (no nan, no infinity)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not low <= value <= high:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text} is not in {low:g}..{high:g} seconds")
+        return value
+
+    return parse
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write an ``--out`` file, or raise ``FILE_UNWRITABLE`` naming it."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise AppError(
+            AppErrorCode.FILE_UNWRITABLE, f"cannot write {path}: {exc.strerror}"
+        ) from exc
+
+
+def check_output_folder(path: Path) -> None:
+    """Refuse an ``--out`` whose folder is missing before any work (a signature, a serial)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise AppError(AppErrorCode.FILE_UNWRITABLE, f"cannot write {path}: no folder {folder}")
+
+
+def read_input(path: Path) -> bytes:
+    """Read a file named on the command line, or raise ``FILE_UNREADABLE`` naming it."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise AppError(AppErrorCode.FILE_UNREADABLE, f"cannot read {path}: {exc.strerror}") from exc
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from p2ppay.cli.common import add_json, home_of, now_s
+from p2ppay.cli.common import (
+    add_json,
+    check_output_folder,
+    home_of,
+    int_in,
+    now_s,
+    write_output,
+)
 from p2ppay.cli.output import Exit, Output
 from p2ppay.issuer import init_issuer, open_issuer
 from p2ppay.wallet import parse_public_key
@@ -31,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     grant.add_argument("amount", metavar="AMOUNT", help="offline limit, e.g. 50.00")
     grant.add_argument("currency", metavar="CURRENCY", help="ISO 4217 code, e.g. EUR")
     grant.add_argument("--out", type=Path, required=True, help="file to write the allowance to")
-    grant.add_argument("--valid-days", type=int, default=30, help="validity (default 30 days)")
+    grant.add_argument(
+        "--valid-days", type=int_in(1, 366), default=30, help="validity (1..366, default 30 days)"
+    )
     add_json(grant)
     grant.set_defaults(handler=run_grant)
 
@@ -45,10 +54,11 @@ def run_init(args: argparse.Namespace, out: Output) -> int:
 def run_grant(args: argparse.Namespace, out: Output) -> int:
     wallet_key = parse_public_key(args.public_key)
     amount = parse_amount(args.amount, args.currency)
+    check_output_folder(args.out)
     signed = open_issuer(home_of(args)).grant(
         wallet_key, amount, args.currency, now=now_s(), valid_for=args.valid_days * 86400
     )
-    args.out.write_bytes(signed)
+    write_output(args.out, signed)
     text = format_amount(amount, args.currency)
     out.result(
         {"file": str(args.out), "amount": text, "currency": args.currency, "size": len(signed)},

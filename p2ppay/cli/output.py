@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from enum import IntEnum, unique
 from typing import Any, TextIO
 
-__all__ = ["Exit", "Output"]
+__all__ = ["Exit", "Output", "exit_for_app_error", "exit_for_protocol_error"]
 
 
 @unique
@@ -32,6 +32,42 @@ class Exit(IntEnum):
     """A local error: wallet, store, adapter, file."""
     INTERRUPTED = 130
     """Stopped by SIGINT/SIGTERM."""
+
+
+# What the README promises: 1 when a payment failed or a document is invalid, 2 when the
+# command line was wrong, 3 for a local error. Codes not named here are local errors.
+_FAILED_APP = frozenset(
+    {
+        "NO_PAYER_FOUND",
+        "PAYER_AMBIGUOUS",
+        "LINK_LOST",
+        "ALLOWANCE_INVALID",
+        "ALLOWANCE_NOT_MINE",
+        "NOT_COMPLETE",
+        "SYNC_REFUSED",
+    }
+)
+_USAGE_APP = frozenset({"BAD_KEY", "BAD_NAME", "AMBIGUOUS_ID", "BAD_ARGUMENT"})
+_USAGE_PROTOCOL = frozenset(
+    {"MONEY_BAD_DECIMAL", "MONEY_NOT_POSITIVE", "MONEY_OVER_MAXIMUM", "MONEY_UNKNOWN_CURRENCY"}
+)
+
+
+def exit_for_app_error(name: str) -> Exit:
+    """The exit status of an application error, by its code name."""
+    if name in _FAILED_APP:
+        return Exit.FAILED
+    if name in _USAGE_APP:
+        return Exit.USAGE
+    return Exit.ERROR
+
+
+def exit_for_protocol_error(name: str, *, local: bool) -> Exit:
+    """A value the user typed (an amount, a currency) is usage; a document that does not
+    verify is a failure; our own misuse is a local error."""
+    if local and name in _USAGE_PROTOCOL:
+        return Exit.USAGE
+    return Exit.ERROR if local else Exit.FAILED
 
 
 class Output:

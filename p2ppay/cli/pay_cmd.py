@@ -15,7 +15,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from gatt.link import LinkOptions
-from p2ppay.cli.common import add_adapter, add_json, home_of, unlock
+from p2ppay.cli.common import add_adapter, add_json, home_of, int_in, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.radio import payer_peripheral
@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="approve invoices up to AMOUNT (in the allowance's currency) without asking",
     )
     pay.add_argument("--currency", default=None, help="pay from the allowance in this currency")
-    pay.add_argument("--mtu", type=int, default=517, help="largest ATT MTU to accept (23-517)")
+    pay.add_argument(
+        "--mtu", type=int_in(23, 517), default=517, help="largest ATT MTU to accept (23..517)"
+    )
     add_json(pay)
     pay.set_defaults(handler=run)
 

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from p2ppay.cli.common import add_json, home_of, now_s
+from p2ppay.cli.common import add_json, home_of, now_s, write_output
 from p2ppay.cli.humane import fingerprint, local_time, money
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode
@@ -104,7 +104,7 @@ def run_history(args: argparse.Namespace, out: Output) -> int:
         + f"  {(j['invoice_id'] or '-')[:12]}"
         for e, j in zip(history, entries, strict=True)
     ] or ["no payments yet"]
-    out.result(entries, lines)
+    out.result({"entries": entries, "count": len(entries)}, lines)
     return Exit.OK
 
 
@@ -195,10 +195,7 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
     bundle = encode_bundle(
         transfer.invoice.signed, transfer.payment.signed, transfer.receipt.signed
     )
-    try:
-        args.out.write_bytes(bundle)
-    except OSError as exc:
-        raise AppError(AppErrorCode.HOME_UNUSABLE, f"cannot write {args.out}: {exc}") from exc
+    write_output(args.out, bundle)
     out.result(
         {"invoice_id": invoice_id.hex(), "file": str(args.out), "size": len(bundle)},
         [f"bundle of invoice {invoice_id.hex()} written to {args.out} ({len(bundle)} bytes)"],

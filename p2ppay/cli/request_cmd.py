@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from p2ppay.cli.collect import add_collect_options, collect_and_report, payee_role
-from p2ppay.cli.common import home_of, unlock
+from p2ppay.cli.common import home_of, int_in, unlock
 from p2ppay.cli.output import Output
 from protocol import parse_amount
 
@@ -20,7 +20,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     request.add_argument("amount", metavar="AMOUNT", help="decimal amount, e.g. 12.50")
     request.add_argument("currency", metavar="CURRENCY", help="ISO 4217 code, e.g. EUR")
     request.add_argument("--memo", default="", help="what the payment is for")
-    request.add_argument("--ttl", type=int, default=300, help="seconds the invoice stays valid")
+    request.add_argument(
+        "--ttl",
+        type=int_in(10, 86_400),
+        default=300,
+        help="seconds the invoice stays valid (10..86400, default 300)",
+    )
     add_collect_options(request)
     request.set_defaults(handler=run)
 

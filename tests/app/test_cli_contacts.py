@@ -32,7 +32,7 @@ async def test_history_and_show_name_the_counterparty_and_read_like_a_receipt(
     assert payer_out.status == "completed"
     payee_key = read_identity(homes.payee).public_key.hex()
     _run(homes.payer.root, "contacts", "add", "Bob's cafe", payee_key)
-    history = json.loads(_run(homes.payer.root, "history", "--json"))
+    history = json.loads(_run(homes.payer.root, "history", "--json"))["entries"]
     assert history[0]["peer_name"] == "Bob's cafe" and history[0]["peer"] == payee_key
     assert "to Bob's cafe" in _run(homes.payer.root, "history")
     receipt = _run(homes.payer.root, "show", invoice.doc.id.hex()[:8])

@@ -41,7 +41,7 @@ def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(
     invoice_id = received["invoice_id"]
 
     for home, role in ((payer, "payer"), (payee, "payee")):
-        history = cli_json("--home", home, "history", "--json")
+        history = cli_json("--home", home, "history", "--json")["entries"]
         entry = next(e for e in history if e["invoice_id"] == invoice_id)
         assert (entry["role"], entry["amount"], entry["currency"], entry["status"]) == (
             role, "12.50", "EUR", "completed",

@@ -73,7 +73,7 @@ def test_an_amount_with_too_many_decimals_is_refused_by_name(
     home = str(tmp_path / "w")
     run(capsys, "--home", home, "init", "--no-passphrase", "--json")
     code, error = run(capsys, "--home", home, "request", "12.505", "EUR", "--json")
-    assert (code, error["error"]) == (1, "MONEY_BAD_DECIMAL")
+    assert (code, error["error"]) == (2, "MONEY_BAD_DECIMAL")  # a typo is usage
 
 
 def test_history_of_a_new_wallet_is_an_empty_list(
@@ -82,7 +82,7 @@ def test_history_of_a_new_wallet_is_an_empty_list(
     home = str(tmp_path / "w")
     run(capsys, "--home", home, "init", "--no-passphrase", "--json")
     assert main(["--home", home, "history", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+    assert json.loads(capsys.readouterr().out) == {"entries": [], "count": 0}
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -24,7 +24,7 @@ def test_the_virtual_payment_example_completes_and_its_bundle_reads_back(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "completed: 4.20 EUR" in result.stdout
     payee = str(tmp_path / "payee")
-    invoice_id = cli_json("--home", payee, "history", "--json")[0]["invoice_id"]
+    invoice_id = cli_json("--home", payee, "history", "--json")["entries"][0]["invoice_id"]
     bundle = tmp_path / "bundle.cbor"
     cli("--home", payee, "export", invoice_id, "--out", str(bundle))
     issuer_key = read_issuer_key(WalletHome.resolve(tmp_path / "issuer")).hex()

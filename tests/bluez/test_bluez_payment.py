@@ -56,7 +56,7 @@ def test_history_on_each_home_shows_the_payment_completed(
     printed: tuple[dict[str, Any], dict[str, Any], Path], role: str
 ) -> None:
     _, received, wallets = printed
-    history = cli_json("--home", str(wallets / role), "history", "--json")
+    history = cli_json("--home", str(wallets / role), "history", "--json")["entries"]
     entry = next(e for e in history if e["invoice_id"] == received["invoice_id"])
     assert (entry["role"], entry["amount"], entry["currency"], entry["status"]) == (
         role, *PAY_AMOUNT, "completed",
