@@ -183,6 +183,8 @@ class AppErrorCode(IntEnum):
     """The payer has no terminal to ask on and no ``--auto-approve-up-to`` policy."""
     NOT_COMPLETE = 1306
     """The payment has no receipt yet, so there is no bundle to export."""
+    INVOICE_EXPIRED = 1307
+    """``resume`` of an invoice that expired before any payment for it was stored."""
 
     # 14xx: kiosk daemon (p2ppay/kiosk)
     KIOSK_CONFIG_INVALID = 1400

@@ -44,6 +44,7 @@ _FAILED_APP = frozenset(
         "ALLOWANCE_INVALID",
         "ALLOWANCE_NOT_MINE",
         "NOT_COMPLETE",
+        "INVOICE_EXPIRED",
         "SYNC_REFUSED",
     }
 )

@@ -88,13 +88,42 @@ def _settlement(entry: HistoryEntry, settled: dict[bytes, Settlement]) -> str | 
     return None if state is None else state.value
 
 
+def _unpaid_json(row: tuple[bytes, int, str, str, int, int], *, now: int) -> dict[str, Any]:
+    invoice_id, amount, currency, memo, created, expires = row
+    return {
+        "invoice_id": invoice_id.hex(),
+        "role": "payee",
+        "amount": format_amount(amount, currency),
+        "currency": currency,
+        "memo": memo,
+        "status": "expired" if now >= expires else "unpaid",
+        "settlement": None,
+        "session_id": None,
+        "peer": None,
+        "peer_name": None,
+        "error": None,
+        "detail": "no payer was met" + ("" if now >= expires else ": `resume` it"),
+        "recovered": False,
+        "started_at": created,
+        "updated_at": created,
+    }
+
+
 def run_history(args: argparse.Namespace, out: Output) -> int:
     contacts = load_contacts(home_of(args))
+    now = now_s()
     with _store(args) as store:
         settled = settlements(store)
         history = store.sessions.history(limit=args.limit)
+        unpaid = store.sessions.invoices_without_session()
     entries = [_entry_json(e, settled, contacts) for e in history]
+    # Invoices that never met a payer: listed too, so there is something to resume.
+    waiting = [_unpaid_json(row, now=now) for row in unpaid]
     lines = [
+        f"{local_time(w['updated_at'])}  ask   {w['amount']:>10} {w['currency']:3}  "
+        f"{'(no payer met)':25}  {w['status']}  {w['invoice_id'][:12]}"
+        for w in waiting
+    ] + [
         f"{local_time(e.updated_at)}  {'paid' if e.role.value == 'payer' else 'got':4}  "
         f"{j['amount'] or '-':>10} {j['currency'] or '':3}  "
         f"{'to' if e.role.value == 'payer' else 'from'} {_peer_text(e.peer_key, contacts):20}  "
@@ -104,7 +133,10 @@ def run_history(args: argparse.Namespace, out: Output) -> int:
         + f"  {(j['invoice_id'] or '-')[:12]}"
         for e, j in zip(history, entries, strict=True)
     ] or ["no payments yet"]
-    out.result({"entries": entries, "count": len(entries)}, lines)
+    merged = sorted(entries + waiting, key=lambda e: e["updated_at"], reverse=True)
+    if args.limit is not None:
+        merged = merged[: args.limit]
+    out.result({"entries": merged, "count": len(merged)}, lines)
     return Exit.OK
 
 

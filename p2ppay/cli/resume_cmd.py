@@ -7,6 +7,8 @@ the payment completed.
 
 Invariants: only an invoice this wallet signed is resumed (``STORE_NOT_FOUND`` otherwise);
 nothing new is signed before the session: the stored invoice bytes are used as they are.
+An invoice whose receipt is stored is reported paid at once (no scan, no session replayed);
+one that expired with no payment stored is ``INVOICE_EXPIRED`` at once.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from __future__ import annotations
 import argparse
 
 from p2ppay.cli.collect import add_collect_options, collect_and_report, payee_role
-from p2ppay.cli.common import home_of, unlock
-from p2ppay.cli.output import Output
-from p2ppay.errors import AppErrorCode, StoreError
-from protocol import Invoice, open_as
+from p2ppay.cli.common import home_of, now_s, unlock
+from p2ppay.cli.output import Exit, Output
+from p2ppay.errors import AppError, AppErrorCode, StoreError
+from protocol import Invoice, format_amount, open_as
 
 __all__ = ["register"]
 
@@ -41,5 +43,28 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 AppErrorCode.STORE_NOT_FOUND, f"no invoice {args.invoice_id} issued by this wallet"
             )
         invoice = open_as(record.signed, Invoice)
+        if payments.receipt(invoice_id) is not None:
+            # Nothing to resume: never scan, never replay a session for a paid invoice.
+            amount = format_amount(record.amount_minor, record.currency)
+            out.result(
+                {
+                    "status": "completed",
+                    "role": "payee",
+                    "invoice_id": invoice_id.hex(),
+                    "amount": amount,
+                    "currency": record.currency,
+                    "memo": record.memo,
+                    "already_paid": True,
+                    "error": None,
+                    "reason": "already paid: the receipt is stored",
+                },
+                [f"invoice {invoice_id.hex()} is already paid ({amount} {record.currency})"],
+            )
+            return Exit.OK
+        if payments.payment(invoice_id) is None and now_s() >= record.expires_at:
+            raise AppError(
+                AppErrorCode.INVOICE_EXPIRED,
+                f"invoice {invoice_id.hex()} expired unpaid: `request` a new one",
+            )
         out.progress(f"resuming invoice {invoice_id.hex()}")
         return collect_and_report(payee_role(args, wallet, out), invoice, args, out)

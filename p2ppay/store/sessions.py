@@ -360,6 +360,18 @@ class SessionLog:
             ).fetchall()
         return [(int(a), SessionState(s), c, str(d)) for a, s, c, d in rows]
 
+    def invoices_without_session(self) -> list[tuple[bytes, int, str, str, int, int]]:
+        """Invoices no session carried yet (no payer was met): ``(invoice_id, amount_minor,
+        currency, memo, created_at, expires_at)``, newest first, for ``history``."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                """SELECT invoice_id, amount_minor, currency, memo, created_at, expires_at
+                   FROM invoices i WHERE NOT EXISTS (
+                       SELECT 1 FROM sessions s WHERE s.invoice_id = i.invoice_id)
+                   ORDER BY created_at DESC, invoice_id"""
+            ).fetchall()
+        return [(bytes(r[0]), int(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5])) for r in rows]
+
     def history(self, *, limit: int | None = None) -> list[HistoryEntry]:
         """The latest session per (role, invoice) and every invoice-less one, newest first.
 
