@@ -40,6 +40,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "limits_cmd",
     "balance_cmd",
     "contacts_cmd",
+    "scan_cmd",
     "inspect_cmd",
     "doctor_cmd",
     "demo_cmd",

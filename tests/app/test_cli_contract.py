@@ -26,7 +26,7 @@ from p2ppay.cli import build_parser, main
 EXIT_CODES = {0, 1, 2, 3}
 # They would do real work with good arguments (serve, run the demo, probe adapters):
 # their usage errors are checked, not random arguments.
-LONG_RUNNING = {("ledger", "serve"), ("demo",), ("doctor",), ("kiosk",)}
+LONG_RUNNING = {("ledger", "serve"), ("demo",), ("doctor",), ("kiosk",), ("scan",)}
 
 
 def _commands(
