@@ -86,6 +86,8 @@ def write_output(path: Path, data: bytes) -> None:
     """Write an ``--out`` file, or raise ``FILE_UNWRITABLE`` naming it."""
     try:
         path.write_bytes(data)
+    except ValueError as exc:  # a NUL byte in the name
+        raise AppError(AppErrorCode.FILE_UNWRITABLE, f"cannot write {path!r}: {exc}") from exc
     except OSError as exc:
         raise AppError(
             AppErrorCode.FILE_UNWRITABLE, f"cannot write {path}: {exc.strerror}"
@@ -95,7 +97,7 @@ def write_output(path: Path, data: bytes) -> None:
 def check_output_folder(path: Path) -> None:
     """Refuse an ``--out`` whose folder is missing before any work (a signature, a serial)."""
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
+    if "\0" in str(path) or not folder.is_dir():
         raise AppError(AppErrorCode.FILE_UNWRITABLE, f"cannot write {path}: no folder {folder}")
 
 
@@ -103,6 +105,8 @@ def read_input(path: Path) -> bytes:
     """Read a file named on the command line, or raise ``FILE_UNREADABLE`` naming it."""
     try:
         return path.read_bytes()
+    except ValueError as exc:  # a NUL byte in the name
+        raise AppError(AppErrorCode.FILE_UNREADABLE, f"cannot read {path!r}: {exc}") from exc
     except OSError as exc:
         raise AppError(AppErrorCode.FILE_UNREADABLE, f"cannot read {path}: {exc.strerror}") from exc
 

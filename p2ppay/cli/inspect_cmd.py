@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from p2ppay.cli.common import read_input
 from p2ppay.cli.output import Exit, Output
 from p2ppay.render import document_json, summary_line
 from protocol import Document, ProtocolError, SignedDocument, open_document, verify_signed
@@ -41,15 +42,11 @@ def _is_single_document(data: bytes) -> bool:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        out.error("FILE_UNREADABLE", str(exc))
-        return Exit.ERROR
+    data = read_input(args.file)
     try:
         trusted = frozenset(bytes.fromhex(key) for key in args.trust_issuer) or None
     except ValueError:
-        out.error("BAD_PUBLIC_KEY", "--trust-issuer takes a hex public key")
+        out.error("BAD_KEY", "--trust-issuer takes a hex public key")
         return Exit.USAGE
     try:
         if _is_single_document(data):

@@ -121,8 +121,8 @@ def write_backup(
     header = _HEADER.pack(_MAGIC, _VERSION, kdf.opslimit, kdf.memlimit, salt, nonce)
     try:
         replace_file(out, header + sealed, mode=0o600)
-    except OSError as exc:
-        raise WalletError(AppErrorCode.HOME_UNUSABLE, f"cannot write {out}: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise WalletError(AppErrorCode.FILE_UNWRITABLE, f"cannot write {out!r}: {exc}") from exc
     return BackupSummary(
         public_key=public_key,
         created=created,
@@ -201,8 +201,8 @@ def restore_backup(home: WalletHome, backup: Path, *, passphrase: str | bytes) -
     """Check every part of ``backup`` (module docstring), then write it into ``home``."""
     try:
         data = backup.read_bytes()
-    except OSError as exc:
-        raise WalletError(AppErrorCode.HOME_UNUSABLE, f"cannot read {backup}: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise WalletError(AppErrorCode.FILE_UNREADABLE, f"cannot read {backup!r}: {exc}") from exc
     body = _open(data, passphrase)
     files: dict[str, bytes] = body["files"]
     public_key: bytes = body["wallet"]

@@ -216,6 +216,8 @@ KEY = "ab" * 32
             "FILE_UNWRITABLE",
         ),
         (["allowance", "import", "/nonexistent/x.allowance"], 3, "FILE_UNREADABLE"),
+        (["allowance", "import", "a\x00b"], 3, "FILE_UNREADABLE"),  # found by Hypothesis
+        (["inspect", "a\x00b"], 3, "FILE_UNREADABLE"),
         (["export", "abcd", "--out", "/nonexistent/x.bundle"], 3, "STORE_NOT_FOUND"),
     ],
 )
