@@ -38,6 +38,13 @@ def add_collect_options(parser: argparse.ArgumentParser) -> None:
         help="seconds to wait for a payer (0.5..3600, default 30)",
     )
     parser.add_argument(
+        "--listen",
+        type=seconds_in(0.0, 30),
+        default=1.0,
+        help="at most this many seconds comparing payers' signals; ends early once the "
+        "strongest is clear (0..30, default 1)",
+    )
+    parser.add_argument(
         "--attempts",
         type=int_in(1, 20),
         default=3,
@@ -53,7 +60,9 @@ def payee_role(args: argparse.Namespace, wallet: Wallet, out: Output) -> PayeeRo
     """The payee role the options describe."""
     return PayeeRole(
         wallet=wallet,
-        choice=PayerChoice(tag=args.tag, min_rssi=args.min_rssi, within=args.within),
+        choice=PayerChoice(
+            tag=args.tag, min_rssi=args.min_rssi, within=args.within, listen=args.listen
+        ),
         attempts=args.attempts,
         progress=out.progress,
     )

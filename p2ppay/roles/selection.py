@@ -7,9 +7,12 @@ Invariants:
   read off another payer's advertisement. A tag heard from two addresses is ambiguous and
   refused (PAYER_AMBIGUOUS): with a tag, after ``tag_listen`` seconds of listening for a
   second address; without one, when the strongest payer's tag is also advertised elsewhere.
-- Without a tag, the payer with the strongest RSSI at or above ``min_rssi`` is chosen after
-  a short listening window; if another payer is within ``margin_db`` of it, the choice is
-  ambiguous and refused (PAYER_AMBIGUOUS), never made silently.
+- Without a tag, the payer with the strongest RSSI at or above ``min_rssi`` is chosen; if
+  another payer is within ``margin_db`` of it, the choice is ambiguous and refused
+  (PAYER_AMBIGUOUS), never made silently. The listening window adapts: it ends as soon as,
+  ``settle`` seconds after the first payer, an advertisement finds the strongest payer clear
+  of the runner-up by more than ``margin_db`` (or alone), and at the latest ``listen``
+  seconds after the first payer; then the same rule decides on everything heard.
 - Every payer seen is reported through ``on_seen`` once (tag and RSSI), for the progress
   display, before any choice.
 """
@@ -41,7 +44,10 @@ class PayerChoice:
     """Refuse to choose when the runner-up is within this many dB of the strongest.
     0 chooses the strongest whenever it is strictly stronger; -1 never refuses."""
     listen: float = 1.0
-    """Seconds to keep listening after the first payer, to compare signals."""
+    """At most this many seconds of listening after the first payer, to compare signals."""
+    settle: float = 0.15
+    """At least this many seconds of listening after the first payer before deciding early
+    (about one advertising interval, so an equally close payer has a chance to be heard)."""
     within: float = 30.0
     """Seconds to wait for any payer at all."""
     tag_listen: float = 0.3
@@ -58,6 +64,7 @@ async def choose_payer(
     """Scan and return the chosen payer (module docstring); NO_PAYER_FOUND if none."""
     seen: dict[str, ScanResult] = {}  # by radio address: tags can be copied
     reported: set[str] = set()
+    first_at: float | None = None
     with anyio.move_on_after(choice.within):
         async with central.scan() as results:
             # Cancelled once the listening window after the first eligible payer has passed.
@@ -75,17 +82,28 @@ async def choose_payer(
                     previous = seen.get(result.address)
                     if previous is None or result.rssi > previous.rssi:
                         seen[result.address] = result
-                    if listening.deadline == float("inf"):
+                    now = anyio.current_time()
+                    if first_at is None:
+                        first_at = now
                         window = choice.listen if choice.tag is None else choice.tag_listen
                         if window <= 0:
                             break
-                        listening.deadline = anyio.current_time() + window
+                        listening.deadline = now + window
+                    settled = choice.tag is None and now - first_at >= choice.settle
+                    if settled and _clear(list(seen.values()), margin_db=choice.margin_db):
+                        break
     if not seen:
         wanted = f" with tag {choice.tag}" if choice.tag else ""
         raise AppError(AppErrorCode.NO_PAYER_FOUND, f"no payer{wanted} seen")
     best = _strongest(list(seen.values()), margin_db=choice.margin_db, tagged=choice.tag)
     _refuse_copied_tag(best, seen.values())
     return best
+
+
+def _clear(candidates: list[ScanResult], *, margin_db: int) -> bool:
+    """Whether the strongest payer is already clear of the runner-up (so: stop listening)."""
+    ranked = sorted((r.rssi for r in candidates), reverse=True)
+    return len(ranked) == 1 or ranked[0] - ranked[1] > margin_db
 
 
 def _refuse_copied_tag(best: ScanResult, seen: Iterable[ScanResult]) -> None:

@@ -68,3 +68,23 @@ async def test_one_payer_with_the_tag_is_chosen_among_others() -> None:
     async with _advertising(radio, (tag, -60), (new_session_tag(), -40)):
         chosen = await _choose(radio, PayerChoice(tag=tag, tag_listen=0.3, within=5))
     assert chosen == tag
+
+
+async def test_a_clear_winner_is_chosen_well_before_the_listening_window_ends() -> None:
+    radio, near = VirtualRadio(), new_session_tag()
+    async with _advertising(radio, (near, -40), (new_session_tag(), -80)):
+        async with radio.open_central() as central:
+            # A 60-second window that is waited out fails here: the choice must come early.
+            with anyio.fail_after(10):
+                chosen = await choose_payer(
+                    central, PayerChoice(listen=60.0, settle=0.2, margin_db=6, within=70)
+                )
+    assert chosen.tag == near
+
+
+async def test_payers_equally_close_are_still_refused_after_the_whole_window() -> None:
+    radio = VirtualRadio()
+    async with _advertising(radio, (new_session_tag(), -50), (new_session_tag(), -52)):
+        with pytest.raises(AppError) as err:
+            await _choose(radio, PayerChoice(listen=0.6, settle=0.2, margin_db=6, within=5))
+    assert err.value.code is AppErrorCode.PAYER_AMBIGUOUS
