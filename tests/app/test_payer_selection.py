@@ -72,13 +72,15 @@ async def test_one_payer_with_the_tag_is_chosen_among_others() -> None:
 
 async def test_a_clear_winner_is_chosen_well_before_the_listening_window_ends() -> None:
     radio, near = VirtualRadio(), new_session_tag()
-    async with _advertising(radio, (near, -40), (new_session_tag(), -80)):
-        async with radio.open_central() as central:
-            # A 60-second window that is waited out fails here: the choice must come early.
-            with anyio.fail_after(10):
-                chosen = await choose_payer(
-                    central, PayerChoice(listen=60.0, settle=0.2, margin_db=6, within=70)
-                )
+    async with (
+        _advertising(radio, (near, -40), (new_session_tag(), -80)),
+        radio.open_central() as central,
+    ):
+        # A 60-second window that is waited out fails here: the choice must come early.
+        with anyio.fail_after(10):
+            chosen = await choose_payer(
+                central, PayerChoice(listen=60.0, settle=0.2, margin_db=6, within=70)
+            )
     assert chosen.tag == near
 
 
