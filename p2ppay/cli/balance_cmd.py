@@ -96,10 +96,35 @@ def _lines(body: dict[str, Any], store: Store, *, now: int) -> list[str]:
     return lines or ["no allowance and no payments yet"]
 
 
+def _rows(body: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for currency, row in body["currencies"].items():
+        until = "-" if row["not_after"] is None else local_time(row["not_after"])
+        if row["expired"]:
+            until = f"EXPIRED {until}"
+        rows.append(
+            [
+                currency,
+                "-" if row["left"] is None else f"{row['left']} of {row['limit']}",
+                until,
+                "-" if row["issuer"] is None else fingerprint(bytes.fromhex(row["issuer"])),
+                row["pending_out"],
+                row["pending_in"],
+            ]
+        )
+    return rows
+
+
 def run(args: argparse.Namespace, out: Output) -> int:
     now = now_s()
     with open_store(home_of(args), now=now, readonly=True) as store:
         body = balance_json(store, now=now)
         lines = _lines(body, store, now=now)
-    out.result(body, lines)
+    out.table(
+        body,
+        columns=("currency", "left offline", "valid until", "issuer", "paid, unsettled",
+                 "received, unsettled"),
+        rows=_rows(body),
+        lines=lines,
+    )  # fmt: skip
     return Exit.OK

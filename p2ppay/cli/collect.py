@@ -72,9 +72,10 @@ def collect_and_report(
     role: PayeeRole, invoice: SignedDocument[Invoice], args: argparse.Namespace, out: Output
 ) -> int:
     """Run the payee's sessions for ``invoice`` and print the outcome; the exit code."""
-    outcome: SessionOutcome = anyio.run(
-        _collect, role, args.adapter, LinkOptions(max_att_mtu=args.mtu), invoice
-    )
+    with out.live_status():
+        outcome: SessionOutcome = anyio.run(
+            _collect, role, args.adapter, LinkOptions(max_att_mtu=args.mtu), invoice
+        )
     if outcome.completed:
         line = f"received {outcome.amount} {outcome.currency} for invoice {outcome.invoice_id}"
     else:

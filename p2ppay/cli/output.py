@@ -5,13 +5,18 @@ Invariants:
   warnings go to stderr, so a script can always ``json.loads`` stdout.
 - Errors are printed as ``{"error": CODE_NAME, "code": N, "message": ...}`` (JSON) or
   ``error: CODE_NAME: message`` (text), and map to a stable exit code (:class:`Exit`).
+- Terminal niceties (rich: a live status line, tables, colour) appear only when the stream
+  is a terminal; colour also stays off with ``NO_COLOR``. Piped output is plain lines, so
+  what a script or a log reads never holds control characters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from enum import IntEnum, unique
 from typing import Any, TextIO
 
@@ -78,6 +83,50 @@ class Output:
         self.json_mode = json_mode
         self._out = out or sys.stdout
         self._err = err or sys.stderr
+        self._status: Any = None
+        self._status_since = 0.0
+        self._status_text = ""
+
+    def table(
+        self,
+        data: Any,
+        *,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        lines: Iterable[str],
+    ) -> None:
+        """A result that is a table: JSON with ``--json``; a drawn table on a terminal;
+        otherwise ``lines`` (one row each, for pipes and logs)."""
+        if self.json_mode or not rows or not self._out.isatty():
+            self.result(data, lines)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        drawn = Table(*columns)
+        for row in rows:
+            drawn.add_row(*row)
+        Console(file=self._out).print(drawn)
+
+    @contextlib.contextmanager
+    def live_status(self) -> Iterator[None]:
+        """While the block runs, ``progress`` redraws one status line (message and seconds
+        elapsed) on a terminal's stderr instead of printing a line per step."""
+        if not self._err.isatty():
+            yield
+            return
+        from rich.console import Console
+
+        console = Console(file=self._err)
+        self._status_since = time.monotonic()
+        with console.status("starting") as status:
+            self._status = status
+            try:
+                yield
+            finally:
+                self._status = None
+        if self._status_text:
+            self._err.write(self._status_text + "\n")
 
     def result(self, data: Any, lines: Iterable[str] = ()) -> None:
         """The command's result: ``data`` as JSON, or ``lines`` as text."""
@@ -90,6 +139,11 @@ class Output:
 
     def progress(self, message: str) -> None:
         """A step of long work (scanning, waiting): on stderr, never in the JSON."""
+        if self._status is not None:
+            elapsed = time.monotonic() - self._status_since
+            self._status_text = message
+            self._status.update(f"{message}  [{elapsed:.0f} s]")
+            return
         self._err.write(message + "\n")
         self._err.flush()
 

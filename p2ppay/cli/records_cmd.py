@@ -119,24 +119,37 @@ def run_history(args: argparse.Namespace, out: Output) -> int:
     entries = [_entry_json(e, settled, contacts) for e in history]
     # Invoices that never met a payer: listed too, so there is something to resume.
     waiting = [_unpaid_json(row, now=now) for row in unpaid]
-    lines = [
-        f"{local_time(w['updated_at'])}  ask   {w['amount']:>10} {w['currency']:3}  "
-        f"{'(no payer met)':25}  {w['status']}  {w['invoice_id'][:12]}"
+    rows = [
+        [
+            local_time(w["updated_at"]),
+            "asked",
+            f"{w['amount']} {w['currency']}",
+            "(no payer met)",
+            str(w["status"]),
+            str(w["invoice_id"])[:12],
+        ]
         for w in waiting
     ] + [
-        f"{local_time(e.updated_at)}  {'paid' if e.role.value == 'payer' else 'got':4}  "
-        f"{j['amount'] or '-':>10} {j['currency'] or '':3}  "
-        f"{'to' if e.role.value == 'payer' else 'from'} {_peer_text(e.peer_key, contacts):20}  "
-        f"{j['status']}"
-        + (f", {j['settlement']}" if j["settlement"] else "")
-        + (f", {j['error']}" if j["error"] else "")
-        + f"  {(j['invoice_id'] or '-')[:12]}"
+        [
+            local_time(e.updated_at),
+            "paid" if e.role.value == "payer" else "got",
+            f"{j['amount'] or '-'} {j['currency'] or ''}".strip(),
+            ("to " if e.role.value == "payer" else "from ") + _peer_text(e.peer_key, contacts),
+            ", ".join(str(x) for x in (j["status"], j["settlement"], j["error"]) if x),
+            (j["invoice_id"] or "-")[:12],
+        ]
         for e, j in zip(history, entries, strict=True)
-    ] or ["no payments yet"]
+    ]
+    lines = ["  ".join(row) for row in rows] or ["no payments yet"]
     merged = sorted(entries + waiting, key=lambda e: e["updated_at"], reverse=True)
     if args.limit is not None:
         merged = merged[: args.limit]
-    out.result({"entries": merged, "count": len(merged)}, lines)
+    out.table(
+        {"entries": merged, "count": len(merged)},
+        columns=("when", "", "amount", "counterparty", "status", "invoice"),
+        rows=rows,
+        lines=lines,
+    )
     return Exit.OK
 
 

@@ -111,7 +111,10 @@ class PayeeRole:
         choice = self.choice
         outcome: SessionOutcome | None = None
         for attempt in range(1, self.attempts + 1):
-            self.progress(f"scanning for payers (attempt {attempt} of {self.attempts})")
+            self.progress(
+                f"scanning for payers (attempt {attempt} of {self.attempts}, "
+                f"up to {choice.within:g} s)"
+            )
             try:
                 payer = await choose_payer(central, choice, on_seen=self._report_seen)
             except AppError as exc:
