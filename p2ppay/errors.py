@@ -123,6 +123,8 @@ class AppErrorCode(IntEnum):
     """The wallet holds no allowance (in that currency) to pay with."""
     BAD_KEY = 1205
     """A public key given as text is not 32 bytes of hex."""
+    NO_TRUSTED_ISSUER = 1206
+    """A payee that trusts no issuer cannot invoice: no payer could pay it."""
 
     # 13xx: payer and payee roles
     LINK_LOST = 1300

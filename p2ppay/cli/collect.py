@@ -18,7 +18,7 @@ from p2ppay.roles import PayeeRole, PayerChoice, SessionOutcome
 from p2ppay.wallet import Wallet
 from protocol import Invoice, SignedDocument
 
-__all__ = ["add_collect_options", "collect_and_report", "payee_role"]
+__all__ = ["add_collect_options", "collect", "collect_and_report", "payee_role"]
 
 
 def add_collect_options(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +74,7 @@ def collect_and_report(
     """Run the payee's sessions for ``invoice`` and print the outcome; the exit code."""
     with out.live_status():
         outcome: SessionOutcome = anyio.run(
-            _collect, role, args.adapter, LinkOptions(max_att_mtu=args.mtu), invoice
+            collect, role, args.adapter, LinkOptions(max_att_mtu=args.mtu), invoice
         )
     if outcome.completed:
         line = f"received {outcome.amount} {outcome.currency} for invoice {outcome.invoice_id}"
@@ -84,7 +84,7 @@ def collect_and_report(
     return Exit.OK if outcome.completed else Exit.FAILED
 
 
-async def _collect(
+async def collect(
     role: PayeeRole, adapter: str, options: LinkOptions, invoice: SignedDocument[Invoice]
 ) -> SessionOutcome:
     async with payee_central(adapter, options) as central:

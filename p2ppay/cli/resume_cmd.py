@@ -7,19 +7,24 @@ the payment completed.
 
 Invariants: only an invoice this wallet signed is resumed (``STORE_NOT_FOUND`` otherwise);
 nothing new is signed before the session: the stored invoice bytes are used as they are.
-An invoice whose receipt is stored is reported paid at once (no scan, no session replayed);
-one that expired with no payment stored is ``INVOICE_EXPIRED`` at once.
+An invoice whose receipt is stored is reported paid at once, and the stored receipt is handed
+to a payer still waiting for it for a few seconds at most (never the 30 s scan, nothing
+signed again); one that expired with no payment stored is ``INVOICE_EXPIRED`` at once.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from p2ppay.cli.collect import add_collect_options, collect_and_report, payee_role
+import anyio
+
+from gatt.link import LinkOptions
+from p2ppay.cli.collect import add_collect_options, collect, collect_and_report, payee_role
 from p2ppay.cli.common import home_of, now_s, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode, StoreError
-from protocol import Invoice, format_amount, open_as
+from p2ppay.wallet import Wallet
+from protocol import Invoice, SignedDocument, format_amount, open_as
 
 __all__ = ["register"]
 
@@ -44,23 +49,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             )
         invoice = open_as(record.signed, Invoice)
         if payments.receipt(invoice_id) is not None:
-            # Nothing to resume: never scan, never replay a session for a paid invoice.
-            amount = format_amount(record.amount_minor, record.currency)
-            out.result(
-                {
-                    "status": "completed",
-                    "role": "payee",
-                    "invoice_id": invoice_id.hex(),
-                    "amount": amount,
-                    "currency": record.currency,
-                    "memo": record.memo,
-                    "already_paid": True,
-                    "error": None,
-                    "reason": "already paid: the receipt is stored",
-                },
-                [f"invoice {invoice_id.hex()} is already paid ({amount} {record.currency})"],
-            )
-            return Exit.OK
+            return _already_paid(args, wallet, invoice, out)
         if payments.payment(invoice_id) is None and now_s() >= record.expires_at:
             raise AppError(
                 AppErrorCode.INVOICE_EXPIRED,
@@ -68,3 +57,52 @@ def run(args: argparse.Namespace, out: Output) -> int:
             )
         out.progress(f"resuming invoice {invoice_id.hex()}")
         return collect_and_report(payee_role(args, wallet, out), invoice, args, out)
+
+
+RECEIPT_REDELIVERY_WINDOW = 5.0
+"""Seconds a ``resume`` of a paid invoice looks for its payer, to hand it the stored receipt."""
+
+
+def _already_paid(
+    args: argparse.Namespace, wallet: Wallet, invoice: SignedDocument[Invoice], out: Output
+) -> int:
+    """A paid invoice: say so at once; hand the stored receipt to a payer still waiting for it
+    (briefly, nothing is signed again); exit 0 either way: the money is received."""
+    doc = invoice.doc
+    amount = format_amount(doc.amount, doc.currency)
+    out.progress(
+        f"invoice {doc.id.hex()} is already paid ({amount} {doc.currency}); "
+        f"looking {RECEIPT_REDELIVERY_WINDOW:g} s for a payer still waiting for its receipt"
+    )
+    args.within = min(args.within, RECEIPT_REDELIVERY_WINDOW)
+    args.attempts = 1
+    redelivered = False
+    try:
+        with out.live_status():
+            outcome = anyio.run(
+                collect, payee_role(args, wallet, out), args.adapter,
+                LinkOptions(max_att_mtu=args.mtu), invoice,
+            )  # fmt: skip
+        redelivered = outcome.completed
+    except AppError as exc:
+        if exc.code is not AppErrorCode.NO_PAYER_FOUND:
+            raise
+    out.result(
+        {
+            "status": "completed",
+            "role": "payee",
+            "invoice_id": doc.id.hex(),
+            "amount": amount,
+            "currency": doc.currency,
+            "memo": doc.memo,
+            "already_paid": True,
+            "receipt_redelivered": redelivered,
+            "error": None,
+            "reason": "already paid: the receipt is stored",
+        },
+        [
+            f"invoice {doc.id.hex()} is already paid ({amount} {doc.currency})"
+            + ("; its receipt was handed to the payer again" if redelivered else "")
+        ],
+    )
+    return Exit.OK

@@ -34,6 +34,7 @@ from p2ppay.wallet import Wallet
 from p2ppay.wallet.limits import parse_limits
 from protocol import Invoice, ProtocolError, SignedDocument, format_amount, make_invoice
 from protocol.chain import ChainHead, ChainKey
+from protocol.keys import key_id
 from protocol.risk import RiskPolicy, check_risk
 from protocol.session import (
     Completed,
@@ -48,7 +49,10 @@ from protocol.session import (
     Timeouts,
 )
 
-__all__ = ["PayeeRole"]
+__all__ = ["MAX_INVOICE_ISSUERS", "PayeeRole"]
+
+MAX_INVOICE_ISSUERS = 16
+"""An invoice names at most this many issuer key ids (SPEC: ``[1*16 kid]``)."""
 
 Progress = Callable[[str], None]
 
@@ -76,8 +80,20 @@ class PayeeRole:
     def new_invoice(
         self, *, amount: int, currency: str, memo: str = "", ttl: int = 300
     ) -> SignedDocument[Invoice]:
-        """Sign an invoice and store it; INVOICE_NOT_PAYABLE for a bad amount or currency."""
+        """Sign an invoice and store it; INVOICE_NOT_PAYABLE for a bad amount or currency.
+
+        The invoice always lists the issuers this payee accepts (the newest
+        ``MAX_INVOICE_ISSUERS`` it trusts), so a payer whose issuer it would refuse declines
+        before it signs or uses a counter; ``NO_TRUSTED_ISSUER`` when it trusts none.
+        """
         now = self._seconds()
+        trusted = [i.public_key for i in self.wallet.store.trust.issuers()]
+        if not trusted:
+            raise AppError(
+                AppErrorCode.NO_TRUSTED_ISSUER,
+                "this wallet accepts no issuer yet: `sync` with a ledger or `trust-issuer KEY`",
+            )
+        issuers = tuple(key_id(k) for k in trusted[-MAX_INVOICE_ISSUERS:])
         try:
             invoice = make_invoice(
                 self.wallet.identity.signing_key,
@@ -86,6 +102,7 @@ class PayeeRole:
                 memo=memo,
                 now=now,
                 ttl=ttl,
+                issuers=issuers,
             )
             self._check_limits(amount, currency, now)
         except ProtocolError as exc:

@@ -41,9 +41,9 @@ def test_after_the_demo_both_histories_show_the_payment_settled(tmp_path: Path) 
 
     summary = json.loads(p2ppay("demo", "--json", "--keep", str(tmp_path)).stdout)
     for role in ("payer", "payee"):
-        history = json.loads(
-            p2ppay("--home", str(tmp_path / role), "history", "--json").stdout
-        )["entries"]
+        history = json.loads(p2ppay("--home", str(tmp_path / role), "history", "--json").stdout)[
+            "entries"
+        ]
         assert [(h["invoice_id"], h["role"], h["status"], h["settlement"]) for h in history] == [
             (summary["invoice_id"], role, "completed", "settled")
         ]
