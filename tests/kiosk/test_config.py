@@ -40,7 +40,7 @@ def test_a_minimal_config_takes_the_documented_defaults() -> None:
     assert (config.radio.adapter, config.radio.min_rssi, config.api.listen) == (
         "virtual",
         -70,
-        "127.0.0.1:8421",
+        "unix:/run/p2ppay-kiosk/api.sock",
     )
 
 
