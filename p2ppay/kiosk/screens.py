@@ -179,12 +179,12 @@ def _display_html(view: dict[str, Any]) -> str:
   <p id="connection" class="connection" role="status" hidden>Reconnecting to the kiosk…</p>
   <h1 id="title">{_e(view["title"])}</h1>
   <p id="memo" class="memo">{_e(view["memo"])}</p>
+  <p id="reason" class="reason" role="alert">{_e(view["reason"])}</p>
   <p id="instruction" class="instruction" aria-live="polite">{_e(view["instruction"])}</p>
   <section id="sas-box" class="sas-box" aria-labelledby="sas-label"{"" if sas else " hidden"}>
     <h2 id="sas-label">Security code</h2>
     <p id="sas" class="sas">{_e(sas)}</p>
   </section>
-  <p id="reason" class="reason" role="alert">{_e(view["reason"])}</p>
 </main>
 <script type="application/json" id="initial">{_json_in_html(view)}</script>
 </body>

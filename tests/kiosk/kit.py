@@ -97,6 +97,8 @@ class HeldApproval:
     def __init__(self) -> None:
         self.asked = anyio.Event()
         self.answer: Decision | None = None
+        self.sas: str | None = None
+        """The SAS the payer's prompt showed."""
         self._answered = anyio.Event()
 
     def decide(self, decision: Decision) -> None:
@@ -104,6 +106,7 @@ class HeldApproval:
         self._answered.set()
 
     async def __call__(self, invoice: Invoice, sas: str) -> Decision:
+        self.sas = sas
         self.asked.set()
         await self._answered.wait()
         assert self.answer is not None

@@ -1,0 +1,64 @@
+"""Debian's Chromium, headless, driven by Playwright for Python (no browser download).
+
+Missing Chromium or Playwright fails the test with the command that installs it, like the
+BlueZ and PostgreSQL tests: a browser test is never silently skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+INSTALL = (
+    "apt-get install -y --no-install-recommends chromium   (or: bash scripts/setup.sh --system)"
+)
+VIEWPORT = {"width": 1024, "height": 600}
+"""A typical 7-10 inch kiosk panel."""
+
+SCREENS_SEEN = """
+() => {
+  window.__screens = [document.querySelector("main").dataset.screen];
+  new MutationObserver(() => {
+    const screen = document.querySelector("main").dataset.screen;
+    if (window.__screens[window.__screens.length - 1] !== screen) window.__screens.push(screen);
+  }).observe(document.querySelector("main"), {attributes: true});
+}
+"""
+"""Records, in the page itself, every screen the display shows (read with __screens)."""
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Headless Chromium (the system one); fails loudly when it is not installed."""
+    if not CHROMIUM.exists():  # noqa: ASYNC240 (once, before the browser starts)
+        pytest.fail(f"{CHROMIUM} is missing; the browser tests need it: {INSTALL}")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.fail("Playwright is missing: .venv/bin/pip install -e '.[dev]'")
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def screen_of(page: Page) -> str:
+    """The display's current screen name."""
+    return str(await page.locator("main").get_attribute("data-screen"))
+
+
+async def wait_screen(page: Page, screen: str, timeout_s: float = 20) -> None:
+    """Wait until the display shows ``screen``."""
+    await page.wait_for_selector(f'main[data-screen="{screen}"]', timeout=timeout_s * 1000)
