@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ __all__ = [
     "operator_cookie",
     "resolve_token",
 ]
+
+log = logging.getLogger("p2ppay.kiosk.guard")
 
 TOKEN_ENV = "P2PPAY_KIOSK_TOKEN"
 """Environment variable holding the API token when ``api.token_file`` is not set."""
@@ -147,6 +150,17 @@ class Guard:
         path: str = scope["path"]
         refusal, operator = self._check(scope["method"], path, headers)
         if refusal is not None:
+            # INFO, not WARNING: any page can cause these, and they must not flood the journal.
+            log.info(
+                "request refused",
+                extra={
+                    "error": refusal.code.name,
+                    "method": scope["method"],
+                    "path": path,
+                    "origin": headers.get("origin"),
+                    "host": headers.get("host"),
+                },
+            )
             await _refuse(refusal, send)
             return
         scope["p2ppay.operator"] = operator

@@ -36,8 +36,9 @@ SCREENS_SEEN = """
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    """Headless Chromium (the system one); fails loudly when it is not installed."""
+async def chromium(*args: str) -> AsyncIterator[Browser]:
+    """Headless Chromium (the system one), with extra command-line ``args``; fails loudly
+    when it is not installed."""
     if not CHROMIUM.exists():  # noqa: ASYNC240 (once, before the browser starts)
         pytest.fail(f"{CHROMIUM} is missing; the browser tests need it: {INSTALL}")
     try:
@@ -46,7 +47,7 @@ async def chromium() -> AsyncIterator[Browser]:
         pytest.fail("Playwright is missing: .venv/bin/pip install -e '.[dev]'")
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
+            executable_path=str(CHROMIUM), args=["--no-sandbox", *args], headless=True
         )
         try:
             yield browser

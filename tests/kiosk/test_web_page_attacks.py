@@ -11,6 +11,7 @@ the point of sale created before keeps scanning for its customer.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from p2ppay.kiosk.guard import COOKIE, resolve_token
 from p2ppay.kiosk.service import Kiosk
 from p2ppay.wallet import Wallet
 from tests.controllers import free_port
+from tests.kiosk.browser import chromium
 from tests.kiosk.kit import (
     TOKEN,
     kiosk_config,
@@ -261,3 +263,79 @@ def test_the_token_file_must_not_be_readable_by_others(tmp_path: Path) -> None:
     path.chmod(0o600)
     assert resolve_token(api, {"P2PPAY_KIOSK_TOKEN": "ignored-when-a-file-is-set"}) == TOKEN
     assert resolve_token(_api("unix:/run/k.sock"), {}) is None
+
+
+EVIL_PAGE = """<!doctype html><html lang="en"><body>
+<iframe name="sink"></iframe>
+<form id="cancel" method="post" enctype="text/plain" target="sink"></form>
+<script>
+async function attack(kiosk, id) {
+  const tries = [
+    fetch(kiosk + "/invoices", {method: "POST", mode: "no-cors",
+      headers: {"Content-Type": "text/plain"}, body: '{"amount": "9.99", "memo": "planted"}'}),
+    fetch(kiosk + "/invoices/" + id + "/cancel", {method: "POST", mode: "no-cors"}),
+    fetch(kiosk + "/invoices", {method: "POST", mode: "no-cors",
+      headers: {"Authorization": "Bearer stolen"}, body: "{}"}),
+  ];
+  await Promise.allSettled(tries);
+  const form = document.getElementById("cancel");
+  form.action = kiosk + "/invoices/" + id + "/cancel";
+  const loaded = new Promise((done) => document.querySelector("iframe").onload = done);
+  form.submit();
+  await loaded;
+  return "done";
+}
+</script></body></html>"""
+
+
+@pytest.mark.slow
+async def test_a_page_open_in_the_kiosks_browser_creates_and_cancels_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        _tcp_kiosk(tmp_path) as (kiosk, wallet, port),
+        tcp_client(port) as pos,
+        chromium(
+            "--host-resolver-rules=MAP rebind.test 127.0.0.1",
+            # Recent Chromium blocks public pages from reaching loopback by itself (Local
+            # Network Access); turned off here so that the kiosk's own guard is what is
+            # tested, as with an older browser or a page served from the box itself.
+            "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,"
+            "PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults",
+        ) as browser,
+    ):
+        mine = (await pos.post("/invoices", json={"amount": "1.00"})).json()["id"]
+        page = await browser.new_page()
+        # The attacker's site, as the browser sees it (served by the test, not the network).
+        await page.route(
+            "http://evil.test/**",
+            lambda route: route.fulfill(body=EVIL_PAGE, content_type="text/html"),
+        )
+        await page.goto("http://evil.test/")
+        with caplog.at_level(logging.INFO, logger="p2ppay.kiosk.guard"):
+            done = await page.evaluate(
+                "([kiosk, id]) => attack(kiosk, id)", [f"http://127.0.0.1:{port}", mine]
+            )
+            # DNS rebinding: the kiosk's own port under the attacker's name.
+            rebound = await page.goto(f"http://rebind.test:{port}/display/state")
+            assert rebound is not None and rebound.status == 403
+            assert (await rebound.json())["error"] == "KIOSK_BAD_HOST"
+            same_name = await page.evaluate(
+                """async () => (await fetch("/invoices", {method: "POST",
+                     headers: {"Content-Type": "application/json"},
+                     body: '{"amount": "9.99"}'})).status"""
+            )
+            assert same_name == 403
+        assert done == "done"
+        refused = [
+            (r.__dict__["error"], r.__dict__["path"])
+            for r in caplog.records
+            if r.getMessage() == "request refused"
+        ]
+        assert ("KIOSK_CROSS_SITE", "/invoices") in refused
+        assert ("KIOSK_CROSS_SITE", f"/invoices/{mine}/cancel") in refused
+        assert ("KIOSK_BAD_HOST", "/invoices") in refused
+        assert _invoices(wallet) == 1 and kiosk.metrics.requests == 1
+        still = (await pos.get(f"/invoices/{mine}")).json()
+        assert still["state"] in {"queued", "scanning"}
+        await pos.post(f"/invoices/{mine}/cancel")
