@@ -51,6 +51,20 @@ REASONS: dict[str, str] = {
 }
 """Human reasons by error code name; any other code gets a generic sentence naming it."""
 
+_STATUS: dict[JobState, str] = {
+    JobState.QUEUED: "Waiting for the reader…",
+    JobState.SCANNING: "Looking for your phone…",
+    JobState.CONNECTING: "Connecting…",
+    JobState.HANDSHAKE: "Verifying…",
+    JobState.PERSISTING: "Saving the payment…",
+    JobState.COMPLETED: "",
+    JobState.RESUMABLE: "",
+    JobState.FAILED: "",
+    JobState.CANCELLED: "",
+}
+"""The phase in words, shown small under the title while a payment runs (a final screen's
+title already says it)."""
+
 _SCREENS: dict[JobState, str] = {
     JobState.QUEUED: "amount",
     JobState.SCANNING: "amount",
@@ -88,6 +102,7 @@ def display_view(job: Job | None, *, now_ms: float, hold_ms: float = HOLD_MS) ->
         "tag": job.tag,
         "sas": None,
         "title": f"Pay {amount}",
+        "status": _STATUS[state],
         "instruction": "",
         "reason": "",
         "hold_ms": None,
@@ -138,6 +153,7 @@ def _idle() -> dict[str, Any]:
         "tag": None,
         "sas": None,
         "title": "Ready",
+        "status": "",
         "instruction": "Pay with p2ppay: your phone, offline, face to face.",
         "reason": "",
         "hold_ms": None,

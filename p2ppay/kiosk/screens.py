@@ -178,6 +178,7 @@ def _display_html(view: dict[str, Any]) -> str:
       data-id="{_e(view["id"] or "")}">
   <p id="connection" class="connection" role="status" hidden>Reconnecting to the kiosk…</p>
   <h1 id="title">{_e(view["title"])}</h1>
+  <p id="status" class="status">{_e(view["status"])}</p>
   <p id="memo" class="memo">{_e(view["memo"])}</p>
   <p id="reason" class="reason" role="alert">{_e(view["reason"])}</p>
   <p id="instruction" class="instruction" aria-live="polite">{_e(view["instruction"])}</p>

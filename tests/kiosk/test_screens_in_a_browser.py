@@ -67,6 +67,7 @@ async def test_the_display_shows_amount_sas_and_paid_and_the_operator_page_lists
             await wait_screen(page, "amount")
             assert "3.50 EUR" in await page.locator("#title").inner_text()
             assert await page.locator("#memo").inner_text() == "Espresso"
+            await page.wait_for_selector("#status:text('Looking for your phone')")
             await page.screenshot(path=shots / "2-amount.png")
 
             async with customers(shop, loop_radio(), [-40], approver=approval) as people:

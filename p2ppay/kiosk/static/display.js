@@ -4,7 +4,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const OFFLINE = {
-    screen: "offline", state: "offline", id: null, memo: "", sas: null, reason: "",
+    screen: "offline", state: "offline", id: null, memo: "", sas: null, reason: "", status: "",
     title: "Please wait", instruction: "This kiosk is restarting; payments resume shortly.",
   };
   let source = null;
@@ -16,6 +16,7 @@
     main.dataset.state = view.state;
     main.dataset.id = view.id || "";
     $("title").textContent = view.title;
+    $("status").textContent = view.status || "";
     $("memo").textContent = view.memo || "";
     $("instruction").textContent = view.instruction || "";
     $("reason").textContent = view.reason || "";
