@@ -19,6 +19,7 @@ import pytest
 from gatt.bumble_backend import loop_radio
 from p2ppay.roles import Decision
 from tests.controllers import free_port
+from tests.kiosk import browser as browser_kit
 from tests.kiosk.browser import SCREENS_SEEN, VIEWPORT, chromium, screen_of, wait_screen
 from tests.kiosk.kit import (
     TOKEN,
@@ -152,3 +153,13 @@ async def test_a_failed_payment_shows_its_reason_and_the_display_recovers_after_
                 await page.screenshot(path=shots / "3-recovered.png")
                 seen = await page.evaluate("window.__screens")
     assert seen == ["idle", "amount", "failed", "offline", "idle"], seen
+
+
+async def test_without_chromium_the_browser_tests_fail_with_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(browser_kit, "CHROMIUM", tmp_path / "no-chromium")
+    with pytest.raises(pytest.fail.Exception) as caught:
+        async with chromium():
+            pass
+    assert "apt-get install -y --no-install-recommends chromium" in str(caught.value)
