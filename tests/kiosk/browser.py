@@ -63,3 +63,40 @@ async def screen_of(page: Page) -> str:
 async def wait_screen(page: Page, screen: str, timeout_s: float = 20) -> None:
     """Wait until the display shows ``screen``."""
     await page.wait_for_selector(f'main[data-screen="{screen}"]', timeout=timeout_s * 1000)
+
+
+_COLOURS = """
+() => {
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const colour = getComputedStyle(el).backgroundColor;
+      if (colour !== "transparent" && !colour.startsWith("rgba(0, 0, 0, 0")) return colour;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  return ["#title", "#status", "#memo", "#instruction", "#reason", "#sas"]
+    .map((sel) => document.querySelector(sel))
+    .filter((el) => el && el.offsetParent !== null && el.textContent.trim())
+    .map((el) => {
+      const style = getComputedStyle(el);
+      return [el.id, style.color, background(el), parseFloat(style.fontSize)];
+    });
+}
+"""
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(part) / 255 for part in rgb[rgb.index("(") + 1 : -1].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+async def worst_contrast(page: Page) -> tuple[float, float]:
+    """The lowest WCAG contrast ratio of the visible text on the display, and the smallest
+    text size (CSS px) among it, as the browser renders them."""
+    ratios, sizes = [], []
+    for _, colour, background, size in await page.evaluate(_COLOURS):
+        fg, bg = _luminance(colour), _luminance(background)
+        ratios.append((max(fg, bg) + 0.05) / (min(fg, bg) + 0.05))
+        sizes.append(size)
+    return min(ratios), min(sizes)

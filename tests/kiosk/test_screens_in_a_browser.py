@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -20,7 +21,14 @@ from gatt.bumble_backend import loop_radio
 from p2ppay.roles import Decision
 from tests.controllers import free_port
 from tests.kiosk import browser as browser_kit
-from tests.kiosk.browser import SCREENS_SEEN, VIEWPORT, chromium, screen_of, wait_screen
+from tests.kiosk.browser import (
+    SCREENS_SEEN,
+    VIEWPORT,
+    chromium,
+    screen_of,
+    wait_screen,
+    worst_contrast,
+)
 from tests.kiosk.kit import (
     TOKEN,
     HeldApproval,
@@ -32,7 +40,17 @@ from tests.kiosk.kit import (
     wait_final,
 )
 
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+async def _readable(page: Page) -> None:
+    """Every visible text at WCAG AAA contrast (7:1) and at least 24 px at 1024x600."""
+    ratio, smallest = await worst_contrast(page)
+    assert ratio >= 7, f"contrast {ratio:.1f}:1 on the {await screen_of(page)} screen"
+    assert smallest >= 24, f"{smallest} px text on the {await screen_of(page)} screen"
 
 
 async def test_the_display_shows_amount_sas_and_paid_and_the_operator_page_lists_it(
@@ -61,6 +79,7 @@ async def test_the_display_shows_amount_sas_and_paid_and_the_operator_page_lists
             assert await page.locator("html").get_attribute("lang") == "en"
             assert await screen_of(page) == "idle"
             await page.screenshot(path=shots / "1-idle.png")
+            await _readable(page)
 
             # The point of sale asks before the customer's phone is out: the amount shows.
             created = await pos.post("/invoices", json={"amount": "3.50", "memo": "Espresso"})
@@ -70,6 +89,7 @@ async def test_the_display_shows_amount_sas_and_paid_and_the_operator_page_lists
             assert await page.locator("#memo").inner_text() == "Espresso"
             await page.wait_for_selector("#status:text('Looking for your phone')")
             await page.screenshot(path=shots / "2-amount.png")
+            await _readable(page)
 
             async with customers(shop, loop_radio(), [-40], approver=approval) as people:
                 with anyio.fail_after(20):
@@ -80,12 +100,14 @@ async def test_the_display_shows_amount_sas_and_paid_and_the_operator_page_lists
                 assert shown == approval.sas
                 assert await screen_of(page) == "verifying"
                 await page.screenshot(path=shots / "3-sas.png")
+                await _readable(page)
                 approval.decide(Decision(approve=True))
                 final = (await wait_final(pos, request_id))["final"]
                 assert final["state"] == "completed" and final["sas"] == shown
                 await wait_screen(page, "paid")
                 assert "Paid 3.50 EUR" in await page.locator("#title").inner_text()
                 await page.screenshot(path=shots / "4-paid.png")
+                await _readable(page)
                 payer_tag = final["payer_tag"]
                 assert payer_tag in people[0].tags
 
@@ -139,6 +161,7 @@ async def test_a_failed_payment_shows_its_reason_and_the_display_recovers_after_
                 assert reason.startswith("No phone was found")
                 assert "No money was taken" in await page.locator("#instruction").inner_text()
                 await page.screenshot(path=shots / "1-failed.png")
+                await _readable(page)
             # The kiosk is gone (stopped, as a restart would): the display says so.
             await wait_screen(page, "offline", timeout_s=15)
             assert not await page.locator("#connection").is_hidden()
