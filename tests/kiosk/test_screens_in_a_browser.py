@@ -74,7 +74,16 @@ async def test_the_display_shows_amount_sas_and_paid_and_the_operator_page_lists
             chromium() as browser,
         ):
             page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-            await page.goto(f"http://127.0.0.1:{port}/display")
+            fetched: list[str] = []
+            page.on("request", lambda request: fetched.append(request.url))
+            async with page.expect_request("**/display/events"):
+                await page.goto(f"http://127.0.0.1:{port}/display")
+            # No network but the kiosk: every asset it needs is served by the kiosk itself.
+            origin = f"http://127.0.0.1:{port}/"
+            assert fetched and all(url.startswith(origin) for url in fetched), fetched
+            assert {url[len(origin) :] for url in fetched} >= {
+                "display", "static/display.css", "static/display.js", "display/events"
+            }  # fmt: skip
             await page.evaluate(SCREENS_SEEN)
             assert await page.locator("html").get_attribute("lang") == "en"
             assert await screen_of(page) == "idle"
