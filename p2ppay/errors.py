@@ -205,6 +205,19 @@ class AppErrorCode(IntEnum):
     """The point of sale cancelled the request before any payer was connected."""
     KIOSK_QUEUE_TIMEOUT = 1407
     """The request waited in the queue (or for the adapter) past its invoice's lifetime."""
+    KIOSK_UNAUTHORIZED = 1408
+    """On TCP the kiosk API needs ``Authorization: Bearer TOKEN`` (api.token_file or
+    P2PPAY_KIOSK_TOKEN); missing or wrong: nothing was done."""
+    KIOSK_NOT_JSON = 1409
+    """A request with a body must say ``Content-Type: application/json`` (a web page's
+    "simple" form or text/plain request is refused before it is read)."""
+    KIOSK_CROSS_SITE = 1410
+    """The request came from another web origin (``Origin`` or ``Sec-Fetch-Site``)."""
+    KIOSK_BAD_HOST = 1411
+    """The ``Host`` header does not name the kiosk's listen address (DNS rebinding)."""
+    KIOSK_JOB_CRASHED = 1412
+    """The kiosk hit an unexpected error serving this request; it is failed, the store says
+    whether a payment was kept, and the daemon goes on serving."""
 
 
 class AppError(Exception):

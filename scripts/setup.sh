@@ -8,12 +8,14 @@ cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "--system" ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # A Python toolchain, and the real-BlueZ test-bed (tests/bluez): QEMU with Debian's stock
+    # A Python toolchain, the real-BlueZ test-bed (tests/bluez): QEMU with Debian's stock
     # kernel booted by virtme-ng, BlueZ with btvirt's virtual controllers, dbus, and a static
     # busybox for virtme-ng's initramfs.
     apt-get install -y -qq --no-install-recommends python3-venv python3-dev gcc \
         qemu-system-x86 linux-image-amd64 bluez bluez-test-tools dbus busybox-static \
-        postgresql >/dev/null  # postgresql: the ledger tests start their own server (tests/ledger)
+        postgresql chromium >/dev/null
+    # postgresql: the ledger tests start their own server (tests/ledger); chromium: the
+    # kiosk's screens are tested in it, headless, through Playwright (tests/kiosk).
 fi
 
 PY=${PYTHON:-python3}

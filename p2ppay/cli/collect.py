@@ -65,6 +65,9 @@ def payee_role(args: argparse.Namespace, wallet: Wallet, out: Output) -> PayeeRo
         ),
         attempts=args.attempts,
         progress=out.progress,
+        on_sas=lambda sas: out.notice(
+            f"short authentication string {sas}: check that the payer's screen shows the same"
+        ),
     )
 
 

@@ -1,6 +1,8 @@
 """``p2ppay kiosk --config kiosk.toml``: run the unattended payee daemon.
 
 The config is validated first (every bad field named, exit 3 with KIOSK_CONFIG_INVALID);
+The API token (required when ``api.listen`` is TCP) is read from ``api.token_file`` or
+``P2PPAY_KIOSK_TOKEN`` (KIOSK_CONFIG_INVALID if missing, short or world-readable).
 ``--check`` stops there and prints the validated config. Otherwise the wallet is opened
 (recovering any session a crash left unfinished), and the daemon runs until SIGTERM or
 SIGINT, finishing or cleanly failing the payment in flight; exit 0 after a clean stop.
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -18,6 +22,7 @@ import anyio
 from p2ppay.cli.common import add_json, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.kiosk.config import load_config
+from p2ppay.kiosk.guard import resolve_token
 from p2ppay.kiosk.logs import configure_logging
 from p2ppay.kiosk.service import Kiosk
 from p2ppay.kiosk.syncer import ledger_sync
@@ -44,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace, out: Output) -> int:
     config = load_config(args.config)
+    # The API token (required on TCP): read once here, the daemon gets the value.
+    token = resolve_token(config.api, os.environ)
     if args.check:
         data = config.model_dump(mode="json")
         out.result(data, [f"{args.config}: valid", *_describe(data)])
@@ -60,7 +67,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if sync is None:
             log.warning("no ledger configured: payments stay in the outbox (see /metrics)")
         kiosk = Kiosk(config=config, wallet=wallet, sync=sync)
-        anyio.run(serve, kiosk)
+        anyio.run(partial(serve, kiosk, token=token))
     return Exit.OK
 
 

@@ -84,6 +84,7 @@ class Output:
         self._out = out or sys.stdout
         self._err = err or sys.stderr
         self._status: Any = None
+        self._console: Any = None
         self._status_since = 0.0
         self._status_text = ""
 
@@ -121,10 +122,12 @@ class Output:
         self._status_since = time.monotonic()
         with console.status("starting") as status:
             self._status = status
+            self._console = console
             try:
                 yield
             finally:
                 self._status = None
+                self._console = None
         if self._status_text:
             self._err.write(self._status_text + "\n")
 
@@ -143,6 +146,15 @@ class Output:
             elapsed = time.monotonic() - self._status_since
             self._status_text = message
             self._status.update(f"{message}  [{elapsed:.0f} s]")
+            return
+        self._err.write(message + "\n")
+        self._err.flush()
+
+    def notice(self, message: str) -> None:
+        """A line that must stay on screen (the SAS to compare): on stderr, above any live
+        status line, never in the JSON."""
+        if self._console is not None:
+            self._console.print(message, highlight=False)
             return
         self._err.write(message + "\n")
         self._err.flush()

@@ -4,7 +4,9 @@ Modules: ``config`` (the TOML file, validated), ``jobs`` (payment requests, thei
 the bounded queue), ``adapter`` (the BLE adapter kept open, reopened with backoff),
 ``cashier`` (one payment at a time through the payee role), ``syncer`` (background sync
 through an injected client), ``metrics`` (Prometheus text), ``service`` (the
-:class:`Kiosk` facade), ``api`` (the point-of-sale HTTP API), ``logs`` (JSON lines),
+:class:`Kiosk` facade), ``api`` (the point-of-sale HTTP API), ``guard`` (who may call it:
+token, Origin, Host, JSON), ``display`` and ``overview`` (what the customer display and the
+operator page show), ``screens`` (their HTML, stream and assets), ``logs`` (JSON lines),
 ``daemon`` (process, server and signals). See ``p2ppay/kiosk/README.md``.
 """
 

@@ -12,9 +12,17 @@ Endpoints::
     GET  /healthz                 -> 200 {"status": "ok", ...} or 503 (adapter down, stopping)
     GET  /metrics                 -> Prometheus text format
 
+plus the customer display and the operator page (:mod:`p2ppay.kiosk.screens`).
+
+Every request first passes :class:`~p2ppay.kiosk.guard.Guard`: on TCP a bearer token, a
+``Host`` naming the listen address, no cross-site ``Origin`` / ``Sec-Fetch-Site``, and a
+JSON ``Content-Type`` on any body (KIOSK_UNAUTHORIZED, KIOSK_BAD_HOST, KIOSK_CROSS_SITE,
+KIOSK_NOT_JSON): a web page in a local browser cannot create or cancel anything.
+
 Invariants:
 - Every refusal is ``{"error": NAME, "code": N, "message": TEXT}`` with a stable code name
-  (:class:`~p2ppay.errors.AppErrorCode`): 400 bad input, 404 unknown id, 409 too late,
+  (:class:`~p2ppay.errors.AppErrorCode`): 400 bad input, 401 no token, 403 cross-site or
+  wrong Host, 404 unknown id, 415 not JSON, 409 too late,
   503 queue full or shutting down (with ``Retry-After``), 500 a store failure.
 - Handlers run on the daemon's event loop and never block it: the store writes they do
   (signing and storing an invoice) are the same short transactions the roles do.
@@ -29,12 +37,15 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.kiosk.guard import Guard, GuardPolicy
 from p2ppay.kiosk.jobs import StatusEvent
+from p2ppay.kiosk.screens import screen_routes
 from p2ppay.kiosk.service import Kiosk
 
 __all__ = ["KEEPALIVE_S", "build_app"]
@@ -77,8 +88,8 @@ def _sse(event: StatusEvent) -> str:
     return f"id: {event.seq}\nevent: status\ndata: {json.dumps(event.as_json())}\n\n"
 
 
-def build_app(kiosk: Kiosk) -> Starlette:
-    """The ASGI app serving ``kiosk``."""
+def build_app(kiosk: Kiosk, policy: GuardPolicy) -> Starlette:
+    """The ASGI app serving ``kiosk``: the API and the screens, behind :class:`Guard`."""
 
     async def create(request: Request) -> Response:
         try:
@@ -154,7 +165,9 @@ def build_app(kiosk: Kiosk) -> Starlette:
             Route("/invoices/{id}/cancel", cancel, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *screen_routes(kiosk, policy),
         ],
+        middleware=[Middleware(Guard, policy=policy)],
         exception_handlers={404: not_found, 405: not_allowed},
     )
 

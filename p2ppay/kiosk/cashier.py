@@ -12,6 +12,11 @@ Invariants:
   what the point of sale is told is what a restart would show.
 - A cancelled or interrupted job leaves no session unfinished in the store: open sessions
   are ended at once (``failed``, or ``resumable`` if its payment was stored).
+- Any exception of one job ends that job (``failed`` with KIOSK_JOB_CRASHED, or
+  ``resumable`` if its payment was stored), is logged with its traceback, and the cashier
+  takes the next job: one hostile peer or one bug never stops the daemon.
+- The SAS is published (a ``handshake`` event with ``sas`` set) as soon as the payee role
+  learns it, before the payer's approval, for the customer display.
 - Only a job that reached no payer is ever retried after an adapter failure (sent back to
   the head of the queue); after a link to a payer existed, the role's own retry (the same
   payer, the same invoice) is the only one.
@@ -128,6 +133,15 @@ class Cashier:
             self._current, self._idle = job, anyio.Event()
             try:
                 await self._serve(job)
+            except Exception:
+                # Whatever one job raised (a bug, a hostile value the store cannot hold),
+                # the daemon keeps serving: that request ends, the next one is taken.
+                log.exception("payment request crashed", extra={"request_id": job.request_id})
+                try:
+                    self._fail_crashed(job)
+                except Exception:
+                    log.exception("could not end the crashed request", extra={
+                        "request_id": job.request_id})  # fmt: skip
             finally:
                 self._current = None
                 self._idle.set()
@@ -223,6 +237,7 @@ class Cashier:
             choice=choice,
             attempts=self._config.payments.attempts,
             progress=lambda line: self._progress(job, line),
+            on_sas=lambda sas: self._publish_sas(job, sas),
         )
         try:
             async with self._adapter.use() as central:
@@ -238,7 +253,33 @@ class Cashier:
             return _Ending(error=AppErrorCode.ADAPTER_FAILED.name, reason=exc.message)
         except AppError as exc:
             return _Ending(error=exc.code.name, reason=exc.message)
+        except Exception as exc:
+            # Not one of ours: logged with its traceback; the sessions it left open are
+            # ended, and the store says whether a payment was kept (failed or resumable).
+            log.exception("payment request crashed", extra={"request_id": job.request_id})
+            self._close_open_sessions(f"crashed: {type(exc).__name__}")
+            return _Ending(
+                error=AppErrorCode.KIOSK_JOB_CRASHED.name,
+                reason=f"internal error ({type(exc).__name__}); nothing else was affected",
+            )
         return _Ending(error=outcome.error, reason=outcome.reason, sas=outcome.sas)
+
+    def _fail_crashed(self, job: Job) -> None:
+        """End ``job`` after an exception escaped :meth:`_serve` (last line of defence)."""
+        job.cancel_scope = None
+        self._close_open_sessions("crashed")
+        if job.done:
+            return
+        try:
+            state = final_state(self._wallet, job.invoice.doc.id)
+        except Exception:  # the store itself is failing: say failed, recovery will tell
+            state = JobState.FAILED
+        code = None if state is JobState.COMPLETED else AppErrorCode.KIOSK_JOB_CRASHED.name
+        self._end(job, state, _Ending(error=code, reason="internal error"))
+
+    def _publish_sas(self, job: Job, sas: str) -> None:
+        if job.state is JobState.HANDSHAKE and job.last.sas != sas:
+            self._board.publish(job, JobState.HANDSHAKE, sas=sas)
 
     def _progress(self, job: Job, line: str) -> None:
         log.debug("payee progress", extra={"request_id": job.request_id, "line": line.strip()})

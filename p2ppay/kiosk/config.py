@@ -7,7 +7,8 @@ see ``examples/kiosk/kiosk.toml``)::
     [radio]    adapter, min_rssi, margin_db, listen, scan_timeout, max_att_mtu, connect_timeout
     [payments] currency, invoice_ttl, attempts, queue_size, max_amount
     [ledger]   url, sync_interval
-    [api]      listen ("127.0.0.1:PORT", "[::1]:PORT", "localhost:PORT" or "unix:/path")
+    [api]      listen ("unix:/path" or "127.0.0.1:PORT", "[::1]:PORT", "localhost:PORT"),
+               token_file
     [daemon]   shutdown_grace, backoff_initial, backoff_max, health_interval, log_level
 
 Invariants:
@@ -16,7 +17,8 @@ Invariants:
   in one :class:`~p2ppay.errors.AppError` with code ``KIOSK_CONFIG_INVALID``; nothing
   starts with a config that did not validate.
 - The API only ever binds loopback or a Unix socket: the point of sale is on the same box,
-  and nothing on the network may create invoices.
+  and nothing on the network may create invoices. On TCP a token is required
+  (:mod:`p2ppay.kiosk.guard`), since every web page in a local browser can reach loopback.
 - Values are frozen after loading; the daemon gets one :class:`KioskConfig` and never
   re-reads the file.
 """
@@ -128,8 +130,13 @@ class ApiConfig(BaseModel):
     """Where the point-of-sale API listens."""
 
     model_config = _FROZEN
-    listen: str = "127.0.0.1:8421"
-    """``HOST:PORT`` on a loopback address, or ``unix:/path/to/socket``."""
+    listen: str = "unix:/run/p2ppay-kiosk/api.sock"
+    """``unix:/path/to/socket`` (the default: its permissions are the authentication), or
+    ``HOST:PORT`` on a loopback address (then a bearer token is required, and requests must
+    name exactly this ``HOST:PORT`` in their ``Host`` header)."""
+    token_file: Path | None = None
+    """File whose first line is the API's bearer token (mode 0600); else the token comes
+    from ``P2PPAY_KIOSK_TOKEN``. Required (one or the other) when ``listen`` is TCP."""
 
     @field_validator("listen")
     @classmethod

@@ -7,6 +7,8 @@ finishes or is cleanly failed within ``daemon.shutdown_grace``, the server stops
 Invariants:
 - uvicorn's own signal handlers are not installed (:class:`_Server`): SIGTERM means
   "finish the payment, then exit", which only the kiosk knows how to do.
+- Every request passes :class:`~p2ppay.kiosk.guard.Guard` first (no token on TCP, a
+  cross-site page, a rebound Host, a non-JSON body: refused before any route).
 - The API is up only while the kiosk runs; it stops accepting connections after the
   kiosk stopped, so a point of sale never talks to a half-stopped daemon.
 """
@@ -26,6 +28,7 @@ import uvicorn
 
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.api import build_app
+from p2ppay.kiosk.guard import GuardPolicy
 from p2ppay.kiosk.service import Kiosk
 
 __all__ = ["serve"]
@@ -41,9 +44,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-SOCKET_MODE = 0o660
-"""Permissions of the API's Unix socket: the kiosk's user and group only (uvicorn would
-make its own socket world-writable)."""
+SOCKET_UMASK = 0o117
+"""The umask the API's Unix socket is bound under: it is born 0660 (the kiosk's user and
+group only). Never chmod-ed after bind: between bind and a chmod anyone could connect."""
 
 
 def _listen(kiosk: Kiosk) -> socket.socket:
@@ -60,8 +63,11 @@ def _listen(kiosk: Kiosk) -> socket.socket:
         if path is not None:
             if stat.S_ISSOCK(_mode(path)):
                 os.unlink(path)  # a stale socket from a previous run
-            sock.bind(path)
-            os.chmod(path, SOCKET_MODE)
+            previous = os.umask(SOCKET_UMASK)
+            try:
+                sock.bind(path)
+            finally:
+                os.umask(previous)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
@@ -87,11 +93,16 @@ async def serve(
     stop: anyio.Event | None = None,
     on_ready: Callable[[], None] = lambda: None,
     handle_signals: bool = True,
+    token: str | None = None,
 ) -> None:
-    """Run ``kiosk`` and its API until a signal (or ``stop``), then shut down cleanly."""
+    """Run ``kiosk`` and its API until a signal (or ``stop``), then shut down cleanly.
+
+    ``token``: the API's bearer token (:func:`~p2ppay.kiosk.guard.resolve_token`); required
+    when ``api.listen`` is TCP (KIOSK_CONFIG_INVALID before anything binds)."""
+    policy = GuardPolicy.for_listener(kiosk.config.api, token)
     sock = _listen(kiosk)
     config = uvicorn.Config(
-        build_app(kiosk),
+        build_app(kiosk, policy),
         log_config=None,
         lifespan="off",
         timeout_graceful_shutdown=2,

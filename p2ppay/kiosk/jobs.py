@@ -20,6 +20,8 @@ Invariants:
   adapter failed before any payer was reached goes back to the head).
 - A terminal job never changes again. The board keeps the newest ``keep`` finished jobs in
   memory; older ones are read back from the store.
+- Every change of any job also wakes the board's own waiters (:meth:`JobBoard.changed`):
+  the customer display follows the whole board, not one request.
 - Everything here runs on the event loop's thread; nothing blocks.
 """
 
@@ -180,6 +182,7 @@ class JobBoard:
         self._queue: deque[Job] = deque()
         self._queued = anyio.Event()
         self._closed = False
+        self._any_changed = anyio.Event()
 
     @property
     def depth(self) -> int:
@@ -194,6 +197,18 @@ class JobBoard:
     def get(self, request_id: str) -> Job | None:
         """The job with that id, if still in memory."""
         return self._jobs.get(request_id)
+
+    def changed(self) -> anyio.Event:
+        """An event set at the next state change of any job (or when the board closes)."""
+        return self._any_changed
+
+    def latest(self) -> Job | None:
+        """The job whose state changed last, if any is in memory."""
+        return max(self._jobs.values(), key=lambda job: job.last.at_ms, default=None)
+
+    def recent(self, limit: int) -> list[Job]:
+        """Up to ``limit`` jobs in memory, the newest request first."""
+        return list(reversed(self._jobs.values()))[:limit]
 
     def active(self) -> list[Job]:
         """Jobs not yet terminal."""
@@ -237,6 +252,7 @@ class JobBoard:
         waiting = [job for job in self._queue if not job.done]
         self._queue.clear()
         self._queued.set()
+        self._wake_all()
         return waiting
 
     def cancel_queued(self, job: Job) -> None:
@@ -260,7 +276,12 @@ class JobBoard:
             **details,
         )
         job._record(event)
+        self._wake_all()
         return event
+
+    def _wake_all(self) -> None:
+        changed, self._any_changed = self._any_changed, anyio.Event()
+        changed.set()
 
     def _evict(self) -> None:
         finished = [key for key, job in self._jobs.items() if job.done]

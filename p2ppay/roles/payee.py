@@ -72,6 +72,9 @@ class PayeeRole:
     """Where to die on purpose (reliability tests); by default from ``P2PPAY_CRASH_AT``."""
     risk: RiskPolicy | None = None
     """Offline risk limits; None: the wallet config's ``offline_limits`` (or the defaults)."""
+    on_sas: Callable[[str], None] = lambda _: None
+    """Told the SAS once per session, as soon as the handshake yields it (before the
+    payer's approval), so a customer display can show it while the payer compares."""
 
     def risk_policy(self) -> RiskPolicy:
         """The offline risk limits this role enforces."""
@@ -241,9 +244,16 @@ class _PayeeEvents:
     invoice: SignedDocument[Invoice]
     sending: CrashPoint | None = None
     """The crash point to reach once the chunks now queued are sent (the receipt's)."""
+    sas_told: bool = False
 
     def sent(self) -> None:
         """The driver handed the queued chunks to the link."""
+        sas = self.session.sas
+        if sas is not None and not self.sas_told:
+            # The first send after the handshake carries the invoice: the payer is about to
+            # show this SAS, so the payee's side shows it now too.
+            self.sas_told = True
+            self.role.on_sas(sas)
         if self.sending is not None:
             point, self.sending = self.sending, None
             self.role.crash.reach(point)

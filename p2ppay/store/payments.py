@@ -523,3 +523,14 @@ class Payments:
             raise StoreError(AppErrorCode.AMBIGUOUS_ID, f"{text} matches several invoices")
         found: bytes = rows[0][0]
         return found
+
+    def received_since(self, since: int) -> dict[str, tuple[int, int]]:
+        """Payments received (as payee) and stored at or after ``since`` (Unix seconds):
+        currency -> (how many, total in minor units). Stored money only, never asked."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT currency, count(*), sum(amount_minor) FROM payments "
+                "WHERE role = 'payee' AND recorded_at >= ? GROUP BY currency ORDER BY currency",
+                (since,),
+            ).fetchall()
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}

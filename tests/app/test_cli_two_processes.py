@@ -37,6 +37,10 @@ def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(
     assert pay.returncode == 0, pay_err
     paid, received = json.loads(pay_out), json.loads(request.stdout)
     assert paid["status"] == received["status"] == "completed"
+    # The payee shows the SAS while the payer is asked, not after: its line comes before the
+    # payment arrived, and it is the payer's.
+    shown = request.stderr.index(f"short authentication string {paid['sas']}")
+    assert shown < request.stderr.index("payment verified offline")
     assert paid["invoice_id"] == received["invoice_id"]
     invoice_id = received["invoice_id"]
 

@@ -97,6 +97,8 @@ class HeldApproval:
     def __init__(self) -> None:
         self.asked = anyio.Event()
         self.answer: Decision | None = None
+        self.sas: str | None = None
+        """The SAS the payer's prompt showed."""
         self._answered = anyio.Event()
 
     def decide(self, decision: Decision) -> None:
@@ -104,6 +106,7 @@ class HeldApproval:
         self._answered.set()
 
     async def __call__(self, invoice: Invoice, sas: str) -> Decision:
+        self.sas = sas
         self.asked.set()
         await self._answered.wait()
         assert self.answer is not None
@@ -169,13 +172,16 @@ async def _serve_then_close(person: Customer, peripheral: Peripheral) -> None:
 
 
 @asynccontextmanager
-async def running_kiosk(config: KioskConfig, wallet: Wallet) -> AsyncIterator[Kiosk]:
+async def running_kiosk(
+    config: KioskConfig, wallet: Wallet, *, token: str | None = None
+) -> AsyncIterator[Kiosk]:
     """The kiosk daemon (API included) in this event loop; stopped cleanly on exit."""
     kiosk = Kiosk(config=config, wallet=wallet)
     ready = anyio.Event()
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: serve(kiosk, stop=stop, on_ready=ready.set, handle_signals=False))
+        tg.start_soon(lambda: serve(kiosk, stop=stop, on_ready=ready.set, handle_signals=False,
+                                    token=token))  # fmt: skip
         with anyio.fail_after(10):
             await ready.wait()
             await kiosk.adapter.wait_up()
@@ -190,6 +196,16 @@ def pos_client(socket: Path) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.AsyncHTTPTransport(uds=str(socket)), base_url="http://kiosk", timeout=30
     )
+
+
+TOKEN = "test-token-0123456789abcdef"
+"""The API token the TCP tests configure."""
+
+
+def tcp_client(port: int, token: str | None = TOKEN) -> httpx.AsyncClient:
+    """The point of sale's HTTP client on the kiosk's loopback TCP port, with the token."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
 
 
 async def wait_final(pos: httpx.AsyncClient, request_id: str, within: float = 30) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import sqlite3
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
 
 from gatt.bumble_backend import loop_radio
@@ -20,6 +19,7 @@ from p2ppay.roles import Decision
 from p2ppay.store import OutboxStatus
 from tests.controllers import free_port
 from tests.kiosk.kit import (
+    TOKEN,
     HeldApproval,
     customers,
     kiosk_config,
@@ -27,6 +27,7 @@ from tests.kiosk.kit import (
     pos_client,
     running_kiosk,
     short_socket_dir,
+    tcp_client,
     wait_final,
 )
 
@@ -45,8 +46,12 @@ async def test_the_status_stream_reports_every_phase_in_order(tmp_path: Path) ->
             created = await pos.post("/invoices", json={"amount": "3.10", "memo": "bus"})
             result = await wait_final(pos, created.json()["id"])
     states = [e["state"] for e in result["events"]]
-    assert states == ["queued", "scanning", "connecting", "handshake", "persisting", "completed"]
-    assert [e["seq"] for e in result["events"]] == list(range(1, 7))
+    # The second handshake event is the SAS, published as soon as the handshake yields it.
+    assert states == [
+        "queued", "scanning", "connecting", "handshake", "handshake", "persisting", "completed"
+    ]  # fmt: skip
+    assert [e["seq"] for e in result["events"]] == list(range(1, 8))
+    assert [e["sas"] for e in result["events"][3:5]] == [None, result["final"]["sas"]]
     assert result["final"]["sas"]
 
 
@@ -294,10 +299,7 @@ async def test_the_api_answers_on_a_loopback_tcp_port(tmp_path: Path) -> None:
     port = free_port()
     config = kiosk_config(shop, tmp_path / "unused", api={"listen": f"127.0.0.1:{port}"})
     with shop.open_kiosk_wallet() as wallet:
-        async with (
-            running_kiosk(config, wallet),
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as pos,
-        ):
+        async with running_kiosk(config, wallet, token=TOKEN), tcp_client(port) as pos:
             health = await pos.get("/healthz")
     assert (health.status_code, health.json()["status"]) == (200, "ok")
 
@@ -312,6 +314,6 @@ async def test_an_address_already_in_use_fails_at_start_with_the_config_code(
         port = taken.getsockname()[1]
         config = kiosk_config(shop, tmp_path / "unused", api={"listen": f"127.0.0.1:{port}"})
         with shop.open_kiosk_wallet() as wallet, pytest.raises(AppError) as caught:
-            await serve(Kiosk(config=config, wallet=wallet), handle_signals=False)
+            await serve(Kiosk(config=config, wallet=wallet), handle_signals=False, token=TOKEN)
     assert caught.value.code is AppErrorCode.KIOSK_CONFIG_INVALID
     assert "api.listen" in caught.value.message

@@ -40,7 +40,7 @@ def test_a_minimal_config_takes_the_documented_defaults() -> None:
     assert (config.radio.adapter, config.radio.min_rssi, config.api.listen) == (
         "virtual",
         -70,
-        "127.0.0.1:8421",
+        "unix:/run/p2ppay-kiosk/api.sock",
     )
 
 
@@ -113,3 +113,20 @@ def test_the_cli_refuses_a_bad_config_with_exit_3_and_the_code(
     printed = json.loads(capsys.readouterr().out)
     assert printed["error"] == "KIOSK_CONFIG_INVALID"
     assert "payments.currency" in printed["message"]
+
+
+def test_the_cli_refuses_a_tcp_api_without_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("P2PPAY_KIOSK_TOKEN", raising=False)
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        '[wallet]\nhome = "w"\n[payments]\ncurrency = "EUR"\n[api]\nlisten = "127.0.0.1:8421"\n',
+        encoding="utf-8",
+    )
+    assert main(["kiosk", "--config", str(path), "--check", "--json"]) == 3
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["error"] == "KIOSK_CONFIG_INVALID"
+    assert "token" in printed["message"]
+    monkeypatch.setenv("P2PPAY_KIOSK_TOKEN", "a-long-enough-token-0123")
+    assert main(["kiosk", "--config", str(path), "--check", "--json"]) == 0

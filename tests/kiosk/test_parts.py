@@ -1,4 +1,5 @@
-"""The kiosk's small parts on their own: JSON log lines, Prometheus text, backoff, the board."""
+"""The kiosk's small parts on their own: JSON log lines, Prometheus text, backoff, the board,
+the customer display's views."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from nacl.signing import SigningKey
 
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.adapter import backoff_delays
+from p2ppay.kiosk.display import display_view, human_reason
 from p2ppay.kiosk.jobs import Job, JobBoard, JobState
 from p2ppay.kiosk.logs import JsonFormatter
 from p2ppay.kiosk.metrics import BUCKETS, KioskMetrics
@@ -97,3 +99,31 @@ def test_a_closed_board_refuses_new_jobs_and_hands_back_the_queued_ones() -> Non
     with pytest.raises(AppError) as caught:
         board.submit(_job())
     assert caught.value.code is AppErrorCode.KIOSK_STOPPING
+
+
+def test_the_display_says_each_state_in_words_and_goes_idle_after_the_hold() -> None:
+    board = JobBoard(queue_size=2)
+    job = Job(invoice=_job().invoice, tag="abc234")
+    board.submit(job)
+    at = job.last.at_ms
+    amount = display_view(job, now_ms=at)
+    assert (amount["screen"], amount["title"]) == ("amount", "Pay 1.00 EUR")
+    assert "abc234" in amount["instruction"]  # tag mode: the tag to pick on the phone
+    board.publish(job, JobState.CONNECTING)
+    board.publish(job, JobState.HANDSHAKE)
+    assert display_view(job, now_ms=at)["sas"] is None
+    board.publish(job, JobState.HANDSHAKE, sas="123456")
+    verifying = display_view(job, now_ms=at)
+    assert (verifying["screen"], verifying["sas"]) == ("verifying", "123456")
+    ended = board.publish(job, JobState.FAILED, error="SESSION_DECLINED")
+    failed = display_view(job, now_ms=ended.at_ms + 1000, hold_ms=5000)
+    assert failed["screen"] == "failed" and "✗" in failed["title"]
+    assert failed["reason"] == "The payment was declined on the phone."
+    assert failed["hold_ms"] == pytest.approx(4000, abs=1)
+    assert display_view(job, now_ms=ended.at_ms + 5000, hold_ms=5000)["screen"] == "idle"
+    assert display_view(None, now_ms=0)["screen"] == "idle"
+
+
+def test_an_unknown_failure_code_still_gets_a_sentence_naming_it() -> None:
+    assert human_reason("SOMETHING_NEW") == "The payment could not be completed (SOMETHING_NEW)."
+    assert human_reason(None) == ""
