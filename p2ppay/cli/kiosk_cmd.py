@@ -21,12 +21,13 @@ import anyio
 
 from p2ppay.cli.common import add_json, unlock
 from p2ppay.cli.output import Exit, Output
+from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.config import load_config
 from p2ppay.kiosk.guard import resolve_token
 from p2ppay.kiosk.logs import configure_logging
 from p2ppay.kiosk.service import Kiosk
 from p2ppay.kiosk.syncer import ledger_sync
-from p2ppay.wallet import WalletHome
+from p2ppay.wallet import WalletHome, read_identity
 
 __all__ = ["register"]
 
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     config = load_config(args.config)
     # The API token (required on TCP): read once here, the daemon gets the value.
     token = resolve_token(config.api, os.environ)
+    _check_wallet_home(WalletHome.resolve(config.wallet.home))
     if args.check:
         data = config.model_dump(mode="json")
         out.result(data, [f"{args.config}: valid", *_describe(data)])
@@ -69,6 +71,19 @@ def run(args: argparse.Namespace, out: Output) -> int:
         kiosk = Kiosk(config=config, wallet=wallet, sync=sync)
         anyio.run(partial(serve, kiosk, token=token))
     return Exit.OK
+
+
+def _check_wallet_home(home: WalletHome) -> None:
+    """``--check`` (the systemd ExecStartPre guard) must catch a missing or shared wallet home,
+    not only a bad file: the daemon would fail at its first customer otherwise."""
+    try:
+        home.check_private()
+        read_identity(home)
+    except AppError as exc:
+        raise AppError(
+            AppErrorCode.KIOSK_CONFIG_INVALID,
+            f"wallet.home {home.root}: {exc.code.name}: {exc.message}",
+        ) from exc
 
 
 def _describe(data: dict[str, object]) -> list[str]:

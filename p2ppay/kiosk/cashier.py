@@ -41,6 +41,7 @@ from p2ppay.kiosk.jobs import Job, JobBoard, JobState
 from p2ppay.kiosk.metrics import KioskMetrics
 from p2ppay.roles import PayeeRole, PayerChoice
 from p2ppay.wallet import Wallet
+from protocol.session import Timeouts
 
 __all__ = ["Cashier", "PhaseCentral", "final_state"]
 
@@ -238,6 +239,8 @@ class Cashier:
             attempts=self._config.payments.attempts,
             progress=lambda line: self._progress(job, line),
             on_sas=lambda sas: self._publish_sas(job, sas),
+            risk=self._config.risk_policy(),
+            timeouts=Timeouts(payment_ms=int(self._config.payments.payer_wait * 1000)),
         )
         try:
             async with self._adapter.use() as central:

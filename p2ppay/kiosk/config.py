@@ -5,7 +5,9 @@ see ``examples/kiosk/kiosk.toml``)::
 
     [wallet]   home
     [radio]    adapter, min_rssi, margin_db, listen, scan_timeout, max_att_mtu, connect_timeout
-    [payments] currency, invoice_ttl, attempts, queue_size, max_amount
+    [payments] currency, invoice_ttl, attempts, queue_size, max_amount, payer_wait
+    [offline_limits] max_list_age, and per currency a table of per_payment, per_payer_day,
+               stale_list as decimal text (p2ppay/wallet/limits.py; defaults: SPEC 7.1)
     [ledger]   url, sync_interval
     [api]      listen ("unix:/path" or "127.0.0.1:PORT", "[::1]:PORT", "localhost:PORT"),
                token_file
@@ -33,8 +35,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.wallet.limits import parse_limits
 from protocol import ProtocolError
 from protocol.money import check_currency
+from protocol.risk import RiskPolicy
 
 __all__ = [
     "ApiConfig",
@@ -68,7 +72,7 @@ class RadioConfig(BaseModel):
     model_config = _FROZEN
     adapter: str = "virtual"
     """``virtual``, ``bumble:<transport>``, ``os`` or ``hciN``: one payment at a time on it."""
-    min_rssi: int = Field(default=-70, ge=-127, le=20)
+    min_rssi: int = Field(default=-70, ge=-127, le=0)
     """Proximity gate (dBm): payers weaker than this are ignored."""
     margin_db: int = Field(default=6, ge=-1, le=60)
     """Without a tag, refuse (PAYER_AMBIGUOUS) when the runner-up is within this many dB."""
@@ -105,6 +109,9 @@ class PaymentsConfig(BaseModel):
     """Requests that may wait behind the one in progress; more are refused (503)."""
     max_amount: int | None = Field(default=None, gt=0)
     """Largest amount (minor units) the API accepts; None: the protocol's limit."""
+    payer_wait: float = Field(default=60.0, ge=5, le=600)
+    """Seconds from the invoice to the payer's payment (its approval included): a payer who
+    walks away at its prompt holds the kiosk at most this long."""
 
     @field_validator("currency")
     @classmethod
@@ -194,6 +201,21 @@ class KioskConfig(BaseModel):
     ledger: LedgerConfig = LedgerConfig()
     api: ApiConfig = ApiConfig()
     daemon: DaemonConfig = DaemonConfig()
+    offline_limits: dict[str, Any] | None = None
+    """The payee's offline risk limits (same shape as the wallet config's); None: defaults."""
+
+    @field_validator("offline_limits")
+    @classmethod
+    def _limits(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        try:
+            parse_limits(value)
+        except AppError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    def risk_policy(self) -> RiskPolicy:
+        """The offline risk limits the kiosk enforces."""
+        return parse_limits(self.offline_limits)
 
 
 def _split_host_port(value: str) -> tuple[str, int]:

@@ -98,10 +98,58 @@ def test_a_relative_wallet_home_is_taken_from_the_config_files_directory(tmp_pat
     assert load_config(path).wallet.home == tmp_path / "wallet"
 
 
-def test_the_cli_check_prints_the_validated_config(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["kiosk", "--config", str(EXAMPLE), "--check", "--json"]) == 0
+def _example_with_home(tmp_path: Path, home: Path) -> Path:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text.replace('"/var/lib/p2ppay-kiosk/wallet"', f'"{home}"'), encoding="utf-8")
+    return path
+
+
+def test_the_cli_check_prints_the_validated_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "wallet"
+    assert main(["--home", str(home), "init", "--no-passphrase", "--json"]) == 0
+    capsys.readouterr()
+    config = _example_with_home(tmp_path, home)
+    assert main(["kiosk", "--config", str(config), "--check", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["radio"]["adapter"] == "bumble:usb:0"
+
+
+@pytest.mark.parametrize("problem", ["missing", "shared"])
+def test_the_cli_check_catches_a_wallet_home_the_daemon_could_not_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], problem: str
+) -> None:
+    home = tmp_path / "wallet"
+    if problem == "shared":
+        assert main(["--home", str(home), "init", "--no-passphrase", "--json"]) == 0
+        home.chmod(0o755)
+    capsys.readouterr()
+    config = _example_with_home(tmp_path, home)
+    assert main(["kiosk", "--config", str(config), "--check", "--json"]) == 3
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["error"] == "KIOSK_CONFIG_INVALID" and "wallet.home" in printed["message"]
+
+
+def test_offline_limits_and_payer_wait_are_validated(tmp_path: Path) -> None:
+    base = {"wallet": {"home": "w"}, "payments": {"currency": "EUR"}}
+    limits = {"EUR": {"per_payment": "20.00", "per_payer_day": "50.00", "stale_list": "5.00"}}
+    config = parse_config({**base, "offline_limits": {"max_list_age": 3600, **limits}})
+    assert config.risk_policy().for_currency("EUR").per_payment == 20_00
+    assert config.risk_policy().max_list_age == 3600
+    with pytest.raises(AppError) as bad:
+        parse_config({**base, "offline_limits": {"EUR": {"per_payment": "lots"}}})
+    assert "offline_limits" in bad.value.message
+    for wait, ok in ((1, False), (60, True), (601, False)):
+        data = {**base, "payments": {"currency": "EUR", "payer_wait": wait}}
+        if ok:
+            assert parse_config(data).payments.payer_wait == wait
+        else:
+            with pytest.raises(AppError):
+                parse_config(data)
+    with pytest.raises(AppError):
+        parse_config({**base, "radio": {"min_rssi": 20}})
 
 
 def test_the_cli_refuses_a_bad_config_with_exit_3_and_the_code(
@@ -129,4 +177,6 @@ def test_the_cli_refuses_a_tcp_api_without_a_token(
     assert printed["error"] == "KIOSK_CONFIG_INVALID"
     assert "token" in printed["message"]
     monkeypatch.setenv("P2PPAY_KIOSK_TOKEN", "a-long-enough-token-0123")
+    assert main(["--home", str(tmp_path / "w"), "init", "--no-passphrase", "--json"]) == 0
+    capsys.readouterr()
     assert main(["kiosk", "--config", str(path), "--check", "--json"]) == 0
