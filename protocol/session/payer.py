@@ -138,7 +138,7 @@ class PayerSession(SessionBase[PayerState]):
     def _phase(self, state: PayerState) -> tuple[int, ErrorCode] | None:
         return {
             PayerState.AWAIT_INVOICE: (
-                self._timeouts.handshake_ms,
+                self._timeouts.invoice_ms,
                 ErrorCode.SESSION_HANDSHAKE_TIMEOUT,
             ),
             PayerState.AWAIT_APPROVAL: (

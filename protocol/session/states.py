@@ -67,7 +67,7 @@ class Input(Enum):
 
 @unique
 class PayerState(Enum):
-    """States of a :class:`~protocol.session.payer.PayerSession` (BLE peripheral, Noise initiator)."""
+    """States of a :class:`~protocol.session.payer.PayerSession` (peripheral, Noise initiator)."""
 
     AWAIT_OFFER = "await offer"
     """Listening: waiting for the payee's opening (the offer)."""

@@ -1,8 +1,9 @@
 """Hostile peers that speak the real wire protocol over a real Link, with their own rules.
 
 Mallory runs a real channel (:class:`protocol.session.channel.Channel`: the plaintext
-opening, then Noise with the payer as initiator) and real envelopes, so the genuine role on the other side gets exactly what a modified app would
-send; what she sends in them is up to the test. Also: documents signed without the checks
+opening, then Noise with the payer as initiator) and real envelopes, so the genuine role on
+the other side gets exactly what a modified app would send; what she sends in them is up to
+the test. Also: documents signed without the checks
 :func:`protocol.verify.sign` makes (an attacker does not run our builders' checks).
 """
 
@@ -48,6 +49,8 @@ class Mallory:
         self.link = link
         self.channel = channel
         self._reveal = reveal
+        self.heard: list[bytes] = []
+        """Every raw chunk received, in order (what a tracker keeps)."""
 
     @classmethod
     async def as_payer(cls, peripheral: Peripheral, identity: SigningKey) -> Mallory:
@@ -65,6 +68,17 @@ class Mallory:
         return cls(link, channel, reveal=KeyPair.from_ed25519_seed(bytes(identity)))
 
     @classmethod
+    def on_link(cls, link: Link, identity: SigningKey | None = None) -> Mallory:
+        """A payee-side Mallory on a Link she already connected (a fresh key if none given)."""
+        channel = Channel(
+            opener=True,
+            static=KeyPair.from_ed25519_seed(bytes(identity or SigningKey.generate())),
+            chunk_size=link.max_chunk,
+            reassembly_timeout_ms=10_000,
+        )
+        return cls(link, channel)
+
+    @classmethod
     async def as_payee(cls, central: Central, identity: SigningKey) -> Mallory:
         """Connect to the first payer seen, write the opening, be the Noise responder."""
         link = await central.connect(await central.find(within=5))
@@ -79,7 +93,9 @@ class Mallory:
     async def read(self) -> Message:
         """The next whole message from the peer, decrypted."""
         while True:
-            message = self.channel.feed(await self.link.receive(), NOW_MS)
+            chunk = await self.link.receive()
+            self.heard.append(chunk)
+            message = self.channel.feed(chunk, NOW_MS)
             if message is not None:
                 return Message.decode(self.channel.read(message))
 
