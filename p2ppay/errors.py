@@ -167,9 +167,6 @@ class AppErrorCode(IntEnum):
     """The payment has no receipt yet, so there is no bundle to export."""
     BAD_APPROVAL_LIMITS = 1307
     """The auto-approval limits are inconsistent (non-positive, or a total below one payment)."""
-    PUBLIC_ADDRESS = 1308
-    """The payer would advertise from the adapter's fixed address: enable privacy (random
-    addresses) or pass ``--allow-public-address``."""
 
     # 14xx: kiosk daemon (p2ppay/kiosk)
     KIOSK_CONFIG_INVALID = 1400

@@ -11,6 +11,10 @@ approves ONE payment of at most X in this run; ``--auto-approve-count N`` and
 the terminal, or, with no terminal, declines (the payee hears SESSION_DECLINED). Each
 automatic approval is logged on stderr with the payee's key and the short authentication
 string.
+
+On the ``os`` backend the payer refuses to start (PUBLIC_ADDRESS) when BlueZ would advertise
+from the adapter's fixed address (LE privacy off), and says how to turn privacy on;
+``--allow-public-address`` is the explicit way out. ``p2ppay doctor`` shows the setting.
 """
 
 from __future__ import annotations
@@ -71,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         help="auto-approve only payments to this payee public key (64 hex digits; repeatable)",
+    )
+    pay.add_argument(
+        "--allow-public-address",
+        action="store_true",
+        help="advertise even from the adapter's fixed address (os backend with BlueZ privacy "
+        "off): every session can then be linked to this device",
     )
     pay.add_argument("--currency", default=None, help="pay from the allowance in this currency")
     pay.add_argument("--mtu", type=int, default=517, help="largest ATT MTU to accept (23-517)")
@@ -141,7 +151,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             progress=out.progress,
             currency=args.currency,
         )
-        options = LinkOptions(max_att_mtu=args.mtu)
+        options = LinkOptions(max_att_mtu=args.mtu, allow_public_address=args.allow_public_address)
         return anyio.run(_serve, role, args.adapter, options, args.once, out)
 
 
