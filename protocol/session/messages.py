@@ -30,10 +30,11 @@ from enum import IntEnum, unique
 from protocol import cbor
 from protocol.errors import ErrorCode, ProtocolError, RemoteProtocolError
 
-__all__ = ["MAX_REFUSAL_CODE", "Message", "MessageKind", "decode_refusal", "encode_refusal"]
+__all__ = ["REFUSAL_CODES", "Message", "MessageKind", "decode_refusal", "encode_refusal"]
 
-MAX_REFUSAL_CODE = 0xFFFF
-"""Largest code a REFUSAL may carry (codes of newer peers pass through as integers)."""
+REFUSAL_CODES = range(100, 1000)
+"""Codes a REFUSAL may carry: an error code, as in an Abort (SPEC.md); a newer peer's codes
+this build does not know pass through as integers."""
 
 
 @unique
@@ -93,6 +94,6 @@ def decode_refusal(body: bytes) -> int:
         value = cbor.decode(body)
     except ProtocolError as exc:
         raise RemoteProtocolError(ErrorCode.SESSION_MALFORMED_MESSAGE, exc.message) from exc
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_REFUSAL_CODE:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in REFUSAL_CODES:
         raise RemoteProtocolError(ErrorCode.SESSION_MALFORMED_MESSAGE, "refusal is not a code")
     return value

@@ -9,9 +9,10 @@ from nacl.signing import SigningKey
 
 from protocol.builders import make_allowance as make_allowance_at
 from protocol.builders import make_invoice as make_invoice_with_issuers
+from protocol.cbor import encode as cbor_encode
 from protocol.chain import ChainHead, ChainKey
 from protocol.documents import Abort, Invoice, Payment, Receipt
-from protocol.errors import ErrorCode, LocalProtocolError
+from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import chunk_message
 from protocol.keys import document_hash, key_id, public_key
 from protocol.negotiation import Capabilities, Offer, answer_offer
@@ -560,3 +561,43 @@ def test_channel_refuses_a_message_the_peer_could_not_take_and_keeps_its_state()
     assert channel.drain() == []
     channel.write(b"small offer")
     assert len(channel.drain()) == 1
+
+
+@pytest.mark.parametrize("body", [cbor_encode("no"), cbor_encode(99), cbor_encode(1000), b"\xff"])
+def test_a_refusal_that_is_not_one_error_code_is_malformed(body: bytes) -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        decode_refusal(body)
+    assert info.value.code is ErrorCode.SESSION_MALFORMED_MESSAGE
+
+
+def test_a_refusal_after_the_payer_disclosed_itself_is_unexpected() -> None:
+    """Once it has paid, the payer signs what it says: an unsigned refusal is not taken."""
+    payee = PayeeApp().session(make_invoice())
+    mallory = payer_channel()
+    payee.start(NOW_MS)
+    offer = _read_channel(payee, mallory)
+    answer = answer_offer(Offer.decode(offer.body), Capabilities(currencies=("EUR",)))
+    mallory.apply(answer)
+    mallory.write(Message(kind=MessageKind.ANSWER, body=answer.encode()).encode())
+    _feed_channel(mallory, payee)
+    _read_channel(payee, mallory)
+    mallory.reveal(KeyPair.from_ed25519_seed(bytes(PAYER)))
+    payment = _payment_by_the_real_payer(make_invoice())
+    mallory.write(Message(kind=MessageKind.PAYMENT, body=payment).encode())
+    _feed_channel(mallory, payee)
+    assert payee.state is PayeeState.AWAIT_PAYMENT_PERSISTED
+    mallory.write(Message(kind=MessageKind.REFUSAL, body=bytes([0x19, 0x02, 0xC0])).encode())
+    _feed_channel(mallory, payee)
+    assert _failed(_events(payee)).code == ErrorCode.SESSION_UNEXPECTED_MESSAGE
+
+
+def test_the_payer_takes_no_refusal_from_the_payee() -> None:
+    payer = PayerApp().session()
+    payee_side = payee_channel()
+    offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
+    payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
+    _feed_channel(payee_side, payer)
+    _read_channel(payer, payee_side)
+    payee_side.write(Message(kind=MessageKind.REFUSAL, body=bytes([0x19, 0x02, 0xC0])).encode())
+    _feed_channel(payee_side, payer)
+    assert _failed(_events(payer)).code == ErrorCode.SESSION_UNEXPECTED_MESSAGE
