@@ -23,8 +23,9 @@ Invariants:
   by it, the allowance, the counter, what is left, the issuer, the currency held) is sent
   before the payment, which leaves only after approve() and persisted(). Until then every
   refusal is a REFUSAL (an unsigned code, no reason) in a Noise message sent under a
-  one-time static key, and every code that depends on the wallet (cannot pay, declined,
-  resume conflict) is sent as SESSION_DECLINED; the app still gets the real code locally.
+  one-time static key, and every code that depends on the wallet or its clock (cannot pay,
+  declined, resume conflict, invoice not valid now) is sent as SESSION_DECLINED; the app
+  still gets the real code locally.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ _WALLET_DEPENDENT: frozenset[ErrorCode] = frozenset(
         ErrorCode.SESSION_RESUME_CONFLICT,
         ErrorCode.SESSION_DECLINED,
         ErrorCode.NEGOTIATION_NO_COMMON_CURRENCY,
+        # the invoice's time window judged by this device's clock: a clock offset is a
+        # fingerprint a payee could measure with invoices dated on either side of it
+        ErrorCode.DOC_EXPIRED,
+        ErrorCode.DOC_NOT_YET_VALID,
     }
 )
 
@@ -71,9 +76,9 @@ _WALLET_DEPENDENT: frozenset[ErrorCode] = frozenset(
 def refusal_code(code: ErrorCode) -> ErrorCode:
     """The code a REFUSAL carries for a local failure ``code``.
 
-    A code that would tell the peer something about the wallet (what is left, its currency or
-    issuer, what it paid before) becomes SESSION_DECLINED, the code of a person saying no;
-    codes about the peer's own bytes or timing pass unchanged.
+    A code that would tell the peer something about the wallet or its device (what is left,
+    its currency or issuer, what it paid before, its clock) becomes SESSION_DECLINED, the
+    code of a person saying no; codes about the peer's own bytes pass unchanged.
     """
     return ErrorCode.SESSION_DECLINED if code in _WALLET_DEPENDENT else code
 

@@ -82,6 +82,9 @@ def _invoices(issuer: bytes) -> dict[str, bytes]:
         "over the auto-approval limit": make_invoice(
             TRACKER, amount=20_00, currency="EUR", now=now
         ).raw,
+        "expired by the payer's clock": make_invoice(
+            TRACKER, amount=1_00, currency="EUR", now=now - 3_600, ttl=60
+        ).raw,
     }
 
 
@@ -118,7 +121,8 @@ def _windows(data: bytes) -> set[bytes]:
 @pytest.mark.reliability(
     "attack",
     "tracker: a modified central connects repeatedly with invoices the payer will not pay "
-    "(over what is left, other currency, issuer not accepted, over the auto-approval limit)",
+    "(over what is left, other currency, issuer not accepted, over the auto-approval limit, "
+    "expired by the payer's clock)",
     expect="no address, tag, key, signature or refusal content repeats or identifies the "
     "payer; every refusal is the same unsigned SESSION_DECLINED; nothing is paid",
 )
@@ -158,7 +162,7 @@ async def test_a_trackers_sessions_share_no_byte_that_identifies_the_payer(
     # the payer's app knows why it refused; the tracker only hears "declined"
     assert [s.error for s in served] == [
         "SESSION_WALLET_CANNOT_PAY", "SESSION_WALLET_CANNOT_PAY",
-        "SESSION_WALLET_CANNOT_PAY", "SESSION_DECLINED",
+        "SESSION_WALLET_CANNOT_PAY", "SESSION_DECLINED", "DOC_EXPIRED",
     ]  # fmt: skip
     refusal = encode_refusal(ErrorCode.SESSION_DECLINED)
     for h in heard:
