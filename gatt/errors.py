@@ -6,6 +6,7 @@ Exception tree::
     ├── LinkClosed               the link is gone: the peer left, the radio dropped, or we closed
     ├── LinkTimeout              a bounded wait (connect, scan, accept, write) ran out
     ├── AdapterUnavailable       the adapter cannot be opened (absent, busy, powered off)
+    │   └── PublicAddress        a peripheral would advertise from the adapter's fixed address
     ├── BadAdapter               the adapter string names no backend (a caller bug)
     ├── ConnectFailed            the central could not connect to or set up the peer
     ├── ServiceMismatch          the peer lacks our service layout or its Info is malformed
@@ -32,6 +33,7 @@ __all__ = [
     "LinkClosed",
     "LinkErrorCode",
     "LinkTimeout",
+    "PublicAddress",
     "ServiceMismatch",
 ]
 
@@ -54,6 +56,9 @@ class LinkErrorCode(IntEnum):
     """The peer does not expose our service layout, or its Info payload is malformed."""
     CHUNK_TOO_LARGE = 7
     """A chunk longer than ``Link.max_chunk`` was given to ``send``."""
+    PUBLIC_ADDRESS = 8
+    """A peripheral would advertise from the adapter's fixed (public) address: the stack's
+    privacy (random addresses) is off and ``LinkOptions.allow_public_address`` is not set."""
 
 
 class GattError(Exception):
@@ -106,3 +111,10 @@ class ChunkTooLarge(GattError, ValueError):
     """``send`` was given more than ``max_chunk`` bytes; the framing layer must split first."""
 
     code = LinkErrorCode.CHUNK_TOO_LARGE
+
+
+class PublicAddress(AdapterUnavailable):
+    """The stack would advertise from the adapter's fixed address (privacy is off); the
+    message says how to turn privacy on."""
+
+    code = LinkErrorCode.PUBLIC_ADDRESS

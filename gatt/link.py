@@ -47,6 +47,7 @@ from typing import Self
 
 import anyio
 
+from gatt.backoff import BackOffPolicy
 from gatt.errors import LinkTimeout
 from gatt.spec import ATT_MTU_MAX, Info
 
@@ -66,11 +67,20 @@ class LinkOptions:
     """Seconds for the whole central set-up (connect, MTU, discovery, Info, START)."""
     response_timeout: float = 10.0
     """Seconds to wait for one ATT response (reads, writes with response)."""
+    start_timeout: float = 2.0
+    """Peripheral only: seconds a central has from connecting to writing START; then it is
+    disconnected, struck (see ``backoff``) and advertising resumes."""
+    backoff: BackOffPolicy = field(default_factory=BackOffPolicy)
+    """Peripheral only: how long addresses that wasted sessions are refused."""
+    allow_public_address: bool = False
+    """Peripheral only: advertise even where the stack would use the adapter's fixed address
+    (the os backend with BlueZ privacy off). Off (the default), such a peripheral refuses to
+    start with PublicAddress, whose message says how to turn privacy on."""
 
     def __post_init__(self) -> None:
         if not 23 <= self.max_att_mtu <= ATT_MTU_MAX:
             raise ValueError(f"max_att_mtu must be in 23..{ATT_MTU_MAX}")
-        if self.connect_timeout <= 0 or self.response_timeout <= 0:
+        if min(self.connect_timeout, self.response_timeout, self.start_timeout) <= 0:
             raise ValueError("timeouts must be positive")
 
 
@@ -178,10 +188,20 @@ class Peripheral(ABC):
 
         Advertising stops when the Link is returned (or the call is cancelled). A central
         that connects while another session's Link is open is disconnected, and one that
-        connects but does not start a session within ``options.connect_timeout`` is dropped
-        (advertising resumes). Use a fresh tag (``new_session_tag()``) per session. Waits
-        without limit: bound it with anyio. Raises RuntimeError if the previous session's
-        Link is still open (one central at a time) or another ``accept`` is running.
+        connects but does not start a session within ``options.start_timeout`` is dropped
+        and struck (advertising resumes at once). A central whose address is banned
+        (``options.backoff``) is disconnected as soon as it connects, which strikes it again.
+        Use a fresh tag (``new_session_tag()``) per session. Waits without limit: bound it
+        with anyio. Raises RuntimeError if the previous session's Link is still open (one
+        central at a time) or another ``accept`` is running.
+        """
+
+    def wasted(self, peer: PeerInfo) -> None:  # noqa: B027 (optional, not abstract)
+        """The session with ``peer`` ended before anything useful: strike its address.
+
+        The application says so (gatt cannot tell a useful session from a useless one): a
+        session that ended before the peer sent a valid request. Backends that know no peer
+        address (bless) ignore it.
         """
 
     async def __aenter__(self) -> Self:

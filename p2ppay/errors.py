@@ -185,7 +185,9 @@ class AppErrorCode(IntEnum):
     """The payer has no terminal to ask on and no ``--auto-approve-up-to`` policy."""
     NOT_COMPLETE = 1306
     """The payment has no receipt yet, so there is no bundle to export."""
-    INVOICE_EXPIRED = 1307
+    BAD_APPROVAL_LIMITS = 1307
+    """The auto-approval limits are inconsistent (non-positive, or a total below one payment)."""
+    INVOICE_EXPIRED = 1308
     """``resume`` of an invoice that expired before any payment for it was stored."""
 
     # 14xx: kiosk daemon (p2ppay/kiosk)

@@ -1,10 +1,11 @@
 """What the two sides agree on inside the Noise handshake: versions, sizes, currencies, features.
 
-The payee (Noise initiator) puts an :class:`Offer` in handshake message 1; the payer answers
-with an :class:`Answer` in message 2. Both payloads are mixed into the handshake hash, and the
-payer's answer is encrypted under keys that depend on it, so a change to either payload by
-anyone in the middle fails the handshake at the next message (downgrade protection). The
-Noise prologue (:data:`PROLOGUE`) binds the protocol name and the version of this format.
+The payee sends an :class:`Offer` in the plaintext opening message; the payer (the Noise
+initiator) answers with an :class:`Answer` in Noise message 1. The opening is part of the
+Noise prologue (:data:`PROLOGUE` followed by the opening's bytes) and the answer is mixed into
+the handshake hash, and Noise message 2 is encrypted under keys and associated data that
+depend on both, so a change to either payload by anyone in the middle fails the handshake
+at the next message (downgrade protection).
 
 Wire form (deterministic CBOR maps, integer keys)::
 
@@ -43,8 +44,9 @@ __all__ = [
     "check_answer",
 ]
 
-PROLOGUE: Final = b"p2ppay/session; Noise_XX_25519_ChaChaPoly_BLAKE2b; negotiation 1"
-"""Noise prologue: both sides must use exactly these bytes or the handshake fails."""
+PROLOGUE: Final = b"p2ppay/session 2; Noise_XX_25519_ChaChaPoly_BLAKE2b; payer initiates"
+"""Start of the Noise prologue (the opening message's bytes follow): both sides must use
+exactly these bytes or the handshake fails."""
 
 SUPPORTED_VERSIONS: Final = (1,)
 """Session protocol versions this implementation speaks."""

@@ -287,6 +287,22 @@ class HandshakeState:
             raise LocalProtocolError(ErrorCode.HANDSHAKE_BAD_KEY, "pre-message key missing")
         return key
 
+    def set_static(self, static: KeyPair) -> None:
+        """Choose the local static key late, before the message that sends it.
+
+        Allowed only while no static key is set and none was used: the Noise math is the
+        same as if it had been given at construction. p2ppay's payer uses it to decide, at
+        handshake message 3, which key to disclose (its wallet's, or a one-time key).
+        """
+        if self._s is not None or self._failed:
+            raise LocalProtocolError(ErrorCode.HANDSHAKE_BAD_KEY, "static key already set")
+        self._s = static
+
+    @property
+    def message_index(self) -> int:
+        """How many handshake messages were written or read so far."""
+        return self._index
+
     @property
     def finished(self) -> bool:
         """True once every handshake message has been written or read."""

@@ -6,8 +6,11 @@ Invariants:
 - A session's Link exists from the central's State START write on that connection; writes
   to Client2Server from any other connection are ignored, and a central that connects
   while a Link is open, or outside ``accept``, is disconnected.
-- Advertising runs only inside ``accept``; it restarts there if a central connects and
-  leaves without starting a session, and it stops before ``accept`` returns.
+- Advertising runs only inside ``accept``; it restarts there at once if a central connects
+  and leaves without starting a session, and it stops before ``accept`` returns.
+- A central has ``options.start_timeout`` from connecting to START; then it is dropped and
+  its address struck. A central whose address is banned (:class:`~gatt.backoff.BackOff`)
+  is disconnected as soon as it connects, and struck again.
 - Client2Server writes reach the Link synchronously in arrival order: Bumble runs one task
   per write, tasks start in creation order, and our write callback never awaits.
 """
@@ -23,6 +26,7 @@ from bumble.core import UUID
 from bumble.device import Connection, Device
 
 from gatt._mailbox import Mailbox
+from gatt.backoff import BackOff
 from gatt.bumble_backend._common import (
     ADVERTISING_INTERVAL_MS,
     HostOpener,
@@ -32,7 +36,7 @@ from gatt.bumble_backend._common import (
     rotate_address,
 )
 from gatt.bumble_backend._link import BumbleLink
-from gatt.link import Link, LinkOptions, Peripheral
+from gatt.link import Link, LinkOptions, PeerInfo, Peripheral
 from gatt.spec import (
     CharacteristicSpec,
     Info,
@@ -73,6 +77,11 @@ def _bumble_permissions(spec: CharacteristicSpec) -> att.Attribute.Permissions:
         if ours in spec.permissions:
             result |= theirs
     return result
+
+
+def _address_of(connection: Connection) -> str:
+    # The same form as the Link's PeerInfo.address, so ``wasted(link.peer)`` strikes it.
+    return str(connection.peer_address.to_string(with_type_qualifier=False))
 
 
 class _PeripheralLink(BumbleLink):
@@ -117,6 +126,7 @@ class BumblePeripheral(Peripheral):
         self._waiting: Mailbox[_PeripheralLink | None] | None = None
         self._pending: dict[int, Connection] = {}
         self._expiry: dict[int, asyncio.TimerHandle] = {}
+        self._backoff = BackOff(options.backoff)
 
     @property
     def device(self) -> Device:
@@ -221,12 +231,21 @@ class BumblePeripheral(Peripheral):
         if busy or self._waiting is None:
             self._tasks.spawn(connection.disconnect())
             return
+        address = _address_of(connection)
+        if self._backoff.banned(address):
+            self._backoff.strike(address)
+            self._tasks.spawn(connection.disconnect())
+            self._waiting.put(None)  # advertise again now, not once it is gone
+            return
         self._pending[connection.handle] = connection
         connection.on(connection.EVENT_DISCONNECTION, lambda *_: self._forget(connection))
-        # A central that connects but never starts a session must not hold us forever.
+        # A central that connects but never starts a session must not hold us for long.
         self._expiry[connection.handle] = asyncio.get_running_loop().call_later(
-            self._options.connect_timeout, self._expire, connection
+            self._options.start_timeout, self._expire, connection
         )
+
+    def wasted(self, peer: PeerInfo) -> None:
+        self._backoff.strike(peer.address)
 
     def _unpend(self, connection: Connection) -> bool:
         # True if ``connection`` was waiting to start a session (and is no longer).
@@ -244,6 +263,7 @@ class BumblePeripheral(Peripheral):
 
     def _expire(self, connection: Connection) -> None:
         if self._pending.get(connection.handle) is connection:
+            self._backoff.strike(_address_of(connection))
             self._tasks.spawn(connection.disconnect())
 
     def _on_state_write(self, connection: Connection, value: bytes) -> None:

@@ -20,9 +20,11 @@ from gatt.errors import AdapterUnavailable
 from gatt.os_backend.names import match_adapter
 
 __all__ = [
+    "adapter_alias",
     "connected_devices",
     "disconnect_device",
     "register_application",
+    "set_adapter_alias",
     "require_adapter",
     "start_advertising",
     "stop_advertising",
@@ -41,6 +43,25 @@ async def use_exact_adapter(server: Any, name: str) -> None:
     if server.adapter.path != path:
         node = await server.bus.introspect(_BLUEZ, path)
         server.adapter = server.bus.get_proxy_object(_BLUEZ, path, node)
+
+
+async def adapter_alias(server: Any) -> str | None:
+    """The adapter's Alias (what BlueZ shows as its name), or None if it cannot be read."""
+    try:
+        properties = server.adapter.get_interface("org.freedesktop.DBus.Properties")
+        value = await properties.call_get("org.bluez.Adapter1", "Alias")
+    except Exception:
+        return None
+    alias = _variant_value(value)
+    return alias if isinstance(alias, str) else None
+
+
+async def set_adapter_alias(server: Any, alias: str) -> None:
+    """Set the adapter's Alias (bless sets it to the advertised name; we restore it after)."""
+    from dbus_fast import Variant
+
+    properties = server.adapter.get_interface("org.freedesktop.DBus.Properties")
+    await properties.call_set("org.bluez.Adapter1", "Alias", Variant("s", alias))
 
 
 async def register_application(server: Any) -> None:

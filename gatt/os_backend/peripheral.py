@@ -16,6 +16,13 @@ Sharp edges handled here:
 - bless has no disconnect callback: a central is gone when State END arrives or when BlueZ has
   dropped its subscriptions (``is_connected()`` turns False); a watchdog polls the latter.
 - ``update_value`` returning False (CoreBluetooth's full queue) is retried with backoff.
+- BlueZ advertises from the adapter's fixed address unless the kernel's LE privacy is on
+  (:mod:`gatt.os_backend.privacy`); ``start`` refuses with PublicAddress then, unless
+  ``options.allow_public_address``. The advertised name is the session's ``pp<tag>`` (bless
+  also sets the adapter's Alias to it); ``aclose`` gives the adapter its Alias back.
+- A central must START within ``options.start_timeout`` of connecting: bless reports no
+  connection, so the deadline runs from the first GATT access seen (Info read, subscription
+  or write) while advertising; a central that misses it is disconnected through bluetoothd.
 
 Invariants: at most one open :class:`BlessLink`; every chunk a central wrote after its START
 reaches that Link's ``receive`` in order; the BlueZ-specific calls live in
@@ -29,13 +36,16 @@ import contextlib
 import logging
 import sys
 import uuid
+from dataclasses import replace
 from typing import Any
 
-from gatt.errors import AdapterUnavailable, ChunkTooLarge, LinkClosed, LinkTimeout
+from gatt.backoff import BackOff
+from gatt.errors import AdapterUnavailable, ChunkTooLarge, LinkClosed, LinkTimeout, PublicAddress
 from gatt.link import Link, LinkOptions, PeerInfo, Peripheral
 from gatt.os_backend import bluez
 from gatt.os_backend.inbox import ChunkInbox
 from gatt.os_backend.names import stack_adapter
+from gatt.os_backend.privacy import HOW_TO_ENABLE, adapter_index, privacy_enabled
 from gatt.os_backend.retry import notify_with_backoff
 from gatt.spec import (
     NAME_PREFIX,
@@ -107,8 +117,13 @@ class BlessLink(Link):
 
     @property
     def peer(self) -> PeerInfo:
-        """The central; ``address`` is empty because bless gives no client identity."""
+        """The central; ``address`` is the one BlueZ saw connect during ``accept`` (empty if
+        that was ambiguous: bless gives no client identity)."""
         return self._peer
+
+    def set_peer_address(self, address: str) -> None:
+        """Record the central's address once the peripheral has worked it out."""
+        self._peer = replace(self._peer, address=address)
 
     @property
     def closed(self) -> bool:
@@ -157,6 +172,8 @@ class BlessPeripheral(Peripheral):
         self._link: BlessLink | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._ours: set[str] = set()  # BlueZ paths of centrals that connected during a session
+        self._alias: str | None = None  # the adapter's Alias before bless changed it
+        self._backoff = BackOff(options.backoff)
 
     async def start(self) -> None:
         if sys.platform != "linux":
@@ -171,6 +188,8 @@ class BlessPeripheral(Peripheral):
             await server.setup_task
             if self._adapter is not None:
                 await bluez.use_exact_adapter(server, self._adapter)
+            await self._require_privacy(str(getattr(server.adapter, "path", "")))
+            self._alias = await bluez.adapter_alias(server)
             server.read_request_func = self._on_read
             server.write_request_func = self._on_write
             await server.add_new_service(self._service)
@@ -194,6 +213,20 @@ class BlessPeripheral(Peripheral):
             ) from error
         self._server = server
 
+    async def _require_privacy(self, adapter_path: str) -> None:
+        """Raise PublicAddress unless BlueZ will advertise from random addresses."""
+        if self._options.allow_public_address:
+            return
+        name = adapter_path.rsplit("/", 1)[-1] or "hci0"
+        index = adapter_index(adapter_path)
+        private = None if index is None else await asyncio.to_thread(privacy_enabled, index)
+        if private is not True:
+            state = "off" if private is False else "unknown"
+            raise PublicAddress(
+                f"{name} would advertise from its fixed address (LE privacy {state}): "
+                + HOW_TO_ENABLE.format(name=name)
+            )
+
     async def aclose(self) -> None:
         if self._server is None:
             return
@@ -202,6 +235,9 @@ class BlessPeripheral(Peripheral):
         server, self._server = self._server, None
         try:
             await bluez.stop_advertising(server)
+            if self._alias is not None:
+                with contextlib.suppress(Exception):  # best effort: the adapter may be gone
+                    await bluez.set_adapter_alias(server, self._alias)
         finally:
             await bluez.unregister_application(server)
 
@@ -220,14 +256,49 @@ class BlessPeripheral(Peripheral):
         pending: asyncio.Future[BlessLink] = self._loop.create_future()
         self._tag, self._pending = tag, pending
         await bluez.start_advertising(self._server, local_name)
+        guard = asyncio.create_task(self._drop_centrals_without_start(before, pending))
         try:
             link = await pending
         finally:
             self._pending = None
+            guard.cancel()
+            await asyncio.gather(guard, return_exceptions=True)
             await bluez.stop_advertising(self._server)
-        self._ours |= await self._connected() - before
+        new = await self._connected() - before
+        self._ours |= new
+        if len(new) == 1:  # the central that started: its address, for the back-off
+            link.set_peer_address(_address_of_path(next(iter(new))))
         self._watchdog = asyncio.create_task(self._watch(link))
         return link
+
+    def wasted(self, peer: PeerInfo) -> None:
+        self._backoff.strike(peer.address)
+
+    async def _drop_centrals_without_start(
+        self, before: set[str], pending: asyncio.Future[BlessLink]
+    ) -> None:
+        """While advertising: disconnect a central that has not written START within
+        ``start_timeout`` of being seen connected, or whose address is banned (bless reports
+        no connections: BlueZ's device list is polled)."""
+        loop = asyncio.get_running_loop()
+        seen: dict[str, float] = {}
+        while not pending.done():
+            await asyncio.sleep(WATCHDOG_PERIOD)
+            now = loop.time()
+            connected = await self._connected() - before
+            seen = {path: seen.get(path, now) for path in connected}
+            for path, since in seen.items():
+                address = _address_of_path(path)
+                late = now - since >= self._options.start_timeout
+                if pending.done() or not (late or self._backoff.banned(address)):
+                    continue
+                self._backoff.strike(address)
+                _log.info("dropping %s: no START in time, or its address is backing off", path)
+                try:
+                    async with asyncio.timeout(END_GRACE):
+                        await bluez.disconnect_device(path)
+                except Exception as error:
+                    _log.info("could not drop %s: %r", path, error)
 
     async def _connected(self) -> set[str]:
         path = str(getattr(self._server.adapter, "path", ""))
@@ -352,6 +423,11 @@ class BlessPeripheral(Peripheral):
     def _loop_close(self, link: BlessLink, reason: str) -> None:
         if self._inbox is not None and self._link is link:
             self._inbox.close(reason)
+
+
+def _address_of_path(path: str) -> str:
+    """``AA:BB:CC:DD:EE:FF`` from BlueZ's ``/org/bluez/hci0/dev_AA_BB_CC_DD_EE_FF``."""
+    return path.rsplit("/dev_", 1)[-1].replace("_", ":")
 
 
 async def _drop_bus(server: Any) -> None:

@@ -1,8 +1,10 @@
 """``p2ppay doctor``: which BLE backends and adapters work on this machine.
 
 Each backend is probed for real, not guessed: ``virtual`` runs a connect and a round trip
-on an in-process radio; ``os`` looks for BlueZ's D-Bus socket (Linux) and asks bleak for
-the adapter; ``bumble:usb`` lists USB Bluetooth controllers through libusb.
+on an in-process radio; ``os`` looks for BlueZ's D-Bus socket (Linux), lists the adapters
+and reads each one's LE privacy setting from the kernel (off: ``pay --adapter os`` refuses
+to advertise from the adapter's fixed address, and the detail says how to turn it on);
+``bumble:usb`` lists USB Bluetooth controllers through libusb.
 Exit 0 when at least one backend works.
 """
 
@@ -75,8 +77,40 @@ def _probe_os() -> dict[str, Any]:
         )
         if not adapters:
             return {"ok": False, "detail": "BlueZ reachable but no adapter in /sys/class/bluetooth"}
-        return {"ok": True, "detail": f"adapters: {', '.join(adapters)}", "adapters": adapters}
+        privacy = _privacy(adapters)
+        return {
+            "ok": True,
+            "detail": f"adapters: {', '.join(adapters)}; {_describe_privacy(privacy)}",
+            "adapters": adapters,
+            "privacy": privacy,
+        }
     return {"ok": True, "detail": f"bleak and bless installed for {sys.platform}"}
+
+
+def _privacy(adapters: list[str]) -> dict[str, bool | None]:
+    """Each adapter's LE privacy: True (random addresses), False (fixed address), None."""
+    from gatt.os_backend.privacy import adapter_index, privacy_enabled
+
+    out: dict[str, bool | None] = {}
+    for name in adapters:
+        index = adapter_index(name)
+        out[name] = None if index is None else privacy_enabled(index)
+    return out
+
+
+def _describe_privacy(privacy: dict[str, bool | None]) -> str:
+    from gatt.os_backend.privacy import HOW_TO_ENABLE
+
+    on = [name for name, private in privacy.items() if private]
+    off = [name for name, private in privacy.items() if not private]
+    parts = [f"privacy on: {', '.join(on)}"] if on else []
+    if off:
+        parts.append(
+            f"privacy off or unknown: {', '.join(off)} (the payer refuses to advertise there; "
+            + HOW_TO_ENABLE.format(name=off[0])
+            + ")"
+        )
+    return "; ".join(parts)
 
 
 def _probe_usb() -> dict[str, Any]:

@@ -3,6 +3,18 @@
 With ``--once`` one session is served and the exit code says whether it completed. Without
 it, payees are served one after another until SIGINT or SIGTERM, which end it cleanly (exit
 0); with ``--json`` each session prints one JSON line.
+
+Automatic approval works like a contactless card's offline limits: ``--auto-approve-up-to X``
+approves ONE payment of at most X in this run; ``--auto-approve-count N`` and
+``--auto-approve-total Y`` allow more (N payments, each at most X, together at most Y);
+``--payee KEY`` (repeatable) restricts it to known payees. Past a limit the payer asks on
+the terminal, or, with no terminal, declines (the payee hears SESSION_DECLINED). Each
+automatic approval is logged on stderr with the payee's key and the short authentication
+string.
+
+On the ``os`` backend the payer refuses to start (PUBLIC_ADDRESS) when BlueZ would advertise
+from the adapter's fixed address (LE privacy off), and says how to turn privacy on;
+``--allow-public-address`` is the explicit way out. ``p2ppay doctor`` shows the setting.
 """
 
 from __future__ import annotations
@@ -19,8 +31,15 @@ from p2ppay.cli.common import add_adapter, add_json, home_of, int_in, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.radio import payer_peripheral
-from p2ppay.roles import Approver, AutoApprove, PayerRole, PromptApprove, SessionOutcome
-from p2ppay.wallet import Wallet
+from p2ppay.roles import (
+    Approver,
+    AutoApprovalLimits,
+    CappedAutoApprove,
+    PayerRole,
+    PromptApprove,
+    SessionOutcome,
+)
+from p2ppay.wallet import Wallet, parse_public_key
 from protocol import parse_amount
 
 __all__ = ["register"]
@@ -34,7 +53,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--auto-approve-up-to",
         metavar="AMOUNT",
         default=None,
-        help="approve invoices up to AMOUNT (in the allowance's currency) without asking",
+        help="approve ONE payment of at most AMOUNT (the allowance's currency) without asking",
+    )
+    pay.add_argument(
+        "--auto-approve-count",
+        metavar="N",
+        type=int,
+        default=None,
+        help="with --auto-approve-up-to: approve up to N payments automatically (default 1)",
+    )
+    pay.add_argument(
+        "--auto-approve-total",
+        metavar="AMOUNT",
+        default=None,
+        help="with --auto-approve-up-to: at most AMOUNT in all automatic payments together "
+        "(default: up-to x count)",
+    )
+    pay.add_argument(
+        "--payee",
+        metavar="KEY",
+        action="append",
+        default=[],
+        help="auto-approve only payments to this payee public key (64 hex digits; repeatable)",
+    )
+    pay.add_argument(
+        "--allow-public-address",
+        action="store_true",
+        help="advertise even from the adapter's fixed address (os backend with BlueZ privacy "
+        "off): every session can then be linked to this device",
     )
     pay.add_argument("--currency", default=None, help="pay from the allowance in this currency")
     pay.add_argument(
@@ -50,18 +96,44 @@ def _ask_on_stderr(question: str) -> str:
     return sys.stdin.readline()
 
 
-def _approver(args: argparse.Namespace, wallet: Wallet) -> Approver:
-    if args.auto_approve_up_to is not None:
-        state = wallet.store.wallet.payer_state(args.currency)
-        if state.allowance is None:
-            raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
-        currency = state.allowance.currency
-        return AutoApprove(limit=parse_amount(args.auto_approve_up_to, currency), currency=currency)
-    if sys.stdin.isatty():
-        return PromptApprove(ask=_ask_on_stderr)
-    raise AppError(
-        AppErrorCode.APPROVAL_POLICY_REQUIRED,
-        "no terminal to ask on: pass --auto-approve-up-to AMOUNT",
+def _limits(args: argparse.Namespace, currency: str) -> AutoApprovalLimits:
+    per_payment = parse_amount(args.auto_approve_up_to, currency)
+    count = 1 if args.auto_approve_count is None else args.auto_approve_count
+    total = (
+        per_payment * count
+        if args.auto_approve_total is None
+        else parse_amount(args.auto_approve_total, currency)
+    )
+    try:
+        return AutoApprovalLimits(
+            currency=currency,
+            per_payment=per_payment,
+            total=total,
+            count=count,
+            payees=frozenset(parse_public_key(key) for key in args.payee),
+        )
+    except ValueError as exc:
+        raise AppError(AppErrorCode.BAD_APPROVAL_LIMITS, str(exc)) from exc
+
+
+def _approver(args: argparse.Namespace, wallet: Wallet, out: Output) -> Approver:
+    prompt = PromptApprove(ask=_ask_on_stderr) if sys.stdin.isatty() else None
+    if args.auto_approve_up_to is None:
+        if args.auto_approve_count is not None or args.auto_approve_total is not None:
+            raise AppError(
+                AppErrorCode.BAD_APPROVAL_LIMITS, "these limits need --auto-approve-up-to"
+            )
+        if prompt is not None:
+            return prompt
+        raise AppError(
+            AppErrorCode.APPROVAL_POLICY_REQUIRED,
+            "no terminal to ask on: pass --auto-approve-up-to AMOUNT",
+        )
+    state = wallet.store.wallet.payer_state(args.currency)
+    if state.allowance is None:
+        raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
+    return CappedAutoApprove(
+        limits=_limits(args, state.allowance.currency), fallback=prompt, log=out.progress
     )
 
 
@@ -77,11 +149,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
     with unlock(home_of(args)) as wallet:
         role = PayerRole(
             wallet=wallet,
-            approver=_approver(args, wallet),
+            approver=_approver(args, wallet, out),
             progress=out.progress,
             currency=args.currency,
         )
-        options = LinkOptions(max_att_mtu=args.mtu)
+        options = LinkOptions(max_att_mtu=args.mtu, allow_public_address=args.allow_public_address)
         return anyio.run(_serve, role, args.adapter, options, args.once, out)
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from p2ppay.roles.approval import Approver, AutoApprove, Decision, PromptApprove, decline_all
+from p2ppay.roles.approval import (
+    Approver,
+    AutoApprovalLimits,
+    AutoApprove,
+    CappedAutoApprove,
+    Decision,
+    PromptApprove,
+    decline_all,
+)
 from p2ppay.roles.outcome import SessionOutcome, code_name
 from p2ppay.roles.payee import PayeeRole
 from p2ppay.roles.payer import PayerRole
@@ -10,7 +18,9 @@ from p2ppay.roles.selection import PayerChoice, choose_payer
 
 __all__ = [
     "Approver",
+    "AutoApprovalLimits",
     "AutoApprove",
+    "CappedAutoApprove",
     "Decision",
     "PayeeRole",
     "PayerChoice",

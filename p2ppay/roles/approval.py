@@ -2,9 +2,17 @@
 
 Invariants:
 - A policy sees the verified invoice and the short authentication string, never raw bytes.
-- Declining returns a reason; the session turns it into a typed Abort to the payee.
+- Declining returns a reason; the session turns it into a typed refusal to the payee (the
+  reason itself stays on this device).
 - Auto-approval compares integer minor units in the same currency only; an invoice in
   another currency than the limit is declined, never converted.
+- :class:`CappedAutoApprove` (what ``pay --auto-approve-up-to`` uses) approves at most
+  ``count`` payments, each at most ``per_payment`` and together at most ``total``, to the
+  listed payees only (any payee if none is listed), like a contactless card's offline
+  limits. An approval counts as soon as it is given (a payment that then fails still used
+  it: the limits are never exceeded, at worst under-used). Past a limit it hands the
+  invoice to ``fallback`` (a person at the terminal) or declines. Every automatic approval
+  is logged with the payee's key and the short authentication string.
 """
 
 from __future__ import annotations
@@ -16,7 +24,15 @@ import anyio
 
 from protocol import Invoice, format_amount
 
-__all__ = ["Approver", "AutoApprove", "Decision", "PromptApprove", "decline_all"]
+__all__ = [
+    "Approver",
+    "AutoApprovalLimits",
+    "AutoApprove",
+    "CappedAutoApprove",
+    "Decision",
+    "PromptApprove",
+    "decline_all",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +41,8 @@ class Decision:
 
     approve: bool
     reason: str = ""
+    automatic: bool = False
+    """True if a policy approved without asking anyone."""
 
 
 Approver = Callable[[Invoice, str], Awaitable[Decision]]
@@ -44,7 +62,77 @@ class AutoApprove:
         if invoice.amount > self.limit:
             limit = format_amount(self.limit, self.currency)
             return Decision(approve=False, reason=f"over the auto-approval limit of {limit}")
-        return Decision(approve=True)
+        return Decision(approve=True, automatic=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoApprovalLimits:
+    """What a payer approves without asking, in one run."""
+
+    currency: str
+    """The allowance's currency; invoices in another one are never auto-approved."""
+    per_payment: int
+    """Largest amount of one payment, in minor units."""
+    total: int
+    """Largest sum of all automatic payments, in minor units (at least ``per_payment``)."""
+    count: int = 1
+    """Most automatic payments."""
+    payees: frozenset[bytes] = frozenset()
+    """Raw payee keys that may be paid automatically; empty: any payee."""
+
+    def __post_init__(self) -> None:
+        if self.per_payment <= 0 or self.count <= 0 or self.total < self.per_payment:
+            raise ValueError("auto-approval limits: amounts and count must be positive, "
+                             "and the total at least one payment")  # fmt: skip
+
+
+@dataclass(kw_only=True)
+class CappedAutoApprove:
+    """Approve within :class:`AutoApprovalLimits`; past them ask ``fallback``, or decline."""
+
+    limits: AutoApprovalLimits
+    fallback: Approver | None = None
+    """Who decides past the limits (a person at the terminal); None: decline."""
+    log: Callable[[str], None] = lambda _: None
+    """Where each automatic approval (payee, amount, SAS) and each refusal is written."""
+    approved: int = 0
+    """Automatic approvals given so far in this run."""
+    spent: int = 0
+    """Their sum, in minor units."""
+
+    def _refusal(self, invoice: Invoice) -> str | None:
+        limits = self.limits
+        if invoice.currency != limits.currency:
+            return f"auto-approval covers {limits.currency} only"
+        if limits.payees and invoice.payee not in limits.payees:
+            return "payee not among those auto-approval may pay"
+        if invoice.amount > limits.per_payment:
+            limit = format_amount(limits.per_payment, limits.currency)
+            return f"over the auto-approval limit of {limit} per payment"
+        if self.approved >= limits.count:
+            return f"auto-approval already used {self.approved} of {limits.count} payment(s)"
+        if self.spent + invoice.amount > limits.total:
+            total = format_amount(limits.total, limits.currency)
+            return f"over the auto-approval total of {total}"
+        return None
+
+    async def __call__(self, invoice: Invoice, sas: str) -> Decision:
+        why = self._refusal(invoice)
+        amount = format_amount(invoice.amount, invoice.currency)
+        if why is None:
+            self.approved += 1
+            self.spent += invoice.amount
+            self.log(
+                f"auto-approved {amount} {invoice.currency} to payee {invoice.payee.hex()} "
+                f"(short authentication string {sas}; "
+                f"{self.approved} of {self.limits.count} automatic payment(s))"
+            )
+            return Decision(approve=True, automatic=True)
+        if self.fallback is not None:
+            self.log(f"not auto-approved ({why}): asking")
+            return await self.fallback(invoice, sas)
+        self.log(f"not auto-approved ({why}): declined")
+        return Decision(approve=False, reason=why)
 
 
 async def decline_all(invoice: Invoice, sas: str) -> Decision:

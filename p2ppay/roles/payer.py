@@ -12,6 +12,10 @@ Invariants:
   payment for a known invoice id; the store refuses a second one besides.
 - Every session is in the store's log from the moment a payee connects, and ends there as
   completed, resumable (paid, receipt missing) or failed, with the code.
+- Nobody holds the payer: the whole offer must arrive within ``timeouts.offer_ms`` of the
+  session's start (the peripheral already bounds connect-to-START), and a session that
+  ends before a valid invoice arrived is reported to the peripheral as wasted, which backs
+  off from that central's address (:mod:`gatt.backoff`).
 - Crash points (:mod:`p2ppay.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
   around each durable step: before/after the payment is stored, after it is sent, and
   before/after the receipt is stored.
@@ -19,6 +23,7 @@ Invariants:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,6 +53,7 @@ from protocol.session import (
     Failed,
     InvoiceReceived,
     PayerSession,
+    PayerState,
     PayerWallet,
     PersistRequired,
     ReceiptReceived,
@@ -70,6 +76,9 @@ class PayerRole:
     progress: Progress = lambda _: None
     currency: str | None = None
     """Pay from the active allowance in this currency (None: the active one)."""
+    linger: float = 0.25
+    """Seconds a failed session waits for the payee to hang up after our last refusal or
+    abort, before the peripheral advertises again (the link drains its queue anyway)."""
     crash: CrashPlan = field(default_factory=CrashPlan.from_environment)
     """Where to die on purpose (reliability tests); by default from ``P2PPAY_CRASH_AT``."""
 
@@ -104,17 +113,24 @@ class PayerRole:
             )
             handler = _PayerEvents(role=self, session=session, session_id=record.session_id)
             try:
-                ended = await self._first_chunk(session, link)
+                ended = await self._await_offer(session, link)
                 outcome: Outcome = (
                     ended
                     if ended is not None
                     else await run_session(
-                        session, link, handler, clock=self.clock, on_sent=handler.sent
+                        session,
+                        link,
+                        handler,
+                        clock=self.clock,
+                        linger=self.linger,
+                        on_sent=handler.sent,
                     )
                 )
             except AppError as exc:
                 fail_on_store_error(self.wallet.store, record.session_id, exc, now=self._seconds())
                 raise
+            if handler.invoice is None:
+                peripheral.wasted(link.peer)  # it never asked for anything: back off from it
             return end_session(
                 self.wallet.store,
                 record.session_id,
@@ -124,23 +140,32 @@ class PayerRole:
                 sas=session.sas,
             )
 
-    async def _first_chunk(self, session: PayerSession, link: Link) -> Outcome | None:
-        """Feed the payee's first chunk to ``session``, or end if none comes in time.
+    async def _await_offer(self, session: PayerSession, link: Link) -> Outcome | None:
+        """Feed the payee's chunks to ``session`` until its whole offer is in, or end.
 
-        A PayerSession has no clock before its first chunk, so its handshake timer cannot
-        cover a central that connects and says nothing; this wait does (handshake_ms), so a
-        silent central never holds the payer. Returns None once the session is fed.
+        A PayerSession has no clock before its first chunk, so its own timers cannot cover
+        a central that starts a session and then says nothing, or dribbles its offer; this
+        wait does (``offer_ms``), so such a central holds the payer for at most that long.
+        Returns None once the session moved past the offer (answered it, or failed on it).
         """
-        with anyio.move_on_after(self.timeouts.handshake_ms / 1000):
-            try:
-                first = await link.receive()
-            except LinkClosed as exc:
-                return LinkLost(reason=str(exc) or "link closed")
-            session.receive_data(first, self.clock())
+        with anyio.move_on_after(self.timeouts.offer_ms / 1000):
+            while session.state is PayerState.AWAIT_OFFER:
+                timer = session.get_timer()  # a partly received offer's reassembly deadline
+                delay = None if timer is None else max(0, timer - self.clock()) / 1000
+                chunk = None
+                with anyio.move_on_after(math.inf if delay is None else delay):
+                    try:
+                        chunk = await link.receive()
+                    except LinkClosed as exc:
+                        return LinkLost(reason=str(exc) or "link closed")
+                if chunk is None:
+                    session.handle_timer(self.clock())
+                else:
+                    session.receive_data(chunk, self.clock())
             return None
         return Failed(
             code=ErrorCode.SESSION_HANDSHAKE_TIMEOUT,
-            reason="the payee connected but sent nothing",
+            reason="the payee sent no offer in time",
             by_peer=False,
         )
 

@@ -16,9 +16,10 @@ the session was given.
 Invariants:
 - The state changes only through the subclass's transition table (:mod:`.states`). A
   received message the table does not allow, any invalid byte, failed check or expired
-  deadline moves the session to ``FAILED``, sends a signed Abort when the channel can
-  carry one, and queues exactly one :class:`~.events.Failed`. Nothing raises for the peer's
-  faults: ``receive_data`` and ``handle_timer`` never raise.
+  deadline moves the session to ``FAILED``, tells the peer when the channel can carry it
+  (a signed Abort, or the payer's unsigned Refusal while its identity is hidden: see
+  :meth:`SessionBase._send_abort`), and queues exactly one :class:`~.events.Failed`.
+  Nothing raises for the peer's faults: ``receive_data`` and ``handle_timer`` never raise.
 - App misuse (an input the state does not allow, a wrong record id) raises
   :class:`~protocol.errors.LocalProtocolError` and changes nothing.
 - Data or timers after a terminal state are ignored: the link may still deliver bytes.
@@ -102,9 +103,12 @@ class SessionBase(ABC, Generic[S]):
             message = self._channel.feed(data, now)
             if message is None:
                 return
+            in_handshake = not self._channel.established
             envelope = Message.decode(self._channel.read(message))
             if envelope.kind is MessageKind.ABORT:
                 self._on_abort(envelope.body)
+            elif envelope.kind is MessageKind.REFUSAL:
+                self._on_refusal(envelope.body, in_handshake=in_handshake)
             else:
                 self._on_message(envelope)
         except ProtocolError as exc:
@@ -215,6 +219,10 @@ class SessionBase(ABC, Generic[S]):
             x25519_from_ed25519_public(ed25519_public), remote
         ):
             raise RemoteProtocolError(ErrorCode.HANDSHAKE_PEER_KEY_MISMATCH)
+
+    def _on_refusal(self, body: bytes, *, in_handshake: bool) -> None:
+        """An unsigned refusal: only the payee takes one (see PayeeSession)."""
+        raise RemoteProtocolError(ErrorCode.SESSION_UNEXPECTED_MESSAGE, "REFUSAL")
 
     def _on_abort(self, body: bytes) -> None:
         abort = open_as(body, Abort).doc

@@ -13,8 +13,14 @@ __all__ = ["Timeouts"]
 class Timeouts:
     """How long each wait may last, in milliseconds."""
 
+    offer_ms: int = 2_000
+    """Payer: from the session's start (the central's START) to the whole offer. The
+    session has no clock before its first chunk, so the app enforces it."""
     handshake_ms: int = 10_000
-    """From sending one handshake message to receiving the next."""
+    """Payee: from sending its offer to the payer's answer."""
+    invoice_ms: int = 2_000
+    """Payer: from sending its answer to the whole invoice (an honest payee sends it at
+    once; a central that stays silent here must not hold the payer)."""
     approval_ms: int = 120_000
     """Payer: from InvoiceReceived to approve()/decline()."""
     payment_ms: int = 150_000
@@ -26,7 +32,9 @@ class Timeouts:
 
     def __post_init__(self) -> None:
         values = (
+            self.offer_ms,
             self.handshake_ms,
+            self.invoice_ms,
             self.approval_ms,
             self.payment_ms,
             self.receipt_ms,

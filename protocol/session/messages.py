@@ -4,17 +4,22 @@ Wire form (deterministic CBOR)::
 
     message = [kind, body]     kind: MessageKind (uint), body: bstr
 
-``body`` is the negotiation offer/answer (:mod:`protocol.negotiation`) or a signed document's
-exact COSE_Sign1 bytes. Keeping documents as opaque byte strings means the bytes a peer
-signed are the bytes we store, hash and forward.
+``body`` is the negotiation offer/answer (:mod:`protocol.negotiation`), a signed document's
+exact COSE_Sign1 bytes, or (REFUSAL) the deterministic CBOR of one error code. Keeping
+documents as opaque byte strings means the bytes a peer signed are the bytes we store, hash
+and forward.
 
 Which kind may arrive where (the session states enforce it)::
 
-    handshake message 1   payee -> payer   OFFER
-    handshake message 2   payer -> payee   ANSWER | ABORT
-    handshake message 3   payee -> payer   INVOICE | ABORT
-    transport             payer -> payee   PAYMENT | ABORT
+    opening (plaintext)   payee -> payer   OFFER
+    Noise message 1       payer -> payee   ANSWER | REFUSAL
+    Noise message 2       payee -> payer   INVOICE | ABORT
+    Noise message 3       payer -> payee   PAYMENT | REFUSAL
     transport             payee -> payer   RECEIPT | ABORT
+    transport             payer -> payee   ABORT
+
+A REFUSAL carries no signature and no reason: the payer sends it while its identity is
+still hidden (see SESSIONS.md, "identity hiding").
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ from enum import IntEnum, unique
 from protocol import cbor
 from protocol.errors import ErrorCode, ProtocolError, RemoteProtocolError
 
-__all__ = ["Message", "MessageKind"]
+__all__ = ["REFUSAL_CODES", "Message", "MessageKind", "decode_refusal", "encode_refusal"]
+
+REFUSAL_CODES = range(100, 1000)
+"""Codes a REFUSAL may carry: an error code, as in an Abort (SPEC.md); a newer peer's codes
+this build does not know pass through as integers."""
 
 
 @unique
@@ -43,7 +52,9 @@ class MessageKind(IntEnum):
     RECEIPT = 5
     """Signed receipt (payee)."""
     ABORT = 6
-    """Signed abort (either side, whenever the channel lets it send)."""
+    """Signed abort (either side, once its identity is known to the peer)."""
+    REFUSAL = 7
+    """Unsigned refusal, only a code (the payer, before it discloses its identity)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,3 +81,19 @@ class Message:
         if isinstance(kind, bool) or not isinstance(kind, int) or kind not in set(MessageKind):
             raise RemoteProtocolError(ErrorCode.SESSION_MALFORMED_MESSAGE, f"kind {kind!r}")
         return cls(kind=MessageKind(kind), body=value[1])
+
+
+def encode_refusal(code: int) -> bytes:
+    """The body of a REFUSAL: deterministic CBOR of ``code`` and nothing else."""
+    return cbor.encode(int(code))
+
+
+def decode_refusal(body: bytes) -> int:
+    """The code of a REFUSAL body; anything else is ``SESSION_MALFORMED_MESSAGE``."""
+    try:
+        value = cbor.decode(body)
+    except ProtocolError as exc:
+        raise RemoteProtocolError(ErrorCode.SESSION_MALFORMED_MESSAGE, exc.message) from exc
+    if isinstance(value, bool) or not isinstance(value, int) or value not in REFUSAL_CODES:
+        raise RemoteProtocolError(ErrorCode.SESSION_MALFORMED_MESSAGE, "refusal is not a code")
+    return value

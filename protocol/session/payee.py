@@ -1,11 +1,14 @@
-"""The payee's session: BLE central, Noise initiator; offers, invoices, checks, receipts.
+"""The payee's session: BLE central, Noise responder; offers, invoices, checks, receipts.
 
 Flow (see :data:`~protocol.session.states.PAYEE_TRANSITIONS`)::
 
-    start()               msg 1: the offer
-    <- msg 2 (answer)     check it narrows the offer; msg 3: the invoice (or an Abort)
-    <- payment            payer key = Noise peer; offline acceptance (protocol.acceptance);
+    start()               the opening: the offer, in plaintext (part of the Noise prologue)
+    <- Noise msg 1        the answer: check it narrows the offer; Noise msg 2: our static
+                          key and the invoice (or a signed Abort)
+    <- Noise msg 3        the payer's static key and its payment: payer key = Noise peer;
+                          offline acceptance (protocol.acceptance);
                           PaymentReceived + PersistRequired(payment)
+                          (or the payer's unsigned Refusal: Failed with its code)
     persisted(payment)    only now sign the receipt; PersistRequired(receipt)
     persisted(receipt)    only now send it; Completed
 
@@ -36,6 +39,7 @@ from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE
 from protocol.keys import public_key
 from protocol.negotiation import Answer, Capabilities, Offer, check_answer
+from protocol.noise import KeyPair
 from protocol.risk import DAY, RiskPolicy, check_risk
 from protocol.session.base import SessionBase
 from protocol.session.channel import Channel
@@ -45,7 +49,7 @@ from protocol.session.events import (
     PaymentReceived,
     RecordKind,
 )
-from protocol.session.messages import Message, MessageKind
+from protocol.session.messages import Message, MessageKind, decode_refusal
 from protocol.session.states import PAYEE_TRANSITIONS, Input, PayeeState
 from protocol.verify import SignedDocument, open_as
 
@@ -121,8 +125,8 @@ class PayeeSession(SessionBase[PayeeState]):
             initial=PayeeState.READY,
             terminal=(PayeeState.COMPLETED, PayeeState.FAILED),
             channel=Channel(
-                initiator=True,
-                identity=identity,
+                opener=True,
+                static=KeyPair.from_ed25519_seed(bytes(identity)),
                 chunk_size=max_chunk_size,
                 receive_chunk_size=max_chunk_size,
                 reassembly_timeout_ms=self._timeouts.reassembly_ms,
@@ -175,6 +179,19 @@ class PayeeSession(SessionBase[PayeeState]):
             self._on_payment(message.body)
         else:
             raise RemoteProtocolError(ErrorCode.SESSION_UNEXPECTED_MESSAGE, message.kind.name)
+
+    def _on_refusal(self, body: bytes, *, in_handshake: bool) -> None:
+        """The payer said no before disclosing itself: only a code, nobody's signature."""
+        if not in_handshake:  # once it has paid, the payer signs what it says
+            raise RemoteProtocolError(ErrorCode.SESSION_UNEXPECTED_MESSAGE, "late REFUSAL")
+        code = decode_refusal(body)
+        self._fail(
+            ErrorCode.SESSION_PEER_ABORTED,
+            "refused by the payer",
+            cause=Input.ABORT,
+            by_peer=True,
+            peer_code=code,
+        )
 
     def _on_answer(self, body: bytes) -> None:
         self._expect(Input.ANSWER)

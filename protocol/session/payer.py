@@ -1,13 +1,14 @@
-"""The payer's session: BLE peripheral, Noise responder; answers, pays once, takes the receipt.
+"""The payer's session: BLE peripheral, Noise initiator; answers, pays once, takes the receipt.
 
 Flow (see :data:`~protocol.session.states.PAYER_TRANSITIONS`)::
 
-    <- msg 1 (offer)      answer it in msg 2 (or Abort if nothing is common)
-    <- msg 3 (invoice)    verify it, check the payee's key is the Noise peer's
+    <- opening (offer)    answer it in Noise message 1 (or a Refusal if unusable)
+    <- Noise msg 2        the payee's static key and its invoice: verify the invoice, check
+       (invoice)          the payee's key is the Noise peer's
                           persisted payment for this invoice id? re-send it (resumption)
                           else InvoiceReceived, wait for approve() / decline()
     approve()             sign the payment with counter = last + 1; PersistRequired
-    persisted(id)         only now send the payment
+    persisted(id)         only now send Noise msg 3: the wallet's static key and the payment
     <- receipt            verify it names our payment; ReceiptReceived, Completed
 
 Invariants:
@@ -18,12 +19,20 @@ Invariants:
 - The wallet's keys, allowance, counter and chain head come in as values; nothing is read
   from disk, and nothing here changes them: the app stores the new counter on
   PersistRequired.
+- Identity hiding: nothing that outlives the session (the wallet's static key, a signature
+  by it, the allowance, the counter, what is left, the issuer, the currency held) is sent
+  before the payment, which leaves only after approve() and persisted(). Until then every
+  refusal is a REFUSAL (an unsigned code, no reason) in a Noise message sent under a
+  one-time static key, and every code that depends on the wallet or its clock (cannot pay,
+  declined, resume conflict, invoice not valid now) is sent as SESSION_DECLINED; the app
+  still gets the real code locally.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nacl.signing import SigningKey
 
@@ -34,6 +43,7 @@ from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, Remote
 from protocol.framing import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
 from protocol.keys import key_id, public_key
 from protocol.negotiation import Capabilities, Feature, Offer, answer_offer
+from protocol.noise import KeyPair
 from protocol.session.base import SessionBase
 from protocol.session.channel import Channel
 from protocol.session.config import Timeouts
@@ -43,11 +53,34 @@ from protocol.session.events import (
     ReceiptReceived,
     RecordKind,
 )
-from protocol.session.messages import Message, MessageKind
+from protocol.session.messages import Message, MessageKind, encode_refusal
 from protocol.session.states import PAYER_TRANSITIONS, Input, PayerState
 from protocol.verify import SignedDocument, check_times, open_as, verify_as
 
-__all__ = ["PayerSession", "PayerWallet"]
+__all__ = ["PayerSession", "PayerWallet", "refusal_code"]
+
+_WALLET_DEPENDENT: frozenset[ErrorCode] = frozenset(
+    {
+        ErrorCode.SESSION_WALLET_CANNOT_PAY,
+        ErrorCode.SESSION_RESUME_CONFLICT,
+        ErrorCode.SESSION_DECLINED,
+        ErrorCode.NEGOTIATION_NO_COMMON_CURRENCY,
+        # the invoice's time window judged by this device's clock: a clock offset is a
+        # fingerprint a payee could measure with invoices dated on either side of it
+        ErrorCode.DOC_EXPIRED,
+        ErrorCode.DOC_NOT_YET_VALID,
+    }
+)
+
+
+def refusal_code(code: ErrorCode) -> ErrorCode:
+    """The code a REFUSAL carries for a local failure ``code``.
+
+    A code that would tell the peer something about the wallet or its device (what is left,
+    its currency or issuer, what it paid before, its clock) becomes SESSION_DECLINED, the
+    code of a person saying no; codes about the peer's own bytes pass unchanged.
+    """
+    return ErrorCode.SESSION_DECLINED if code in _WALLET_DEPENDENT else code
 
 
 def _no_payment(invoice_id: bytes) -> bytes | None:
@@ -96,8 +129,8 @@ class PayerSession(SessionBase[PayerState]):
             initial=PayerState.AWAIT_OFFER,
             terminal=(PayerState.COMPLETED, PayerState.FAILED),
             channel=Channel(
-                initiator=False,
-                identity=wallet.identity,
+                opener=False,
+                static=None,  # revealed with the payment only (see the module docstring)
                 chunk_size=MIN_CHUNK_SIZE,  # until the offer says more
                 reassembly_timeout_ms=self._timeouts.reassembly_ms,
             ),
@@ -110,7 +143,7 @@ class PayerSession(SessionBase[PayerState]):
     def _phase(self, state: PayerState) -> tuple[int, ErrorCode] | None:
         return {
             PayerState.AWAIT_INVOICE: (
-                self._timeouts.handshake_ms,
+                self._timeouts.invoice_ms,
                 ErrorCode.SESSION_HANDSHAKE_TIMEOUT,
             ),
             PayerState.AWAIT_APPROVAL: (
@@ -155,8 +188,23 @@ class PayerSession(SessionBase[PayerState]):
         self._confirm_persisted(record_id, now)
         payment = self._payment
         assert payment is not None
-        self._send(MessageKind.PAYMENT, payment.raw)
+        self._send_payment(payment)
         self._move(Input.PERSISTED)
+
+    def _send_payment(self, payment: SignedDocument[Payment]) -> None:
+        """Noise message 3: the wallet's static key and the payment (the payer reveals itself)."""
+        self._channel.reveal(KeyPair.from_ed25519_seed(bytes(self._wallet.identity)))
+        self._send(MessageKind.PAYMENT, payment.raw)
+
+    def _send_abort(self, code: ErrorCode, reason: str) -> None:
+        """A signed Abort once the payee knows us; before, an unsigned Refusal (code only)."""
+        if self._channel.revealed:
+            super()._send_abort(code, reason)
+            return
+        with contextlib.suppress(ProtocolError):  # else the peer times out
+            if self._channel.needs_static:
+                self._channel.reveal(KeyPair.generate())  # a key nobody will see again
+            self._send(MessageKind.REFUSAL, encode_refusal(refusal_code(code)))
 
     # --- messages ---------------------------------------------------------------------
 
@@ -175,7 +223,9 @@ class PayerSession(SessionBase[PayerState]):
         self._expect(Input.OFFER)
         offer = Offer.decode(body)
         self._channel.use_chunk_size(min(offer.chunk_size, self._capabilities.max_chunk_size))
-        answer = answer_offer(offer, self._capabilities)
+        # Every currency offered is answered: which one the wallet holds is not told to a
+        # payee that has proven nothing (an invoice in another one is declined later).
+        answer = answer_offer(offer, replace(self._capabilities, currencies=offer.currencies))
         self._resumption = answer.has(Feature.RESUMPTION)
         self._channel.apply(answer)
         self._send(MessageKind.ANSWER, answer.encode())
@@ -202,7 +252,7 @@ class PayerSession(SessionBase[PayerState]):
             self._events.append(
                 InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=True)
             )
-            self._send(MessageKind.PAYMENT, payment.raw)
+            self._send_payment(payment)
             self._move(Input.INVOICE_RESUMED)
             return
         self._check_can_pay(invoice.doc)

@@ -34,15 +34,15 @@ class Input(Enum):
     """What can happen to a session: a classified message, an app call, or the timer."""
 
     START = "start"
-    """Payee app: start(); write handshake message 1 (the offer)."""
+    """Payee app: start(); write the opening (the offer, in plaintext)."""
     OFFER = "offer"
-    """Handshake message 1 with an acceptable offer arrived."""
+    """The opening with an acceptable offer arrived."""
     ANSWER = "answer"
-    """Handshake message 2 with an acceptable answer arrived."""
+    """Noise message 1 with an acceptable answer arrived."""
     INVOICE = "invoice"
-    """Handshake message 3 with a valid invoice for which the app has no payment yet."""
+    """Noise message 2 with a valid invoice for which the app has no payment yet."""
     INVOICE_RESUMED = "invoice resumed"
-    """Handshake message 3 with an invoice whose payment the app already persisted."""
+    """Noise message 2 with an invoice whose payment the app already persisted."""
     APPROVE = "approve"
     """Payer app: approve(); sign the payment."""
     DECLINE = "decline"
@@ -67,16 +67,17 @@ class Input(Enum):
 
 @unique
 class PayerState(Enum):
-    """States of a :class:`~protocol.session.payer.PayerSession` (BLE peripheral, responder)."""
+    """States of a :class:`~protocol.session.payer.PayerSession` (peripheral, Noise initiator)."""
 
     AWAIT_OFFER = "await offer"
-    """Listening: waiting for the payee's handshake message 1."""
+    """Listening: waiting for the payee's opening (the offer)."""
     AWAIT_INVOICE = "await invoice"
-    """Handshake message 2 (answer) sent; waiting for message 3 (invoice)."""
+    """Noise message 1 (answer) sent; waiting for Noise message 2 (invoice)."""
     AWAIT_APPROVAL = "await approval"
     """InvoiceReceived emitted; waiting for approve() or decline()."""
     AWAIT_PAYMENT_PERSISTED = "await payment persisted"
-    """Payment signed and PersistRequired emitted; nothing is sent until persisted()."""
+    """Payment signed and PersistRequired emitted; nothing is sent until persisted()
+    (then Noise message 3: the wallet's static key and the payment)."""
     AWAIT_RECEIPT = "await receipt"
     """Payment sent; waiting for the receipt."""
     COMPLETED = "completed"
@@ -87,14 +88,14 @@ class PayerState(Enum):
 
 @unique
 class PayeeState(Enum):
-    """States of a :class:`~protocol.session.payee.PayeeSession` (BLE central, initiator)."""
+    """States of a :class:`~protocol.session.payee.PayeeSession` (BLE central, Noise responder)."""
 
     READY = "ready"
-    """Constructed; start() writes handshake message 1."""
+    """Constructed; start() writes the opening."""
     AWAIT_ANSWER = "await answer"
-    """Handshake message 1 (offer) sent; waiting for message 2 (answer)."""
+    """Opening (offer) sent; waiting for Noise message 1 (answer)."""
     AWAIT_PAYMENT = "await payment"
-    """Handshake message 3 (invoice) sent; waiting for the payment."""
+    """Noise message 2 (invoice) sent; waiting for Noise message 3 (the payment)."""
     AWAIT_PAYMENT_PERSISTED = "await payment persisted"
     """PersistRequired(payment) emitted; no receipt is signed until persisted()."""
     AWAIT_RECEIPT_PERSISTED = "await receipt persisted"

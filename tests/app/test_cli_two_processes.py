@@ -4,6 +4,7 @@ TCP-hosted link, then ``history``, ``export`` and ``inspect`` agree on the payme
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,52 @@ def test_a_payer_without_allowance_fails_with_its_code(tmp_path: Path) -> None:
     )
     assert result.returncode == 3
     assert json.loads(result.stdout)["error"] == "NO_ALLOWANCE"
+
+
+def test_pay_without_once_auto_approves_one_payment_then_declines(
+    tmp_path: Path, controllers: tuple[int, int]
+) -> None:
+    """`pay --auto-approve-up-to` left running: the first payee is paid, the next declined."""
+    payer, payee = set_up_wallets(tmp_path)
+    port_a, port_b = controllers
+    pay = subprocess.Popen(
+        [
+            sys.executable, "-m", "p2ppay", "--home", payer, "pay",
+            "--adapter", f"bumble:tcp-client:127.0.0.1:{port_a}",
+            "--auto-approve-up-to", "20.00", "--json",
+        ],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        requests = [
+            json.loads(cli(
+                "--home", payee, "request", "5.00", "EUR", "--json",
+                "--adapter", f"bumble:tcp-client:127.0.0.1:{port_b}", check=False,
+            ).stdout)
+            for _ in range(2)
+        ]  # fmt: skip
+        pay.send_signal(signal.SIGTERM)
+        pay_out, pay_err = pay.communicate(timeout=60)
+    finally:
+        if pay.poll() is None:
+            pay.kill()
+            pay.communicate()
+    assert [r["status"] for r in requests] == ["completed", "failed"]
+    assert requests[1]["error"] == "SESSION_DECLINED"
+    served = [json.loads(line) for line in pay_out.splitlines()]
+    assert [s["status"] for s in served] == ["completed", "failed"]
+    payee_key = cli_json("--home", payee, "id", "--json")["public_key"]
+    (logged,) = [line for line in pay_err.splitlines() if line.startswith("auto-approved")]
+    assert payee_key in logged and str(served[0]["sas"]) in logged
+    history = cli_json("--home", payer, "history", "--json")["entries"]
+    assert [e["amount"] for e in history if e["status"] == "completed"] == ["5.00"]
+
+
+def test_inconsistent_auto_approval_limits_are_refused_before_advertising(tmp_path: Path) -> None:
+    payer, _ = set_up_wallets(tmp_path)
+    result = cli(
+        "--home", payer, "pay", "--auto-approve-up-to", "5", "--auto-approve-total", "1",
+        "--json", check=False,
+    )  # fmt: skip
+    assert result.returncode == 2  # a contradiction on the command line is usage
+    assert json.loads(result.stdout)["error"] == "BAD_APPROVAL_LIMITS"

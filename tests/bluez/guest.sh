@@ -49,6 +49,10 @@ i=0; until dbus-send --system --print-reply --dest=org.bluez / \
         org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -gt 200 ] && fail 13; sleep 0.1
 done
+# LE privacy (random advertising addresses; the os payer refuses to advertise without it):
+# bluetoothd.conf asks for it too, but bluetoothd may reach a controller only after it is
+# powered on below, and privacy can only be set while a controller is off.
+h=0; while [ $h -lt "$N" ]; do btmgmt --index $h privacy on >/dev/null || fail 13; h=$((h + 1)); done
 h=0; while [ $h -lt "$N" ]; do btmgmt --index $h power on >/dev/null || fail 13; h=$((h + 1)); done
 btmgmt info >"$OUT/controllers.txt" 2>&1
 # btmgmt exits 0 even for a missing index: check that both are really powered.

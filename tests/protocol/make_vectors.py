@@ -30,6 +30,7 @@ from protocol.documents import Document, Invoice, Payment, Verdict, to_payload
 from protocol.keys import key_id, public_key, signing_key_from_seed
 from protocol.verify import MAX_CLOCK_SKEW, SignedDocument, open_as
 from tests.protocol.docworld import NOW, World, seed
+from tests.protocol.session_vectors import sessions
 
 OUT = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 W = World()
@@ -426,6 +427,7 @@ def build() -> dict[str, str]:
         "documents.json": {"keys": _keys(), "vectors": documents()},
         "acceptance.json": {"keys": _keys(), "vectors": acceptance()},
         "chains.json": {"keys": _keys(), "vectors": chains()},
+        "sessions.json": {"keys": _keys(), "vectors": sessions()},
     }
     return {
         name: json.dumps({"format": "p2ppay-vectors/1", **content}, indent=1, ensure_ascii=False)

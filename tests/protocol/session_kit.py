@@ -16,6 +16,7 @@ from protocol import builders
 from protocol.chain import ChainHead, ChainKey, head_of
 from protocol.documents import Invoice, Payment
 from protocol.keys import public_key
+from protocol.noise import KeyPair
 from protocol.risk import RiskPolicy
 from protocol.session import (
     Completed,
@@ -33,6 +34,7 @@ from protocol.session import (
     ReceiptReceived,
     RecordKind,
 )
+from protocol.session.channel import Channel
 from protocol.verify import open_as
 
 ISSUER = SigningKey(bytes([1]) * 32)
@@ -40,6 +42,21 @@ PAYER = SigningKey(bytes([2]) * 32)
 PAYEE = SigningKey(bytes([3]) * 32)
 NOW_S = 1_760_000_000
 NOW_MS = NOW_S * 1000
+
+
+def payee_channel(identity: SigningKey = PAYEE, *, chunk_size: int = 244) -> Channel:
+    """A bare payee-side channel (the opener, static key known) for a hand-driven peer."""
+    return Channel(
+        opener=True,
+        static=KeyPair.from_ed25519_seed(bytes(identity)),
+        chunk_size=chunk_size,
+        reassembly_timeout_ms=1000,
+    )
+
+
+def payer_channel(*, chunk_size: int = 244) -> Channel:
+    """A bare payer-side channel (Noise initiator, no static key until ``reveal``)."""
+    return Channel(opener=False, static=None, chunk_size=chunk_size, reassembly_timeout_ms=1000)
 
 
 def make_allowance(wallet: SigningKey = PAYER, *, limit: int = 100_000, serial: int = 7) -> bytes:

@@ -9,12 +9,14 @@ from nacl.signing import SigningKey
 
 from protocol.builders import make_allowance as make_allowance_at
 from protocol.builders import make_invoice as make_invoice_with_issuers
+from protocol.cbor import encode as cbor_encode
 from protocol.chain import ChainHead, ChainKey
 from protocol.documents import Abort, Invoice, Payment, Receipt
-from protocol.errors import ErrorCode, LocalProtocolError
+from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import chunk_message
 from protocol.keys import document_hash, key_id, public_key
 from protocol.negotiation import Capabilities, Offer, answer_offer
+from protocol.noise import KeyPair, x25519_from_ed25519_public
 from protocol.session import (
     NEED_DATA,
     Completed,
@@ -24,12 +26,13 @@ from protocol.session import (
     PayeeState,
     PayerSession,
     PayerState,
+    PaymentReceived,
     PersistRequired,
     RecordKind,
     Timeouts,
 )
 from protocol.session.channel import Channel
-from protocol.session.messages import Message, MessageKind
+from protocol.session.messages import Message, MessageKind, decode_refusal
 from protocol.verify import open_as, sign
 from tests.protocol.session_kit import (
     ISSUER,
@@ -42,6 +45,8 @@ from tests.protocol.session_kit import (
     make_allowance,
     make_invoice,
     outcome,
+    payee_channel,
+    payer_channel,
     run,
 )
 
@@ -205,19 +210,59 @@ def test_invoice_over_the_allowance_fails_before_approval() -> None:
     run(payer, payee, payer_app, payee_app)
     assert _failed(payer_app.events).code == ErrorCode.SESSION_WALLET_CANNOT_PAY
     assert not any(isinstance(e, InvoiceReceived) for e in payer_app.events)
-    assert _failed(payee_app.events).by_peer
+    peer_view = _failed(payee_app.events)
+    # what is left is not told: the payee hears what a person saying no would send
+    assert (peer_view.code, peer_view.by_peer) == (ErrorCode.SESSION_DECLINED, True)
 
 
-def test_unknown_currency_offer_is_answered_with_an_abort() -> None:
-    payer = PayerApp().session()
-    payee_side = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
-    offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("JPY",)))
-    payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
-    _feed_channel(payee_side, payer)
-    assert _failed(_events(payer)).code == ErrorCode.NEGOTIATION_NO_COMMON_CURRENCY
-    reply = _read_channel(payer, payee_side)
-    assert reply.kind is MessageKind.ABORT
-    assert open_as(reply.body, Abort).doc.code == ErrorCode.NEGOTIATION_NO_COMMON_CURRENCY
+def test_an_offer_in_another_currency_is_answered_without_telling_ours() -> None:
+    payer_app, payee_app = PayerApp(), PayeeApp()
+    payer, payee = payer_app.session(), payee_app.session(make_invoice(currency="JPY"))
+    wire = run(payer, payee, payer_app, payee_app)
+    assert _failed(payer_app.events).code == ErrorCode.SESSION_WALLET_CANNOT_PAY
+    assert _failed(payee_app.events).code == ErrorCode.SESSION_DECLINED
+    answer = Message.decode(wire.chunks[1][1][3 + 32 :])  # header, length, then e || answer
+    assert answer.kind is MessageKind.ANSWER
+    assert b"EUR" not in b"".join(chunk for sender, chunk in wire.chunks if sender == "payer")
+
+
+def test_payer_refusals_before_payment_are_unsigned_and_carry_a_one_time_key() -> None:
+    """What a payee that proved nothing hears when the payer says no: a code, no identity."""
+    keys = []
+    for _ in range(2):
+        payer = PayerApp(approve=False).session()
+        payee_side = payee_channel()
+        offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
+        payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
+        _feed_channel(payee_side, payer)
+        assert _read_channel(payer, payee_side).kind is MessageKind.ANSWER
+        payee_side.write(Message(kind=MessageKind.INVOICE, body=make_invoice()).encode())
+        _feed_channel(payee_side, payer)
+        (invoice,) = _events(payer)
+        assert isinstance(invoice, InvoiceReceived)
+        payer.decline("no")
+        refusal = _read_channel(payer, payee_side)
+        assert refusal.kind is MessageKind.REFUSAL
+        assert decode_refusal(refusal.body) == ErrorCode.SESSION_DECLINED
+        assert refusal.body == bytes([0x19, 0x02, 0xC0])  # CBOR uint 704, nothing else
+        remote = payee_side.remote_static
+        assert remote is not None
+        assert remote != x25519_from_ed25519_public(public_key(PAYER))
+        keys.append(remote)
+    assert keys[0] != keys[1]
+
+
+def test_payer_discloses_its_wallet_key_only_with_the_payment() -> None:
+    _, _, payer, payee = _pair()
+    wallet_key = public_key(PAYER)
+    _to_approval(payer, payee)
+    assert payee.sas is not None  # the payee shows its code before the payer reveals itself
+    assert _events(payee) == []
+    payer.persisted(_approve(payer).record_id)
+    _pump(payer, payee)
+    received, persist = _events(payee)
+    assert isinstance(persist, PersistRequired)
+    assert isinstance(received, PaymentReceived) and received.payment.payer == wallet_key
 
 
 def _feed_channel(channel: Channel, session: PayerSession | PayeeSession) -> None:
@@ -234,7 +279,7 @@ def _read_channel(session: PayerSession | PayeeSession, channel: Channel) -> Mes
 def test_payer_in_the_middle_with_its_own_keys_fails_the_payee() -> None:
     """Mallory answers the payee and relays a payment the real payer signed."""
     payee = PayeeApp().session(make_invoice())
-    mallory = Channel(initiator=False, identity=MALLORY, chunk_size=244, reassembly_timeout_ms=1000)
+    mallory = payer_channel()
     payee.start(NOW_MS)
     offer = _read_channel(payee, mallory)
     answer = answer_offer(Offer.decode(offer.body), Capabilities(currencies=("EUR",)))
@@ -243,6 +288,7 @@ def test_payer_in_the_middle_with_its_own_keys_fails_the_payee() -> None:
     _feed_channel(mallory, payee)
     invoice = _read_channel(payee, mallory)
     relayed = _payment_by_the_real_payer(invoice.body)
+    mallory.reveal(KeyPair.from_ed25519_seed(bytes(MALLORY)))
     mallory.write(Message(kind=MessageKind.PAYMENT, body=relayed).encode())
     _feed_channel(mallory, payee)
     assert _failed(_events(payee)).code == ErrorCode.HANDSHAKE_PEER_KEY_MISMATCH
@@ -267,7 +313,7 @@ def test_payee_in_the_middle_relaying_the_real_invoice_fails_the_payer() -> None
     """Mallory connects to the payer and forwards the real payee's signed invoice."""
     payer_app = PayerApp()
     payer = payer_app.session()
-    mallory = Channel(initiator=True, identity=MALLORY, chunk_size=244, reassembly_timeout_ms=1000)
+    mallory = payee_channel(MALLORY)
     offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
     mallory.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
     _feed_channel(mallory, payer)
@@ -277,6 +323,9 @@ def test_payee_in_the_middle_relaying_the_real_invoice_fails_the_payer() -> None
     _feed_channel(mallory, payer)
     assert _failed(_events(payer)).code == ErrorCode.HANDSHAKE_PEER_KEY_MISMATCH
     assert payer_app.counters == []
+    refusal = _read_channel(payer, mallory)
+    assert refusal.kind is MessageKind.REFUSAL
+    assert mallory.remote_static != x25519_from_ed25519_public(public_key(PAYER))
 
 
 def test_changing_the_offer_in_flight_fails_the_handshake() -> None:
@@ -286,16 +335,20 @@ def test_changing_the_offer_in_flight_fails_the_handshake() -> None:
     def downgrade(sender: str, index: int, chunk: bytes) -> bytes:
         if index != 0:
             return chunk
-        assert sender == "payee"
-        noise = chunk[3:]  # header + 2-byte length, then e (32 bytes) || envelope
+        assert sender == "payee"  # the opening: header + 2-byte length, then the envelope
         worse = Offer.from_capabilities(Capabilities(max_chunk_size=20, currencies=("EUR",)))
         envelope = Message(kind=MessageKind.OFFER, body=worse.encode()).encode()
-        (replacement,) = chunk_message(noise[:32] + envelope, 244)
+        (replacement,) = chunk_message(envelope, 244)
         return replacement
 
     run(payer, payee, payer_app, payee_app, tamper=downgrade)
-    assert _failed(payee_app.events).code == ErrorCode.NOISE_DECRYPT_FAILED
+    # the opening is in the prologue: the payer cannot read the payee's Noise message 2
+    assert _failed(payer_app.events).code == ErrorCode.NOISE_DECRYPT_FAILED
+    assert not any(isinstance(e, InvoiceReceived) for e in payer_app.events)
     assert payer_app.counters == []
+    deadline = payee.get_timer()
+    assert deadline is not None
+    payee.handle_timer(deadline)  # the payer could not tell it: the payee ends by its timer
     assert payee.state is PayeeState.FAILED
 
 
@@ -415,10 +468,22 @@ def test_data_after_completion_is_ignored() -> None:
     assert payer.next_event() is NEED_DATA
 
 
-def test_garbage_before_the_handshake_fails_without_an_abort() -> None:
+def test_garbage_as_the_opening_is_refused_with_only_a_code() -> None:
     payer = PayerApp().session()
     payer.receive_data(chunk_message(b"\x01" * 20, 40)[0], NOW_MS)
-    assert _failed(_events(payer)).code == ErrorCode.NOISE_MESSAGE_TOO_SHORT
+    assert _failed(_events(payer)).code == ErrorCode.SESSION_MALFORMED_MESSAGE
+    first, *rest = payer.data_to_send()
+    # Noise message 1 in clear: header, length, e (32 bytes), then the envelope
+    noise = first[3:] + b"".join(chunk[1:] for chunk in rest)
+    refusal = Message.decode(noise[32:])
+    assert refusal.kind is MessageKind.REFUSAL
+    assert decode_refusal(refusal.body) == ErrorCode.SESSION_MALFORMED_MESSAGE
+
+
+def test_garbage_frame_before_the_opening_fails_without_an_answer() -> None:
+    payer = PayerApp().session()
+    payer.receive_data(b"\xff\x00", NOW_MS)
+    assert _failed(_events(payer)).code == ErrorCode.FRAME_BAD_HEADER
     assert payer.data_to_send() == []
 
 
@@ -460,7 +525,7 @@ def test_expired_allowance_fails_before_approval() -> None:
 
 def test_peer_abort_with_a_code_we_do_not_know_is_reported_as_sent() -> None:
     payer = PayerApp().session()
-    payee_side = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    payee_side = payee_channel()
     offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
     payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
     _feed_channel(payee_side, payer)
@@ -475,7 +540,7 @@ def test_peer_abort_with_a_code_we_do_not_know_is_reported_as_sent() -> None:
 
 def test_abort_signed_by_someone_else_than_the_peer_is_a_key_mismatch() -> None:
     payer = PayerApp().session()
-    payee_side = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    payee_side = payee_channel()
     offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
     payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
     _feed_channel(payee_side, payer)
@@ -489,10 +554,50 @@ def test_abort_signed_by_someone_else_than_the_peer_is_a_key_mismatch() -> None:
 
 
 def test_channel_refuses_a_message_the_peer_could_not_take_and_keeps_its_state() -> None:
-    channel = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    channel = payee_channel()
     with pytest.raises(LocalProtocolError) as info:
         channel.write(bytes(1024))
     assert info.value.code is ErrorCode.FRAME_OVERSIZED
     assert channel.drain() == []
     channel.write(b"small offer")
     assert len(channel.drain()) == 1
+
+
+@pytest.mark.parametrize("body", [cbor_encode("no"), cbor_encode(99), cbor_encode(1000), b"\xff"])
+def test_a_refusal_that_is_not_one_error_code_is_malformed(body: bytes) -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        decode_refusal(body)
+    assert info.value.code is ErrorCode.SESSION_MALFORMED_MESSAGE
+
+
+def test_a_refusal_after_the_payer_disclosed_itself_is_unexpected() -> None:
+    """Once it has paid, the payer signs what it says: an unsigned refusal is not taken."""
+    payee = PayeeApp().session(make_invoice())
+    mallory = payer_channel()
+    payee.start(NOW_MS)
+    offer = _read_channel(payee, mallory)
+    answer = answer_offer(Offer.decode(offer.body), Capabilities(currencies=("EUR",)))
+    mallory.apply(answer)
+    mallory.write(Message(kind=MessageKind.ANSWER, body=answer.encode()).encode())
+    _feed_channel(mallory, payee)
+    _read_channel(payee, mallory)
+    mallory.reveal(KeyPair.from_ed25519_seed(bytes(PAYER)))
+    payment = _payment_by_the_real_payer(make_invoice())
+    mallory.write(Message(kind=MessageKind.PAYMENT, body=payment).encode())
+    _feed_channel(mallory, payee)
+    assert payee.state is PayeeState.AWAIT_PAYMENT_PERSISTED
+    mallory.write(Message(kind=MessageKind.REFUSAL, body=bytes([0x19, 0x02, 0xC0])).encode())
+    _feed_channel(mallory, payee)
+    assert _failed(_events(payee)).code == ErrorCode.SESSION_UNEXPECTED_MESSAGE
+
+
+def test_the_payer_takes_no_refusal_from_the_payee() -> None:
+    payer = PayerApp().session()
+    payee_side = payee_channel()
+    offer = Offer.from_capabilities(Capabilities(max_chunk_size=244, currencies=("EUR",)))
+    payee_side.write(Message(kind=MessageKind.OFFER, body=offer.encode()).encode())
+    _feed_channel(payee_side, payer)
+    _read_channel(payer, payee_side)
+    payee_side.write(Message(kind=MessageKind.REFUSAL, body=bytes([0x19, 0x02, 0xC0])).encode())
+    _feed_channel(payee_side, payer)
+    assert _failed(_events(payer)).code == ErrorCode.SESSION_UNEXPECTED_MESSAGE

@@ -9,16 +9,15 @@ from protocol.errors import ErrorCode
 from protocol.keys import public_key
 from protocol.negotiation import Capabilities, Offer
 from protocol.session import NEED_DATA, Completed, Failed, InvoiceReceived, PayeeState, PayerState
-from protocol.session.channel import Channel
 from protocol.session.messages import Message, MessageKind
 from tests.protocol.session_kit import (
     ISSUER,
     NOW_MS,
-    PAYEE,
     PayeeApp,
     PayerApp,
     make_invoice,
     outcome,
+    payee_channel,
     run,
 )
 
@@ -109,7 +108,7 @@ def test_payer_does_not_pay_again_a_payee_that_cannot_resume() -> None:
     payer_app, payee_app = PayerApp(), PayeeApp()
     run(payer_app.session(), payee_app.session(INVOICE), payer_app, payee_app, cut_after=5)
     payer = payer_app.session()
-    payee_side = Channel(initiator=True, identity=PAYEE, chunk_size=244, reassembly_timeout_ms=1000)
+    payee_side = payee_channel()
     no_resume = Capabilities(max_chunk_size=244, currencies=("EUR",), features=())
     payee_side.write(
         Message(kind=MessageKind.OFFER, body=Offer.from_capabilities(no_resume).encode()).encode()

@@ -1,8 +1,9 @@
 """Hostile peers that speak the real wire protocol over a real Link, with their own rules.
 
-Mallory runs a real Noise channel (:class:`protocol.session.channel.Channel`) and real
-envelopes, so the genuine role on the other side gets exactly what a modified app would
-send; what she sends in them is up to the test. Also: documents signed without the checks
+Mallory runs a real channel (:class:`protocol.session.channel.Channel`: the plaintext
+opening, then Noise with the payer as initiator) and real envelopes, so the genuine role on
+the other side gets exactly what a modified app would send; what she sends in them is up to
+the test. Also: documents signed without the checks
 :func:`protocol.verify.sign` makes (an attacker does not run our builders' checks).
 """
 
@@ -18,6 +19,7 @@ from protocol.cose import sign1
 from protocol.documents import Document, to_payload
 from protocol.framing import MIN_CHUNK_SIZE
 from protocol.negotiation import Answer, Capabilities, Offer, answer_offer
+from protocol.noise import KeyPair
 from protocol.session.channel import Channel
 from protocol.session.messages import Message, MessageKind
 
@@ -43,29 +45,46 @@ def with_payload(signed: bytes, doc: Document) -> bytes:
 class Mallory:
     """One end of a session with a hostile app behind it."""
 
-    def __init__(self, link: Link, channel: Channel) -> None:
+    def __init__(self, link: Link, channel: Channel, *, reveal: KeyPair | None = None) -> None:
         self.link = link
         self.channel = channel
+        self._reveal = reveal
+        self.heard: list[bytes] = []
+        """Every raw chunk received, in order (what a tracker keeps)."""
 
     @classmethod
     async def as_payer(cls, peripheral: Peripheral, identity: SigningKey) -> Mallory:
-        """Advertise, accept the payee's connection, be the Noise responder."""
+        """Advertise, accept the payee's connection, be the Noise initiator.
+
+        ``identity`` is disclosed with the first message written after the invoice.
+        """
         link = await peripheral.accept(tag=new_session_tag())
         channel = Channel(
-            initiator=False,
-            identity=identity,
+            opener=False,
+            static=None,
             chunk_size=MIN_CHUNK_SIZE,
+            reassembly_timeout_ms=10_000,
+        )
+        return cls(link, channel, reveal=KeyPair.from_ed25519_seed(bytes(identity)))
+
+    @classmethod
+    def on_link(cls, link: Link, identity: SigningKey | None = None) -> Mallory:
+        """A payee-side Mallory on a Link she already connected (a fresh key if none given)."""
+        channel = Channel(
+            opener=True,
+            static=KeyPair.from_ed25519_seed(bytes(identity or SigningKey.generate())),
+            chunk_size=link.max_chunk,
             reassembly_timeout_ms=10_000,
         )
         return cls(link, channel)
 
     @classmethod
     async def as_payee(cls, central: Central, identity: SigningKey) -> Mallory:
-        """Connect to the first payer seen, be the Noise initiator."""
+        """Connect to the first payer seen, write the opening, be the Noise responder."""
         link = await central.connect(await central.find(within=5))
         channel = Channel(
-            initiator=True,
-            identity=identity,
+            opener=True,
+            static=KeyPair.from_ed25519_seed(bytes(identity)),
             chunk_size=link.max_chunk,
             reassembly_timeout_ms=10_000,
         )
@@ -74,17 +93,21 @@ class Mallory:
     async def read(self) -> Message:
         """The next whole message from the peer, decrypted."""
         while True:
-            message = self.channel.feed(await self.link.receive(), NOW_MS)
+            chunk = await self.link.receive()
+            self.heard.append(chunk)
+            message = self.channel.feed(chunk, NOW_MS)
             if message is not None:
                 return Message.decode(self.channel.read(message))
 
     async def write(self, kind: MessageKind, body: bytes) -> None:
+        if self.channel.needs_static and self._reveal is not None:
+            self.channel.reveal(self._reveal)
         self.channel.write(Message(kind=kind, body=body).encode())
         for chunk in self.channel.drain():
             await self.link.send(chunk)
 
     async def answer(self, currency: str = "EUR") -> None:
-        """Payer side: read the offer and answer it (messages 1 and 2)."""
+        """Payer side: read the offer and answer it (the opening and Noise message 1)."""
         offer = Offer.decode((await self.read()).body)
         self.channel.use_chunk_size(min(offer.chunk_size, self.link.max_chunk))
         answer = answer_offer(
@@ -94,7 +117,7 @@ class Mallory:
         await self.write(MessageKind.ANSWER, answer.encode())
 
     async def offer(self, currency: str = "EUR") -> None:
-        """Payee side: offer and read the answer (messages 1 and 2)."""
+        """Payee side: offer and read the answer (the opening and Noise message 1)."""
         offer = Offer.from_capabilities(
             Capabilities(max_chunk_size=self.link.max_chunk, currencies=(currency,))
         )

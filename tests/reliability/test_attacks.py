@@ -31,7 +31,7 @@ from protocol.documents import Abort, Allowance, Payment, Verdict
 from protocol.framing import chunk_message
 from protocol.keys import document_hash, public_key
 from protocol.negotiation import Capabilities, Offer
-from protocol.session.messages import Message, MessageKind
+from protocol.session.messages import Message, MessageKind, decode_refusal
 from tests.app.world import now_s
 from tests.reliability.harness import QUICK, World, payer_role
 from tests.reliability.invariants import money_state
@@ -355,7 +355,9 @@ async def test_a_tampered_invoice_is_refused_before_any_counter_is_spent(tmp_pat
     before = money_state(world.homes.payer)
     outcome = await payee_attacks_payer(world, script)
     assert (outcome.status, outcome.error) == ("failed", "COSE_BAD_SIGNATURE")
-    assert reply[0].kind is MessageKind.ABORT
+    # told with an unsigned code: the payer has not disclosed who it is
+    assert reply[0].kind is MessageKind.REFUSAL
+    assert decode_refusal(reply[0].body) == _code("COSE_BAD_SIGNATURE")
     assert money_state(world.homes.payer) == before
 
 
@@ -435,8 +437,8 @@ async def test_a_man_in_the_middle_with_its_own_keys_gets_no_payment(tmp_path: P
             async with to_payer.link:
                 await to_payer.offer()
                 await to_payer.write(MessageKind.INVOICE, invoice.body)
-                abort = await to_payer.read()
-                assert abort.kind is MessageKind.ABORT
+                refusal = await to_payer.read()
+                assert refusal.kind is MessageKind.REFUSAL
 
     before = {h: money_state(h) for h in (world.homes.payer, world.homes.payee)}
     payer_out, payee_out = await _genuine_pair_through(world, relay)
@@ -448,18 +450,17 @@ async def test_a_man_in_the_middle_with_its_own_keys_gets_no_payment(tmp_path: P
 
 
 @attack("downgraded negotiation (offer rewritten in flight to a smaller chunk size)",
-        "NOISE_DECRYPT_FAILED at the payee")  # fmt: skip
+        "NOISE_DECRYPT_FAILED at the payer, before it sees an invoice")  # fmt: skip
 async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
     world = World.make(tmp_path)
 
     async def relay(peripheral: object, central: object) -> None:
         from_payee = await peripheral.accept(tag="downgr")  # type: ignore[attr-defined]
         to_payer = await central.connect(await central.find(within=5))  # type: ignore[attr-defined]
-        first = await from_payee.receive()
-        noise = first[3:]  # header + 2-byte length, then e (32 bytes) || envelope
+        await from_payee.receive()  # the opening: the offer in clear, bound into the prologue
         worse = Offer.from_capabilities(Capabilities(max_chunk_size=20, currencies=("EUR",)))
         envelope = Message(kind=MessageKind.OFFER, body=worse.encode()).encode()
-        (rewritten,) = chunk_message(noise[:32] + envelope, from_payee.max_chunk)
+        (rewritten,) = chunk_message(envelope, from_payee.max_chunk)
 
         async def pump(src: object, dst: object) -> None:
             try:
@@ -476,6 +477,6 @@ async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
 
     before = {h: money_state(h) for h in (world.homes.payer,)}
     payer_out, payee_out = await _genuine_pair_through(world, relay)
-    assert (payee_out.status, payee_out.error) == ("failed", "NOISE_DECRYPT_FAILED")
-    assert payer_out.status == "failed"
+    assert (payer_out.status, payer_out.error) == ("failed", "NOISE_DECRYPT_FAILED")
+    assert payee_out.status == "failed"
     assert money_state(world.homes.payer) == before[world.homes.payer]

@@ -25,7 +25,8 @@ from tests.reliability.invariants import INVARIANTS, check, snapshot
 
 pytestmark = pytest.mark.anyio
 
-FAST = Timeouts(handshake_ms=400, reassembly_ms=400, receipt_ms=2_000)
+FAST = Timeouts(offer_ms=1_000, invoice_ms=400, reassembly_ms=400, receipt_ms=2_000)
+"""The offer deadline is past the reassembly one, so a half-sent offer ends in FRAME_TIMEOUT."""
 FLOOD_BYTES = 8 * 1024 * 1024
 """What the flooding central tries to push: far more than any message may hold."""
 MEMORY_BOUND = 512 * 1024
