@@ -124,6 +124,8 @@ class ErrorCode(IntEnum):
     """The payer's wallet key is on the cached revocation list."""
     ACCEPT_ISSUER_NOT_ACCEPTED = 308
     """The allowance issuer is not among the issuers the invoice accepts."""
+    ACCEPT_SELF_PAYMENT = 309
+    """The payer's wallet key is the invoice's payee key: a wallet paying itself."""
 
     # 4xx: ledger chain rules (protocol/chain.py)
     CHAIN_COUNTER_GAP = 400
@@ -137,7 +139,7 @@ class ErrorCode(IntEnum):
     CHAIN_OTHER_ALLOWANCE = 404
     """A payment of another allowance (issuer, serial) offered to this chain."""
     FRAUD_PROOF_INVALID = 405
-    """A fraud proof whose two payments are not a fork of one allowance's chain."""
+    """A fraud proof whose two payments are not an inconsistent pair of one allowance's chain."""
 
     # 5xx: handshake and channel (protocol/noise.py, protocol/negotiation.py)
     NOISE_DECRYPT_FAILED = 500

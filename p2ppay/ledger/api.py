@@ -8,8 +8,11 @@ Routes (all JSON; the OpenAPI document is served at ``/openapi.json``)::
     POST /v1/allowances              wallet-signed: reserve money, get a signed allowance
     POST /v1/sync                    wallet-signed: settle bundles, get updates and lists
     GET  /v1/revocations             wallet-signed: the revocation list
-    POST /v1/admin/deposits          admin token: fund an account
+    POST /v1/revocations             wallet-signed: revoke the caller's own key
+    POST /v1/admin/deposits          admin token: fund an account ("guarantee": the operator's)
     POST /v1/admin/withdrawals       admin token: take money out
+    POST /v1/admin/release-held      admin token: pay held credit from the guarantee account
+    POST /v1/admin/revocations       admin token: revoke a wallet
     GET  /v1/admin/totals            admin token: sums for the conservation check
 
 Invariants:
@@ -136,9 +139,11 @@ def _balance(b: Balance) -> s.BalanceOut:
         balance=format_amount(b.balance, b.currency),
         reserve=format_amount(b.reserve, b.currency),
         claims=format_amount(b.claims, b.currency),
+        held=format_amount(b.held, b.currency),
         balance_minor=b.balance,
         reserve_minor=b.reserve,
         claims_minor=b.claims,
+        held_minor=b.held,
     )
 
 
@@ -308,6 +313,19 @@ def create_app(service: LedgerService) -> FastAPI:
         current = await service.revocations(caller)
         return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
 
+    @app.post("/v1/revocations", responses=_ERRORS)
+    async def revoke_self(caller: Wallet) -> s.RevocationsOut:
+        """Revoke the calling wallet's own key (lost or stolen device): at once, for good."""
+        current = await service.revoke_self(caller)
+        return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
+
+    _add_admin_routes(app, service)
+    return app
+
+
+def _add_admin_routes(app: FastAPI, service: LedgerService) -> None:
+    """The routes that need the admin token."""
+
     async def move(body: s.MoneyRequest, *, withdrawal: bool) -> s.StatementOut:
         account, balances = await service.move_money(
             body.wallet, amount=body.amount_minor, currency=body.currency, withdrawal=withdrawal
@@ -329,10 +347,27 @@ def create_app(service: LedgerService) -> FastAPI:
         """Take money out of an account's balance (money leaves the ledger)."""
         return await move(body, withdrawal=True)
 
+    @app.post("/v1/admin/release-held", responses=_ADMIN_ERRORS, dependencies=[Admin])
+    async def release_held(body: s.ReleaseHeldRequest) -> s.StatementOut:
+        """Pay a wallet's held credit out of the operator guarantee account (logged)."""
+        account, balances = await service.release_held(
+            body.wallet, amount=body.amount_minor, currency=body.currency, reason=body.reason
+        )
+        return s.StatementOut(
+            wallet=account.public_key.hex(),
+            wallet_id=account.wallet_id,
+            balances=[_balance(b) for b in balances],
+            allowances=[],
+        )
+
+    @app.post("/v1/admin/revocations", responses=_ADMIN_ERRORS, dependencies=[Admin])
+    async def revoke(body: s.RevokeRequest) -> s.RevocationsOut:
+        """Put a wallet on the revocation list at once (lost or stolen wallet)."""
+        current = await service.revoke_wallet(body.wallet, reason=body.reason)
+        return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
+
     @app.get("/v1/admin/totals", responses=_ADMIN_ERRORS, dependencies=[Admin])
     async def totals() -> s.TotalsOut:
         """Sums per currency, for the conservation check."""
         rows = await service.totals()
         return s.TotalsOut(currencies={c: s.TotalsRow(**row) for c, row in rows.items()})
-
-    return app

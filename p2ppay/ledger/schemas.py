@@ -23,6 +23,8 @@ __all__ = [
     "IssuedAllowanceOut",
     "MoneyRequest",
     "ProofOut",
+    "ReleaseHeldRequest",
+    "RevokeRequest",
     "ResultOut",
     "RevocationsOut",
     "StatementOut",
@@ -68,9 +70,11 @@ class BalanceOut(BaseModel):
     balance: str
     reserve: str
     claims: str
+    held: str = Field(description="credit for payments not backed yet; never spendable")
     balance_minor: int
     reserve_minor: int
     claims_minor: int
+    held_minor: int
 
 
 class AllowanceOut(BaseModel):
@@ -177,17 +181,35 @@ class MoneyRequest(_In):
     currency: Currency
 
 
+class ReleaseHeldRequest(_In):
+    """An admin decision: pay a wallet's held credit out of the operator guarantee account."""
+
+    wallet: Annotated[str, Field(min_length=1, max_length=100)]
+    amount_minor: Minor
+    currency: Currency
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RevokeRequest(_In):
+    """An admin revocation of a wallet (its id ``W-...`` or hex public key)."""
+
+    wallet: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = "revoked by the operator"
+
+
 class TotalsRow(BaseModel):
     """Sums over all accounts for one currency (minor units)."""
 
     balances: int
     reserves: int
     claims: int
+    held: int
     deposits: int
     withdrawals: int
 
 
 class TotalsOut(BaseModel):
-    """Per-currency sums; conservation: balances + reserves + claims = deposits - withdrawals."""
+    """Per-currency sums. Conservation: balances + reserves + claims + held = deposits -
+    withdrawals; backing: held = -claims, so balances + reserves = deposits - withdrawals."""
 
     currencies: dict[str, TotalsRow]

@@ -330,6 +330,43 @@ class LedgerService:
 
         return await self._db.run(work)
 
+    async def release_held(
+        self, wallet: str, *, amount: int, currency: str, reason: str
+    ) -> tuple[accounts.Account, list[accounts.Balance]]:
+        """An admin decision: pay ``amount`` of ``wallet``'s held credit out of the operator
+        guarantee account (which takes over the debt); logged with ``reason``."""
+        _check_money(amount, currency)
+        now = self.now()
+
+        async def work(tx: Tx) -> tuple[accounts.Account, list[accounts.Balance]]:
+            account = await accounts.find_account(tx, wallet, now=now)
+            await accounts.release_held(tx, account, currency, amount, reason=reason, now=now)
+            return account, await accounts.balances_of(tx, account.id)
+
+        return await self._db.run(work)
+
+    async def revoke_wallet(self, wallet: str, *, reason: str) -> Revocations:
+        """An admin revocation of a wallet (lost, stolen): on the list at once."""
+        now = self.now()
+
+        async def work(tx: Tx) -> Revocations:
+            account = await accounts.find_account(tx, wallet, now=now)
+            await _revoke_key(tx, account.public_key, reason=reason, now=now)
+            return await _revocations(tx)
+
+        return await self._db.run(work)
+
+    async def revoke_self(self, caller: Caller) -> Revocations:
+        """The calling wallet revokes its own key (``p2ppay revoke``): on the list at once."""
+        now = self.now()
+
+        async def work(tx: Tx) -> Revocations:
+            wallet = await self._caller(tx, caller)
+            await _revoke_key(tx, wallet, reason="revoked by the wallet", now=now)
+            return await _revocations(tx)
+
+        return await self._db.run(work)
+
     async def totals(self) -> dict[str, dict[str, int]]:
         """Per currency: balances, reserves, claims, deposits, withdrawals (all sums)."""
         return await self._db.run(accounts.totals)
@@ -354,6 +391,19 @@ def _check_money(amount: int, currency: str) -> None:
 
 
 async def _revocations(tx: Tx) -> Revocations:
-    rows = await tx.fetch("SELECT public_key FROM revocations ORDER BY public_key")
+    rows = await tx.fetch(
+        "SELECT public_key FROM revocations UNION SELECT public_key FROM key_revocations "
+        "ORDER BY public_key"
+    )
     keys = tuple(bytes(r[0]) for r in rows)
     return Revocations(version=len(keys), keys=keys)
+
+
+async def _revoke_key(tx: Tx, key: bytes, *, reason: str, now: int) -> None:
+    await tx.execute(
+        "INSERT INTO key_revocations (public_key, revoked_at, reason) VALUES ($1, $2, $3) "
+        "ON CONFLICT (public_key) DO NOTHING",
+        key,
+        now,
+        reason,
+    )

@@ -23,14 +23,14 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger import accounts
 from p2ppay.ledger.database import Tx
 from protocol.bundle import verify_bundle
-from protocol.chain import FraudProof
+from protocol.chain import FraudProof, Link, Links
 from protocol.documents import Payment, Verdict
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.verify import MAX_CLOCK_SKEW, open_as
@@ -65,6 +65,19 @@ class Checked:
     counter: int
     amount: int
     currency: str
+    spent: int
+    prev: bytes | None
+
+    @property
+    def link(self) -> Link:
+        """The payment as a link of its chain."""
+        return Link(
+            counter=self.counter,
+            prev=self.prev,
+            spent=self.spent,
+            amount=self.amount,
+            hash=self.payment_hash,
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -114,6 +127,8 @@ def check_bundle(raw: bytes, *, issuer: bytes, now: int) -> Checked | Outcome:
         counter=payment.doc.counter,
         amount=payment.doc.amount,
         currency=payment.doc.currency,
+        spent=payment.doc.spent,
+        prev=payment.doc.prev,
     )
     if receipt.verdict is not Verdict.ACCEPTED:
         refused = AppErrorCode.LEDGER_RECEIPT_REJECTED
@@ -127,41 +142,45 @@ def check_bundle(raw: bytes, *, issuer: bytes, now: int) -> Checked | Outcome:
 
 @dataclass
 class _Chain:
-    """An allowance's row, locked for this transaction, and what this batch changes."""
+    """An allowance's row, locked for this transaction, and its settled links."""
 
     id: int
     account_id: int
     currency: str
     reserve_left: int
-    at_counter: dict[int, tuple[bytes, bytes]]
-    """counter -> (payment hash, payment bytes) of the first payment settled there."""
+    links: Links
 
 
 def _in_list(start: int, count: int) -> str:
     return ", ".join(f"${i}" for i in range(start, start + count))
 
 
-async def _lock_chains(tx: Tx, serials: list[int], counters: list[int]) -> dict[int, _Chain]:
+async def _lock_chains(tx: Tx, serials: list[int]) -> dict[int, _Chain]:
     rows = await tx.fetch(
         "SELECT id, account_id, currency, reserve_left FROM allowances "
         f"WHERE id IN ({_in_list(1, len(serials))}) ORDER BY id" + tx.for_update,
         *serials,
     )
     chains = {
-        int(r[0]): _Chain(id=r[0], account_id=r[1], currency=r[2], reserve_left=r[3], at_counter={})
+        int(r[0]): _Chain(id=r[0], account_id=r[1], currency=r[2], reserve_left=r[3], links=Links())
         for r in rows
     }
     if chains:
         ids = sorted(chains)
-        for allowance_id, counter, payment_hash, payment in await tx.fetch(
-            "SELECT allowance_id, counter, payment_hash, payment FROM settlements "
-            f"WHERE allowance_id IN ({_in_list(1, len(ids))}) "
-            f"AND counter IN ({_in_list(len(ids) + 1, len(counters))}) ORDER BY seq",
+        # spent = 0: a row settled before schema 2 recorded totals; it claims no interval.
+        for allowance_id, counter, spent, amount, payment_hash, prev in await tx.fetch(
+            "SELECT allowance_id, counter, spent, amount, payment_hash, prev FROM settlements "
+            f"WHERE allowance_id IN ({_in_list(1, len(ids))}) AND spent > 0 ORDER BY seq",
             *ids,
-            *counters,
         ):
-            chains[int(allowance_id)].at_counter.setdefault(
-                int(counter), (bytes(payment_hash), bytes(payment))
+            chains[int(allowance_id)].links.add(
+                Link(
+                    counter=int(counter),
+                    prev=None if prev is None else bytes(prev),
+                    spent=int(spent),
+                    amount=int(amount),
+                    hash=bytes(payment_hash),
+                )
             )
     return chains
 
@@ -186,106 +205,158 @@ async def _proof_for(tx: Tx, payment_raw: bytes) -> FraudProof | None:
     return None if row is None else FraudProof(first=bytes(row[0]), second=bytes(row[1]))
 
 
-def _fork_proof(first: bytes, second: bytes) -> FraudProof:
-    return FraudProof.of(open_as(first, Payment), open_as(second, Payment))
+async def _payment_bytes(tx: Tx, payment_hash: bytes, batch: dict[bytes, bytes]) -> bytes:
+    if payment_hash in batch:
+        return batch[payment_hash]
+    row = await tx.fetchone("SELECT payment FROM settlements WHERE payment_hash = $1", payment_hash)
+    assert row is not None, "a settled link has its payment"
+    return bytes(row[0])
+
+
+async def _lock_balances(tx: Tx, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Lock the balance rows a batch may change, in the global order; their balances."""
+    ordered = sorted(keys)
+    await tx.executemany(
+        "INSERT INTO balances (account_id, currency) VALUES ($1, $2) "
+        "ON CONFLICT (account_id, currency) DO NOTHING",
+        ordered,
+    )
+    balances: dict[tuple[int, str], int] = {}
+    for account_id, currency in ordered:
+        row = await tx.fetchone(
+            "SELECT balance FROM balances WHERE account_id = $1 AND currency = $2" + tx.for_update,
+            account_id,
+            currency,
+        )
+        assert row is not None
+        balances[(account_id, currency)] = int(row[0])
+    return balances
+
+
+@dataclass
+class _Writes:
+    """What a batch changes, gathered in memory and written at the end of :func:`settle`."""
+
+    now: int
+    balances: dict[tuple[int, str], int]
+    """Balances of the locked rows, as the batch changes them."""
+    deltas: accounts.Deltas = field(default_factory=dict)
+    settlements: list[tuple[object, ...]] = field(default_factory=list)
+    debts: list[tuple[int, int, str, int, bytes]] = field(default_factory=list)
+    frauds: list[tuple[int, int, bytes, FraudProof]] = field(default_factory=list)
+    touched: set[int] = field(default_factory=set)
+
+    def add(self, key: tuple[int, str], delta: tuple[int, int, int, int]) -> None:
+        old = self.deltas.get(key, (0, 0, 0, 0))
+        self.deltas[key] = (old[0] + delta[0], old[1] + delta[1], old[2] + delta[2],
+                            old[3] + delta[3])  # fmt: skip
+
+    def pay(self, item: Checked, chain: _Chain, payee: int, proof: FraudProof | None) -> None:
+        """Move the money of one payment (see :func:`settle`) and record its settlement."""
+        link = item.link
+        from_reserve = min(chain.links.fresh(link), chain.reserve_left)
+        payer_row, payee_row = (chain.account_id, item.currency), (payee, item.currency)
+        from_balance = min(item.amount - from_reserve, self.balances[payer_row])
+        claimed = item.amount - from_reserve - from_balance
+        chain.reserve_left -= from_reserve
+        chain.links.add(link)
+        self.touched.add(chain.id)
+        self.balances[payer_row] -= from_balance
+        self.balances[payee_row] += from_reserve + from_balance
+        self.add(payer_row, (-from_balance, -from_reserve, -claimed, 0))
+        self.add(payee_row, (from_reserve + from_balance, 0, 0, claimed))
+        if claimed:
+            self.debts.append((chain.account_id, payee, item.currency, claimed, item.payment_hash))
+        self.settlements.append(
+            (item.payment_hash, item.invoice_id, chain.id, item.counter, chain.account_id,
+             payee, item.currency, item.amount, from_reserve + from_balance, claimed,
+             int(proof is not None), item.payment_raw, item.raw, self.now, item.spent,
+             item.prev)
+        )  # fmt: skip
+
+    async def write(self, tx: Tx, chains: dict[int, _Chain]) -> None:
+        await tx.executemany(
+            "INSERT INTO settlements (payment_hash, invoice_id, allowance_id, counter, "
+            "payer_account, payee_account, currency, amount, covered, claimed, fraud, payment, "
+            "bundle, settled_at, spent, prev) VALUES "
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            self.settlements,
+        )
+        by_id = {c.id: c for c in chains.values()}
+        await tx.executemany(
+            "UPDATE allowances SET reserve_left = $1 WHERE id = $2",
+            [(by_id[i].reserve_left, i) for i in sorted(self.touched)],
+        )
+        await accounts.add_to_balances(tx, self.deltas)
+        for debtor, creditor, currency, amount, payment_hash in self.debts:
+            await accounts.add_debt(
+                tx,
+                debtor=debtor,
+                creditor=creditor,
+                currency=currency,
+                amount=amount,
+                payment_hash=payment_hash,
+                now=self.now,
+            )
+        for allowance_id, counter, payer, proof in self.frauds:
+            await _record_fraud(tx, allowance_id, counter, payer, proof, now=self.now)
 
 
 async def settle(tx: Tx, items: list[Checked], *, now: int) -> list[Outcome]:
-    """Settle verified bundles in order, inside ``tx``; one outcome per item, same order."""
+    """Settle verified bundles in order, inside ``tx``; one outcome per item, same order.
+
+    Each payment is paid from its allowance's reserve for the part of its interval no
+    settled payment claimed yet, then from the payer's balance, and the rest is credited
+    to the payee as held (the payer's claim). A payment inconsistent with a settled one of
+    its chain is ``fraud``: the pair's proof is stored and the payer revoked.
+    """
     if not items:
         return []
-    chains = await _lock_chains(
-        tx, sorted({c.serial for c in items}), sorted({c.counter for c in items})
-    )
+    chains = await _lock_chains(tx, sorted({c.serial for c in items}))
     done = await _settled_already(tx, sorted({c.payment_hash for c in items}))
     payee_ids = await accounts.ensure_accounts(tx, {c.payee for c in items}, now=now)
-
-    outcomes: list[Outcome] = []
-    deltas: dict[tuple[int, str], tuple[int, int, int]] = {}
-    settlement_rows: list[tuple[object, ...]] = []
-    frauds: list[tuple[int, int, bytes, FraudProof]] = []
-    touched: set[int] = set()
+    money_rows = {(payee_ids[c.payee], c.currency) for c in items}
+    money_rows |= {(ch.account_id, ch.currency) for ch in chains.values()}
+    writes = _Writes(now=now, balances=await _lock_balances(tx, money_rows))
     found: dict[bytes, FraudProof] = {}
-
-    def add(key: tuple[int, str], balance: int, reserve: int, claims: int) -> None:
-        b, r, c = deltas.get(key, (0, 0, 0))
-        deltas[key] = (b + balance, r + reserve, c + claims)
-
+    batch_bytes: dict[bytes, bytes] = {}
+    outcomes: list[Outcome] = []
     for item in items:
         chain = chains.get(item.serial)
         if chain is None or chain.currency != item.currency:
             code = AppErrorCode.LEDGER_UNKNOWN_ALLOWANCE
             outcomes.append(_rejected(code.name, int(code), f"serial {item.serial}", item))
             continue
+        proof = None
         if item.payment_hash in done:
-            proof = None
             if done[item.payment_hash]:  # a repeat of a fraud is answered fraud, with its proof
                 proof = found.get(item.payment_hash) or await _proof_for(tx, item.payment_raw)
-            outcomes.append(
-                Outcome(
-                    status=Status.FRAUD if proof is not None else Status.DUPLICATE,
-                    payment_hash=item.payment_hash,
-                    invoice_id=item.invoice_id,
-                    proof=proof,
-                )
-            )
-            continue
-        earlier = chain.at_counter.get(item.counter)
-        proof = None
-        if earlier is not None:
-            proof = _fork_proof(earlier[1], item.payment_raw)
-            frauds.append((chain.id, item.counter, item.payer, proof))
-            found[item.payment_hash] = proof
+            status = Status.FRAUD if proof is not None else Status.DUPLICATE
         else:
-            chain.at_counter[item.counter] = (item.payment_hash, item.payment_raw)
-        covered = min(item.amount, chain.reserve_left)
-        claimed = item.amount - covered
-        chain.reserve_left -= covered
-        touched.add(item.serial)
-        add((chain.account_id, item.currency), 0, -covered, -claimed)
-        add((payee_ids[item.payee], item.currency), item.amount, 0, 0)
-        settlement_rows.append(
-            (
-                item.payment_hash,
-                item.invoice_id,
-                chain.id,
-                item.counter,
-                chain.account_id,
-                payee_ids[item.payee],
-                item.currency,
-                item.amount,
-                covered,
-                claimed,
-                int(proof is not None),
-                item.payment_raw,
-                item.raw,
-                now,
-            )
-        )
-        done[item.payment_hash] = proof is not None
+            clash = chain.links.conflict_with(item.link)
+            if clash is not None:
+                other = await _payment_bytes(tx, clash[0].hash, batch_bytes)
+                proof = found[item.payment_hash] = _fraud_proof(other, item.payment_raw)
+                low = min(item.counter, clash[0].counter)
+                writes.frauds.append((chain.id, low, item.payer, proof))
+            writes.pay(item, chain, payee_ids[item.payee], proof)
+            batch_bytes[item.payment_hash] = item.payment_raw
+            done[item.payment_hash] = proof is not None
+            status = Status.FRAUD if proof is not None else Status.SETTLED
         outcomes.append(
             Outcome(
-                status=Status.FRAUD if proof is not None else Status.SETTLED,
+                status=status,
                 payment_hash=item.payment_hash,
                 invoice_id=item.invoice_id,
                 proof=proof,
             )
         )
-
-    await tx.executemany(
-        "INSERT INTO settlements (payment_hash, invoice_id, allowance_id, counter, "
-        "payer_account, payee_account, currency, amount, covered, claimed, fraud, payment, "
-        "bundle, settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        settlement_rows,
-    )
-    await tx.executemany(
-        "UPDATE allowances SET reserve_left = $1 WHERE id = $2",
-        [(chains[serial].reserve_left, chains[serial].id) for serial in sorted(touched)],
-    )
-    await accounts.add_to_balances(tx, deltas)
-    for allowance_id, counter, payer, proof in frauds:
-        await _record_fraud(tx, allowance_id, counter, payer, proof, now=now)
+    await writes.write(tx, chains)
     return outcomes
+
+
+def _fraud_proof(first: bytes, second: bytes) -> FraudProof:
+    return FraudProof.of(open_as(first, Payment), open_as(second, Payment))
 
 
 async def _record_fraud(

@@ -206,6 +206,14 @@ class LedgerClient:
             "POST", "/v1/sync", schemas.SyncOut, {"bundles": bundles, "query": query}
         )
 
+    async def revocations(self) -> schemas.RevocationsOut:
+        """The current revocation list."""
+        return await self._call("GET", "/v1/revocations", schemas.RevocationsOut)
+
+    async def revoke(self) -> schemas.RevocationsOut:
+        """Revoke this wallet's own key (lost or stolen device), for good. Idempotent."""
+        return await self._call("POST", "/v1/revocations", schemas.RevocationsOut)
+
 
 class AdminClient:
     """Admin calls with the ledger's admin token (deposits for tests and the demo)."""
@@ -242,6 +250,49 @@ class AdminClient:
             body=body,
             headers=self._headers,
             retry=False,
+        )
+
+    async def withdraw(
+        self, wallet: str, amount_minor: int, currency: str
+    ) -> schemas.StatementOut:
+        """Take money out of ``wallet``'s balance. Not retried (not idempotent)."""
+        body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency}
+        return await self._http.call(
+            "POST",
+            "/v1/admin/withdrawals",
+            schemas.StatementOut,
+            body=body,
+            headers=self._headers,
+            retry=False,
+        )
+
+    async def release_held(
+        self, wallet: str, amount_minor: int, currency: str, reason: str
+    ) -> schemas.StatementOut:
+        """Pay ``wallet``'s held credit from the guarantee account. Not retried."""
+        body = {
+            "wallet": wallet,
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "reason": reason,
+        }
+        return await self._http.call(
+            "POST",
+            "/v1/admin/release-held",
+            schemas.StatementOut,
+            body=body,
+            headers=self._headers,
+            retry=False,
+        )
+
+    async def revoke(self, wallet: str, reason: str) -> schemas.RevocationsOut:
+        """Put ``wallet`` (id or hex key) on the revocation list (idempotent)."""
+        return await self._http.call(
+            "POST",
+            "/v1/admin/revocations",
+            schemas.RevocationsOut,
+            body={"wallet": wallet, "reason": reason},
+            headers=self._headers,
         )
 
     async def totals(self) -> schemas.TotalsOut:

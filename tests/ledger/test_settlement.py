@@ -26,9 +26,12 @@ async def conserved(ledger: RunningLedger) -> dict[str, int]:
     """The totals of EUR, after checking the conservation invariant."""
     async with AdminClient(ledger.url, ledger.admin_token) as admin:
         totals = (await admin.totals()).currencies["EUR"]
-    assert totals.balances + totals.reserves + totals.claims == (
+    assert totals.balances + totals.reserves + totals.claims + totals.held == (
         totals.deposits - totals.withdrawals
     )
+    # Spendable money is always backed: held credit mirrors the claims exactly.
+    assert totals.held == -totals.claims
+    assert totals.balances + totals.reserves == totals.deposits - totals.withdrawals
     return totals.model_dump()
 
 
@@ -121,9 +124,12 @@ async def test_a_fork_across_two_payees_is_fraud_with_a_proof_and_revokes_the_pa
         assert open_as(proof.first, Payment).doc.payer == payer.public
         assert key == chain_key(open_as(proof.second, Payment))
 
-        # Both payees are paid; the reserve covered 20.00 and the payer owes the other 10.00.
+        # Both payees are paid: the reserve covered the interval (0, 15.00] once, and the
+        # payer's own balance (100.00 - 20.00) paid the double-spent 15.00; 5.00 stays
+        # reserved, nothing is owed and nothing is held.
         totals = await conserved(ledger)
-        assert (totals["reserves"], totals["claims"]) == (0, -10_00)
+        assert (totals["reserves"], totals["claims"], totals["held"]) == (5_00, 0, 0)
+        assert totals["balances"] == 100_00 - 5_00
 
         # The revocation list reaches the next payee, whose offline check now refuses.
         async with third.client(ledger) as client:

@@ -315,6 +315,9 @@ def acceptance() -> list[Case]:
         W.payee, amount=12_50, currency="EUR", now=NOW, invoice_id=b"p" * 16,
         nonce=b"q" * 16, issuers=(b"\x07" * 16,),
     )  # fmt: skip
+    to_self = make_invoice(
+        W.payer, amount=12_50, currency="EUR", now=NOW, invoice_id=b"s" * 16, nonce=b"t" * 16
+    )
 
     def payer_signed(payment: SignedDocument[Payment], **changes: Any) -> bytes:
         return _signed_payload("payer", Kind.PAYMENT, cbor.encode(_with(payment, **changes)))
@@ -342,6 +345,9 @@ def acceptance() -> list[Case]:
           W.payment(invoice=picky).raw, picky, code=ErrorCode.ACCEPT_ISSUER_NOT_ACCEPTED),
         a("payer-revoked", "The payer's wallet key is revoked.", W.payment(invoice=invoice).raw,
           invoice, code=ErrorCode.ACCEPT_PAYER_REVOKED, revoked=(public_key(W.payer),)),
+        a("self-payment", "The payer pays an invoice of its own wallet key.",
+          W.payment(invoice=to_self).raw, to_self, code=ErrorCode.ACCEPT_SELF_PAYMENT,
+          payee=public_key(W.payer)),
         a("counter-not-increasing", "Counter 2 when counter 2 was already seen.", second.raw,
           invoice, code=ErrorCode.ACCEPT_COUNTER_NOT_INCREASING, last_seen=head_of(second)),
         a("prev-hash-mismatch", "Counter 2 whose prev is not the seen counter 1.", second.raw,
