@@ -61,15 +61,13 @@ async def cheater_with_allowance(
         if deposit:
             async with AdminClient(ledger.url, ledger.admin_token) as admin:
                 await admin.deposit(bytes(key.verify_key).hex(), amount, "EUR")
-        issued = await c.request_allowance(
-            currency="EUR", amount_minor=amount, valid_for=valid_for
-        )
+        issued = await c.request_allowance(currency="EUR", amount_minor=amount, valid_for=valid_for)
     return open_as(base64.b64decode(issued.allowance), Allowance)
 
 
-async def eur_of(ledger: RunningLedger, key: SigningKey, clock: list[int] | None = None) -> dict[
-    str, int
-]:
+async def eur_of(
+    ledger: RunningLedger, key: SigningKey, clock: list[int] | None = None
+) -> dict[str, int]:
     async with client(ledger, key, clock) as c:
         await c.register()
         rows = [b for b in (await c.statement()).balances if b.currency == "EUR"]

@@ -1,4 +1,6 @@
-"""Conservation: balances + reserves + claims = deposits - withdrawals, after any sequence.
+"""Conservation: balances + reserves = deposits - withdrawals (held = -claims), after any
+sequence of honest work and plain double spends (the cheater with its own keys has its own
+machine: ``test_cheater_machine.py``).
 
 A Hypothesis state machine drives the ledger service on a real database (SQLite, then
 PostgreSQL) with deposits, withdrawals, allowance requests, honest and double-spent offline
@@ -168,9 +170,8 @@ def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachi
             totals = self.call(self.service.totals)
             for row in totals.values():
                 assert row["balances"] >= 0 and row["reserves"] >= 0 and row["claims"] <= 0
-                assert row["balances"] + row["reserves"] + row["claims"] == (
-                    row["deposits"] - row["withdrawals"]
-                )
+                assert row["held"] == -row["claims"]
+                assert row["balances"] + row["reserves"] == row["deposits"] - row["withdrawals"]
 
     return Ledger
 

@@ -114,9 +114,11 @@ async def test_a_late_bundle_the_payers_balance_cannot_cover_is_held_until_it_re
         await fund(ledger, payer, deposit=20_00, allowance=20_00)
         await trust_ledger(ledger, payee)
         bundle = pay_offline(payer, payee, 8_00)
-        async with payer.client(ledger, lambda: clock[0]) as by_payer, payee.client(
-            ledger, lambda: clock[0]
-        ) as by_payee, AdminClient(ledger.url, ledger.admin_token) as admin:
+        async with (
+            payer.client(ledger, lambda: clock[0]) as by_payer,
+            payee.client(ledger, lambda: clock[0]) as by_payee,
+            AdminClient(ledger.url, ledger.admin_token) as admin,
+        ):
             clock[0] += 8 * 24 * 3600 + GRACE
             assert eur(await by_payer.statement()) == (20_00, 0, 0)
             await admin.withdraw(payer.public.hex(), 15_00, "EUR")  # spends the released money
