@@ -38,12 +38,21 @@ M = TypeVar("M", bound=BaseModel)
 class SyncError(AppError):
     """The ledger could not be reached, refused, or answered nonsense.
 
-    ``remote`` is the ledger's error code name when it refused (e.g. ``LEDGER_REPLAY``).
+    ``remote`` is the ledger's error code name when it refused (e.g. ``LEDGER_REPLAY``);
+    ``status`` the HTTP status of the ledger's last answer, if it answered at all.
     """
 
-    def __init__(self, code: AppErrorCode, message: str = "", *, remote: str | None = None):
+    def __init__(
+        self,
+        code: AppErrorCode,
+        message: str = "",
+        *,
+        remote: str | None = None,
+        status: int | None = None,
+    ):
         super().__init__(code, message)
         self.remote = remote
+        self.status = status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +110,7 @@ class _Http:
         content = b"" if body is None else json.dumps(body).encode()
         attempts = self._retry.attempts if retry else 1
         last: str = ""
+        status: int | None = None
         for attempt in range(attempts):
             if attempt:
                 await self._sleep(self._retry.delay(attempt - 1))
@@ -112,14 +122,16 @@ class _Http:
                     headers={**headers(content), "content-type": "application/json"},
                 )
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last, status = f"{type(exc).__name__}: {exc}", None
                 continue
             if response.status_code == 429 or response.status_code >= 500:
-                last = f"HTTP {response.status_code}"
+                last, status = f"HTTP {response.status_code}", response.status_code
                 continue
             return _parse(response, model)
         raise SyncError(
-            AppErrorCode.SYNC_UNREACHABLE, f"{method} {path} failed {attempts} times: {last}"
+            AppErrorCode.SYNC_UNREACHABLE,
+            f"{method} {path} failed {attempts} times: {last}",
+            status=status,
         )
 
 
@@ -132,7 +144,10 @@ def _parse(response: httpx.Response, model: type[M]) -> M:
                 AppErrorCode.SYNC_BAD_ANSWER, f"HTTP {response.status_code} without an error body"
             ) from None
         raise SyncError(
-            AppErrorCode.SYNC_REFUSED, f"{error.error}: {error.message}", remote=error.error
+            AppErrorCode.SYNC_REFUSED,
+            f"{error.error}: {error.message}",
+            remote=error.error,
+            status=response.status_code,
         )
     try:
         return model.model_validate_json(response.content)
@@ -252,9 +267,7 @@ class AdminClient:
             retry=False,
         )
 
-    async def withdraw(
-        self, wallet: str, amount_minor: int, currency: str
-    ) -> schemas.StatementOut:
+    async def withdraw(self, wallet: str, amount_minor: int, currency: str) -> schemas.StatementOut:
         """Take money out of ``wallet``'s balance. Not retried (not idempotent)."""
         body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency}
         return await self._http.call(

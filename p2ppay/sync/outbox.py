@@ -10,6 +10,12 @@ One sync:
 3. stores the issuer keys and, if newer, the revocation list the ledger sent, so this
    wallet's offline checks as a payee refuse a revoked payer from now on.
 
+A batch the ledger cannot take as a whole (it refuses the request about its content, 400 or
+413, or fails answering it, 5xx) is split in halves and sent again, down to single
+bundles, so one bad bundle never holds back the rest. A single bundle the ledger refuses
+(4xx) is **set aside**: marked ``rejected`` with ``set aside: CODE``; one it fails on (5xx)
+stays ``pending`` for the next sync. Both count in ``SyncReport.set_aside``.
+
 Invariants:
 - Resumable: a sync stopped at any point leaves unanswered records ``pending`` or ``sent``,
   and the next sync sends them again; the ledger settles each payment once, so a repeat is
@@ -51,6 +57,8 @@ class SyncReport:
     """Records settled by the other party's upload (learnt by asking)."""
     waiting: int = 0
     """Records with no complete bundle and no verdict yet."""
+    set_aside: int = 0
+    """Records the ledger could not take on their own (see the module docstring)."""
     batches: int = 0
     revocations_version: int | None = None
     proofs: list[FraudProof] = field(default_factory=list)
@@ -64,6 +72,7 @@ class SyncReport:
             "fraud": self.fraud,
             "updated": self.updated,
             "waiting": self.waiting,
+            "set_aside": self.set_aside,
             "batches": self.batches,
             "revocations_version": self.revocations_version,
         }
@@ -111,17 +120,61 @@ async def sync_outbox(
         store.outbox.mark_many(
             [(e.item.invoice_id, OutboxStatus.SENT, "") for e in batch], now=now()
         )
-        uploads = [e for e in batch if e.bundle is not None]
-        answer = await client.sync(
-            [base64.b64encode(e.bundle).decode("ascii") for e in uploads if e.bundle],
-            [e.payment_hash.hex() for e in batch],
-        )
-        report.batches += 1
-        _apply(store, answer, uploads, batch, report, now=now())
+        await _upload(store, client, batch, report, now=now)
         done += len(batch)
         if progress is not None:
             progress(done, total)
     return report
+
+
+_CALLER_REFUSALS = frozenset(
+    {"LEDGER_UNAUTHENTICATED", "LEDGER_REPLAY", "LEDGER_STALE_REQUEST", "LEDGER_FORBIDDEN",
+     "LEDGER_UNKNOWN_ACCOUNT", "LEDGER_RATE_LIMITED"}
+)  # fmt: skip
+"""Refusals about the caller, not the bundles: splitting the batch would not help."""
+
+
+def _about_the_bundles(exc: SyncError) -> bool:
+    if exc.status is None or exc.remote in _CALLER_REFUSALS:
+        return False
+    return exc.status in (400, 413) or exc.status >= 500
+
+
+async def _upload(
+    store: Store,
+    client: LedgerClient,
+    batch: list[_Entry],
+    report: SyncReport,
+    *,
+    now: Callable[[], int],
+) -> None:
+    """Send one batch and apply the answer; split it if the ledger cannot take it whole."""
+    uploads = [e for e in batch if e.bundle is not None]
+    try:
+        answer = await client.sync(
+            [base64.b64encode(e.bundle).decode("ascii") for e in uploads if e.bundle],
+            [e.payment_hash.hex() for e in batch],
+        )
+    except SyncError as exc:
+        if not _about_the_bundles(exc):
+            raise
+        if len(batch) > 1:
+            half = len(batch) // 2
+            await _upload(store, client, batch[:half], report, now=now)
+            await _upload(store, client, batch[half:], report, now=now)
+            return
+        (entry,) = batch
+        report.set_aside += 1
+        if exc.code is AppErrorCode.SYNC_REFUSED:
+            detail = f"set aside: {exc.remote}"
+            store.outbox.mark_many(
+                [(entry.item.invoice_id, OutboxStatus.REJECTED, detail)], now=now()
+            )
+        else:
+            store.outbox.mark_many([(entry.item.invoice_id, OutboxStatus.PENDING, "")], now=now())
+        return
+    report.batches += 1
+    _apply(store, answer, uploads, batch, report, now=now())
 
 
 def _verified_proof(result: schemas.ResultOut) -> FraudProof:
