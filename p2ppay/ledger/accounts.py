@@ -177,9 +177,7 @@ async def _locked_balance(tx: Tx, account_id: int, currency: str) -> Balance:
         currency,
     )
     assert row is not None
-    return Balance(
-        currency=currency, balance=row[0], reserve=row[1], claims=row[2], held=row[3]
-    )
+    return Balance(currency=currency, balance=row[0], reserve=row[1], claims=row[2], held=row[3])
 
 
 async def credit(tx: Tx, account_id: int, currency: str, amount: int) -> None:
@@ -200,9 +198,7 @@ async def credit(tx: Tx, account_id: int, currency: str, amount: int) -> None:
             work.append((creditor, released))
 
 
-async def _close_debts(
-    tx: Tx, debtor: int, currency: str, amount: int
-) -> list[tuple[int, int]]:
+async def _close_debts(tx: Tx, debtor: int, currency: str, amount: int) -> list[tuple[int, int]]:
     """Mark ``amount`` of ``debtor``'s open debts repaid, oldest first; (creditor, amount)."""
     released: list[tuple[int, int]] = []
     left = amount
@@ -228,7 +224,13 @@ async def _close_debts(
 
 
 async def add_debt(
-    tx: Tx, *, debtor: int, creditor: int, currency: str, amount: int, payment_hash: bytes,
+    tx: Tx,
+    *,
+    debtor: int,
+    creditor: int,
+    currency: str,
+    amount: int,
+    payment_hash: bytes,
     now: int,
 ) -> None:
     """Record that ``debtor`` owes ``creditor`` ``amount`` (the caller moves claims/held)."""
@@ -366,9 +368,7 @@ async def balances_of(tx: Tx, account_id: int) -> list[Balance]:
         "ORDER BY currency",
         account_id,
     )
-    return [
-        Balance(currency=c, balance=b, reserve=r, claims=cl, held=h) for c, b, r, cl, h in rows
-    ]
+    return [Balance(currency=c, balance=b, reserve=r, claims=cl, held=h) for c, b, r, cl, h in rows]
 
 
 async def totals(tx: Tx) -> dict[str, dict[str, int]]:

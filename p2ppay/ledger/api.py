@@ -61,7 +61,7 @@ MAX_BODY = 4 * 1024 * 1024
 """Largest request body: a full sync batch of the largest bundles fits with room to spare."""
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": s.ErrorBody} for status in (400, 401, 404, 409, 413, 503)
+    status: {"model": s.ErrorBody} for status in (400, 401, 404, 409, 413, 429, 503)
 }
 _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": s.ErrorBody} for status in (400, 403, 404, 409, 503)

@@ -169,7 +169,17 @@ _V2: tuple[str, ...] = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_V3: tuple[str, ...] = (
+    # Bundles per wallet key per minute (the rate limit, shared by every ledger process).
+    """CREATE TABLE rate_windows (
+        public_key {bytes} NOT NULL,
+        minute {int} NOT NULL,
+        bundles {int} NOT NULL,
+        PRIMARY KEY (public_key, minute)
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[n]`` takes the schema from version n to n + 1. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

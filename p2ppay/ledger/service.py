@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ MAX_BATCH = 200
 """Most bundles (and most status queries) in one sync request."""
 REQUEST_WINDOW = 300
 """Seconds a signed request's timestamp may differ from the ledger clock."""
+DEFAULT_BUNDLES_PER_MINUTE = 6000
+"""Bundles one wallet key may send per minute unless configured otherwise."""
+_REMEMBERED = frozenset({"DOC_NOT_YET_VALID"})
+"""Refusal codes that may change with time: never remembered (checked again)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,7 +66,10 @@ class LedgerConfig:
     max_validity: int = 90 * 24 * 3600
     """Longest allowance validity a wallet may ask for."""
     verify_workers: int = 0
-    """Worker processes that verify bundles in parallel (0: in the serving process)."""
+    """Worker processes that verify bundles in parallel (0: in the serving process;
+    ``ledger serve`` defaults to one per CPU)."""
+    bundles_per_minute: int = DEFAULT_BUNDLES_PER_MINUTE
+    """Most bundles one wallet key may send per clock minute (``LEDGER_RATE_LIMITED``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,6 +187,37 @@ class LedgerService:
             raise LedgerError(AppErrorCode.LEDGER_REPLAY, "this nonce was used already")
         return caller.public_key
 
+    async def _admit(self, tx: Tx, caller: Caller, bundles: list[bytes]) -> bytes:
+        """Before any bundle is verified: the nonce, a registered caller, the rate limit."""
+        wallet = await self._caller(tx, caller)
+        if await accounts.account_by_key(tx, wallet) is None:
+            raise LedgerError(AppErrorCode.LEDGER_UNKNOWN_ACCOUNT, "register first")
+        if not bundles:
+            return wallet
+        minute = self.now() // 60
+        if self._requests % 256 == 1:
+            await tx.execute("DELETE FROM rate_windows WHERE minute < $1", minute - 1)
+        await tx.execute(
+            "INSERT INTO rate_windows (public_key, minute, bundles) VALUES ($1, $2, $3) "
+            "ON CONFLICT (public_key, minute) DO UPDATE "
+            "SET bundles = rate_windows.bundles + $3",
+            wallet,
+            minute,
+            len(bundles),
+        )
+        row = await tx.fetchone(
+            "SELECT bundles FROM rate_windows WHERE public_key = $1 AND minute = $2",
+            wallet,
+            minute,
+        )
+        assert row is not None
+        if int(row[0]) > self._config.bundles_per_minute:
+            raise LedgerError(
+                AppErrorCode.LEDGER_RATE_LIMITED,
+                f"more than {self._config.bundles_per_minute} bundles this minute; retry later",
+            )
+        return wallet
+
     # --- wallets ------------------------------------------------------------------------
 
     async def register(self, caller: Caller) -> tuple[accounts.Account, bool]:
@@ -257,13 +296,35 @@ class LedgerService:
         if len(bundles) > MAX_BATCH or len(query) > MAX_BATCH:
             raise LedgerError(AppErrorCode.LEDGER_BATCH_TOO_LARGE, f"at most {MAX_BATCH} each")
         now = self.now()
-        checked = await self._verified.check(
-            bundles, issuer=self._issuer_key, now=now, workers=self._workers
+        keys = [hashlib.sha256(self._issuer_key + raw).digest() for raw in bundles]
+
+        async def admit(tx: Tx) -> tuple[bytes, dict[bytes, settlement.Outcome]]:
+            wallet = await self._admit(tx, caller, bundles)
+            return wallet, await _refused(tx, keys)
+
+        # The request's nonce, the caller's account and its rate are checked (and the nonce
+        # consumed) before any signature of a bundle is: a replayed request, an unregistered
+        # caller or a flood costs one signature check, not four per bundle.
+        wallet, refused = await self._db.run(admit)
+        # Each distinct bundle is verified once per request, however often it is repeated.
+        todo = list({k: i for i, k in reversed(list(enumerate(keys))) if k not in refused}.items())
+        fresh = await self._verified.check(
+            [bundles[i] for _, i in todo], issuer=self._issuer_key, now=now, workers=self._workers
         )
+        known = {**refused, **{k: c for (k, _), c in zip(todo, fresh, strict=True)}}
+        checked: list[settlement.Checked | settlement.Outcome] = [known[k] for k in keys]
         to_settle = [c for c in checked if isinstance(c, settlement.Checked)]
+        remember = [
+            (k, c)
+            for k, c in known.items()
+            if isinstance(c, settlement.Outcome)
+            and k not in refused
+            and c.error not in _REMEMBERED
+            and c.error is not None
+        ]
 
         async def work(tx: Tx) -> SyncAnswer:
-            wallet = await self._caller(tx, caller)
+            await _remember_refusals(tx, remember, now=now)
             await allowances.release_expired(tx, now=now, grace=self._config.grace)
             settled = iter(await settlement.settle(tx, to_settle, now=now))
             outcomes = [c if isinstance(c, settlement.Outcome) else next(settled) for c in checked]
@@ -388,6 +449,34 @@ def _check_money(amount: int, currency: str) -> None:
         ) from exc
     if not 0 < amount <= MAX_AMOUNT:
         raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, f"amount must be 1..{MAX_AMOUNT}")
+
+
+async def _refused(tx: Tx, keys: list[bytes]) -> dict[bytes, settlement.Outcome]:
+    """Refusals remembered for these bundle keys (SHA-256 of issuer key + bundle)."""
+    if not keys:
+        return {}
+    marks = ", ".join(f"${i}" for i in range(1, len(set(keys)) + 1))
+    rows = await tx.fetch(
+        f"SELECT bundle_hash, error, code, message FROM refused_bundles "
+        f"WHERE bundle_hash IN ({marks})",
+        *sorted(set(keys)),
+    )
+    return {
+        bytes(h): settlement.Outcome(
+            status=settlement.Status.REJECTED, error=e, code=int(c), message=m
+        )
+        for h, e, c, m in rows
+    }
+
+
+async def _remember_refusals(
+    tx: Tx, refusals: list[tuple[bytes, settlement.Outcome]], *, now: int
+) -> None:
+    await tx.executemany(
+        "INSERT INTO refused_bundles (bundle_hash, error, code, message, at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bundle_hash) DO NOTHING",
+        [(k, o.error, o.code or 0, o.message or "", now) for k, o in refusals],
+    )
 
 
 async def _revocations(tx: Tx) -> Revocations:

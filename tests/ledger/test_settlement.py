@@ -195,6 +195,7 @@ async def test_a_malformed_bundle_is_rejected_not_an_error(db_url: str, tmp_path
     async with running_ledger(db_url=db_url) as ledger:
         party = new_party(tmp_path, "p")
         async with party.client(ledger) as client:
+            await client.register()
             answer = await client.sync([base64.b64encode(b"\x83\x41a").decode()], [])
         assert [(r.status, r.error) for r in answer.results] == [("rejected", "BUNDLE_MALFORMED")]
 
