@@ -156,7 +156,7 @@ class AppErrorCode(IntEnum):
     LEDGER_WEAK_ADMIN_TOKEN = 2017
     """The admin token is missing, passed on the command line, or shorter than 128 bits."""
     LEDGER_ISSUER_KEY = 2018
-    """The issuer key file is missing, unreadable, readable by others, or the passphrase is wrong."""
+    """The issuer key file is unreadable, readable by others, of another issuer, or locked."""
 
     # 21xx: sync client (p2ppay/sync)
     SYNC_UNREACHABLE = 2100

@@ -35,6 +35,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "register_cmd",
     "sync_cmd",
     "statement_cmd",
+    "revoke_cmd",
     "inspect_cmd",
     "doctor_cmd",
     "demo_cmd",

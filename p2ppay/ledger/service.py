@@ -4,8 +4,9 @@ Invariants:
 - Each public method is one database transaction (:meth:`Database.run`), so an operation
   happens entirely or not at all, and is retried whole on a deadlock.
 - Time comes from the injected ``clock`` (Unix seconds), so tests can move it.
-- The issuer key is created once per database (``ledger_keys``) and shared by every ledger
-  process on it: allowances any of them issues verify against the same key.
+- The issuer key lives in a key file outside the database (:mod:`p2ppay.ledger.issuer_key`);
+  the database records its public key, so every ledger process on it signs with the same
+  key (a process with another key file is refused).
 - Expired allowances are released lazily, at most a few per call, by the calls that touch
   money (allowance requests, syncs, statements), so no background task is needed.
 """
@@ -13,9 +14,10 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 from nacl.signing import SigningKey
@@ -25,8 +27,10 @@ from p2ppay.ledger import accounts, allowances, settlement
 from p2ppay.ledger.auth import SignedRequest
 from p2ppay.ledger.database import Database, Tx, open_database
 from p2ppay.ledger.errors import LedgerError
+from p2ppay.ledger.issuer_key import load_issuer
 from p2ppay.ledger.schema import migrate
 from p2ppay.ledger.verifier import VerifiedCache
+from p2ppay.wallet.keyfile import KdfParams
 from protocol.errors import ProtocolError
 from protocol.keys import public_key
 from protocol.money import MAX_AMOUNT, check_currency
@@ -70,6 +74,24 @@ class LedgerConfig:
     ``ledger serve`` defaults to one per CPU)."""
     bundles_per_minute: int = DEFAULT_BUNDLES_PER_MINUTE
     """Most bundles one wallet key may send per clock minute (``LEDGER_RATE_LIMITED``)."""
+    issuer_key_file: Path | None = None
+    """The issuer key file (:mod:`p2ppay.ledger.issuer_key`); None: beside a SQLite
+    database (``PATH.issuer-key``); required for PostgreSQL."""
+    issuer_passphrase: bytes | None = None
+    """The issuer key file's passphrase (None: an unencrypted 0600 file)."""
+    issuer_kdf: KdfParams = field(default_factory=KdfParams.moderate)
+    """Argon2id cost when a new encrypted issuer key file is created."""
+
+    def issuer_path(self) -> Path:
+        """Where the issuer key file is."""
+        if self.issuer_key_file is not None:
+            return self.issuer_key_file
+        parts = urlsplit(self.db_url)
+        if parts.scheme != "sqlite" or not parts.path:
+            raise LedgerError(
+                AppErrorCode.LEDGER_ISSUER_KEY, "a PostgreSQL ledger needs --issuer-key-file"
+            )
+        return Path(parts.path + ".issuer-key")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,25 +141,19 @@ class LedgerService:
     @classmethod
     async def open(cls, config: LedgerConfig) -> LedgerService:
         """Connect, migrate, and load (or create) the issuer key."""
+        path = config.issuer_path()
         db = await open_database(config.db_url)
         try:
             await migrate(db)
-
-            async def issuer_seed(tx: Tx) -> bytes:
-                await tx.execute(
-                    "INSERT INTO ledger_keys (name, secret) VALUES ('issuer', $1) "
-                    "ON CONFLICT (name) DO NOTHING",
-                    os.urandom(32),
+            issuer = await db.run(
+                lambda tx: load_issuer(
+                    tx, path, passphrase=config.issuer_passphrase, kdf=config.issuer_kdf
                 )
-                row = await tx.fetchone("SELECT secret FROM ledger_keys WHERE name = 'issuer'")
-                assert row is not None
-                return bytes(row[0])
-
-            seed = await db.run(issuer_seed)
+            )
         except BaseException:
             await db.close()
             raise
-        return cls(db, config, SigningKey(seed))
+        return cls(db, config, issuer)
 
     @property
     def config(self) -> LedgerConfig:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ GRACE = 3600
 HONEST = 2
 SYBILS = 2
 _files = itertools.count()
+KEYS = Path(tempfile.mkdtemp(prefix="p2ppay-issuer-keys-"))
 
 
 @dataclass
@@ -99,7 +101,11 @@ def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachi
         @initialize()
         def open_ledger(self) -> None:
             config = LedgerConfig(
-                db_url=db_url(), admin_token="t" * 32, clock=lambda: self.clock[0], grace=GRACE
+                db_url=db_url(),
+                admin_token="t" * 32,
+                clock=lambda: self.clock[0],
+                grace=GRACE,
+                issuer_key_file=KEYS / f"issuer-{next(_files)}.key",
             )
             self.service = self.call(LedgerService.open, config)
             for who, wallet in enumerate(self.wallets):

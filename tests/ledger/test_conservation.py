@@ -11,6 +11,7 @@ allowance ends and grace periods. After every step the invariant must hold.
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from protocol.verify import SignedDocument, open_as
 START = 1_800_000_000
 WALLETS = 3
 _files = itertools.count()
+KEYS = Path(tempfile.mkdtemp(prefix="p2ppay-issuer-keys-"))
 
 
 def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachine]:
@@ -60,7 +62,11 @@ def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachi
         @initialize()
         def open_ledger(self) -> None:
             config = LedgerConfig(
-                db_url=db_url(), admin_token="t", clock=lambda: self.clock[0], grace=3600
+                db_url=db_url(),
+                admin_token="t",
+                clock=lambda: self.clock[0],
+                grace=3600,
+                issuer_key_file=KEYS / f"issuer-{next(_files)}.key",
             )
             self.service = self.call(LedgerService.open, config)
             for who, key in enumerate(self.keys):

@@ -103,9 +103,7 @@ async def test_the_outbox_sets_aside_a_bundle_the_ledger_cannot_take(
         bundles = [pay_offline(payer, payee, 1_00) for _ in range(5)]
         poison = base64.b64encode(bundles[2]).decode()
         transport = _Refusing(poison, status)
-        async with LedgerClient(
-            ledger.url, payee.key, transport=transport, retry=FAST_RETRY
-        ) as c:
+        async with LedgerClient(ledger.url, payee.key, transport=transport, retry=FAST_RETRY) as c:
             with payee.open() as wallet:
                 report = await sync_outbox(wallet.store, c, now=now_s)
                 statuses = [i.status for i in wallet.store.outbox.items()]
