@@ -177,7 +177,8 @@ class Abort(_Doc):
     """A signed, typed reason why a session ended without a payment."""
 
     KIND = Kind.ABORT
-    WIRE = ((1, "sender"), (2, "code"), (3, "reason"), (4, "time"))
+    WIRE = ((1, "sender"), (2, "code"), (3, "reason"), (4, "time"), (5, "invoice"),
+            (6, "payment"))  # fmt: skip
     SIGNER = "sender"
 
     sender: PublicKey
@@ -185,6 +186,10 @@ class Abort(_Doc):
     """An ErrorCode value; a peer may send codes newer than ours, hence a plain int."""
     reason: str
     time: Time
+    invoice: Hash | None = None
+    """Hash of the session's invoice, once there is one: binds the abort to its session."""
+    payment: Hash | None = None
+    """Hash of the session's payment, once there is one (only together with ``invoice``)."""
 
     @property
     def error_code(self) -> ErrorCode | None:
@@ -312,6 +317,8 @@ def check_rules(doc: Document, *, error: type[ProtocolError]) -> None:
             raise error(ErrorCode.DOC_FIELD_VALUE, "code is present exactly when rejected")
     else:
         _check_text(doc.reason, MAX_REASON_BYTES, "reason", error)
+        if doc.payment is not None and doc.invoice is None:
+            raise error(ErrorCode.DOC_FIELD_VALUE, "an abort naming a payment names its invoice")
 
 
 def _check_text(text: str, limit: int, name: str, error: type[ProtocolError]) -> None:

@@ -163,6 +163,12 @@ def _sync_out(answer: SyncAnswer) -> s.SyncOut:
                 code=o.code,
                 message=o.message,
                 proof=proof,
+                equivocation=None
+                if o.equivocation is None
+                else s.EquivocationOut(
+                    accepted=_b64(o.equivocation.accepted),
+                    rejected=_b64(o.equivocation.rejected),
+                ),
             )
         )
     return s.SyncOut(

@@ -19,6 +19,7 @@ __all__ = [
     "AllowanceOut",
     "AllowanceRequest",
     "BalanceOut",
+    "EquivocationOut",
     "ErrorBody",
     "IssuedAllowanceOut",
     "MoneyRequest",
@@ -133,6 +134,13 @@ class ProofOut(BaseModel):
     second: str
 
 
+class EquivocationOut(BaseModel):
+    """A payee's two receipts (base64 COSE_Sign1) for one payment: accepted and rejected."""
+
+    accepted: str
+    rejected: str
+
+
 class ResultOut(BaseModel):
     """The answer for one bundle, in request order."""
 
@@ -144,6 +152,7 @@ class ResultOut(BaseModel):
     code: int | None = None
     message: str | None = None
     proof: ProofOut | None = None
+    equivocation: EquivocationOut | None = None
 
 
 class UpdateOut(BaseModel):

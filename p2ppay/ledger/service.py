@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -339,11 +339,19 @@ class LedgerService:
             and c.error is not None
         ]
 
+        shown = to_settle + [
+            c.seen for c in checked if isinstance(c, settlement.Outcome) and c.seen is not None
+        ]
+
         async def work(tx: Tx) -> SyncAnswer:
             await _remember_refusals(tx, remember, now=now)
+            equivocations = await settlement.record_verdicts(tx, shown, now=now)
             await allowances.release_expired(tx, now=now, grace=self._config.grace)
             settled = iter(await settlement.settle(tx, to_settle, now=now))
-            outcomes = [c if isinstance(c, settlement.Outcome) else next(settled) for c in checked]
+            outcomes = [
+                _flag(c if isinstance(c, settlement.Outcome) else next(settled), equivocations)
+                for c in checked
+            ]
             return SyncAnswer(
                 outcomes=outcomes,
                 updates=await self._updates(tx, wallet, query),
@@ -465,6 +473,13 @@ def _check_money(amount: int, currency: str) -> None:
         ) from exc
     if not 0 < amount <= MAX_AMOUNT:
         raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, f"amount must be 1..{MAX_AMOUNT}")
+
+
+def _flag(
+    outcome: settlement.Outcome, equivocations: dict[bytes, settlement.Equivocation]
+) -> settlement.Outcome:
+    found = equivocations.get(outcome.payment_hash or b"")
+    return outcome if found is None else replace(outcome, equivocation=found)
 
 
 async def _refused(tx: Tx, keys: list[bytes]) -> dict[bytes, settlement.Outcome]:

@@ -23,7 +23,7 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from p2ppay.errors import AppErrorCode
@@ -31,11 +31,19 @@ from p2ppay.ledger import accounts
 from p2ppay.ledger.database import Tx
 from protocol.bundle import verify_bundle
 from protocol.chain import FraudProof, Link, Links
-from protocol.documents import Payment, Verdict
-from protocol.errors import ErrorCode, ProtocolError
+from protocol.documents import Payment, Receipt, Verdict
+from protocol.errors import ErrorCode, ProtocolError, RemoteProtocolError
 from protocol.verify import MAX_CLOCK_SKEW, open_as
 
-__all__ = ["Checked", "Outcome", "Status", "check_bundle", "settle"]
+__all__ = [
+    "Checked",
+    "Equivocation",
+    "Outcome",
+    "Status",
+    "check_bundle",
+    "record_verdicts",
+    "settle",
+]
 
 
 class Status(Enum):
@@ -67,6 +75,9 @@ class Checked:
     currency: str
     spent: int
     prev: bytes | None
+    receipt_raw: bytes = b""
+    """The receipt's exact bytes (kept: every receipt the ledger is shown is recorded)."""
+    verdict: int = int(Verdict.ACCEPTED)
 
     @property
     def link(self) -> Link:
@@ -91,6 +102,33 @@ class Outcome:
     code: int | None = None
     message: str | None = None
     proof: FraudProof | None = None
+    seen: Checked | None = None
+    """For a bundle refused for its receipt's verdict: what it showed (recorded)."""
+    equivocation: Equivocation | None = None
+    """The payee signed both verdicts for this payment: the two receipts."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Equivocation:
+    """A payee's two receipts for one payment, one accepting and one rejecting it."""
+
+    accepted: bytes
+    rejected: bytes
+
+    def verify(self) -> bytes:
+        """Check it on its own; return the payee's key (``FRAUD_PROOF_INVALID`` if not)."""
+        try:
+            yes, no = open_as(self.accepted, Receipt), open_as(self.rejected, Receipt)
+        except ProtocolError as exc:
+            raise RemoteProtocolError(ErrorCode.FRAUD_PROOF_INVALID, str(exc)) from exc
+        if not (
+            yes.doc.verdict is Verdict.ACCEPTED
+            and no.doc.verdict is Verdict.REJECTED
+            and yes.doc.payment == no.doc.payment
+            and yes.doc.payee == no.doc.payee
+        ):
+            raise RemoteProtocolError(ErrorCode.FRAUD_PROOF_INVALID, "not one payee's two verdicts")
+        return yes.doc.payee
 
 
 def _rejected(name: str, code: int, message: str, checked: Checked | None = None) -> Outcome:
@@ -129,11 +167,14 @@ def check_bundle(raw: bytes, *, issuer: bytes, now: int) -> Checked | Outcome:
         currency=payment.doc.currency,
         spent=payment.doc.spent,
         prev=payment.doc.prev,
+        receipt_raw=bundle.receipt.raw,
+        verdict=int(receipt.verdict),
     )
     if receipt.verdict is not Verdict.ACCEPTED:
         refused = AppErrorCode.LEDGER_RECEIPT_REJECTED
         why = f"the payee refused it ({receipt.code})"
-        return _rejected(refused.name, int(refused), why, checked)
+        outcome = _rejected(refused.name, int(refused), why, checked)
+        return replace(outcome, seen=checked)
     if receipt.time > now + MAX_CLOCK_SKEW:
         future = ErrorCode.DOC_NOT_YET_VALID
         return _rejected(future.name, int(future), "the receipt is dated in the future", checked)
@@ -383,3 +424,29 @@ async def _record_fraud(
         now,
         row[0],
     )
+
+
+async def record_verdicts(tx: Tx, shown: list[Checked], *, now: int) -> dict[bytes, Equivocation]:
+    """Keep every receipt the ledger is shown (accepted or not); for each payment whose payee
+    signed both verdicts, the :class:`Equivocation` (by payment hash)."""
+    if not shown:
+        return {}
+    await tx.executemany(
+        "INSERT INTO verdicts (payment_hash, payee_key, verdict, receipt, seen_at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_hash, verdict) DO NOTHING",
+        sorted({(c.payment_hash, c.payee, c.verdict, c.receipt_raw, now) for c in shown}),
+    )
+    hashes = sorted({c.payment_hash for c in shown})
+    rows = await tx.fetch(
+        "SELECT payment_hash, verdict, receipt FROM verdicts "
+        f"WHERE payment_hash IN ({_in_list(1, len(hashes))}) ORDER BY payment_hash, verdict",
+        *hashes,
+    )
+    receipts: dict[bytes, dict[int, bytes]] = {}
+    for payment_hash, verdict, receipt in rows:
+        receipts.setdefault(bytes(payment_hash), {})[int(verdict)] = bytes(receipt)
+    return {
+        h: Equivocation(accepted=v[int(Verdict.ACCEPTED)], rejected=v[int(Verdict.REJECTED)])
+        for h, v in receipts.items()
+        if len(v) == 2
+    }

@@ -85,11 +85,19 @@ class _Entry:
     bundle: bytes | None
 
 
+RECONSIDERED = "LEDGER_RECEIPT_REJECTED"
+"""A record ``rejected`` for this reason (its receipt said "rejected") is asked about again
+at every sync: if the payee uploaded an accepted receipt for the same payment, the ledger's
+``settled`` wins over the local refusal."""
+
+
 def _entry(store: Store, item: OutboxItem) -> _Entry | None:
     transfer = store.payments.transfer(item.invoice_id)
     if transfer.payment is None:
         return None
     bundle = None
+    if item.status is OutboxStatus.REJECTED:
+        return _Entry(item=item, payment_hash=transfer.payment.payment_hash, bundle=None)
     if transfer.receipt is not None:
         bundle = encode_bundle(
             transfer.invoice.signed, transfer.payment.signed, transfer.receipt.signed
@@ -109,7 +117,10 @@ async def sync_outbox(
     items = [
         e
         for item in store.outbox.items()
-        if item.status in (OutboxStatus.PENDING, OutboxStatus.SENT)
+        if (
+            item.status in (OutboxStatus.PENDING, OutboxStatus.SENT)
+            or (item.status is OutboxStatus.REJECTED and item.detail == RECONSIDERED)
+        )
         and (e := _entry(store, item)) is not None
     ]
     report = SyncReport()
@@ -118,7 +129,7 @@ async def sync_outbox(
     done = 0
     for batch in batches:
         store.outbox.mark_many(
-            [(e.item.invoice_id, OutboxStatus.SENT, "") for e in batch], now=now()
+            [(e.item.invoice_id, OutboxStatus.SENT, "") for e in batch if _open(e)], now=now()
         )
         await _upload(store, client, batch, report, now=now)
         done += len(batch)
@@ -175,6 +186,11 @@ async def _upload(
         return
     report.batches += 1
     _apply(store, answer, uploads, batch, report, now=now())
+
+
+def _open(entry: _Entry) -> bool:
+    """Not yet answered (a ``rejected`` record is only asked about again)."""
+    return entry.item.status is not OutboxStatus.REJECTED
 
 
 def _verified_proof(result: schemas.ResultOut) -> FraudProof:
@@ -234,7 +250,7 @@ def _apply(
         answered.add(asked.payment_hash)
         report.updated += 1
     for entry in batch:
-        if entry.payment_hash not in answered:
+        if entry.payment_hash not in answered and _open(entry):
             # Asked but not settled: back to pending so the next sync asks again.
             changes.append((entry.item.invoice_id, OutboxStatus.PENDING, ""))
             report.waiting += 1

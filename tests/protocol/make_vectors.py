@@ -175,6 +175,14 @@ def documents() -> list[Case]:
         _valid("receipt-accepted", receipt, "The payee accepts payment-first."),
         _valid("receipt-rejected", rejected, "A rejection carries its ErrorCode."),
         _valid("abort", abort, "The payer declined (SESSION_DECLINED)."),
+        _valid("abort-bound", make_abort(
+            W.payee, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW,
+            invoice_hash=invoice.hash, payment_hash=payment.hash),
+            "An abort naming its session's invoice and payment hashes."),
+        _invalid("abort-payment-without-invoice",
+                 _signed_payload("payer", Kind.ABORT, cbor.encode(
+                     {**to_payload(abort.doc), 6: payment.hash})),  # type: ignore[dict-item]
+                 ErrorCode.DOC_FIELD_VALUE, "An abort naming a payment but not its invoice."),
         # 1xx: encoding
         _invalid("truncated", inv_raw[:-1], ErrorCode.CBOR_MALFORMED, "Last byte cut off."),
         _invalid("indefinite-array", indefinite, ErrorCode.CBOR_INDEFINITE_LENGTH,

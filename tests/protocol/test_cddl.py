@@ -70,6 +70,10 @@ def _all_documents() -> list[SignedDocument[Document]]:
             code=ErrorCode.ACCEPT_PAYER_REVOKED,
         ),
         make_abort(W.payer, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW),
+        make_abort(
+            W.payer, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW,
+            invoice_hash=W.invoice().hash, payment_hash=first.hash,
+        ),  # fmt: skip
     ]
 
 
