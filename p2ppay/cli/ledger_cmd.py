@@ -146,6 +146,7 @@ def _weak(why: str) -> LedgerError:
 
 
 def _token(args: argparse.Namespace, *, serving: bool = False) -> str:
+    token: str
     if args.admin_token is not None:
         raise _weak(
             f"--admin-token would show the token in ps: set {ADMIN_TOKEN_ENV} or pass "
@@ -153,7 +154,7 @@ def _token(args: argparse.Namespace, *, serving: bool = False) -> str:
         )
     if args.admin_token_file is not None:
         try:
-            token = args.admin_token_file.read_text(encoding="utf-8").strip()
+            token = str(args.admin_token_file.read_text(encoding="utf-8")).strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise _weak(f"{args.admin_token_file}: {exc}") from exc
     else:

@@ -1,23 +1,27 @@
-"""Settlement: verify bundles as their payee did, settle each payment exactly once, catch forks.
+"""Settlement: verify bundles as their payee did, settle each payment once, catch cheaters.
 
 Per bundle, the answer is one of:
-- ``settled``: this upload settled the payment: the payee's balance got the amount, paid from
-  the allowance's reserve (what the reserve cannot cover becomes a claim on the payer);
+- ``settled``: this upload settled the payment: the payee got the amount, paid from
+  the allowance's reserve, then the payer's balance, the rest as held credit (see below);
 - ``duplicate``: the payment was already settled (by either party, any earlier upload);
 - ``rejected``: the bundle breaks a rule (its code says which) or its receipt is a refusal;
   nothing moved;
-- ``fraud``: the payment forks its allowance's chain (another signed payment has the same
-  counter). It is honoured like any other (the payee followed the offline rules), and the
-  answer carries the :class:`~protocol.chain.FraudProof`; the payer's key is revoked.
+- ``fraud``: the payment and a settled payment of its allowance are an inconsistent pair
+  (:func:`protocol.chain.conflict`: same counter, overlapping reserve intervals, intervals out
+  of counter order, or a wrong ``prev``/total at consecutive counters). It is honoured like
+  any other (the payee followed the offline rules), and the answer carries the
+  :class:`~protocol.chain.FraudProof`; the payer's key is revoked.
 
 Invariants:
 - Exactly one settlement per payment hash, whoever uploads it, however often, in any order,
   from any number of ledger processes: each batch runs in one transaction that first locks
   the rows of every allowance it touches (in serial order), then reads what is settled, then
   writes; ``settlements.payment_hash`` is also UNIQUE.
-- Money is conserved: a settlement of ``amount`` takes ``covered`` from the payer's reserve
-  and ``claimed`` = ``amount - covered`` as a claim (negative) on the payer, and adds
-  ``amount`` to the payee's balance.
+- Spendable money stays backed: a payment is paid from its allowance's reserve only for the
+  part of its reserve interval ``(spent - amount, spent]`` that no settled payment of the
+  allowance claimed (so the reserve never pays more than the limit, in any arrival order),
+  then from the payer's balance; the rest ``claimed`` is a claim (negative) on the payer and
+  **held** credit of the payee (never spendable), recorded as a debt.
 - Bundles are verified (:func:`check_bundle`) before the transaction: CPU work holds no lock.
 """
 
@@ -56,7 +60,7 @@ class Status(Enum):
     REJECTED = "rejected"
     """The bundle breaks a rule or records a refusal; nothing moved."""
     FRAUD = "fraud"
-    """The payment forks its allowance's chain; honoured, payer revoked, proof attached."""
+    """An inconsistent pair with a settled payment; honoured, payer revoked, proof attached."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -5,8 +5,9 @@ Invariants:
   ``pending``), so nothing stored can be missed by a sync, and nothing unstored is queued.
 - Status moves along :data:`OUTBOX_TRANSITIONS`; ``settled`` and ``fraud`` are terminal;
   ``rejected`` may still become ``settled`` or ``fraud``: the ledger's final word wins over a
-  local refusal (a payee that told the payer "rejected" but uploaded "accepted"). A receipt stored after the record was ``sent`` puts it back to ``pending`` so the
-  ledger gets the complete bundle.
+  local refusal (a payee that told the payer "rejected" but uploaded "accepted"). A receipt
+  stored after the record was ``sent`` puts it back to ``pending`` so the ledger gets the
+  complete bundle.
 """
 
 from __future__ import annotations

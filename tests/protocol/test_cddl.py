@@ -71,9 +71,13 @@ def _all_documents() -> list[SignedDocument[Document]]:
         ),
         make_abort(W.payer, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW),
         make_abort(
-            W.payer, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW,
-            invoice_hash=W.invoice().hash, payment_hash=first.hash,
-        ),  # fmt: skip
+            W.payer,
+            code=ErrorCode.SESSION_DECLINED,
+            reason="declined",
+            now=NOW,
+            invoice_hash=W.invoice().hash,
+            payment_hash=first.hash,
+        ),
     ]
 
 
