@@ -10,7 +10,9 @@ One sync:
 3. stores the issuer keys and, if newer, the revocation list the ledger sent, so this
    wallet's offline checks as a payee refuse a revoked payer from now on.
 
-A batch the ledger cannot take as a whole (it refuses the request about its content, 400 or
+A wallet the ledger does not know yet is registered (idempotent) and the batch sent again:
+the ledger verifies bundles only for registered callers. A batch the ledger cannot take as a
+whole (it refuses the request about its content, 400 or
 413, or fails answering it, 5xx) is split in halves and sent again, down to single
 bundles, so one bad bundle never holds back the rest. A single bundle the ledger refuses
 (4xx) is **set aside**: marked ``rejected`` with ``set aside: CODE``; one it fails on (5xx)
@@ -161,11 +163,17 @@ async def _upload(
 ) -> None:
     """Send one batch and apply the answer; split it if the ledger cannot take it whole."""
     uploads = [e for e in batch if e.bundle is not None]
+    bundles = [base64.b64encode(e.bundle).decode("ascii") for e in uploads if e.bundle]
+    query = [e.payment_hash.hex() for e in batch]
     try:
-        answer = await client.sync(
-            [base64.b64encode(e.bundle).decode("ascii") for e in uploads if e.bundle],
-            [e.payment_hash.hex() for e in batch],
-        )
+        try:
+            answer = await client.sync(bundles, query)
+        except SyncError as exc:
+            if exc.remote != "LEDGER_UNKNOWN_ACCOUNT":
+                raise
+            # The ledger takes syncs from registered wallets only; registering is idempotent.
+            await client.register()
+            answer = await client.sync(bundles, query)
     except SyncError as exc:
         if not _about_the_bundles(exc):
             raise

@@ -274,3 +274,20 @@ async def test_both_parties_syncing_their_outboxes_at_once_settle_each_payment_o
             (eur,) = (await client.statement()).balances
         assert eur.balance_minor == 50 * 10
         await conserved(ledger)
+
+
+async def test_a_wallet_that_never_registered_is_registered_by_its_first_sync(
+    tmp_path: Path,
+) -> None:
+    async with running_ledger() as ledger:
+        payer, payee = new_party(tmp_path, "payer"), new_party(tmp_path, "payee")
+        await fund(ledger, payer, deposit=10_00, allowance=10_00)
+        async with payee.client(ledger) as client:
+            from p2ppay.sync import SyncError
+
+            with pytest.raises(SyncError) as refused:  # the raw call: refused, nothing checked
+                await client.sync([], [])
+            assert refused.value.remote == "LEDGER_UNKNOWN_ACCOUNT"
+            with payee.open() as wallet:
+                await sync_outbox(wallet.store, client, now=now_s)  # registers, then syncs
+                assert wallet.store.trust.issuer_keys()
