@@ -177,6 +177,8 @@ _V3: tuple[str, ...] = (
         bundles {int} NOT NULL,
         PRIMARY KEY (public_key, minute)
     )""",
+    # Settled links of a chain by their intervals' upper ends (overlap look-ups).
+    "CREATE INDEX settlements_by_spent ON settlements (allowance_id, spent)",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)

@@ -203,14 +203,37 @@ class LedgerService:
             raise LedgerError(AppErrorCode.LEDGER_REPLAY, "this nonce was used already")
         return caller.public_key
 
-    async def _admit(self, tx: Tx, caller: Caller, bundles: list[bytes]) -> bytes:
-        """Before any bundle is verified: the nonce, a registered caller, the rate limit."""
-        wallet = await self._caller(tx, caller)
+    async def _admit(self, tx: Tx, caller: Caller, bundles: list[bytes], *, consume: bool) -> bytes:
+        """The nonce, a registered caller, the rate limit: checked read-only before any bundle
+        is verified (``consume`` False: nothing written, so it costs no commit), then again,
+        consuming the nonce and counting the bundles, in the settling transaction."""
+        if consume:
+            wallet = await self._caller(tx, caller)
+        else:
+            wallet = caller if isinstance(caller, bytes) else caller.public_key
+            if isinstance(caller, SignedRequest) and await tx.fetchone(
+                "SELECT 1 FROM nonces WHERE public_key = $1 AND nonce = $2",
+                caller.public_key,
+                caller.nonce,
+            ):
+                raise LedgerError(AppErrorCode.LEDGER_REPLAY, "this nonce was used already")
         if await accounts.account_by_key(tx, wallet) is None:
             raise LedgerError(AppErrorCode.LEDGER_UNKNOWN_ACCOUNT, "register first")
         if not bundles:
             return wallet
         minute = self.now() // 60
+        if not consume:
+            row = await tx.fetchone(
+                "SELECT bundles FROM rate_windows WHERE public_key = $1 AND minute = $2",
+                wallet,
+                minute,
+            )
+            if (0 if row is None else int(row[0])) + len(bundles) > self._config.bundles_per_minute:
+                raise LedgerError(
+                    AppErrorCode.LEDGER_RATE_LIMITED,
+                    f"more than {self._config.bundles_per_minute} bundles this minute; retry later",
+                )
+            return wallet
         if self._requests % 256 == 1:
             await tx.execute("DELETE FROM rate_windows WHERE minute < $1", minute - 1)
         await tx.execute(
@@ -314,14 +337,14 @@ class LedgerService:
         now = self.now()
         keys = [hashlib.sha256(self._issuer_key + raw).digest() for raw in bundles]
 
-        async def admit(tx: Tx) -> tuple[bytes, dict[bytes, settlement.Outcome]]:
-            wallet = await self._admit(tx, caller, bundles)
-            return wallet, await _refused(tx, keys)
+        async def admit(tx: Tx) -> dict[bytes, settlement.Outcome]:
+            await self._admit(tx, caller, bundles, consume=False)
+            return await _refused(tx, keys)
 
-        # The request's nonce, the caller's account and its rate are checked (and the nonce
-        # consumed) before any signature of a bundle is: a replayed request, an unregistered
-        # caller or a flood costs one signature check, not four per bundle.
-        wallet, refused = await self._db.run(admit)
+        # The request's nonce, the caller's account and its rate are checked before any
+        # signature of a bundle is: a replayed request, an unregistered caller or a flood
+        # costs one signature check, not four per bundle.
+        refused = await self._db.run(admit)
         # Each distinct bundle is verified once per request, however often it is repeated.
         todo = list({k: i for i, k in reversed(list(enumerate(keys))) if k not in refused}.items())
         fresh = await self._verified.check(
@@ -344,6 +367,7 @@ class LedgerService:
         ]
 
         async def work(tx: Tx) -> SyncAnswer:
+            wallet = await self._admit(tx, caller, bundles, consume=True)
             await _remember_refusals(tx, remember, now=now)
             equivocations = await settlement.record_verdicts(tx, shown, now=now)
             await allowances.release_expired(tx, now=now, grace=self._config.grace)

@@ -33,7 +33,7 @@ from enum import Enum
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger import accounts
 from p2ppay.ledger.database import Tx
-from protocol.bundle import verify_bundle
+from protocol.bundle import decode_bundle, verify_bundle
 from protocol.chain import FraudProof, Link, Links
 from protocol.documents import Payment, Receipt, Verdict
 from protocol.errors import ErrorCode, ProtocolError, RemoteProtocolError
@@ -200,7 +200,53 @@ def _in_list(start: int, count: int) -> str:
     return ", ".join(f"${i}" for i in range(start, start + count))
 
 
-async def _lock_chains(tx: Tx, serials: list[int]) -> dict[int, _Chain]:
+_LINK_COLUMNS = "counter, spent, amount, payment_hash, prev, seq"
+
+
+async def _load_links(tx: Tx, chain: _Chain, items: list[Checked]) -> None:
+    """The settled links of ``chain`` the batch's ``items`` can conflict with or overlap.
+
+    Those are: every link at a counter within the batch's counter range widened by one, the
+    nearest link below and above that range, and every link whose interval meets the batch's
+    span of intervals. If the settled links are consistent, a conflict of an item with any
+    settled link shows with one of these (:class:`~protocol.chain.Links`); the overlap part
+    gives exactly what :meth:`~protocol.chain.Links.fresh` needs. Loading only these keeps a
+    long chain's batch cheap. ``spent = 0`` marks a row settled before schema 2 recorded
+    totals: it claims no interval.
+    """
+    low_c = min(c.counter for c in items) - 1
+    high_c = max(c.counter for c in items) + 1
+    low_s = min(c.spent - c.amount for c in items)
+    high_s = max(c.spent for c in items)
+    rows = await tx.fetch(
+        f"SELECT {_LINK_COLUMNS} FROM settlements WHERE allowance_id = $1 AND spent > 0 "
+        "AND counter BETWEEN $2 AND $3 "
+        f"UNION SELECT * FROM (SELECT {_LINK_COLUMNS} FROM settlements WHERE allowance_id = $1 "
+        "AND spent > 0 AND counter < $2 ORDER BY counter DESC LIMIT 1) AS below "
+        f"UNION SELECT * FROM (SELECT {_LINK_COLUMNS} FROM settlements WHERE allowance_id = $1 "
+        "AND spent > 0 AND counter > $3 ORDER BY counter LIMIT 1) AS above "
+        f"UNION SELECT {_LINK_COLUMNS} FROM settlements WHERE allowance_id = $1 AND spent > $4 "
+        "AND spent - amount < $5 "
+        "ORDER BY seq",
+        chain.id,
+        low_c,
+        high_c,
+        low_s,
+        high_s,
+    )
+    for counter, spent, amount, payment_hash, prev, _ in rows:
+        chain.links.add(
+            Link(
+                counter=int(counter),
+                prev=None if prev is None else bytes(prev),
+                spent=int(spent),
+                amount=int(amount),
+                hash=bytes(payment_hash),
+            )
+        )
+
+
+async def _lock_chains(tx: Tx, serials: list[int], items: list[Checked]) -> dict[int, _Chain]:
     rows = await tx.fetch(
         "SELECT id, account_id, currency, reserve_left FROM allowances "
         f"WHERE id IN ({_in_list(1, len(serials))}) ORDER BY id" + tx.for_update,
@@ -210,23 +256,9 @@ async def _lock_chains(tx: Tx, serials: list[int]) -> dict[int, _Chain]:
         int(r[0]): _Chain(id=r[0], account_id=r[1], currency=r[2], reserve_left=r[3], links=Links())
         for r in rows
     }
-    if chains:
-        ids = sorted(chains)
-        # spent = 0: a row settled before schema 2 recorded totals; it claims no interval.
-        for allowance_id, counter, spent, amount, payment_hash, prev in await tx.fetch(
-            "SELECT allowance_id, counter, spent, amount, payment_hash, prev FROM settlements "
-            f"WHERE allowance_id IN ({_in_list(1, len(ids))}) AND spent > 0 ORDER BY seq",
-            *ids,
-        ):
-            chains[int(allowance_id)].links.add(
-                Link(
-                    counter=int(counter),
-                    prev=None if prev is None else bytes(prev),
-                    spent=int(spent),
-                    amount=int(amount),
-                    hash=bytes(payment_hash),
-                )
-            )
+    for chain in chains.values():
+        mine = [c for c in items if c.serial == chain.id]
+        await _load_links(tx, chain, mine)
     return chains
 
 
@@ -357,7 +389,7 @@ async def settle(tx: Tx, items: list[Checked], *, now: int) -> list[Outcome]:
     """
     if not items:
         return []
-    chains = await _lock_chains(tx, sorted({c.serial for c in items}))
+    chains = await _lock_chains(tx, sorted({c.serial for c in items}), items)
     done = await _settled_already(tx, sorted({c.payment_hash for c in items}))
     payee_ids = await accounts.ensure_accounts(tx, {c.payee for c in items}, now=now)
     money_rows = {(payee_ids[c.payee], c.currency) for c in items}
@@ -431,26 +463,35 @@ async def _record_fraud(
 
 
 async def record_verdicts(tx: Tx, shown: list[Checked], *, now: int) -> dict[bytes, Equivocation]:
-    """Keep every receipt the ledger is shown (accepted or not); for each payment whose payee
-    signed both verdicts, the :class:`Equivocation` (by payment hash)."""
-    if not shown:
-        return {}
+    """Keep every receipt the ledger is shown: refusals in ``verdicts`` (accepted receipts
+    are kept with their settlement's bundle). For each payment whose payee signed both
+    verdicts, the :class:`Equivocation` (by payment hash)."""
+    rejected = [c for c in shown if c.verdict == int(Verdict.REJECTED)]
+    accepted = {c.payment_hash: c.receipt_raw for c in shown if c.verdict == int(Verdict.ACCEPTED)}
     await tx.executemany(
         "INSERT INTO verdicts (payment_hash, payee_key, verdict, receipt, seen_at) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_hash, verdict) DO NOTHING",
-        sorted({(c.payment_hash, c.payee, c.verdict, c.receipt_raw, now) for c in shown}),
+        sorted({(c.payment_hash, c.payee, c.verdict, c.receipt_raw, now) for c in rejected}),
     )
-    hashes = sorted({c.payment_hash for c in shown})
-    rows = await tx.fetch(
-        "SELECT payment_hash, verdict, receipt FROM verdicts "
-        f"WHERE payment_hash IN ({_in_list(1, len(hashes))}) ORDER BY payment_hash, verdict",
-        *hashes,
-    )
-    receipts: dict[bytes, dict[int, bytes]] = {}
-    for payment_hash, verdict, receipt in rows:
-        receipts.setdefault(bytes(payment_hash), {})[int(verdict)] = bytes(receipt)
-    return {
-        h: Equivocation(accepted=v[int(Verdict.ACCEPTED)], rejected=v[int(Verdict.REJECTED)])
-        for h, v in receipts.items()
-        if len(v) == 2
-    }
+    found: dict[bytes, Equivocation] = {}
+    if accepted:
+        hashes = sorted(accepted)
+        for payment_hash, receipt in await tx.fetch(
+            "SELECT payment_hash, receipt FROM verdicts WHERE verdict = 2 AND payment_hash IN "
+            f"({_in_list(1, len(hashes))})",
+            *hashes,
+        ):
+            h = bytes(payment_hash)
+            found[h] = Equivocation(accepted=accepted[h], rejected=bytes(receipt))
+    refusals = sorted({c.payment_hash: c.receipt_raw for c in rejected}.items())
+    if refusals:
+        by_hash = dict(refusals)
+        for payment_hash, bundle in await tx.fetch(
+            "SELECT payment_hash, bundle FROM settlements WHERE payment_hash IN "
+            f"({_in_list(1, len(refusals))})",
+            *by_hash,
+        ):
+            h = bytes(payment_hash)
+            receipt = decode_bundle(bytes(bundle))[2]
+            found[h] = Equivocation(accepted=receipt, rejected=by_hash[h])
+    return found

@@ -100,12 +100,13 @@ def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachi
 
         @initialize()
         def open_ledger(self) -> None:
+            url = db_url()
             config = LedgerConfig(
-                db_url=db_url(),
+                db_url=url,
                 admin_token="t" * 32,
                 clock=lambda: self.clock[0],
                 grace=GRACE,
-                issuer_key_file=KEYS / f"issuer-{next(_files)}.key",
+                issuer_key_file=KEYS / f"{abs(hash(url))}.key",  # one key per database
             )
             self.service = self.call(LedgerService.open, config)
             for who, wallet in enumerate(self.wallets):
