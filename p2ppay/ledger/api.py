@@ -9,6 +9,7 @@ Routes (all JSON; the OpenAPI document is served at ``/openapi.json``)::
     POST /v1/sync                    wallet-signed: settle bundles, get updates and lists
     GET  /v1/revocations             wallet-signed: the revocation list
     POST /v1/revocations             wallet-signed: revoke the caller's own key
+    GET  /v1/proofs                  wallet-signed: fraud proofs and receipt equivocations
     POST /v1/admin/deposits          admin token: fund an account ("guarantee": the operator's)
     POST /v1/admin/withdrawals       admin token: take money out
     POST /v1/admin/release-held      admin token: pay held credit from the guarantee account
@@ -53,7 +54,9 @@ from p2ppay.ledger.auth import (
 )
 from p2ppay.ledger.errors import LedgerError, http_status
 from p2ppay.ledger.service import LedgerService, SyncAnswer
+from protocol.documents import Payment
 from protocol.money import format_amount
+from protocol.verify import open_as
 
 __all__ = ["create_app"]
 
@@ -318,6 +321,26 @@ def create_app(service: LedgerService) -> FastAPI:
         """Wallet keys revoked for double spending."""
         current = await service.revocations(caller)
         return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
+
+    @app.get("/v1/proofs", responses=_ERRORS)
+    async def proofs(caller: Wallet) -> s.ProofsOut:
+        """The fraud proofs behind the revocation list, and receipt equivocations found."""
+        frauds, equivocations = await service.proofs(caller)
+        return s.ProofsOut(
+            fraud=[
+                s.PublishedProofOut(
+                    payer=open_as(p.first, Payment).doc.payer.hex(),
+                    first=_b64(p.first),
+                    second=_b64(p.second),
+                    cbor=_b64(p.encode()),
+                )
+                for p in frauds
+            ],
+            equivocations=[
+                s.EquivocationOut(accepted=_b64(e.accepted), rejected=_b64(e.rejected))
+                for e in equivocations
+            ],
+        )
 
     @app.post("/v1/revocations", responses=_ERRORS)
     async def revoke_self(caller: Wallet) -> s.RevocationsOut:

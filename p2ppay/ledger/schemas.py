@@ -24,6 +24,8 @@ __all__ = [
     "IssuedAllowanceOut",
     "MoneyRequest",
     "ProofOut",
+    "ProofsOut",
+    "PublishedProofOut",
     "ReleaseHeldRequest",
     "RevokeRequest",
     "ResultOut",
@@ -139,6 +141,22 @@ class EquivocationOut(BaseModel):
 
     accepted: str
     rejected: str
+
+
+class PublishedProofOut(BaseModel):
+    """A fraud proof as published: the payer it revokes, both payments, and its wire form."""
+
+    payer: Hex32
+    first: str
+    second: str
+    cbor: str = Field(description="base64 of the CBOR array [first, second] (SPEC section 8)")
+
+
+class ProofsOut(BaseModel):
+    """Every fraud proof behind the revocation list, and every receipt equivocation."""
+
+    fraud: list[PublishedProofOut]
+    equivocations: list[EquivocationOut]
 
 
 class ResultOut(BaseModel):

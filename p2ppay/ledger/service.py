@@ -31,6 +31,7 @@ from p2ppay.ledger.issuer_key import load_issuer
 from p2ppay.ledger.schema import migrate
 from p2ppay.ledger.verifier import VerifiedCache
 from p2ppay.wallet.keyfile import KdfParams
+from protocol.bundle import decode_bundle
 from protocol.errors import ProtocolError
 from protocol.keys import public_key
 from protocol.money import MAX_AMOUNT, check_currency
@@ -410,6 +411,33 @@ class LedgerService:
             )
             for h, i, payer, fraud, amount, currency in rows
         ]
+
+    async def proofs(
+        self, caller: Caller
+    ) -> tuple[list[settlement.FraudProof], list[settlement.Equivocation]]:
+        """Every fraud proof (why a key is revoked) and every receipt equivocation found."""
+
+        async def work(
+            tx: Tx,
+        ) -> tuple[list[settlement.FraudProof], list[settlement.Equivocation]]:
+            await self._caller(tx, caller)
+            frauds = [
+                settlement.FraudProof(first=bytes(a), second=bytes(b))
+                for a, b in await tx.fetch("SELECT first, second FROM fraud_proofs ORDER BY id")
+            ]
+            rows = await tx.fetch(
+                "SELECT v.receipt, s.bundle FROM verdicts v JOIN settlements s "
+                "ON s.payment_hash = v.payment_hash WHERE v.verdict = 2 ORDER BY s.seq"
+            )
+            equivocations = [
+                settlement.Equivocation(
+                    accepted=decode_bundle(bytes(bundle))[2], rejected=bytes(receipt)
+                )
+                for receipt, bundle in rows
+            ]
+            return frauds, equivocations
+
+        return await self._db.run(work)
 
     async def revocations(self, caller: Caller) -> Revocations:
         """The current revocation list."""

@@ -42,6 +42,7 @@ from protocol.verify import MAX_CLOCK_SKEW, open_as
 __all__ = [
     "Checked",
     "Equivocation",
+    "FraudProof",
     "Outcome",
     "Status",
     "check_bundle",

@@ -225,6 +225,10 @@ class LedgerClient:
         """The current revocation list."""
         return await self._call("GET", "/v1/revocations", schemas.RevocationsOut)
 
+    async def proofs(self) -> schemas.ProofsOut:
+        """Every published fraud proof and receipt equivocation (check them yourself)."""
+        return await self._call("GET", "/v1/proofs", schemas.ProofsOut)
+
     async def revoke(self) -> schemas.RevocationsOut:
         """Revoke this wallet's own key (lost or stolen device), for good. Idempotent."""
         return await self._call("POST", "/v1/revocations", schemas.RevocationsOut)

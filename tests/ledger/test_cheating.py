@@ -144,6 +144,13 @@ async def test_twenty_payments_to_sybils_with_invented_prev_pay_out_only_the_res
         assert sum(v["balance"] for v in views) == 50_00  # the reserve, once
         assert sum(v["held"] for v in views) == 19 * 50_00  # credited, never spendable
         assert answer.revocations.keys == [bytes(cheater.verify_key).hex()]
+        # The ledger publishes every proof; any wallet checks each in its wire form, alone.
+        async with client(ledger, sybils[0]) as c:
+            published = (await c.proofs()).fraud
+        assert len(published) == 19
+        for entry in published:
+            assert entry.payer == bytes(cheater.verify_key).hex()
+            FraudProof.decode(base64.b64decode(entry.cbor)).verify()
         async with client(ledger, cheater) as c:
             with pytest.raises(SyncError) as refused:
                 await c.request_allowance(currency="EUR", amount_minor=1)

@@ -60,6 +60,12 @@ async def test_a_payee_signing_both_verdicts_is_flagged_and_settled_wins(
             rejected=base64.b64decode(result.equivocation.rejected),
         )
         assert proof.verify() == payee.public
+        async with client(ledger, payer.key) as c:
+            (published,) = (await c.proofs()).equivocations
+        assert (published.accepted, published.rejected) == (
+            result.equivocation.accepted,
+            result.equivocation.rejected,
+        )
 
         # The payer's next sync asks again: the ledger's settled wins over the local refusal.
         with payer.open() as wallet:
