@@ -54,6 +54,7 @@ from p2ppay.ledger.auth import (
 )
 from p2ppay.ledger.errors import LedgerError, http_status
 from p2ppay.ledger.service import LedgerService, SyncAnswer
+from p2ppay.ledger.settlement import Equivocation
 from protocol.documents import Payment
 from protocol.money import format_amount
 from protocol.verify import open_as
@@ -166,12 +167,7 @@ def _sync_out(answer: SyncAnswer) -> s.SyncOut:
                 code=o.code,
                 message=o.message,
                 proof=proof,
-                equivocation=None
-                if o.equivocation is None
-                else s.EquivocationOut(
-                    accepted=_b64(o.equivocation.accepted),
-                    rejected=_b64(o.equivocation.rejected),
-                ),
+                equivocation=_equivocation(o.equivocation),
             )
         )
     return s.SyncOut(
@@ -191,7 +187,23 @@ def _sync_out(answer: SyncAnswer) -> s.SyncOut:
         revocations=s.RevocationsOut(
             version=answer.revocations.version, keys=[k.hex() for k in answer.revocations.keys]
         ),
+        aborts=[
+            s.AbortResultOut(
+                index=index,
+                status=a.status,  # type: ignore[arg-type]
+                error=a.error,
+                code=a.code,
+                equivocation=_equivocation(a.equivocation),
+            )
+            for index, a in enumerate(answer.aborts)
+        ],
     )
+
+
+def _equivocation(found: Equivocation | None) -> s.EquivocationOut | None:
+    if found is None:
+        return None
+    return s.EquivocationOut(accepted=_b64(found.accepted), rejected=_b64(found.rejected))
 
 
 def _service(request: Request) -> LedgerService:
@@ -314,7 +326,8 @@ def create_app(service: LedgerService) -> FastAPI:
         """Settle bundles (either party, any order, any number of times: one settlement)."""
         bundles = [_unb64(b, f"bundles[{i}]") for i, b in enumerate(body.bundles)]
         query = [bytes.fromhex(h) for h in body.query]
-        return _sync_out(await service.sync(caller, bundles, query))
+        aborts = [_unb64(a, f"aborts[{i}]") for i, a in enumerate(body.aborts)]
+        return _sync_out(await service.sync(caller, bundles, query, aborts))
 
     @app.get("/v1/revocations", responses=_ERRORS)
     async def revocations(caller: Wallet) -> s.RevocationsOut:

@@ -177,6 +177,17 @@ _V3: tuple[str, ...] = (
         bundles {int} NOT NULL,
         PRIMARY KEY (public_key, minute)
     )""",
+    # Every abort the ledger is shown (a payee's abort naming a payment it also accepted is
+    # an equivocation).
+    """CREATE TABLE aborts (
+        abort_hash {bytes} PRIMARY KEY,
+        sender {bytes} NOT NULL,
+        invoice {bytes},
+        payment {bytes},
+        abort {bytes} NOT NULL,
+        seen_at {int} NOT NULL
+    )""",
+    "CREATE INDEX aborts_by_payment ON aborts (payment)",
     # Settled links of a chain by their intervals' upper ends (overlap look-ups).
     "CREATE INDEX settlements_by_spent ON settlements (allowance_id, spent)",
 )

@@ -15,6 +15,7 @@ from protocol.bundle import MAX_BUNDLE_SIZE
 from protocol.money import MAX_AMOUNT
 
 __all__ = [
+    "AbortResultOut",
     "AccountOut",
     "AllowanceOut",
     "AllowanceRequest",
@@ -127,6 +128,10 @@ class SyncRequest(_In):
         list[Annotated[str, Field(max_length=_B64_BUNDLE)]], Field(max_length=MAX_BATCH)
     ] = []
     query: Annotated[list[Hex32], Field(max_length=MAX_BATCH)] = []
+    aborts: Annotated[
+        list[Annotated[str, Field(max_length=4096)]], Field(max_length=MAX_BATCH)
+    ] = []
+    """Aborts (base64 COSE_Sign1) the caller received: kept, checked for equivocation."""
 
 
 class ProofOut(BaseModel):
@@ -191,13 +196,25 @@ class RevocationsOut(BaseModel):
     keys: list[Hex32]
 
 
+class AbortResultOut(BaseModel):
+    """The answer for one uploaded abort, in request order."""
+
+    index: int
+    status: Literal["kept", "rejected"]
+    error: str | None = None
+    code: int | None = None
+    equivocation: EquivocationOut | None = None
+
+
 class SyncOut(BaseModel):
-    """The sync answer: per-bundle results, the caller's updates, issuer keys, revocations."""
+    """The sync answer: per-bundle results, the caller's updates, issuer keys, revocations,
+    and per-abort results."""
 
     results: list[ResultOut]
     updates: list[UpdateOut]
     issuers: list[Hex32]
     revocations: RevocationsOut
+    aborts: list[AbortResultOut] = []
 
 
 class MoneyRequest(_In):

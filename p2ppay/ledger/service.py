@@ -14,7 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from nacl.signing import SigningKey
 
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger import accounts, allowances, settlement
+from p2ppay.ledger.aborts import AbortOutcome, keep_aborts, open_aborts
 from p2ppay.ledger.auth import SignedRequest
 from p2ppay.ledger.database import Database, Tx, open_database
 from p2ppay.ledger.errors import LedgerError
@@ -123,6 +124,7 @@ class SyncAnswer:
     updates: list[Update]
     issuers: tuple[bytes, ...]
     revocations: Revocations
+    aborts: list[AbortOutcome] = field(default_factory=list)
 
 
 class LedgerService:
@@ -331,9 +333,15 @@ class LedgerService:
 
         return await self._db.run(work)
 
-    async def sync(self, caller: Caller, bundles: list[bytes], query: list[bytes]) -> SyncAnswer:
-        """Settle ``bundles`` (any party's) and answer the caller's settlement ``query``."""
-        if len(bundles) > MAX_BATCH or len(query) > MAX_BATCH:
+    async def sync(
+        self,
+        caller: Caller,
+        bundles: list[bytes],
+        query: list[bytes],
+        aborts: Sequence[bytes] = (),
+    ) -> SyncAnswer:
+        """Settle ``bundles`` (any party's), keep ``aborts``, answer the caller's ``query``."""
+        if len(bundles) > MAX_BATCH or len(query) > MAX_BATCH or len(aborts) > MAX_BATCH:
             raise LedgerError(AppErrorCode.LEDGER_BATCH_TOO_LARGE, f"at most {MAX_BATCH} each")
         now = self.now()
         keys = [hashlib.sha256(self._issuer_key + raw).digest() for raw in bundles]
@@ -367,12 +375,15 @@ class LedgerService:
             c.seen for c in checked if isinstance(c, settlement.Outcome) and c.seen is not None
         ]
 
+        opened_aborts = open_aborts(list(aborts))
+
         async def work(tx: Tx) -> SyncAnswer:
             wallet = await self._admit(tx, caller, bundles, consume=True)
             await _remember_refusals(tx, remember, now=now)
             equivocations = await settlement.record_verdicts(tx, shown, now=now)
             await allowances.release_expired(tx, now=now, grace=self._config.grace)
             settled = iter(await settlement.settle(tx, to_settle, now=now))
+            abort_outcomes = await keep_aborts(tx, opened_aborts, now=now)
             outcomes = [
                 _flag(c if isinstance(c, settlement.Outcome) else next(settled), equivocations)
                 for c in checked
@@ -382,6 +393,7 @@ class LedgerService:
                 updates=await self._updates(tx, wallet, query),
                 issuers=(self._issuer_key,),
                 revocations=await _revocations(tx),
+                aborts=abort_outcomes,
             )
 
         return await self._db.run(work)
@@ -427,7 +439,9 @@ class LedgerService:
             ]
             rows = await tx.fetch(
                 "SELECT v.receipt, s.bundle FROM verdicts v JOIN settlements s "
-                "ON s.payment_hash = v.payment_hash WHERE v.verdict = 2 ORDER BY s.seq"
+                "ON s.payment_hash = v.payment_hash WHERE v.verdict = 2 "
+                "UNION ALL SELECT a.abort, s.bundle FROM aborts a JOIN settlements s "
+                "ON s.payment_hash = a.payment"
             )
             equivocations = [
                 settlement.Equivocation(

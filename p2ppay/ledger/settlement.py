@@ -35,9 +35,9 @@ from p2ppay.ledger import accounts
 from p2ppay.ledger.database import Tx
 from protocol.bundle import decode_bundle, verify_bundle
 from protocol.chain import FraudProof, Link, Links
-from protocol.documents import Payment, Receipt, Verdict
+from protocol.documents import Abort, Payment, Receipt, Verdict
 from protocol.errors import ErrorCode, ProtocolError, RemoteProtocolError
-from protocol.verify import MAX_CLOCK_SKEW, open_as
+from protocol.verify import MAX_CLOCK_SKEW, open_as, open_document
 
 __all__ = [
     "Checked",
@@ -115,7 +115,8 @@ class Outcome:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Equivocation:
-    """A payee's two receipts for one payment, one accepting and one rejecting it."""
+    """A payee's "accepted" receipt for a payment, and its refusal of the same payment: a
+    "rejected" receipt, or an Abort it signed naming that payment."""
 
     accepted: bytes
     rejected: bytes
@@ -123,15 +124,17 @@ class Equivocation:
     def verify(self) -> bytes:
         """Check it on its own; return the payee's key (``FRAUD_PROOF_INVALID`` if not)."""
         try:
-            yes, no = open_as(self.accepted, Receipt), open_as(self.rejected, Receipt)
+            yes = open_as(self.accepted, Receipt)
+            no = open_document(self.rejected)
         except ProtocolError as exc:
             raise RemoteProtocolError(ErrorCode.FRAUD_PROOF_INVALID, str(exc)) from exc
-        if not (
-            yes.doc.verdict is Verdict.ACCEPTED
-            and no.doc.verdict is Verdict.REJECTED
-            and yes.doc.payment == no.doc.payment
-            and yes.doc.payee == no.doc.payee
-        ):
+        if isinstance(no.doc, Receipt):
+            refuses = no.doc.verdict is Verdict.REJECTED and no.doc.payment == yes.doc.payment
+        elif isinstance(no.doc, Abort):
+            refuses = no.doc.payment == yes.doc.payment
+        else:
+            refuses = False
+        if not (yes.doc.verdict is Verdict.ACCEPTED and refuses and no.signer == yes.doc.payee):
             raise RemoteProtocolError(ErrorCode.FRAUD_PROOF_INVALID, "not one payee's two verdicts")
         return yes.doc.payee
 
@@ -484,6 +487,15 @@ async def record_verdicts(tx: Tx, shown: list[Checked], *, now: int) -> dict[byt
         ):
             h = bytes(payment_hash)
             found[h] = Equivocation(accepted=accepted[h], rejected=bytes(receipt))
+        payees = {c.payment_hash: c.payee for c in shown}
+        for payment_hash, sender, abort in await tx.fetch(
+            "SELECT payment, sender, abort FROM aborts WHERE payment IN "
+            f"({_in_list(1, len(hashes))})",
+            *hashes,
+        ):
+            h = bytes(payment_hash)
+            if bytes(sender) == payees[h] and h not in found:
+                found[h] = Equivocation(accepted=accepted[h], rejected=bytes(abort))
     refusals = sorted({c.payment_hash: c.receipt_raw for c in rejected}.items())
     if refusals:
         by_hash = dict(refusals)

@@ -215,11 +215,14 @@ class LedgerClient:
             "POST", "/v1/allowances", schemas.IssuedAllowanceOut, body, retry=False
         )
 
-    async def sync(self, bundles: list[str], query: list[str]) -> schemas.SyncOut:
-        """Upload base64 bundles and ask about payment hashes (hex)."""
-        return await self._call(
-            "POST", "/v1/sync", schemas.SyncOut, {"bundles": bundles, "query": query}
-        )
+    async def sync(
+        self, bundles: list[str], query: list[str], aborts: list[str] | None = None
+    ) -> schemas.SyncOut:
+        """Upload base64 bundles (and aborts received), ask about payment hashes (hex)."""
+        body: dict[str, Any] = {"bundles": bundles, "query": query}
+        if aborts:
+            body["aborts"] = aborts
+        return await self._call("POST", "/v1/sync", schemas.SyncOut, body)
 
     async def revocations(self) -> schemas.RevocationsOut:
         """The current revocation list."""

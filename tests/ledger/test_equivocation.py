@@ -96,3 +96,45 @@ def test_an_equivocation_of_two_payees_or_payments_proves_nothing() -> None:
         with pytest.raises(Exception) as refused:
             Equivocation(accepted=yes.raw, rejected=no.raw).verify()
         assert getattr(refused.value, "code", None) is ErrorCode.FRAUD_PROOF_INVALID
+
+
+async def test_a_payee_that_aborted_a_payment_it_accepted_is_flagged(
+    db_url: str, tmp_path: Path
+) -> None:
+    from protocol.builders import make_abort
+
+    async with running_ledger(db_url=db_url) as ledger:
+        payer, payee = new_party(tmp_path, "payer"), new_party(tmp_path, "payee")
+        await fund(ledger, payer, deposit=20_00, allowance=20_00)
+        await trust_ledger(ledger, payee)
+        bundle = pay_offline(payer, payee, 5_00, receipt_lost=True)
+        invoice_raw, payment_raw, _ = decode_bundle(bundle)
+        invoice, payment = open_as(invoice_raw, Invoice), open_as(payment_raw, Payment)
+        # The payee tells the payer the session was aborted, naming the payment...
+        abort = make_abort(
+            payee.key, code=ErrorCode.SESSION_DECLINED, reason="declined", now=now_s(),
+            invoice_hash=invoice.hash, payment_hash=payment.hash,
+        )  # fmt: skip
+        b64 = base64.b64encode
+        async with client(ledger, payer.key) as c:
+            answer = await c.sync([], [], [b64(abort.raw).decode(), b64(b"\x83junk").decode()])
+        assert [(a.status, a.equivocation) for a in answer.aborts] == [
+            ("kept", None), ("rejected", None),
+        ]  # fmt: skip
+        assert (answer.aborts[1].error, answer.aborts[1].code) == ("CBOR_MALFORMED", 100)
+        # ... and settles it as accepted: the abort and the receipt contradict each other.
+        async with client(ledger, payee.key) as c:
+            (result,) = (await c.sync([b64(bundle).decode()], [])).results
+        assert result.status == "settled" and result.equivocation is not None
+        found = Equivocation(
+            accepted=base64.b64decode(result.equivocation.accepted),
+            rejected=base64.b64decode(result.equivocation.rejected),
+        )
+        assert found.verify() == payee.public and found.rejected == abort.raw
+        # Shown again afterwards, the abort is flagged at once; both are published.
+        async with client(ledger, payer.key) as c:
+            (again,) = (await c.sync([], [], [b64(abort.raw).decode()])).aborts
+            published = (await c.proofs()).equivocations
+        assert again.equivocation is not None
+        assert [base64.b64decode(e.rejected) for e in published] == [abort.raw]
+        await backed(ledger)
