@@ -48,7 +48,7 @@ from protocol.cose import parse_sign1
 from protocol.documents import Allowance, Verdict
 from protocol.verify import open_as
 
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789-abcdefghijklmnopqrstuvwxyz"
 PAYERS = 10
 PAYEES = 10
 
@@ -59,13 +59,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_ledger(db: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_ledger(db: str, workers: int, key: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "p2ppay.ledger", "serve", "--db", db, "--port", str(port),
-         "--admin-token", TOKEN, "--verify-workers", str(workers)],
+         "--issuer-key-file", str(key), "--verify-workers", str(workers),
+         "--bundles-per-minute", str(10**9)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "P2PPAY_ADMIN_TOKEN": TOKEN},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -176,7 +178,8 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, object]:
         db = anyio.run(create_database, server, "bench")
     count, batch, rounds = args.bundles, args.batch, args.rounds
     workers, concurrency = args.verify_workers, args.concurrency
-    process, url = start_ledger(db, workers)
+    keys = tempfile.mkdtemp(prefix="p2ppay-bench-key-")
+    process, url = start_ledger(db, workers, Path(keys) / "issuer.key")
     rates: list[float] = []
     floors: list[float] = []
     repeats: list[float] = []
@@ -194,6 +197,7 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, object]:
         process.wait(timeout=15)
         if cleanup is not None:
             cleanup()
+        shutil.rmtree(keys, ignore_errors=True)
     ratios = [rate / floor for rate, floor in zip(rates, floors, strict=True)]
     return {
         "store": store,

@@ -171,6 +171,12 @@ class AppErrorCode(IntEnum):
     """The wallet key is revoked (it double-spent): no new offline allowance."""
     LEDGER_CANNOT_LISTEN = 2015
     """The ledger cannot listen on that host and port (in use, or not permitted)."""
+    LEDGER_RATE_LIMITED = 2016
+    """The wallet sent more bundles this minute than the ledger takes from one key; retry."""
+    LEDGER_WEAK_ADMIN_TOKEN = 2017
+    """The admin token is missing, passed on the command line, or shorter than 128 bits."""
+    LEDGER_ISSUER_KEY = 2018
+    """The issuer key file is unreadable, readable by others, of another issuer, or locked."""
 
     # 21xx: sync client (p2ppay/sync)
     SYNC_UNREACHABLE = 2100

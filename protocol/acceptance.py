@@ -13,7 +13,9 @@ offline. Its rules, in the order they are checked (each with its own ErrorCode):
    ACCEPT_AMOUNT_MISMATCH, ACCEPT_CURRENCY_MISMATCH);
 5. the issuer is one the invoice accepts, if it lists any (ACCEPT_ISSUER_NOT_ACCEPTED);
 6. the payer's wallet key is not revoked (ACCEPT_PAYER_REVOKED);
-7. against the last payment this payee saw on the same allowance chain, if any: the counter
+7. the payer's wallet key is not the payee's key (ACCEPT_SELF_PAYMENT): a wallet cannot pay
+   itself, so self-dealing never reaches the ledger as an accepted payment;
+8. against the last payment this payee saw on the same allowance chain, if any: the counter
    is higher (ACCEPT_COUNTER_NOT_INCREASING); at counter + 1 the ``prev`` hash is that
    payment's (ACCEPT_PREV_HASH_MISMATCH) and the total grew by exactly the amount, after a
    gap by at least the amount (ACCEPT_CUMULATIVE_MISMATCH).
@@ -84,6 +86,8 @@ def check_payment(
         raise RemoteProtocolError(ErrorCode.ACCEPT_ISSUER_NOT_ACCEPTED)
     if doc.payer in revoked:
         raise RemoteProtocolError(ErrorCode.ACCEPT_PAYER_REVOKED)
+    if doc.payer == inv.payee:
+        raise RemoteProtocolError(ErrorCode.ACCEPT_SELF_PAYMENT, "the payer is the payee")
     if last_seen is not None:
         _check_against_last_seen(opened, last_seen)
     return AcceptedPayment(payment=opened, allowance=allowance, head=head_of(opened))

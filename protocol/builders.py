@@ -135,8 +135,25 @@ def make_receipt(
 
 
 def make_abort(
-    sender_key: SigningKey, *, code: ErrorCode, reason: str, now: int
+    sender_key: SigningKey,
+    *,
+    code: ErrorCode,
+    reason: str,
+    now: int,
+    invoice_hash: bytes | None = None,
+    payment_hash: bytes | None = None,
 ) -> SignedDocument[Abort]:
-    """A signed abort carrying ``code`` and a short human-readable ``reason``."""
-    doc = Abort(sender=public_key(sender_key), code=int(code), reason=reason, time=now)
+    """A signed abort carrying ``code`` and a short human-readable ``reason``.
+
+    ``invoice_hash`` (once the session has an invoice) and ``payment_hash`` (once it has a
+    payment) bind the abort to its session so it cannot be replayed against another one.
+    """
+    doc = Abort(
+        sender=public_key(sender_key),
+        code=int(code),
+        reason=reason,
+        time=now,
+        invoice=invoice_hash,
+        payment=payment_hash,
+    )
     return sign(sender_key, doc)

@@ -29,6 +29,7 @@ from protocol.money import check_amount, check_currency
 
 __all__ = [
     "ID_SIZE",
+    "MAX_INTEGER",
     "MAX_ISSUERS",
     "MAX_MEMO_BYTES",
     "MAX_REASON_BYTES",
@@ -58,13 +59,15 @@ MAX_REASON_BYTES = 128
 MAX_ISSUERS = 16
 """Most issuer key ids an invoice may list."""
 
-_UINT64_MAX = 2**64 - 1
+MAX_INTEGER = 2**63 - 1
+"""Largest time, counter or serial: every integer field fits a signed 64-bit database column
+(SQLite INTEGER, PostgreSQL BIGINT), so no hostile value can fail a store (DOC_FIELD_VALUE)."""
 
 PublicKey = Annotated[bytes, Field(min_length=PUBLIC_KEY_SIZE, max_length=PUBLIC_KEY_SIZE)]
 Hash = Annotated[bytes, Field(min_length=HASH_SIZE, max_length=HASH_SIZE)]
 Kid = Annotated[bytes, Field(min_length=KID_SIZE, max_length=KID_SIZE)]
-Time = Annotated[int, Field(ge=0, le=_UINT64_MAX)]
-Uint = Annotated[int, Field(ge=0, le=_UINT64_MAX)]
+Time = Annotated[int, Field(ge=0, le=MAX_INTEGER)]
+Uint = Annotated[int, Field(ge=0, le=MAX_INTEGER)]
 
 
 @unique
@@ -145,7 +148,7 @@ class Payment(_Doc):
     payer: PublicKey
     amount: int
     currency: str
-    counter: Annotated[int, Field(ge=1, le=_UINT64_MAX)]
+    counter: Annotated[int, Field(ge=1, le=MAX_INTEGER)]
     """1 for the first payment under the allowance, then +1 per payment."""
     prev: Hash | None = None
     """Hash of the payment at ``counter - 1``; absent exactly when counter is 1."""
@@ -174,7 +177,8 @@ class Abort(_Doc):
     """A signed, typed reason why a session ended without a payment."""
 
     KIND = Kind.ABORT
-    WIRE = ((1, "sender"), (2, "code"), (3, "reason"), (4, "time"))
+    WIRE = ((1, "sender"), (2, "code"), (3, "reason"), (4, "time"), (5, "invoice"),
+            (6, "payment"))  # fmt: skip
     SIGNER = "sender"
 
     sender: PublicKey
@@ -182,6 +186,10 @@ class Abort(_Doc):
     """An ErrorCode value; a peer may send codes newer than ours, hence a plain int."""
     reason: str
     time: Time
+    invoice: Hash | None = None
+    """Hash of the session's invoice, once there is one: binds the abort to its session."""
+    payment: Hash | None = None
+    """Hash of the session's payment, once there is one (only together with ``invoice``)."""
 
     @property
     def error_code(self) -> ErrorCode | None:
@@ -309,6 +317,8 @@ def check_rules(doc: Document, *, error: type[ProtocolError]) -> None:
             raise error(ErrorCode.DOC_FIELD_VALUE, "code is present exactly when rejected")
     else:
         _check_text(doc.reason, MAX_REASON_BYTES, "reason", error)
+        if doc.payment is not None and doc.invoice is None:
+            raise error(ErrorCode.DOC_FIELD_VALUE, "an abort naming a payment names its invoice")
 
 
 def _check_text(text: str, limit: int, name: str, error: type[ProtocolError]) -> None:

@@ -124,6 +124,8 @@ class ErrorCode(IntEnum):
     """The payer's wallet key is on the cached revocation list."""
     ACCEPT_ISSUER_NOT_ACCEPTED = 308
     """The allowance issuer is not among the issuers the invoice accepts."""
+    ACCEPT_SELF_PAYMENT = 309
+    """The payer's wallet key is the invoice's payee key: a wallet paying itself."""
     # 32x: the payee's offline risk limits (protocol/risk.py)
     RISK_OVER_PAYMENT_LIMIT = 320
     """The amount is above what this payee accepts offline in one payment."""
@@ -145,7 +147,7 @@ class ErrorCode(IntEnum):
     CHAIN_OTHER_ALLOWANCE = 404
     """A payment of another allowance (issuer, serial) offered to this chain."""
     FRAUD_PROOF_INVALID = 405
-    """A fraud proof whose two payments are not a fork of one allowance's chain."""
+    """A fraud proof whose two payments are not an inconsistent pair of one allowance's chain."""
 
     # 5xx: handshake and channel (protocol/noise.py, protocol/negotiation.py)
     NOISE_DECRYPT_FAILED = 500

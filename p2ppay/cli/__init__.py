@@ -41,6 +41,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "balance_cmd",
     "contacts_cmd",
     "scan_cmd",
+    "revoke_cmd",
     "inspect_cmd",
     "doctor_cmd",
     "demo_cmd",

@@ -50,7 +50,6 @@ _FAILED_APP = frozenset(
         "ALLOWANCE_NOT_MINE",
         "NOT_COMPLETE",
         "INVOICE_EXPIRED",
-        "SYNC_REFUSED",
     }
 )
 _USAGE_APP = frozenset({"BAD_KEY", "BAD_NAME", "AMBIGUOUS_ID", "BAD_APPROVAL_LIMITS"})

@@ -1,7 +1,9 @@
 """``statement``: this wallet's balance, offline reserve and claims at the ledger.
 
-``--json`` gives, per currency, ``balance``, ``reserve`` and ``claims`` as decimal text
-(claims are a debt left by a double spend: zero or negative), plus the allowances.
+``--json`` gives, per currency, ``balance``, ``reserve``, ``claims`` and ``held`` as decimal
+text (claims are a debt left by a double spend: zero or negative; held is credit for a
+payment the payer's money does not back yet: not spendable until the payer repays or the
+operator releases it), plus the allowances.
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
         statement: StatementOut = anyio.run(work)
     currencies = {
-        b.currency: {"balance": b.balance, "reserve": b.reserve, "claims": b.claims}
+        b.currency: {
+            "balance": b.balance,
+            "reserve": b.reserve,
+            "claims": b.claims,
+            "held": b.held,
+        }
         for b in statement.balances
     }
     allowances = [a.model_dump() for a in statement.allowances]
@@ -51,7 +58,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
             "allowances": allowances,
         },
         [
-            f"{c}: balance {v['balance']}, reserve {v['reserve']}, claims {v['claims']}"
+            f"{c}: balance {v['balance']}, reserve {v['reserve']}, claims {v['claims']}, "
+            f"held {v['held']}"
             for c, v in currencies.items()
         ]
         or ["no money at the ledger yet"],

@@ -2,8 +2,9 @@
 
 Modules: ``database`` (SQLite / PostgreSQL behind one async interface), ``schema``
 (migrations), ``accounts`` (balances, reserves, claims, deposits), ``allowances`` (issue,
-release), ``settlement`` (verify, settle once, forks), ``auth`` (wallet request signatures),
-``service`` (the operations), ``schemas`` + ``api`` (HTTP, FastAPI), ``server`` (uvicorn).
+release), ``settlement`` (verify, settle once, fraud proofs), ``issuer_key`` (the key
+file), ``auth`` (wallet request signatures), ``service`` (the operations), ``schemas`` +
+``api`` (HTTP, FastAPI), ``server`` (uvicorn).
 
 For an in-process ledger (the demo's sync step, tests)::
 

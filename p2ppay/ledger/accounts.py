@@ -1,17 +1,26 @@
-"""Accounts and their money: balances, reserves, claims, deposits and withdrawals.
+"""Accounts and their money: balances, reserves, claims, held credit, deposits, withdrawals.
 
-Invariants (the conservation rule of LEDGER.md):
+Invariants (the conservation and backing rules of LEDGER.md):
 - Money enters only by :func:`deposit` and leaves only by :func:`withdraw`; each writes a
-  ``movements`` row with the amount. Every other change moves money between the three
+  ``movements`` row with the amount. Every other change moves money between the four
   columns of ``balances`` (or between accounts) and sums to zero.
-- A deposit first repays the account's claims (a debt left by a double spend), then adds
-  the rest to the balance.
+- Every unit of ``claims`` (a payer's debt) is one unit of ``held`` credit of exactly one
+  creditor, recorded in ``debts``: ``sum(held) == -sum(claims)``. Hence spendable money
+  ``sum(balance) + sum(reserve)`` always equals deposits minus withdrawals: held credit is
+  never spendable, withdrawable or usable for an allowance.
+- Money the account receives as its own (a deposit, a released reserve, released held
+  credit) first repays its claims (:func:`credit`); each repaid unit releases the oldest
+  open debt's held credit into that creditor's money (which in turn repays its claims).
+- The operator guarantee account (:data:`GUARANTEE_KEY`, funded by a real deposit) may take
+  over a creditor's held credit and pay it out of its balance (:func:`release_held`); it
+  then holds the debt itself, so the rules above still hold.
 - Every function here runs inside the caller's transaction (``tx``) and changes rows in the
   global lock order (see :mod:`p2ppay.ledger.database`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from p2ppay.errors import AppErrorCode
@@ -29,9 +38,17 @@ __all__ = [
     "find_account",
     "ensure_accounts",
     "balances_of",
+    "GUARANTEE_KEY",
+    "GUARANTEE_NAME",
+    "release_held",
     "totals",
     "withdraw",
 ]
+
+GUARANTEE_NAME = "guarantee"
+"""How admin calls name the operator guarantee account (instead of a wallet id)."""
+GUARANTEE_KEY = hashlib.sha256(b"p2ppay-ledger-operator-guarantee-v1").digest()
+"""The guarantee account's key: a hash, so no one holds a signing key for it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +68,7 @@ class Balance:
     balance: int
     reserve: int
     claims: int
+    held: int = 0
 
 
 async def ensure_account(tx: Tx, public_key: bytes, *, now: int) -> tuple[Account, bool]:
@@ -98,6 +116,9 @@ async def find_account(tx: Tx, wallet: str, *, now: int) -> Account:
     must already be registered (``LEDGER_UNKNOWN_ACCOUNT``): the key cannot be derived from it.
     """
     text = wallet.strip()
+    if text.lower() == GUARANTEE_NAME:
+        account, _ = await ensure_account(tx, GUARANTEE_KEY, now=now)
+        return account
     if text.upper().startswith("W-"):
         row = await tx.fetchone(
             "SELECT id, public_key, wallet_id FROM accounts WHERE wallet_id = $1", text.upper()
@@ -117,12 +138,16 @@ async def find_account(tx: Tx, wallet: str, *, now: int) -> Account:
     return account
 
 
-async def add_to_balances(tx: Tx, deltas: dict[tuple[int, str], tuple[int, int, int]]) -> None:
-    """Add (balance, reserve, claims) deltas per (account id, currency), in lock order."""
+Deltas = dict[tuple[int, str], tuple[int, int, int, int]]
+"""(account id, currency) -> (balance, reserve, claims, held) changes."""
+
+
+async def add_to_balances(tx: Tx, deltas: Deltas) -> None:
+    """Add (balance, reserve, claims, held) deltas per (account id, currency), in lock order."""
     rows = [
-        (account_id, currency, d_balance, d_reserve, d_claims)
-        for (account_id, currency), (d_balance, d_reserve, d_claims) in sorted(deltas.items())
-        if (d_balance, d_reserve, d_claims) != (0, 0, 0)
+        (account_id, currency, *delta)
+        for (account_id, currency), delta in sorted(deltas.items())
+        if delta != (0, 0, 0, 0)
     ]
     # Create missing rows first, then add: a CHECK applies to the row as inserted, so the
     # deltas cannot ride in the INSERT.
@@ -133,7 +158,7 @@ async def add_to_balances(tx: Tx, deltas: dict[tuple[int, str], tuple[int, int, 
     )
     await tx.executemany(
         "UPDATE balances SET balance = balance + $3, reserve = reserve + $4, "
-        "claims = claims + $5 WHERE account_id = $1 AND currency = $2",
+        "claims = claims + $5, held = held + $6 WHERE account_id = $1 AND currency = $2",
         rows,
     )
 
@@ -146,20 +171,151 @@ async def _locked_balance(tx: Tx, account_id: int, currency: str) -> Balance:
         currency,
     )
     row = await tx.fetchone(
-        "SELECT balance, reserve, claims FROM balances WHERE account_id = $1 AND currency = $2"
-        + tx.for_update,
+        "SELECT balance, reserve, claims, held FROM balances "
+        "WHERE account_id = $1 AND currency = $2" + tx.for_update,
         account_id,
         currency,
     )
     assert row is not None
-    return Balance(currency=currency, balance=row[0], reserve=row[1], claims=row[2])
+    return Balance(currency=currency, balance=row[0], reserve=row[1], claims=row[2], held=row[3])
 
 
 async def credit(tx: Tx, account_id: int, currency: str, amount: int) -> None:
-    """Add money the account owns (deposit, released reserve): repay claims first."""
-    current = await _locked_balance(tx, account_id, currency)
-    repay = min(amount, -current.claims)
-    await add_to_balances(tx, {(account_id, currency): (amount - repay, 0, repay)})
+    """Add money the account owns (deposit, released reserve, released held credit).
+
+    Claims are repaid first; each repaid unit releases the held credit of the oldest open
+    debt, which is then credited to its creditor the same way (a work list, not recursion:
+    every step shrinks the open debts, so it ends).
+    """
+    work = [(account_id, amount)]
+    while work:
+        who, money = work.pop(0)
+        current = await _locked_balance(tx, who, currency)
+        repay = min(money, -current.claims)
+        await add_to_balances(tx, {(who, currency): (money - repay, 0, repay, 0)})
+        for creditor, released in await _close_debts(tx, who, currency, repay):
+            await add_to_balances(tx, {(creditor, currency): (0, 0, 0, -released)})
+            work.append((creditor, released))
+
+
+async def _close_debts(tx: Tx, debtor: int, currency: str, amount: int) -> list[tuple[int, int]]:
+    """Mark ``amount`` of ``debtor``'s open debts repaid, oldest first; (creditor, amount)."""
+    released: list[tuple[int, int]] = []
+    left = amount
+    while left > 0:
+        rows = await tx.fetch(
+            "SELECT id, creditor_account, open_amount FROM debts WHERE debtor_account = $1 "
+            "AND currency = $2 AND open_amount > 0 ORDER BY id LIMIT 50" + tx.for_update,
+            debtor,
+            currency,
+        )
+        if not rows:
+            break  # a claim from before schema 2 (no debts were recorded): repaid to no one
+        for debt_id, creditor, open_amount in rows:
+            take = min(left, int(open_amount))
+            await tx.execute(
+                "UPDATE debts SET open_amount = open_amount - $1 WHERE id = $2", take, debt_id
+            )
+            released.append((int(creditor), take))
+            left -= take
+            if left == 0:
+                break
+    return released
+
+
+async def add_debt(
+    tx: Tx,
+    *,
+    debtor: int,
+    creditor: int,
+    currency: str,
+    amount: int,
+    payment_hash: bytes,
+    now: int,
+) -> None:
+    """Record that ``debtor`` owes ``creditor`` ``amount`` (the caller moves claims/held)."""
+    await tx.execute(
+        "INSERT INTO debts (debtor_account, creditor_account, currency, amount, open_amount, "
+        "payment_hash, created_at) VALUES ($1, $2, $3, $4, $4, $5, $6)",
+        debtor,
+        creditor,
+        currency,
+        amount,
+        payment_hash,
+        now,
+    )
+
+
+async def release_held(
+    tx: Tx, account: Account, currency: str, amount: int, *, reason: str, now: int
+) -> None:
+    """Pay ``amount`` of ``account``'s held credit out of the guarantee account's balance.
+
+    The guarantee account takes over the debts (oldest first), so it is repaid when the
+    payer repays. Refused if the account holds less (``LEDGER_BAD_REQUEST``) or the
+    guarantee's balance is short (``LEDGER_INSUFFICIENT_FUNDS``). Logged in
+    ``held_releases``.
+    """
+    guarantee, _ = await ensure_account(tx, GUARANTEE_KEY, now=now)
+    if guarantee.id == account.id:
+        raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, "the guarantee account itself")
+    first, second = sorted((guarantee.id, account.id))
+    await _locked_balance(tx, first, currency)
+    await _locked_balance(tx, second, currency)
+    fund = await _locked_balance(tx, guarantee.id, currency)
+    mine = await _locked_balance(tx, account.id, currency)
+    if mine.held < amount:
+        raise LedgerError(
+            AppErrorCode.LEDGER_BAD_REQUEST, f"{account.wallet_id} holds {mine.held} < {amount}"
+        )
+    if fund.balance < amount:
+        raise LedgerError(
+            AppErrorCode.LEDGER_INSUFFICIENT_FUNDS,
+            f"guarantee balance {fund.balance} < {amount} minor units of {currency}",
+        )
+    left = amount
+    rows = await tx.fetch(
+        "SELECT id, debtor_account, open_amount, payment_hash FROM debts "
+        "WHERE creditor_account = $1 AND currency = $2 AND open_amount > 0 ORDER BY id"
+        + tx.for_update,
+        account.id,
+        currency,
+    )
+    for debt_id, debtor, open_amount, payment_hash in rows:
+        if left == 0:
+            break
+        take = min(left, int(open_amount))
+        await tx.execute(
+            "UPDATE debts SET open_amount = open_amount - $1 WHERE id = $2", take, debt_id
+        )
+        await add_debt(
+            tx,
+            debtor=int(debtor),
+            creditor=guarantee.id,
+            currency=currency,
+            amount=take,
+            payment_hash=bytes(payment_hash),
+            now=now,
+        )
+        left -= take
+    assert left == 0, "held credit without open debts"
+    await add_to_balances(
+        tx,
+        {
+            (guarantee.id, currency): (-amount, 0, 0, amount),
+            (account.id, currency): (0, 0, 0, -amount),
+        },
+    )
+    await credit(tx, account.id, currency, amount)
+    await tx.execute(
+        "INSERT INTO held_releases (account_id, currency, amount, reason, at) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        account.id,
+        currency,
+        amount,
+        reason,
+        now,
+    )
 
 
 async def deposit(tx: Tx, account: Account, currency: str, amount: int, *, now: int) -> None:
@@ -183,7 +339,7 @@ async def withdraw(tx: Tx, account: Account, currency: str, amount: int, *, now:
             AppErrorCode.LEDGER_INSUFFICIENT_FUNDS,
             f"balance {current.balance} < {amount} minor units of {currency}",
         )
-    await add_to_balances(tx, {(account.id, currency): (-amount, 0, 0)})
+    await add_to_balances(tx, {(account.id, currency): (-amount, 0, 0, 0)})
     await tx.execute(
         "INSERT INTO movements (account_id, currency, kind, amount, at) "
         "VALUES ($1, $2, 'withdrawal', $3, $4)",
@@ -202,34 +358,43 @@ async def reserve(tx: Tx, account: Account, currency: str, amount: int) -> None:
             AppErrorCode.LEDGER_INSUFFICIENT_FUNDS,
             f"balance {current.balance} < {amount} minor units of {currency}",
         )
-    await add_to_balances(tx, {(account.id, currency): (-amount, amount, 0)})
+    await add_to_balances(tx, {(account.id, currency): (-amount, amount, 0, 0)})
 
 
 async def balances_of(tx: Tx, account_id: int) -> list[Balance]:
     """Every currency of an account."""
     rows = await tx.fetch(
-        "SELECT currency, balance, reserve, claims FROM balances WHERE account_id = $1 "
+        "SELECT currency, balance, reserve, claims, held FROM balances WHERE account_id = $1 "
         "ORDER BY currency",
         account_id,
     )
-    return [Balance(currency=c, balance=b, reserve=r, claims=cl) for c, b, r, cl in rows]
+    return [Balance(currency=c, balance=b, reserve=r, claims=cl, held=h) for c, b, r, cl, h in rows]
 
 
 async def totals(tx: Tx) -> dict[str, dict[str, int]]:
-    """Per currency: sums of balances, reserves, claims, deposits and withdrawals."""
+    """Per currency: sums of balances, reserves, claims, held, deposits and withdrawals."""
     result: dict[str, dict[str, int]] = {}
 
     def slot(currency: str) -> dict[str, int]:
         return result.setdefault(
             currency,
-            {"balances": 0, "reserves": 0, "claims": 0, "deposits": 0, "withdrawals": 0},
+            {
+                "balances": 0,
+                "reserves": 0,
+                "claims": 0,
+                "held": 0,
+                "deposits": 0,
+                "withdrawals": 0,
+            },
         )
 
-    for currency, b, r, c in await tx.fetch(
-        "SELECT currency, SUM(balance), SUM(reserve), SUM(claims) FROM balances GROUP BY currency"
+    for currency, b, r, c, h in await tx.fetch(
+        "SELECT currency, SUM(balance), SUM(reserve), SUM(claims), SUM(held) FROM balances "
+        "GROUP BY currency"
     ):
         entry = slot(currency)
         entry["balances"], entry["reserves"], entry["claims"] = int(b), int(r), int(c)
+        entry["held"] = int(h)
     for currency, kind, total in await tx.fetch(
         "SELECT currency, kind, SUM(amount) FROM movements GROUP BY currency, kind"
     ):

@@ -57,7 +57,9 @@ async def issue_allowance(
     except ProtocolError as exc:
         raise LedgerError(AppErrorCode.LEDGER_BAD_REQUEST, exc.code.name) from exc
     revoked = await tx.fetchone(
-        "SELECT 1 FROM revocations WHERE public_key = $1", account.public_key
+        "SELECT 1 FROM revocations WHERE public_key = $1 "
+        "UNION SELECT 1 FROM key_revocations WHERE public_key = $1",
+        account.public_key,
     )
     if revoked is not None:
         raise LedgerError(AppErrorCode.LEDGER_WALLET_REVOKED, "this wallet key is revoked")
@@ -113,6 +115,6 @@ async def release_expired(tx: Tx, *, now: int, grace: int, limit: int = 100) -> 
             "UPDATE allowances SET released = 1, reserve_left = 0 WHERE id = $1", allowance_id
         )
         if left:
-            await accounts.add_to_balances(tx, {(account_id, currency): (0, -left, 0)})
+            await accounts.add_to_balances(tx, {(account_id, currency): (0, -left, 0, 0)})
             await accounts.credit(tx, account_id, currency, left)
     return len(rows)

@@ -8,8 +8,12 @@ Routes (all JSON; the OpenAPI document is served at ``/openapi.json``)::
     POST /v1/allowances              wallet-signed: reserve money, get a signed allowance
     POST /v1/sync                    wallet-signed: settle bundles, get updates and lists
     GET  /v1/revocations             wallet-signed: the revocation list
-    POST /v1/admin/deposits          admin token: fund an account
+    POST /v1/revocations             wallet-signed: revoke the caller's own key
+    GET  /v1/proofs                  wallet-signed: fraud proofs and receipt equivocations
+    POST /v1/admin/deposits          admin token: fund an account ("guarantee": the operator's)
     POST /v1/admin/withdrawals       admin token: take money out
+    POST /v1/admin/release-held      admin token: pay held credit from the guarantee account
+    POST /v1/admin/revocations       admin token: revoke a wallet
     GET  /v1/admin/totals            admin token: sums for the conservation check
 
 Invariants:
@@ -50,7 +54,10 @@ from p2ppay.ledger.auth import (
 )
 from p2ppay.ledger.errors import LedgerError, http_status
 from p2ppay.ledger.service import LedgerService, SyncAnswer
+from p2ppay.ledger.settlement import Equivocation
+from protocol.documents import Payment
 from protocol.money import format_amount
+from protocol.verify import open_as
 
 __all__ = ["create_app"]
 
@@ -58,7 +65,7 @@ MAX_BODY = 4 * 1024 * 1024
 """Largest request body: a full sync batch of the largest bundles fits with room to spare."""
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": s.ErrorBody} for status in (400, 401, 404, 409, 413, 503)
+    status: {"model": s.ErrorBody} for status in (400, 401, 404, 409, 413, 429, 503)
 }
 _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": s.ErrorBody} for status in (400, 403, 404, 409, 503)
@@ -136,9 +143,11 @@ def _balance(b: Balance) -> s.BalanceOut:
         balance=format_amount(b.balance, b.currency),
         reserve=format_amount(b.reserve, b.currency),
         claims=format_amount(b.claims, b.currency),
+        held=format_amount(b.held, b.currency),
         balance_minor=b.balance,
         reserve_minor=b.reserve,
         claims_minor=b.claims,
+        held_minor=b.held,
     )
 
 
@@ -158,6 +167,7 @@ def _sync_out(answer: SyncAnswer) -> s.SyncOut:
                 code=o.code,
                 message=o.message,
                 proof=proof,
+                equivocation=_equivocation(o.equivocation),
             )
         )
     return s.SyncOut(
@@ -177,7 +187,23 @@ def _sync_out(answer: SyncAnswer) -> s.SyncOut:
         revocations=s.RevocationsOut(
             version=answer.revocations.version, keys=[k.hex() for k in answer.revocations.keys]
         ),
+        aborts=[
+            s.AbortResultOut(
+                index=index,
+                status=a.status,  # type: ignore[arg-type]
+                error=a.error,
+                code=a.code,
+                equivocation=_equivocation(a.equivocation),
+            )
+            for index, a in enumerate(answer.aborts)
+        ],
     )
+
+
+def _equivocation(found: Equivocation | None) -> s.EquivocationOut | None:
+    if found is None:
+        return None
+    return s.EquivocationOut(accepted=_b64(found.accepted), rejected=_b64(found.rejected))
 
 
 def _service(request: Request) -> LedgerService:
@@ -300,13 +326,47 @@ def create_app(service: LedgerService) -> FastAPI:
         """Settle bundles (either party, any order, any number of times: one settlement)."""
         bundles = [_unb64(b, f"bundles[{i}]") for i, b in enumerate(body.bundles)]
         query = [bytes.fromhex(h) for h in body.query]
-        return _sync_out(await service.sync(caller, bundles, query))
+        aborts = [_unb64(a, f"aborts[{i}]") for i, a in enumerate(body.aborts)]
+        return _sync_out(await service.sync(caller, bundles, query, aborts))
 
     @app.get("/v1/revocations", responses=_ERRORS)
     async def revocations(caller: Wallet) -> s.RevocationsOut:
         """Wallet keys revoked for double spending."""
         current = await service.revocations(caller)
         return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
+
+    @app.get("/v1/proofs", responses=_ERRORS)
+    async def proofs(caller: Wallet) -> s.ProofsOut:
+        """The fraud proofs behind the revocation list, and receipt equivocations found."""
+        frauds, equivocations = await service.proofs(caller)
+        return s.ProofsOut(
+            fraud=[
+                s.PublishedProofOut(
+                    payer=open_as(p.first, Payment).doc.payer.hex(),
+                    first=_b64(p.first),
+                    second=_b64(p.second),
+                    cbor=_b64(p.encode()),
+                )
+                for p in frauds
+            ],
+            equivocations=[
+                s.EquivocationOut(accepted=_b64(e.accepted), rejected=_b64(e.rejected))
+                for e in equivocations
+            ],
+        )
+
+    @app.post("/v1/revocations", responses=_ERRORS)
+    async def revoke_self(caller: Wallet) -> s.RevocationsOut:
+        """Revoke the calling wallet's own key (lost or stolen device): at once, for good."""
+        current = await service.revoke_self(caller)
+        return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
+
+    _add_admin_routes(app, service)
+    return app
+
+
+def _add_admin_routes(app: FastAPI, service: LedgerService) -> None:
+    """The routes that need the admin token."""
 
     async def move(body: s.MoneyRequest, *, withdrawal: bool) -> s.StatementOut:
         account, balances = await service.move_money(
@@ -329,10 +389,27 @@ def create_app(service: LedgerService) -> FastAPI:
         """Take money out of an account's balance (money leaves the ledger)."""
         return await move(body, withdrawal=True)
 
+    @app.post("/v1/admin/release-held", responses=_ADMIN_ERRORS, dependencies=[Admin])
+    async def release_held(body: s.ReleaseHeldRequest) -> s.StatementOut:
+        """Pay a wallet's held credit out of the operator guarantee account (logged)."""
+        account, balances = await service.release_held(
+            body.wallet, amount=body.amount_minor, currency=body.currency, reason=body.reason
+        )
+        return s.StatementOut(
+            wallet=account.public_key.hex(),
+            wallet_id=account.wallet_id,
+            balances=[_balance(b) for b in balances],
+            allowances=[],
+        )
+
+    @app.post("/v1/admin/revocations", responses=_ADMIN_ERRORS, dependencies=[Admin])
+    async def revoke(body: s.RevokeRequest) -> s.RevocationsOut:
+        """Put a wallet on the revocation list at once (lost or stolen wallet)."""
+        current = await service.revoke_wallet(body.wallet, reason=body.reason)
+        return s.RevocationsOut(version=current.version, keys=[k.hex() for k in current.keys])
+
     @app.get("/v1/admin/totals", responses=_ADMIN_ERRORS, dependencies=[Admin])
     async def totals() -> s.TotalsOut:
         """Sums per currency, for the conservation check."""
         rows = await service.totals()
         return s.TotalsOut(currencies={c: s.TotalsRow(**row) for c, row in rows.items()})
-
-    return app

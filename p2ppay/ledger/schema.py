@@ -9,9 +9,13 @@ once.
 Tables (amounts are integer minor units, keys raw bytes, times Unix seconds):
 - ``accounts``: one per wallet key (``wallet_id`` is derived from the key).
 - ``balances``: per account and currency: ``balance`` (spendable, >= 0), ``reserve`` (locked
-  for offline allowances, >= 0) and ``claims`` (what the account owes after a double spend,
-  <= 0). Conservation: the sum of the three over all accounts equals deposits minus
-  withdrawals (``movements``), in every currency, always.
+  for offline allowances, >= 0), ``claims`` (what the account owes after a double spend,
+  <= 0) and ``held`` (credit for payments nothing backs yet, >= 0, never spendable).
+  Conservation: the sum of the four over all accounts equals deposits minus withdrawals
+  (``movements``), in every currency, always; and ``sum(held) = -sum(claims)`` (every unit
+  owed is held by exactly one creditor, ``debts``), so spendable money
+  (``balance + reserve``) is always backed by deposits.
+- ``debts``: the unbacked part of a payment, owed by the payer to whoever holds it.
 - ``allowances``: issued allowances; ``serial`` is the row id; ``reserve_left`` is what the
   allowance can still pay from the reserve; ``released`` once the rest went back.
 - ``settlements``: one row per settled payment (unique payment hash), with the bundle.
@@ -112,7 +116,83 @@ _V1: tuple[str, ...] = (
     "CREATE INDEX nonces_by_time ON nonces (at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+_V2: tuple[str, ...] = (
+    # held: credit a payee got for a payment nothing backed yet (never spendable).
+    "ALTER TABLE balances ADD COLUMN held {int} NOT NULL DEFAULT 0 CHECK (held >= 0)",
+    # The chain facts the consistency rules need, per settled payment.
+    "ALTER TABLE settlements ADD COLUMN spent {int} NOT NULL DEFAULT 0",
+    "ALTER TABLE settlements ADD COLUMN prev {bytes}",
+    # debts: who owes whom the unbacked part of a payment; repaid oldest first.
+    """CREATE TABLE debts (
+        id {id},
+        debtor_account {int} NOT NULL REFERENCES accounts (id),
+        creditor_account {int} NOT NULL REFERENCES accounts (id),
+        currency TEXT NOT NULL,
+        amount {int} NOT NULL CHECK (amount > 0),
+        open_amount {int} NOT NULL CHECK (open_amount >= 0 AND open_amount <= amount),
+        payment_hash {bytes} NOT NULL,
+        created_at {int} NOT NULL
+    )""",
+    "CREATE INDEX debts_by_debtor ON debts (debtor_account, currency, open_amount)",
+    "CREATE INDEX debts_by_creditor ON debts (creditor_account, currency, open_amount)",
+    # Operator decisions releasing held money from the guarantee account (a log).
+    """CREATE TABLE held_releases (
+        id {id},
+        account_id {int} NOT NULL REFERENCES accounts (id),
+        currency TEXT NOT NULL,
+        amount {int} NOT NULL CHECK (amount > 0),
+        reason TEXT NOT NULL,
+        at {int} NOT NULL
+    )""",
+    # Revocations without a fraud proof (lost or stolen wallets): by the wallet or an admin.
+    """CREATE TABLE key_revocations (
+        public_key {bytes} PRIMARY KEY,
+        revoked_at {int} NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+    # Every receipt and abort the ledger was shown, refusals included (equivocation).
+    """CREATE TABLE verdicts (
+        payment_hash {bytes} NOT NULL,
+        payee_key {bytes} NOT NULL,
+        verdict {int} NOT NULL,
+        receipt {bytes} NOT NULL,
+        seen_at {int} NOT NULL,
+        PRIMARY KEY (payment_hash, verdict)
+    )""",
+    # Bundles refused for a rule they break on their own (by SHA-256 of their bytes).
+    """CREATE TABLE refused_bundles (
+        bundle_hash {bytes} PRIMARY KEY,
+        error TEXT NOT NULL,
+        code {int} NOT NULL,
+        message TEXT NOT NULL,
+        at {int} NOT NULL
+    )""",
+)
+
+_V3: tuple[str, ...] = (
+    # Bundles per wallet key per minute (the rate limit, shared by every ledger process).
+    """CREATE TABLE rate_windows (
+        public_key {bytes} NOT NULL,
+        minute {int} NOT NULL,
+        bundles {int} NOT NULL,
+        PRIMARY KEY (public_key, minute)
+    )""",
+    # Every abort the ledger is shown (a payee's abort naming a payment it also accepted is
+    # an equivocation).
+    """CREATE TABLE aborts (
+        abort_hash {bytes} PRIMARY KEY,
+        sender {bytes} NOT NULL,
+        invoice {bytes},
+        payment {bytes},
+        abort {bytes} NOT NULL,
+        seen_at {int} NOT NULL
+    )""",
+    "CREATE INDEX aborts_by_payment ON aborts (payment)",
+    # Settled links of a chain by their intervals' upper ends (overlap look-ups).
+    "CREATE INDEX settlements_by_spent ON settlements (allowance_id, spent)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[n]`` takes the schema from version n to n + 1. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,14 +15,20 @@ from protocol.bundle import MAX_BUNDLE_SIZE
 from protocol.money import MAX_AMOUNT
 
 __all__ = [
+    "AbortResultOut",
     "AccountOut",
     "AllowanceOut",
     "AllowanceRequest",
     "BalanceOut",
+    "EquivocationOut",
     "ErrorBody",
     "IssuedAllowanceOut",
     "MoneyRequest",
     "ProofOut",
+    "ProofsOut",
+    "PublishedProofOut",
+    "ReleaseHeldRequest",
+    "RevokeRequest",
     "ResultOut",
     "RevocationsOut",
     "StatementOut",
@@ -68,9 +74,11 @@ class BalanceOut(BaseModel):
     balance: str
     reserve: str
     claims: str
+    held: str = Field(description="credit for payments not backed yet; never spendable")
     balance_minor: int
     reserve_minor: int
     claims_minor: int
+    held_minor: int
 
 
 class AllowanceOut(BaseModel):
@@ -120,6 +128,10 @@ class SyncRequest(_In):
         list[Annotated[str, Field(max_length=_B64_BUNDLE)]], Field(max_length=MAX_BATCH)
     ] = []
     query: Annotated[list[Hex32], Field(max_length=MAX_BATCH)] = []
+    aborts: Annotated[
+        list[Annotated[str, Field(max_length=4096)]], Field(max_length=MAX_BATCH)
+    ] = []
+    """Aborts (base64 COSE_Sign1) the caller received: kept, checked for equivocation."""
 
 
 class ProofOut(BaseModel):
@@ -127,6 +139,29 @@ class ProofOut(BaseModel):
 
     first: str
     second: str
+
+
+class EquivocationOut(BaseModel):
+    """A payee's two receipts (base64 COSE_Sign1) for one payment: accepted and rejected."""
+
+    accepted: str
+    rejected: str
+
+
+class PublishedProofOut(BaseModel):
+    """A fraud proof as published: the payer it revokes, both payments, and its wire form."""
+
+    payer: Hex32
+    first: str
+    second: str
+    cbor: str = Field(description="base64 of the CBOR array [first, second] (SPEC section 8)")
+
+
+class ProofsOut(BaseModel):
+    """Every fraud proof behind the revocation list, and every receipt equivocation."""
+
+    fraud: list[PublishedProofOut]
+    equivocations: list[EquivocationOut]
 
 
 class ResultOut(BaseModel):
@@ -140,6 +175,7 @@ class ResultOut(BaseModel):
     code: int | None = None
     message: str | None = None
     proof: ProofOut | None = None
+    equivocation: EquivocationOut | None = None
 
 
 class UpdateOut(BaseModel):
@@ -160,13 +196,25 @@ class RevocationsOut(BaseModel):
     keys: list[Hex32]
 
 
+class AbortResultOut(BaseModel):
+    """The answer for one uploaded abort, in request order."""
+
+    index: int
+    status: Literal["kept", "rejected"]
+    error: str | None = None
+    code: int | None = None
+    equivocation: EquivocationOut | None = None
+
+
 class SyncOut(BaseModel):
-    """The sync answer: per-bundle results, the caller's updates, issuer keys, revocations."""
+    """The sync answer: per-bundle results, the caller's updates, issuer keys, revocations,
+    and per-abort results."""
 
     results: list[ResultOut]
     updates: list[UpdateOut]
     issuers: list[Hex32]
     revocations: RevocationsOut
+    aborts: list[AbortResultOut] = []
 
 
 class MoneyRequest(_In):
@@ -177,17 +225,35 @@ class MoneyRequest(_In):
     currency: Currency
 
 
+class ReleaseHeldRequest(_In):
+    """An admin decision: pay a wallet's held credit out of the operator guarantee account."""
+
+    wallet: Annotated[str, Field(min_length=1, max_length=100)]
+    amount_minor: Minor
+    currency: Currency
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RevokeRequest(_In):
+    """An admin revocation of a wallet (its id ``W-...`` or hex public key)."""
+
+    wallet: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = "revoked by the operator"
+
+
 class TotalsRow(BaseModel):
     """Sums over all accounts for one currency (minor units)."""
 
     balances: int
     reserves: int
     claims: int
+    held: int
     deposits: int
     withdrawals: int
 
 
 class TotalsOut(BaseModel):
-    """Per-currency sums; conservation: balances + reserves + claims = deposits - withdrawals."""
+    """Per-currency sums. Conservation: balances + reserves + claims + held = deposits -
+    withdrawals; backing: held = -claims, so balances + reserves = deposits - withdrawals."""
 
     currencies: dict[str, TotalsRow]

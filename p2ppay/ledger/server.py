@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -109,7 +110,9 @@ async def running_ledger(
     """
     with tempfile.TemporaryDirectory(prefix="p2ppay-ledger-") as tmp:
         url = db_url or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
-        extra = {} if grace is None else {"grace": grace}
+        extra: dict[str, Any] = {} if grace is None else {"grace": grace}
+        if not url.startswith("sqlite:"):
+            extra["issuer_key_file"] = Path(tmp) / "issuer.key"
         config = LedgerConfig(
             db_url=url,
             admin_token=admin_token or secrets.token_urlsafe(24),

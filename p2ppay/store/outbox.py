@@ -3,9 +3,11 @@
 Invariants:
 - A record is created in the same transaction as the payment it carries (status
   ``pending``), so nothing stored can be missed by a sync, and nothing unstored is queued.
-- Status moves along :data:`OUTBOX_TRANSITIONS`; ``settled``, ``rejected`` and ``fraud`` are
-  terminal. A receipt stored after the record was ``sent`` puts it back to ``pending`` so the
-  ledger gets the complete bundle.
+- Status moves along :data:`OUTBOX_TRANSITIONS`; ``settled`` and ``fraud`` are terminal;
+  ``rejected`` may still become ``settled`` or ``fraud``: the ledger's final word wins over a
+  local refusal (a payee that told the payer "rejected" but uploaded "accepted"). A receipt
+  stored after the record was ``sent`` puts it back to ``pending`` so the ledger gets the
+  complete bundle.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ OUTBOX_TRANSITIONS: dict[OutboxStatus, frozenset[OutboxStatus]] = {
     _O.PENDING: frozenset({_O.SENT, _O.SETTLED, _O.REJECTED, _O.FRAUD}),
     _O.SENT: frozenset({_O.PENDING, _O.SETTLED, _O.REJECTED, _O.FRAUD}),
     _O.SETTLED: frozenset(),
-    _O.REJECTED: frozenset(),
+    _O.REJECTED: frozenset({_O.SETTLED, _O.FRAUD}),
     _O.FRAUD: frozenset(),
 }
 """Allowed status changes; a same-status update is a no-op."""

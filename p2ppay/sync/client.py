@@ -38,12 +38,21 @@ M = TypeVar("M", bound=BaseModel)
 class SyncError(AppError):
     """The ledger could not be reached, refused, or answered nonsense.
 
-    ``remote`` is the ledger's error code name when it refused (e.g. ``LEDGER_REPLAY``).
+    ``remote`` is the ledger's error code name when it refused (e.g. ``LEDGER_REPLAY``);
+    ``status`` the HTTP status of the ledger's last answer, if it answered at all.
     """
 
-    def __init__(self, code: AppErrorCode, message: str = "", *, remote: str | None = None):
+    def __init__(
+        self,
+        code: AppErrorCode,
+        message: str = "",
+        *,
+        remote: str | None = None,
+        status: int | None = None,
+    ):
         super().__init__(code, message)
         self.remote = remote
+        self.status = status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +110,7 @@ class _Http:
         content = b"" if body is None else json.dumps(body).encode()
         attempts = self._retry.attempts if retry else 1
         last: str = ""
+        status: int | None = None
         for attempt in range(attempts):
             if attempt:
                 await self._sleep(self._retry.delay(attempt - 1))
@@ -112,14 +122,16 @@ class _Http:
                     headers={**headers(content), "content-type": "application/json"},
                 )
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last, status = f"{type(exc).__name__}: {exc}", None
                 continue
             if response.status_code == 429 or response.status_code >= 500:
-                last = f"HTTP {response.status_code}"
+                last, status = f"HTTP {response.status_code}", response.status_code
                 continue
             return _parse(response, model)
         raise SyncError(
-            AppErrorCode.SYNC_UNREACHABLE, f"{method} {path} failed {attempts} times: {last}"
+            AppErrorCode.SYNC_UNREACHABLE,
+            f"{method} {path} failed {attempts} times: {last}",
+            status=status,
         )
 
 
@@ -132,7 +144,10 @@ def _parse(response: httpx.Response, model: type[M]) -> M:
                 AppErrorCode.SYNC_BAD_ANSWER, f"HTTP {response.status_code} without an error body"
             ) from None
         raise SyncError(
-            AppErrorCode.SYNC_REFUSED, f"{error.error}: {error.message}", remote=error.error
+            AppErrorCode.SYNC_REFUSED,
+            f"{error.error}: {error.message}",
+            remote=error.error,
+            status=response.status_code,
         )
     try:
         return model.model_validate_json(response.content)
@@ -200,11 +215,26 @@ class LedgerClient:
             "POST", "/v1/allowances", schemas.IssuedAllowanceOut, body, retry=False
         )
 
-    async def sync(self, bundles: list[str], query: list[str]) -> schemas.SyncOut:
-        """Upload base64 bundles and ask about payment hashes (hex)."""
-        return await self._call(
-            "POST", "/v1/sync", schemas.SyncOut, {"bundles": bundles, "query": query}
-        )
+    async def sync(
+        self, bundles: list[str], query: list[str], aborts: list[str] | None = None
+    ) -> schemas.SyncOut:
+        """Upload base64 bundles (and aborts received), ask about payment hashes (hex)."""
+        body: dict[str, Any] = {"bundles": bundles, "query": query}
+        if aborts:
+            body["aborts"] = aborts
+        return await self._call("POST", "/v1/sync", schemas.SyncOut, body)
+
+    async def revocations(self) -> schemas.RevocationsOut:
+        """The current revocation list."""
+        return await self._call("GET", "/v1/revocations", schemas.RevocationsOut)
+
+    async def proofs(self) -> schemas.ProofsOut:
+        """Every published fraud proof and receipt equivocation (check them yourself)."""
+        return await self._call("GET", "/v1/proofs", schemas.ProofsOut)
+
+    async def revoke(self) -> schemas.RevocationsOut:
+        """Revoke this wallet's own key (lost or stolen device), for good. Idempotent."""
+        return await self._call("POST", "/v1/revocations", schemas.RevocationsOut)
 
 
 class AdminClient:
@@ -242,6 +272,47 @@ class AdminClient:
             body=body,
             headers=self._headers,
             retry=False,
+        )
+
+    async def withdraw(self, wallet: str, amount_minor: int, currency: str) -> schemas.StatementOut:
+        """Take money out of ``wallet``'s balance. Not retried (not idempotent)."""
+        body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency}
+        return await self._http.call(
+            "POST",
+            "/v1/admin/withdrawals",
+            schemas.StatementOut,
+            body=body,
+            headers=self._headers,
+            retry=False,
+        )
+
+    async def release_held(
+        self, wallet: str, amount_minor: int, currency: str, reason: str
+    ) -> schemas.StatementOut:
+        """Pay ``wallet``'s held credit from the guarantee account. Not retried."""
+        body = {
+            "wallet": wallet,
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "reason": reason,
+        }
+        return await self._http.call(
+            "POST",
+            "/v1/admin/release-held",
+            schemas.StatementOut,
+            body=body,
+            headers=self._headers,
+            retry=False,
+        )
+
+    async def revoke(self, wallet: str, reason: str) -> schemas.RevocationsOut:
+        """Put ``wallet`` (id or hex key) on the revocation list (idempotent)."""
+        return await self._http.call(
+            "POST",
+            "/v1/admin/revocations",
+            schemas.RevocationsOut,
+            body={"wallet": wallet, "reason": reason},
+            headers=self._headers,
         )
 
     async def totals(self) -> schemas.TotalsOut:

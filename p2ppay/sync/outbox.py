@@ -10,6 +10,14 @@ One sync:
 3. stores the issuer keys and, if newer, the revocation list the ledger sent, so this
    wallet's offline checks as a payee refuse a revoked payer from now on.
 
+A wallet the ledger does not know yet is registered (idempotent) and the batch sent again:
+the ledger verifies bundles only for registered callers. A batch the ledger cannot take as a
+whole (it refuses the request about its content, 400 or
+413, or fails answering it, 5xx) is split in halves and sent again, down to single
+bundles, so one bad bundle never holds back the rest. A single bundle the ledger refuses
+(4xx) is **set aside**: marked ``rejected`` with ``set aside: CODE``; one it fails on (5xx)
+stays ``pending`` for the next sync. Both count in ``SyncReport.set_aside``.
+
 Invariants:
 - Resumable: a sync stopped at any point leaves unanswered records ``pending`` or ``sent``,
   and the next sync sends them again; the ledger settles each payment once, so a repeat is
@@ -51,6 +59,8 @@ class SyncReport:
     """Records settled by the other party's upload (learnt by asking)."""
     waiting: int = 0
     """Records with no complete bundle and no verdict yet."""
+    set_aside: int = 0
+    """Records the ledger could not take on their own (see the module docstring)."""
     batches: int = 0
     revocations_version: int | None = None
     proofs: list[FraudProof] = field(default_factory=list)
@@ -64,6 +74,7 @@ class SyncReport:
             "fraud": self.fraud,
             "updated": self.updated,
             "waiting": self.waiting,
+            "set_aside": self.set_aside,
             "batches": self.batches,
             "revocations_version": self.revocations_version,
         }
@@ -76,11 +87,19 @@ class _Entry:
     bundle: bytes | None
 
 
+RECONSIDERED = "LEDGER_RECEIPT_REJECTED"
+"""A record ``rejected`` for this reason (its receipt said "rejected") is asked about again
+at every sync: if the payee uploaded an accepted receipt for the same payment, the ledger's
+``settled`` wins over the local refusal."""
+
+
 def _entry(store: Store, item: OutboxItem) -> _Entry | None:
     transfer = store.payments.transfer(item.invoice_id)
     if transfer.payment is None:
         return None
     bundle = None
+    if item.status is OutboxStatus.REJECTED:
+        return _Entry(item=item, payment_hash=transfer.payment.payment_hash, bundle=None)
     if transfer.receipt is not None:
         bundle = encode_bundle(
             transfer.invoice.signed, transfer.payment.signed, transfer.receipt.signed
@@ -100,7 +119,10 @@ async def sync_outbox(
     items = [
         e
         for item in store.outbox.items()
-        if item.status in (OutboxStatus.PENDING, OutboxStatus.SENT)
+        if (
+            item.status in (OutboxStatus.PENDING, OutboxStatus.SENT)
+            or (item.status is OutboxStatus.REJECTED and item.detail == RECONSIDERED)
+        )
         and (e := _entry(store, item)) is not None
     ]
     report = SyncReport()
@@ -109,19 +131,74 @@ async def sync_outbox(
     done = 0
     for batch in batches:
         store.outbox.mark_many(
-            [(e.item.invoice_id, OutboxStatus.SENT, "") for e in batch], now=now()
+            [(e.item.invoice_id, OutboxStatus.SENT, "") for e in batch if _open(e)], now=now()
         )
-        uploads = [e for e in batch if e.bundle is not None]
-        answer = await client.sync(
-            [base64.b64encode(e.bundle).decode("ascii") for e in uploads if e.bundle],
-            [e.payment_hash.hex() for e in batch],
-        )
-        report.batches += 1
-        _apply(store, answer, uploads, batch, report, now=now())
+        await _upload(store, client, batch, report, now=now)
         done += len(batch)
         if progress is not None:
             progress(done, total)
     return report
+
+
+_CALLER_REFUSALS = frozenset(
+    {"LEDGER_UNAUTHENTICATED", "LEDGER_REPLAY", "LEDGER_STALE_REQUEST", "LEDGER_FORBIDDEN",
+     "LEDGER_UNKNOWN_ACCOUNT", "LEDGER_RATE_LIMITED"}
+)  # fmt: skip
+"""Refusals about the caller, not the bundles: splitting the batch would not help."""
+
+
+def _about_the_bundles(exc: SyncError) -> bool:
+    if exc.status is None or exc.remote in _CALLER_REFUSALS:
+        return False
+    return exc.status in (400, 413) or exc.status >= 500
+
+
+async def _upload(
+    store: Store,
+    client: LedgerClient,
+    batch: list[_Entry],
+    report: SyncReport,
+    *,
+    now: Callable[[], int],
+) -> None:
+    """Send one batch and apply the answer; split it if the ledger cannot take it whole."""
+    uploads = [e for e in batch if e.bundle is not None]
+    bundles = [base64.b64encode(e.bundle).decode("ascii") for e in uploads if e.bundle]
+    query = [e.payment_hash.hex() for e in batch]
+    try:
+        try:
+            answer = await client.sync(bundles, query)
+        except SyncError as exc:
+            if exc.remote != "LEDGER_UNKNOWN_ACCOUNT":
+                raise
+            # The ledger takes syncs from registered wallets only; registering is idempotent.
+            await client.register()
+            answer = await client.sync(bundles, query)
+    except SyncError as exc:
+        if not _about_the_bundles(exc):
+            raise
+        if len(batch) > 1:
+            half = len(batch) // 2
+            await _upload(store, client, batch[:half], report, now=now)
+            await _upload(store, client, batch[half:], report, now=now)
+            return
+        (entry,) = batch
+        report.set_aside += 1
+        if exc.code is AppErrorCode.SYNC_REFUSED:
+            detail = f"set aside: {exc.remote}"
+            store.outbox.mark_many(
+                [(entry.item.invoice_id, OutboxStatus.REJECTED, detail)], now=now()
+            )
+        else:
+            store.outbox.mark_many([(entry.item.invoice_id, OutboxStatus.PENDING, "")], now=now())
+        return
+    report.batches += 1
+    _apply(store, answer, uploads, batch, report, now=now())
+
+
+def _open(entry: _Entry) -> bool:
+    """Not yet answered (a ``rejected`` record is only asked about again)."""
+    return entry.item.status is not OutboxStatus.REJECTED
 
 
 def _verified_proof(result: schemas.ResultOut) -> FraudProof:
@@ -181,7 +258,7 @@ def _apply(
         answered.add(asked.payment_hash)
         report.updated += 1
     for entry in batch:
-        if entry.payment_hash not in answered:
+        if entry.payment_hash not in answered and _open(entry):
             # Asked but not settled: back to pending so the next sync asks again.
             changes.append((entry.item.invoice_id, OutboxStatus.PENDING, ""))
             report.waiting += 1

@@ -18,15 +18,23 @@ import pytest
 
 from p2ppay.cli import main
 from p2ppay.store.settlement import Settlement, settlements
+from p2ppay.wallet.identity import wallet_id_of
 from tests.ledger.world import Party, ledger_in_thread, new_party, pay_offline
 
-TOKEN = "cli-token"
+TOKEN = "cli-token-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 @pytest.fixture
 def ledger_url(tmp_path: Path) -> Iterator[str]:
     with ledger_in_thread(f"sqlite:///{tmp_path / 'ledger.db'}", admin_token=TOKEN) as url:
         yield url
+
+
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "admin-token"
+    path.write_text(TOKEN + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
@@ -49,7 +57,7 @@ def test_the_scripted_flow_prints_the_contracted_json(
     cli(capsys, payee, "register", "--ledger", ledger_url)
     code, deposit = run(
         capsys, "ledger", "deposit", account["wallet_id"], "50.00", "EUR",
-        "--ledger", ledger_url, "--admin-token", TOKEN, "--json",
+        "--ledger", ledger_url, "--admin-token-file", str(token_file(tmp_path)), "--json",
     )  # fmt: skip
     assert (code, deposit["balance"]) == (0, "50.00")
     allowance = cli(capsys, payer, "allowance", "request", "20.00", "EUR")
@@ -63,7 +71,7 @@ def test_the_scripted_flow_prints_the_contracted_json(
     }  # fmt: skip
     assert cli(capsys, payer, "sync")["duplicate"] == 1
     assert cli(capsys, payer, "statement")["currencies"]["EUR"] == {
-        "balance": "30.00", "reserve": "7.50", "claims": "0.00",
+        "balance": "30.00", "reserve": "7.50", "claims": "0.00", "held": "0.00",
     }  # fmt: skip
     assert cli(capsys, payee, "statement")["currencies"]["EUR"]["balance"] == "12.50"
     with payer.open() as wallet:
@@ -125,7 +133,85 @@ def test_ledger_serve_on_a_busy_port_is_a_typed_error(
         port = str(busy.getsockname()[1])
         code = main(
             ["ledger", "serve", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--port", port,
-             "--admin-token", TOKEN]
+             "--admin-token-file", str(token_file(tmp_path))]
         )  # fmt: skip
     assert code == 3
     assert "LEDGER_CANNOT_LISTEN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["--admin-token", TOKEN], {}),  # on the command line: visible in ps
+        ([], {"P2PPAY_ADMIN_TOKEN": "short-token"}),  # under 128 bits
+        ([], {"P2PPAY_ADMIN_TOKEN": "a" * 40}),  # one repeated character
+        ([], {}),  # none at all
+    ],
+)
+def test_ledger_serve_refuses_an_admin_token_from_argv_or_under_128_bits(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+) -> None:
+    monkeypatch.delenv("P2PPAY_ADMIN_TOKEN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(["ledger", "serve", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--port", "0",
+                 *argv])  # fmt: skip
+    assert code == 3
+    assert "LEDGER_WEAK_ADMIN_TOKEN" in capsys.readouterr().err
+    assert not (tmp_path / "l.db").exists()
+
+
+def test_token_strength_is_estimated_from_length_and_alphabet() -> None:
+    from p2ppay.cli.ledger_cmd import MIN_TOKEN_BITS, token_bits
+
+    assert token_bits("0123456789abcdef" * 2) == 128  # 32 hex digits
+    assert token_bits("0123456789abcdef0123456789abcde") < MIN_TOKEN_BITS
+    assert token_bits("Aa0-" * 6) >= MIN_TOKEN_BITS  # 24 chars of 94 symbols
+
+
+def test_a_wallet_revokes_itself_and_the_operator_revokes_another(
+    capsys: pytest.CaptureFixture[str],
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lost, stolen, payee = (new_party(tmp_path, n) for n in ("lost", "stolen", "payee"))
+    for party in (lost, stolen, payee):
+        cli(capsys, party, "register", "--ledger", ledger_url)
+    mine = cli(capsys, lost, "revoke")
+    assert (mine["revoked"], mine["version"]) == (True, 1)
+    monkeypatch.setenv("P2PPAY_ADMIN_TOKEN", TOKEN)
+    with stolen.open() as wallet:
+        stolen_id = wallet_id_of(wallet.identity.public_key)
+    code, theirs = run(capsys, "ledger", "revoke", stolen_id, "--ledger", ledger_url,
+                       "--reason", "reported stolen", "--json")  # fmt: skip
+    assert (code, theirs["version"]) == (0, 2)
+    # Every payee gets both at its next sync and refuses them offline from then on.
+    cli(capsys, payee, "sync")
+    with payee.open() as wallet:
+        revoked = wallet.store.trust.revoked_keys()
+    assert {lost.public, stolen.public} <= set(revoked)
+    code, refused = run(capsys, "--home", str(stolen.home.root), "allowance", "request",
+                        "1.00", "EUR", "--json")  # fmt: skip
+    assert code != 0 and "LEDGER_WALLET_REVOKED" in json.dumps(refused)
+
+
+def test_release_held_pays_from_the_funded_guarantee_account(
+    capsys: pytest.CaptureFixture[str],
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("P2PPAY_ADMIN_TOKEN", TOKEN)
+    payee = new_party(tmp_path, "payee")
+    account = cli(capsys, payee, "register", "--ledger", ledger_url)
+    code, out = run(capsys, "ledger", "release-held", account["wallet_id"], "1.00", "EUR",
+                    "--reason", "nothing held", "--ledger", ledger_url, "--json")  # fmt: skip
+    assert (code, out["error"]) == (3, "SYNC_REFUSED")
+    code, funded = run(capsys, "ledger", "deposit", "guarantee", "10.00", "EUR",
+                       "--ledger", ledger_url, "--json")  # fmt: skip
+    assert (code, funded["balance"]) == (0, "10.00")

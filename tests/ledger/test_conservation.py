@@ -1,4 +1,6 @@
-"""Conservation: balances + reserves + claims = deposits - withdrawals, after any sequence.
+"""Conservation: balances + reserves = deposits - withdrawals (held = -claims), after any
+sequence of honest work and plain double spends (the cheater with its own keys has its own
+machine: ``test_cheater_machine.py``).
 
 A Hypothesis state machine drives the ledger service on a real database (SQLite, then
 PostgreSQL) with deposits, withdrawals, allowance requests, honest and double-spent offline
@@ -9,6 +11,7 @@ allowance ends and grace periods. After every step the invariant must hold.
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ from protocol.verify import SignedDocument, open_as
 START = 1_800_000_000
 WALLETS = 3
 _files = itertools.count()
+KEYS = Path(tempfile.mkdtemp(prefix="p2ppay-issuer-keys-"))
 
 
 def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachine]:
@@ -57,8 +61,13 @@ def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachi
 
         @initialize()
         def open_ledger(self) -> None:
+            url = db_url()
             config = LedgerConfig(
-                db_url=db_url(), admin_token="t", clock=lambda: self.clock[0], grace=3600
+                db_url=url,
+                admin_token="t",
+                clock=lambda: self.clock[0],
+                grace=3600,
+                issuer_key_file=KEYS / f"{abs(hash(url))}.key",  # one key per database
             )
             self.service = self.call(LedgerService.open, config)
             for who, key in enumerate(self.keys):
@@ -168,9 +177,8 @@ def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachi
             totals = self.call(self.service.totals)
             for row in totals.values():
                 assert row["balances"] >= 0 and row["reserves"] >= 0 and row["claims"] <= 0
-                assert row["balances"] + row["reserves"] + row["claims"] == (
-                    row["deposits"] - row["withdrawals"]
-                )
+                assert row["held"] == -row["claims"]
+                assert row["balances"] + row["reserves"] == row["deposits"] - row["withdrawals"]
 
     return Ledger
 

@@ -25,7 +25,13 @@ def eur(statement: object) -> tuple[int, int, int]:
 async def totals_hold(ledger: RunningLedger) -> None:
     async with AdminClient(ledger.url, ledger.admin_token) as admin:
         t = (await admin.totals()).currencies["EUR"]
-    assert t.balances + t.reserves + t.claims == t.deposits - t.withdrawals
+    assert t.balances + t.reserves + t.claims + t.held == t.deposits - t.withdrawals
+    assert t.balances + t.reserves == t.deposits - t.withdrawals  # spendable money is backed
+
+
+def held(statement: object) -> int:
+    (row,) = [b for b in statement.balances if b.currency == "EUR"]  # type: ignore[attr-defined]
+    return int(row.held_minor)
 
 
 async def test_an_allowance_moves_its_amount_from_balance_to_reserve(
@@ -78,7 +84,7 @@ async def test_the_unspent_reserve_returns_only_after_expiry_and_grace(
         await totals_hold(ledger)
 
 
-async def test_a_bundle_synced_after_release_is_paid_as_a_claim_on_the_payer(
+async def test_a_bundle_synced_after_release_is_paid_from_the_payers_balance(
     db_url: str, tmp_path: Path
 ) -> None:
     clock = [now_s()]
@@ -92,9 +98,42 @@ async def test_a_bundle_synced_after_release_is_paid_as_a_claim_on_the_payer(
             assert eur(await client.statement()) == (20_00, 0, 0)
             answer = await client.sync([base64.b64encode(bundle).decode()], [])
             assert answer.results[0].status == "settled"
-            assert eur(await client.statement()) == (20_00, 0, -8_00)
+            # The released reserve went back to the balance: the late payment comes from it.
+            assert eur(await client.statement()) == (12_00, 0, 0)
         async with payee.client(ledger, lambda: clock[0]) as client:
             assert eur(await client.statement()) == (8_00, 0, 0)
+        await totals_hold(ledger)
+
+
+async def test_a_late_bundle_the_payers_balance_cannot_cover_is_held_until_it_repays(
+    db_url: str, tmp_path: Path
+) -> None:
+    clock = [now_s()]
+    async with running_ledger(db_url=db_url, clock=lambda: clock[0], grace=GRACE) as ledger:
+        payer, payee = new_party(tmp_path, "payer"), new_party(tmp_path, "payee")
+        await fund(ledger, payer, deposit=20_00, allowance=20_00)
+        await trust_ledger(ledger, payee)
+        bundle = pay_offline(payer, payee, 8_00)
+        async with (
+            payer.client(ledger, lambda: clock[0]) as by_payer,
+            payee.client(ledger, lambda: clock[0]) as by_payee,
+            AdminClient(ledger.url, ledger.admin_token) as admin,
+        ):
+            clock[0] += 8 * 24 * 3600 + GRACE
+            assert eur(await by_payer.statement()) == (20_00, 0, 0)
+            await admin.withdraw(payer.public.hex(), 15_00, "EUR")  # spends the released money
+            answer = await by_payee.sync([base64.b64encode(bundle).decode()], [])
+            assert answer.results[0].status == "settled"
+            assert eur(await by_payer.statement()) == (0, 0, -3_00)
+            payee_view = await by_payee.statement()
+            assert (eur(payee_view), held(payee_view)) == ((5_00, 0, 0), 3_00)
+            with pytest.raises(SyncError) as refused:  # held credit is not spendable
+                await admin.withdraw(payee.public.hex(), 5_01, "EUR")
+            assert refused.value.remote == "LEDGER_INSUFFICIENT_FUNDS"
+            await totals_hold(ledger)
+            await admin.deposit(payer.public.hex(), 2_00, "EUR")  # repays 2.00 of the claim
+            payee_view = await by_payee.statement()
+            assert (eur(payee_view), held(payee_view)) == ((7_00, 0, 0), 1_00)
         await totals_hold(ledger)
 
 
@@ -116,4 +155,7 @@ async def test_a_deposit_repays_claims_before_it_adds_to_the_balance(
             async with AdminClient(ledger.url, ledger.admin_token) as admin:
                 await admin.deposit(payer.public.hex(), 10_00, "EUR")
             assert eur(await client.statement()) == (4_00, 0, 0)
+        async with second.client(ledger) as client:
+            statement = await client.statement()  # the repaid claim released its held credit
+        assert (eur(statement), held(statement)) == ((6_00, 0, 0), 0)
         await totals_hold(ledger)

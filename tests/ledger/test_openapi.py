@@ -90,11 +90,11 @@ def test_the_api_never_fails_and_answers_as_documented(
     # strategies are driven directly instead, one operation after the other.
     api = schemathesis.openapi.from_url(f"{ledger_url}/openapi.json")
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) == 9
+    assert len(operations) == 13
     if mode is GenerationMode.NEGATIVE:
         # Only a body can be made invalid: the other inputs are optional free-form headers.
         operations = [op for op in operations if len(op.body) > 0]
-        assert len(operations) == 4
+        assert len(operations) == 6
     for operation in operations:
 
         @given(case=operation.as_strategy(generation_mode=mode))

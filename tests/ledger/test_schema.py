@@ -50,8 +50,10 @@ async def test_a_database_from_a_newer_ledger_is_refused(db_url: str) -> None:
     assert refused.value.code.name == "LEDGER_SCHEMA_TOO_NEW"
 
 
-async def test_services_started_together_share_one_issuer_key(db_url: str) -> None:
-    config = LedgerConfig(db_url=db_url, admin_token="t", clock=lambda: 0)
+async def test_services_started_together_share_one_issuer_key(db_url: str, tmp_path: Path) -> None:
+    config = LedgerConfig(
+        db_url=db_url, admin_token="t", clock=lambda: 0, issuer_key_file=tmp_path / "issuer.key"
+    )
     services: list[LedgerService] = []
 
     async def start() -> None:

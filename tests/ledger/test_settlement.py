@@ -26,9 +26,12 @@ async def conserved(ledger: RunningLedger) -> dict[str, int]:
     """The totals of EUR, after checking the conservation invariant."""
     async with AdminClient(ledger.url, ledger.admin_token) as admin:
         totals = (await admin.totals()).currencies["EUR"]
-    assert totals.balances + totals.reserves + totals.claims == (
+    assert totals.balances + totals.reserves + totals.claims + totals.held == (
         totals.deposits - totals.withdrawals
     )
+    # Spendable money is always backed: held credit mirrors the claims exactly.
+    assert totals.held == -totals.claims
+    assert totals.balances + totals.reserves == totals.deposits - totals.withdrawals
     return totals.model_dump()
 
 
@@ -121,9 +124,12 @@ async def test_a_fork_across_two_payees_is_fraud_with_a_proof_and_revokes_the_pa
         assert open_as(proof.first, Payment).doc.payer == payer.public
         assert key == chain_key(open_as(proof.second, Payment))
 
-        # Both payees are paid; the reserve covered 20.00 and the payer owes the other 10.00.
+        # Both payees are paid: the reserve covered the interval (0, 15.00] once, and the
+        # payer's own balance (100.00 - 20.00) paid the double-spent 15.00; 5.00 stays
+        # reserved, nothing is owed and nothing is held.
         totals = await conserved(ledger)
-        assert (totals["reserves"], totals["claims"]) == (0, -10_00)
+        assert (totals["reserves"], totals["claims"], totals["held"]) == (5_00, 0, 0)
+        assert totals["balances"] == 100_00 - 5_00
 
         # The revocation list reaches the next payee, whose offline check now refuses.
         async with third.client(ledger) as client:
@@ -189,6 +195,7 @@ async def test_a_malformed_bundle_is_rejected_not_an_error(db_url: str, tmp_path
     async with running_ledger(db_url=db_url) as ledger:
         party = new_party(tmp_path, "p")
         async with party.client(ledger) as client:
+            await client.register()
             answer = await client.sync([base64.b64encode(b"\x83\x41a").decode()], [])
         assert [(r.status, r.error) for r in answer.results] == [("rejected", "BUNDLE_MALFORMED")]
 
@@ -267,3 +274,20 @@ async def test_both_parties_syncing_their_outboxes_at_once_settle_each_payment_o
             (eur,) = (await client.statement()).balances
         assert eur.balance_minor == 50 * 10
         await conserved(ledger)
+
+
+async def test_a_wallet_that_never_registered_is_registered_by_its_first_sync(
+    tmp_path: Path,
+) -> None:
+    async with running_ledger() as ledger:
+        payer, payee = new_party(tmp_path, "payer"), new_party(tmp_path, "payee")
+        await fund(ledger, payer, deposit=10_00, allowance=10_00)
+        async with payee.client(ledger) as client:
+            from p2ppay.sync import SyncError
+
+            with pytest.raises(SyncError) as refused:  # the raw call: refused, nothing checked
+                await client.sync([], [])
+            assert refused.value.remote == "LEDGER_UNKNOWN_ACCOUNT"
+            with payee.open() as wallet:
+                await sync_outbox(wallet.store, client, now=now_s)  # registers, then syncs
+                assert wallet.store.trust.issuer_keys()

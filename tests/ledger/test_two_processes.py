@@ -23,7 +23,7 @@ from tests.ledger.world import fund, new_party, pay_offline, trust_ledger
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = "two-processes-token"
+TOKEN = "two-processes-token-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass(frozen=True)
@@ -53,21 +53,22 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def two_ledgers(postgres: PgServer) -> Iterator[tuple[Remote, Remote]]:
+def two_ledgers(postgres: PgServer, tmp_path: Path) -> Iterator[tuple[Remote, Remote]]:
     db = new_pg_database(postgres)
+    key = tmp_path / "issuer.key"  # one key file for both processes
     processes: list[subprocess.Popen[bytes]] = []
     remotes: list[Remote] = []
     try:
         for _ in range(2):  # started together: they also race to migrate
             port = free_port()
             command = [sys.executable, "-m", "p2ppay.ledger", "serve", "--db", db]
-            command += ["--port", str(port), "--admin-token", TOKEN]
+            command += ["--port", str(port), "--issuer-key-file", str(key)]
             processes.append(
                 subprocess.Popen(
                     command,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
-                    env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                    env={**os.environ, "PYTHONWARNINGS": "ignore", "P2PPAY_ADMIN_TOKEN": TOKEN},
                 )
             )
             remotes.append(Remote(url=f"http://127.0.0.1:{port}"))

@@ -176,6 +176,14 @@ def documents() -> list[Case]:
         _valid("receipt-accepted", receipt, "The payee accepts payment-first."),
         _valid("receipt-rejected", rejected, "A rejection carries its ErrorCode."),
         _valid("abort", abort, "The payer declined (SESSION_DECLINED)."),
+        _valid("abort-bound", make_abort(
+            W.payee, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW,
+            invoice_hash=invoice.hash, payment_hash=payment.hash),
+            "An abort naming its session's invoice and payment hashes."),
+        _invalid("abort-payment-without-invoice",
+                 _signed_payload("payer", Kind.ABORT, cbor.encode(
+                     {**to_payload(abort.doc), 6: payment.hash})),  # type: ignore[dict-item]
+                 ErrorCode.DOC_FIELD_VALUE, "An abort naming a payment but not its invoice."),
         # 1xx: encoding
         _invalid("truncated", inv_raw[:-1], ErrorCode.CBOR_MALFORMED, "Last byte cut off."),
         _invalid("indefinite-array", indefinite, ErrorCode.CBOR_INDEFINITE_LENGTH,
@@ -226,6 +234,11 @@ def documents() -> list[Case]:
                  ErrorCode.DOC_FIELD_TYPE, "Invoice amount as a text string."),
         _invalid("short-nonce", payee_signed(_with(invoice, nonce=b"n" * 15)),
                  ErrorCode.DOC_FIELD_VALUE, "A 15-byte nonce."),
+        _invalid("expires-over-max-integer", payee_signed(_with(invoice, expires=2**63)),
+                 ErrorCode.DOC_FIELD_VALUE, "Invoice expires at 2^63: no 64-bit column holds it."),
+        _invalid("counter-over-max-integer",
+                 payer_signed(_with(payment, counter=2**63, prev=b"p" * 32)),
+                 ErrorCode.DOC_FIELD_VALUE, "Counter 2^63 (SQLite and PostgreSQL hold 2^63 - 1)."),
         _invalid("expires-at-created", payee_signed(_with(invoice, expires=NOW)),
                  ErrorCode.DOC_BAD_TIME_WINDOW, "Invoice expires when it is created."),
         _invalid("invoice-from-the-future", inv_raw, ErrorCode.DOC_NOT_YET_VALID,
@@ -316,6 +329,9 @@ def acceptance() -> list[Case]:
         W.payee, amount=12_50, currency="EUR", now=NOW, invoice_id=b"p" * 16,
         nonce=b"q" * 16, issuers=(b"\x07" * 16,),
     )  # fmt: skip
+    to_self = make_invoice(
+        W.payer, amount=12_50, currency="EUR", now=NOW, invoice_id=b"s" * 16, nonce=b"t" * 16
+    )
 
     def payer_signed(payment: SignedDocument[Payment], **changes: Any) -> bytes:
         return _signed_payload("payer", Kind.PAYMENT, cbor.encode(_with(payment, **changes)))
@@ -343,6 +359,9 @@ def acceptance() -> list[Case]:
           W.payment(invoice=picky).raw, picky, code=ErrorCode.ACCEPT_ISSUER_NOT_ACCEPTED),
         a("payer-revoked", "The payer's wallet key is revoked.", W.payment(invoice=invoice).raw,
           invoice, code=ErrorCode.ACCEPT_PAYER_REVOKED, revoked=(public_key(W.payer),)),
+        a("self-payment", "The payer pays an invoice of its own wallet key.",
+          W.payment(invoice=to_self).raw, to_self, code=ErrorCode.ACCEPT_SELF_PAYMENT,
+          payee=public_key(W.payer)),
         a("counter-not-increasing", "Counter 2 when counter 2 was already seen.", second.raw,
           invoice, code=ErrorCode.ACCEPT_COUNTER_NOT_INCREASING, last_seen=head_of(second)),
         a("prev-hash-mismatch", "Counter 2 whose prev is not the seen counter 1.", second.raw,
@@ -388,7 +407,31 @@ def chains() -> list[Case]:
             case.update(error=code.name, code=int(code))
         return case
 
+    def payer_changed(payment: SignedDocument[Payment], **changes: Any) -> SignedDocument[Payment]:
+        raw = _signed_payload("payer", Kind.PAYMENT, cbor.encode(_with(payment, **changes)))
+        return open_as(raw, Payment)
+
+    def proof(name: str, description: str, a: SignedDocument[Payment],
+              b: SignedDocument[Payment], conflict: str | None) -> Case:  # fmt: skip
+        first, second = sorted([a, b], key=lambda p: p.hash)
+        case: Case = {
+            "name": name,
+            "description": description,
+            "fraud_proof": [first.raw.hex(), second.raw.hex()],
+            "fraud_proof_cbor": cbor.encode([first.raw, second.raw]).hex(),
+            "valid": conflict is not None,
+        }
+        if conflict is not None:
+            case["conflict"] = conflict
+        else:
+            case.update(error=ErrorCode.FRAUD_PROOF_INVALID.name,
+                        code=int(ErrorCode.FRAUD_PROOF_INVALID))  # fmt: skip
+        return case
+
     fork_proof = sorted([three[0], fork], key=lambda p: p.hash)
+    overlapping = payer_changed(three[2], spent=three[2].doc.amount)  # (0, amount] again
+    out_of_order = payer_changed(three[1], spent=4 * three[1].doc.amount)  # above counter 3
+    wrong_prev = payer_changed(three[1], prev=b"x" * 32)
     return [
         c("three-payments", "Counters 1, 2, 3 linked by prev hashes.", three),
         c("replayed-head", "The head offered again is idempotent.", [*three, three[2]]),
@@ -410,6 +453,16 @@ def chains() -> list[Case]:
             "fraud_proof": [p.raw.hex() for p in fork_proof],
             "valid": True,
         },
+        proof("fraud-proof-overlap", "Counter 3 claiming the reserve interval of counter 1.",
+              three[0], overlapping, "overlap"),
+        proof("fraud-proof-order", "Counter 2's interval lies above counter 3's.",
+              three[2], out_of_order, "order"),
+        proof("fraud-proof-prev", "Counter 2 whose prev is not counter 1's hash.",
+              three[0], wrong_prev, "prev"),
+        proof("fraud-proof-cumulative", "Counter 2 whose interval starts past counter 1's end.",
+              three[0], overcounted, "cumulative"),
+        proof("fraud-proof-consistent", "Counters 1 and 2 of one honest chain prove nothing.",
+              three[0], three[1], None),
         {
             "name": "fraud-proof-same-payment",
             "description": "The same payment twice proves nothing.",

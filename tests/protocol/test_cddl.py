@@ -70,6 +70,14 @@ def _all_documents() -> list[SignedDocument[Document]]:
             code=ErrorCode.ACCEPT_PAYER_REVOKED,
         ),
         make_abort(W.payer, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW),
+        make_abort(
+            W.payer,
+            code=ErrorCode.SESSION_DECLINED,
+            reason="declined",
+            now=NOW,
+            invoice_hash=W.invoice().hash,
+            payment_hash=first.hash,
+        ),
     ]
 
 
@@ -106,3 +114,26 @@ def test_schema_rejects_a_short_public_key() -> None:
 def test_schema_rejects_a_document_of_another_kind() -> None:
     with pytest.raises(pycddl.ValidationError):
         _schema("invoice-header").validate_cbor(parse_sign1(W.allowance().raw).protected)
+
+
+def test_a_fraud_proof_wire_form_is_valid_under_the_cddl() -> None:
+    from protocol.chain import FraudProof
+
+    a = W.payment()
+    b = W.payment(invoice=W.invoice(n=5))  # counter 1 again: a fork
+    proof = FraudProof.of(a, b)
+    _schema("fraud-proof").validate_cbor(proof.encode())
+    for half in (proof.first, proof.second):
+        _validate(half)
+
+
+def test_integers_over_2_63_minus_1_are_outside_the_cddl() -> None:
+    from protocol import cbor
+
+    payload = to_payload(W.payment().doc)
+    payload[5] = 2**63
+    with pytest.raises(pycddl.ValidationError):
+        _schema("payment").validate_cbor(cbor.encode(payload))
+    payload[5] = 2**63 - 1
+    payload[6] = b"p" * 32
+    _schema("payment").validate_cbor(cbor.encode(payload))

@@ -146,3 +146,19 @@ def test_a_fraud_proof_with_a_forged_payment_is_invalid() -> None:
     with pytest.raises(RemoteProtocolError) as exc:
         FraudProof(first=first, second=second).verify()
     assert _code(exc) is ErrorCode.FRAUD_PROOF_INVALID
+
+
+@pytest.mark.parametrize(
+    "data", [b"\x82\x41a", b"\x81\x41a", b"\x83\x41a\x41b\x41c", b"\x82\x01\x02", b"\xff"]
+)
+def test_a_fraud_proof_wire_form_that_is_not_two_byte_strings_is_invalid(data: bytes) -> None:
+    with pytest.raises(RemoteProtocolError) as exc:
+        FraudProof.decode(data)
+    assert _code(exc) is ErrorCode.FRAUD_PROOF_INVALID
+
+
+def test_a_fraud_proof_round_trips_through_its_wire_form() -> None:
+    a, b = _fork()
+    proof = FraudProof.of(a, b)
+    assert FraudProof.decode(proof.encode()) == proof
+    assert FraudProof.decode(proof.encode()).verify() == proof.verify()

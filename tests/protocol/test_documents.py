@@ -245,6 +245,7 @@ def test_payment_by_a_key_other_than_the_allowance_wallet_is_rejected() -> None:
         ({"prev": b"p" * 32}, ErrorCode.DOC_CHAIN_START),
         ({"counter": 2}, ErrorCode.DOC_CHAIN_START),
         ({"counter": 0}, ErrorCode.DOC_FIELD_VALUE),
+        ({"counter": 2**63, "prev": b"p" * 32}, ErrorCode.DOC_FIELD_VALUE),
         ({"allowance": W.invoice().raw}, ErrorCode.COSE_WRONG_KIND),
     ],
 )

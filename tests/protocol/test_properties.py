@@ -55,7 +55,7 @@ def _allowances(draw: st.DrawFn) -> Allowance:
         limit=draw(_amounts),
         not_before=start,
         not_after=start + draw(st.integers(1, 10**8)),
-        serial=draw(st.integers(0, 2**64 - 1)),
+        serial=draw(st.integers(0, 2**63 - 1)),
     )
 
 

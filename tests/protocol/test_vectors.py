@@ -84,7 +84,14 @@ def test_acceptance_vector(case: dict[str, Any]) -> None:
 def test_chain_vector(case: dict[str, Any]) -> None:
     if "fraud_proof" in case:
         first, second = (bytes.fromhex(h) for h in case["fraud_proof"])
-        run: Any = lambda: FraudProof(first=first, second=second).verify()  # noqa: E731
+        proof = FraudProof(first=first, second=second)
+        if "fraud_proof_cbor" in case:
+            assert FraudProof.decode(bytes.fromhex(case["fraud_proof_cbor"])) == proof
+            assert proof.encode().hex() == case["fraud_proof_cbor"]
+
+        def run() -> None:
+            _, _, why = proof.check()
+            assert why.value == case.get("conflict", "fork")
     else:
         payments = [open_as(bytes.fromhex(h), Payment) for h in case["payments"]]
 

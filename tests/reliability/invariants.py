@@ -14,7 +14,8 @@ store's own API, so a bug there cannot hide a bug here):
 
 Checked against the ledger by :mod:`tests.reliability.ledgered` and the ledger fault tests:
 
-- ``ledger_conservation``: balances + reserves + claims = deposits - withdrawals;
+- ``ledger_conservation``: held = -claims and balances + reserves = deposits - withdrawals
+  (spendable money is backed);
 - ``settled_once``: the payee is credited, and the payer's reserve debited, exactly the
   sum of the invoices paid (each once), and every one is ``settled`` in both stores.
 """

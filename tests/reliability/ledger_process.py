@@ -7,14 +7,17 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.ledger.pg import PgServer
 from tests.ledger.test_two_processes import free_port, wait_healthy
 
 __all__ = ["LedgerProcess", "restart_postgres"]
 
-TOKEN = "reliability-token"
+TOKEN = "reliability-token-0123456789-abcdefghijklmnopqrstuvwxyz"
+KEYS = Path(tempfile.mkdtemp(prefix="p2ppay-reliability-keys-"))
 
 
 @dataclass(kw_only=True)
@@ -24,6 +27,9 @@ class LedgerProcess:
     db_url: str
     port: int = field(default_factory=free_port)
     admin_token: str = TOKEN
+    issuer_key_file: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(dir=KEYS)) / "issuer.key"
+    )
     process: subprocess.Popen[bytes] | None = None
     kills: int = 0
 
@@ -33,12 +39,13 @@ class LedgerProcess:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "p2ppay.ledger", "serve", "--db", self.db_url,
-                   "--port", str(self.port), "--admin-token", self.admin_token]  # fmt: skip
+                   "--port", str(self.port),
+                   "--issuer-key-file", str(self.issuer_key_file)]  # fmt: skip
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            env={**os.environ, "PYTHONWARNINGS": "ignore", "P2PPAY_ADMIN_TOKEN": self.admin_token},
         )
         wait_healthy(self.url, self.process)
 

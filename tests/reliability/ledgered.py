@@ -3,7 +3,7 @@
 - :func:`ledger_world`: a payer funded by the ledger (deposit, then an allowance it grants)
   and a payee that trusts the ledger's issuer key; both real homes, synced once.
 - :func:`sync_both`: the payee, then the payer, upload their outbox.
-- :func:`check_ledger`: conservation (balances + reserves + claims = deposits -
+- :func:`check_ledger`: backing (held = -claims and balances + reserves = deposits -
   withdrawals), the payee credited exactly the sum it was paid, the payer's reserve down by
   exactly that, and every paid invoice ``settled`` in both stores.
 """
@@ -53,7 +53,9 @@ async def sync_both(w: Ledgered) -> None:
 async def check_ledger(w: Ledgered, paid: dict[bytes, int]) -> None:
     async with AdminClient(w.ledger.url, w.ledger.admin_token) as admin:
         eur = (await admin.totals()).currencies["EUR"]
-    assert eur.balances + eur.reserves + eur.claims == eur.deposits - eur.withdrawals, eur
+    # Backing: every claim is someone's held credit; spendable money = deposits - withdrawals.
+    assert eur.held == -eur.claims, eur
+    assert eur.balances + eur.reserves == eur.deposits - eur.withdrawals, eur
     async with w.payee.client(w.ledger) as client:
         payee = {b.currency: b for b in (await client.statement()).balances}
     async with w.payer.client(w.ledger) as client:

@@ -66,7 +66,9 @@ async def _sync(party: Party, url: str, batches: list[int] | None = None) -> Non
 async def _all_settled_once(ledger: LedgerProcess, payer: Party, payee: Party) -> None:
     async with AdminClient(ledger.url, ledger.admin_token) as admin:
         eur = (await admin.totals()).currencies["EUR"]
-    assert eur.balances + eur.reserves + eur.claims == eur.deposits - eur.withdrawals, eur
+    # Backing: every claim is someone's held credit; spendable money = deposits - withdrawals.
+    assert eur.held == -eur.claims, eur
+    assert eur.balances + eur.reserves == eur.deposits - eur.withdrawals, eur
     async with patient(payee, ledger.url) as client:
         (balance,) = (await client.statement()).balances
     assert balance.balance_minor == PAYMENTS * 1_00
