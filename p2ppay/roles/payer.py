@@ -237,6 +237,11 @@ class _PayerEvents:
             )
             self.role.crash.reach(CrashPoint.PAYER_AFTER_PERSIST_RECEIPT)
             self.role.progress(f"receipt received: {event.receipt.verdict.name.lower()}")
+        elif isinstance(event, Failed) and event.abort is not None and self.invoice is not None:
+            # The payee's signed word on a payment we sent: evidence for the ledger.
+            invoice_id = _invoice_id(self.invoice)
+            if store.payments.payment(invoice_id) is not None:
+                store.aborts.keep(invoice_id, event.abort, now=now)
         elif isinstance(event, Completed | Failed):
             return
 

@@ -156,7 +156,18 @@ _V1: tuple[str, ...] = (
     ) STRICT""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+_V2: tuple[str, ...] = (
+    # Signed Aborts received after a payment: evidence a wallet uploads (store/aborts.py).
+    """CREATE TABLE received_aborts (
+        abort_hash BLOB PRIMARY KEY,
+        invoice_id BLOB NOT NULL REFERENCES invoices (invoice_id),
+        signed BLOB NOT NULL,
+        received_at INTEGER NOT NULL,
+        uploaded_at INTEGER
+    ) STRICT""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 """``MIGRATIONS[n]``: the statements from ``user_version`` n to n + 1. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

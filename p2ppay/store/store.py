@@ -18,6 +18,7 @@ from types import TracebackType
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import sessions as sessions_module
 from p2ppay.store import wallet_state as wallet_state_module
+from p2ppay.store.aborts import ReceivedAborts
 from p2ppay.store.connection import Database, connect
 from p2ppay.store.counterparties import Counterparties
 from p2ppay.store.migrations import migrate
@@ -53,6 +54,8 @@ class Store:
         """The sync outbox."""
         self.trust = Trust(db)
         """Trusted issuer keys and the revocation list."""
+        self.aborts = ReceivedAborts(db)
+        """Signed Aborts received after a payment, kept for the ledger."""
 
     @classmethod
     def open(

@@ -8,7 +8,9 @@ One sync:
    answer: ``settled``/``duplicate`` -> settled, ``rejected`` -> rejected (with the code),
    ``fraud`` -> fraud (after checking the proof ourselves);
 3. stores the issuer keys and, if newer, the revocation list the ledger sent, so this
-   wallet's offline checks as a payee refuse a revoked payer from now on.
+   wallet's offline checks as a payee refuse a revoked payer from now on;
+4. shows the ledger every signed Abort this wallet received after it sent a payment
+   (``store.aborts``): a payee that aborted a payment and settled it as accepted is caught.
 
 A wallet the ledger does not know yet is registered (idempotent) and the batch sent again:
 the ledger verifies bundles only for registered callers. A batch the ledger cannot take as a
@@ -64,6 +66,10 @@ class SyncReport:
     batches: int = 0
     revocations_version: int | None = None
     proofs: list[FraudProof] = field(default_factory=list)
+    aborts: int = 0
+    """Signed Aborts received after a payment, shown to the ledger."""
+    equivocations: int = 0
+    """Of those, how many the ledger found contradicting a settled receipt."""
 
     def as_json(self) -> dict[str, object]:
         """The counts, as ``sync --json`` prints them."""
@@ -77,6 +83,8 @@ class SyncReport:
             "set_aside": self.set_aside,
             "batches": self.batches,
             "revocations_version": self.revocations_version,
+            "aborts": self.aborts,
+            "equivocations": self.equivocations,
         }
 
 
@@ -137,7 +145,22 @@ async def sync_outbox(
         done += len(batch)
         if progress is not None:
             progress(done, total)
+    await _upload_aborts(store, client, report, now=now)
     return report
+
+
+async def _upload_aborts(
+    store: Store, client: LedgerClient, report: SyncReport, *, now: Callable[[], int]
+) -> None:
+    """Show the ledger the signed Aborts received after a payment (store/aborts.py)."""
+    pending = store.aborts.pending()
+    for start in range(0, len(pending), DEFAULT_BATCH):
+        chunk = pending[start : start + DEFAULT_BATCH]
+        answer = await client.sync([], [], [base64.b64encode(a).decode("ascii") for a in chunk])
+        answered = [chunk[r.index] for r in answer.aborts if 0 <= r.index < len(chunk)]
+        store.aborts.mark_uploaded(answered, now=now())
+        report.aborts += len(answered)
+        report.equivocations += sum(1 for r in answer.aborts if r.equivocation is not None)
 
 
 _CALLER_REFUSALS = frozenset(

@@ -224,11 +224,28 @@ class SessionBase(ABC, Generic[S]):
         """An unsigned refusal: only the payee takes one (see PayeeSession)."""
         raise RemoteProtocolError(ErrorCode.SESSION_UNEXPECTED_MESSAGE, "REFUSAL")
 
+    def _session_hashes(self) -> tuple[bytes | None, bytes | None]:
+        """(invoice hash, payment hash) this side holds now; None where it has none yet."""
+        return None, None
+
     def _on_abort(self, body: bytes) -> None:
         abort = open_as(body, Abort).doc
         self._check_peer_key(abort.sender)
+        # An Abort names the session it ends: one of another invoice or payment (a replay
+        # from an earlier session) is refused, so it cannot pass for this payee's verdict.
+        invoice, payment = self._session_hashes()
+        if abort.invoice is not None and invoice is not None and abort.invoice != invoice:
+            raise RemoteProtocolError(
+                ErrorCode.SESSION_DOCUMENT_MISMATCH, "abort of another invoice"
+            )
+        if abort.payment is not None and payment is not None and abort.payment != payment:
+            raise RemoteProtocolError(
+                ErrorCode.SESSION_DOCUMENT_MISMATCH, "abort of another payment"
+            )
         code = abort.error_code or ErrorCode.SESSION_PEER_ABORTED
-        self._fail(code, abort.reason, cause=Input.ABORT, by_peer=True, peer_code=abort.code)
+        self._fail(
+            code, abort.reason, cause=Input.ABORT, by_peer=True, peer_code=abort.code, abort=body
+        )
 
     def _fail(
         self,
@@ -238,6 +255,7 @@ class SessionBase(ABC, Generic[S]):
         cause: Input = Input.ERROR,
         by_peer: bool = False,
         peer_code: int | None = None,
+        abort: bytes | None = None,
     ) -> None:
         """Go to FAILED: Abort to the peer if possible (not in answer to one), then Failed."""
         if self._state in self._terminal:
@@ -248,12 +266,23 @@ class SessionBase(ABC, Generic[S]):
         self._move(cause)
         self._events.append(
             Failed(
-                code=int(code) if peer_code is None else peer_code, reason=reason, by_peer=by_peer
+                code=int(code) if peer_code is None else peer_code,
+                reason=reason,
+                by_peer=by_peer,
+                abort=abort,
             )
         )
 
     def _send_abort(self, code: ErrorCode, reason: str) -> None:
         # If even that fails (nonce exhausted...), the peer times out; Failed still reaches our app.
         with contextlib.suppress(ProtocolError):
-            abort = make_abort(self._identity, code=code, reason=reason, now=self._now // 1000)
+            invoice, payment = self._session_hashes()
+            abort = make_abort(
+                self._identity,
+                code=code,
+                reason=reason,
+                now=self._now // 1000,
+                invoice_hash=invoice,
+                payment_hash=payment if invoice is not None else None,
+            )
             self._send(MessageKind.ABORT, abort.raw)

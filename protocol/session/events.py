@@ -120,12 +120,16 @@ class Failed:
     """The session ended without a receipt; ``code`` says why.
 
     ``by_peer`` is True when the peer sent an Abort (``code`` is then its code, as an int
-    because a newer peer may send codes this build does not know).
+    because a newer peer may send codes this build does not know); ``abort`` is then that
+    signed Abort's exact bytes, which name this session's invoice (and payment, once there
+    is one): evidence a wallet keeps and shows the ledger (a payee that aborted a payment
+    and then settled it as accepted is caught).
     """
 
     code: int
     reason: str
     by_peer: bool
+    abort: bytes | None = None
 
 
 Event: TypeAlias = (

@@ -134,6 +134,8 @@ class PayeeSession(SessionBase[PayeeState]):
             identity=identity,
         )
         self._payment: SignedDocument[Payment] | None = None
+        self._received: bytes | None = None
+        """Hash of the payment received (signature valid), accepted or not."""
         self._receipt: bytes | None = None
 
     def _phase(self, state: PayeeState) -> tuple[int, ErrorCode] | None:
@@ -170,6 +172,9 @@ class PayeeSession(SessionBase[PayeeState]):
         self._send(MessageKind.RECEIPT, self._receipt)
         self._events.append(Completed(invoice_id=self._invoice.doc.id, receipt_bytes=self._receipt))
 
+    def _session_hashes(self) -> tuple[bytes | None, bytes | None]:
+        return self._invoice.hash, self._received
+
     # --- messages ---------------------------------------------------------------------
 
     def _on_message(self, message: Message) -> None:
@@ -203,6 +208,7 @@ class PayeeSession(SessionBase[PayeeState]):
     def _on_payment(self, body: bytes) -> None:
         self._expect(Input.PAYMENT, Input.PAYMENT_RESUMED, Input.PAYMENT_RECEIPTED)
         opened = open_as(body, Payment)
+        self._received = opened.hash  # an Abort from here on names it, accepted or not
         self._check_peer_key(opened.doc.payer)
         resume = self._resume
         if resume is not None:

@@ -206,6 +206,13 @@ class PayerSession(SessionBase[PayerState]):
                 self._channel.reveal(KeyPair.generate())  # a key nobody will see again
             self._send(MessageKind.REFUSAL, encode_refusal(refusal_code(code)))
 
+    def _session_hashes(self) -> tuple[bytes | None, bytes | None]:
+        invoice, payment = self._invoice, self._payment
+        return (
+            None if invoice is None else invoice.hash,
+            None if payment is None else payment.hash,
+        )
+
     # --- messages ---------------------------------------------------------------------
 
     def _on_message(self, message: Message) -> None:
