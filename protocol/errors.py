@@ -176,6 +176,9 @@ class ErrorCode(IntEnum):
     """The answer picks a version, currency or feature that the offer did not contain."""
     HANDSHAKE_BAD_KEY = 512
     """A key given to the handshake has the wrong length or type."""
+    HANDSHAKE_TAG_MISMATCH = 513
+    """The offer names another session tag than the one this payer advertises (or none):
+    the payee chose someone else's advertisement, or the tag was copied."""
 
     # 6xx: framing (protocol/framing.py)
     FRAME_EMPTY = 600

@@ -94,40 +94,51 @@ class Offer:
     chunk_size: int
     currencies: tuple[str, ...]
     features: tuple[int, ...]
+    tag: str | None = None
+    """The session tag of the advertisement the payee chose (key 6): the opening is in the
+    Noise prologue, so the payer that answers is bound to the tag it advertised."""
 
     @classmethod
-    def from_capabilities(cls, local: Capabilities) -> Offer:
-        """The offer a payee with ``local`` capabilities makes."""
+    def from_capabilities(cls, local: Capabilities, *, tag: str | None = None) -> Offer:
+        """The offer a payee with ``local`` capabilities makes to the payer tagged ``tag``."""
+        if tag is not None:
+            _check_tag(tag)
         return cls(
             versions=tuple(sorted(set(local.versions))),
             max_message_size=local.max_message_size,
             chunk_size=local.max_chunk_size,
             currencies=tuple(sorted(set(local.currencies))),
             features=tuple(sorted({int(f) for f in local.features})),
+            tag=tag,
         )
 
     def encode(self) -> bytes:
         """Deterministic CBOR."""
-        return cbor.encode(
-            {
-                1: list(self.versions),
-                2: self.max_message_size,
-                3: self.chunk_size,
-                4: list(self.currencies),
-                5: list(self.features),
-            }
-        )
+        fields: dict[cbor.Value, cbor.Value] = {
+            1: list(self.versions),
+            2: self.max_message_size,
+            3: self.chunk_size,
+            4: list(self.currencies),
+            5: list(self.features),
+        }
+        if self.tag is not None:
+            fields[6] = self.tag
+        return cbor.encode(fields)
 
     @classmethod
     def decode(cls, data: bytes) -> Offer:
         """Parse and check an offer; raise ``NEGOTIATION_MALFORMED`` or ``..._BAD_LIMITS``."""
-        fields = _decode_map(data)
+        fields = _decode_map(data, optional=(6,))
+        tag = fields.get(6)
+        if tag is not None and not isinstance(tag, str):
+            raise _malformed("the tag is text")
         offer = cls(
             versions=_int_list(fields[1], minimum=1),
             max_message_size=_int(fields[2]),
             chunk_size=_int(fields[3]),
             currencies=_currency_list(fields[4]),
             features=_int_list(fields[5], minimum=0),
+            tag=None if tag is None else _check_tag(tag),
         )
         _check_limits(offer.max_message_size, offer.chunk_size)
         return offer
@@ -214,13 +225,26 @@ def _malformed(why: str) -> RemoteProtocolError:
     return RemoteProtocolError(ErrorCode.NEGOTIATION_MALFORMED, why)
 
 
-def _decode_map(data: bytes) -> dict[int, cbor.Value]:
+MAX_TAG_LENGTH: Final = 16
+"""Longest session tag an offer may name (the advertised ones are 6 characters)."""
+
+
+def _check_tag(tag: str) -> str:
+    if not 1 <= len(tag) <= MAX_TAG_LENGTH or not (tag.isascii() and tag.isalnum()):
+        raise _malformed(f"a tag is 1..{MAX_TAG_LENGTH} ASCII letters and digits")
+    return tag
+
+
+def _decode_map(data: bytes, *, optional: tuple[int, ...] = ()) -> dict[int, cbor.Value]:
     try:
         value = cbor.decode(data)
     except ProtocolError as exc:
         raise _malformed(f"not deterministic CBOR: {exc.code.name}") from exc
-    if not isinstance(value, dict) or set(value) != {1, 2, 3, 4, 5}:
-        raise _malformed("expected a map with keys 1..5")
+    if not isinstance(value, dict) or not (
+        {1, 2, 3, 4, 5} <= set(value) <= {1, 2, 3, 4, 5, *optional}
+    ):
+        keys = "1..5" + "".join(f" (and {k})" for k in optional)
+        raise _malformed(f"expected a map with keys {keys}")
     return {int(key): item for key, item in value.items() if isinstance(key, int)}
 
 

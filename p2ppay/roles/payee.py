@@ -169,7 +169,7 @@ class PayeeRole:
                 tag=payer.tag, sas=None,
             )  # fmt: skip
         async with link:
-            session = self._session(link, invoice)
+            session = self._session(link, invoice, tag=payer.tag)
             session.start(self.clock())
             handler = _PayeeEvents(role=self, session=session, session_id=record.session_id,
                                    invoice=invoice)  # fmt: skip
@@ -190,7 +190,7 @@ class PayeeRole:
                 sas=session.sas,
             )
 
-    def _session(self, link: Link, invoice: SignedDocument[Invoice]) -> PayeeSession:
+    def _session(self, link: Link, invoice: SignedDocument[Invoice], *, tag: str) -> PayeeSession:
         store = self.wallet.store
 
         def seen(key: ChainKey) -> ChainHead | None:
@@ -215,6 +215,7 @@ class PayeeRole:
             resume=self._resume(invoice.doc.id),
             max_chunk_size=link.max_chunk,
             timeouts=self.timeouts,
+            tag=tag,
         )
 
     def _resume(self, invoice_id: bytes) -> PayeeResume | None:

@@ -82,7 +82,7 @@ class PayerRole:
     crash: CrashPlan = field(default_factory=CrashPlan.from_environment)
     """Where to die on purpose (reliability tests); by default from ``P2PPAY_CRASH_AT``."""
 
-    def _session(self, link: Link) -> PayerSession:
+    def _session(self, link: Link, *, tag: str) -> PayerSession:
         state = self.wallet.store.wallet.payer_state(self.currency)
         if state.allowance is None:
             raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
@@ -95,6 +95,7 @@ class PayerRole:
             find_payment=find_payment(self.wallet.store),
             max_chunk_size=link.max_chunk,
             timeouts=self.timeouts,
+            advertised_tag=tag,
         )
 
     async def serve_one(self, peripheral: Peripheral) -> SessionOutcome:
@@ -107,7 +108,7 @@ class PayerRole:
         link = await peripheral.accept(tag=tag)
         async with link:
             self.progress(f"payee connected (ATT MTU {link.peer.att_mtu})")
-            session = self._session(link)
+            session = self._session(link, tag=tag)
             record = self.wallet.store.sessions.start(
                 Role.PAYER, now=self._seconds(), peer_label=link.peer.address
             )

@@ -105,8 +105,10 @@ class PayeeSession(SessionBase[PayeeState]):
         max_chunk_size: int = MAX_CHUNK_SIZE,
         max_message_size: int = 4096,
         timeouts: Timeouts | None = None,
+        tag: str | None = None,
     ) -> None:
-        """``invoice``: the signed invoice to send. ``max_chunk_size``: chunk_size_for_mtu(mtu)."""
+        """``invoice``: the signed invoice to send. ``max_chunk_size``: chunk_size_for_mtu(mtu).
+        ``tag``: the session tag of the advertisement the payee chose (bound into the offer)."""
         self._invoice: SignedDocument[Invoice] = open_as(invoice, Invoice)
         if self._invoice.doc.payee != public_key(identity):
             raise LocalProtocolError(ErrorCode.ACCEPT_PAYEE_MISMATCH, "invoice of another payee")
@@ -118,7 +120,8 @@ class PayeeSession(SessionBase[PayeeState]):
                 max_message_size=max_message_size,
                 max_chunk_size=max_chunk_size,
                 currencies=(self._invoice.doc.currency,),
-            )
+            ),
+            tag=tag,
         )
         super().__init__(
             table=PAYEE_TRANSITIONS,

@@ -111,9 +111,15 @@ class PayerSession(SessionBase[PayerState]):
         max_chunk_size: int = MAX_CHUNK_SIZE,
         max_message_size: int = 4096,
         timeouts: Timeouts | None = None,
+        advertised_tag: str | None = None,
     ) -> None:
-        """``find_payment(invoice_id)`` returns the payment already persisted for that invoice."""
+        """``find_payment(invoice_id)`` returns the payment already persisted for that invoice.
+
+        ``advertised_tag``: the session tag this payer advertised; an offer naming another
+        one (or none) is refused with HANDSHAKE_TAG_MISMATCH before anything else is said.
+        """
         self._wallet = wallet
+        self._advertised_tag = advertised_tag
         self._allowance: SignedDocument[Allowance] = open_as(wallet.allowance, Allowance)
         if self._allowance.doc.wallet != public_key(wallet.identity):
             raise LocalProtocolError(ErrorCode.PAYMENT_PAYER_NOT_WALLET, "allowance of another key")
@@ -229,6 +235,10 @@ class PayerSession(SessionBase[PayerState]):
     def _on_offer(self, body: bytes) -> None:
         self._expect(Input.OFFER)
         offer = Offer.decode(body)
+        if self._advertised_tag is not None and offer.tag != self._advertised_tag:
+            raise RemoteProtocolError(
+                ErrorCode.HANDSHAKE_TAG_MISMATCH, f"the offer names tag {offer.tag!r}"
+            )
         self._channel.use_chunk_size(min(offer.chunk_size, self._capabilities.max_chunk_size))
         # Every currency offered is answered: which one the wallet holds is not told to a
         # payee that has proven nothing (an invoice in another one is declined later).

@@ -45,10 +45,19 @@ def with_payload(signed: bytes, doc: Document) -> bytes:
 class Mallory:
     """One end of a session with a hostile app behind it."""
 
-    def __init__(self, link: Link, channel: Channel, *, reveal: KeyPair | None = None) -> None:
+    def __init__(
+        self,
+        link: Link,
+        channel: Channel,
+        *,
+        reveal: KeyPair | None = None,
+        tag: str | None = None,
+    ) -> None:
         self.link = link
         self.channel = channel
         self._reveal = reveal
+        self.tag = tag
+        """As a payee: the tag of the payer it connected to (bound into its offer)."""
         self.heard: list[bytes] = []
         """Every raw chunk received, in order (what a tracker keeps)."""
 
@@ -81,14 +90,15 @@ class Mallory:
     @classmethod
     async def as_payee(cls, central: Central, identity: SigningKey) -> Mallory:
         """Connect to the first payer seen, write the opening, be the Noise responder."""
-        link = await central.connect(await central.find(within=5))
+        found = await central.find(within=5)
+        link = await central.connect(found)
         channel = Channel(
             opener=True,
             static=KeyPair.from_ed25519_seed(bytes(identity)),
             chunk_size=link.max_chunk,
             reassembly_timeout_ms=10_000,
         )
-        return cls(link, channel)
+        return cls(link, channel, tag=found.tag)
 
     async def read(self) -> Message:
         """The next whole message from the peer, decrypted."""
@@ -119,7 +129,7 @@ class Mallory:
     async def offer(self, currency: str = "EUR") -> None:
         """Payee side: offer and read the answer (the opening and Noise message 1)."""
         offer = Offer.from_capabilities(
-            Capabilities(max_chunk_size=self.link.max_chunk, currencies=(currency,))
+            Capabilities(max_chunk_size=self.link.max_chunk, currencies=(currency,)), tag=self.tag
         )
         await self.write(MessageKind.OFFER, offer.encode())
         self.channel.apply(Answer.decode((await self.read()).body))

@@ -456,9 +456,13 @@ async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
 
     async def relay(peripheral: object, central: object) -> None:
         from_payee = await peripheral.accept(tag="downgr")  # type: ignore[attr-defined]
-        to_payer = await central.connect(await central.find(within=5))  # type: ignore[attr-defined]
+        found = await central.find(within=5)  # type: ignore[attr-defined]
+        to_payer = await central.connect(found)  # type: ignore[attr-defined]
         await from_payee.receive()  # the opening: the offer in clear, bound into the prologue
-        worse = Offer.from_capabilities(Capabilities(max_chunk_size=20, currencies=("EUR",)))
+        # It even names the payer's own tag, so only the prologue can catch the rewrite.
+        worse = Offer.from_capabilities(
+            Capabilities(max_chunk_size=20, currencies=("EUR",)), tag=found.tag
+        )
         envelope = Message(kind=MessageKind.OFFER, body=worse.encode()).encode()
         (rewritten,) = chunk_message(envelope, from_payee.max_chunk)
 
@@ -480,3 +484,32 @@ async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
     assert (payer_out.status, payer_out.error) == ("failed", "NOISE_DECRYPT_FAILED")
     assert payee_out.status == "failed"
     assert money_state(world.homes.payer) == before[world.homes.payer]
+
+
+@attack("relay advertising the payer's service under its own tag (passes every byte on)",
+        "HANDSHAKE_TAG_MISMATCH: the offer names the relay's tag")  # fmt: skip
+async def test_a_relay_under_its_own_tag_fails_the_tag_binding(tmp_path: Path) -> None:
+    world = World.make(tmp_path)
+
+    async def relay(peripheral: object, central: object) -> None:
+        from_payee = await peripheral.accept(tag="relay2")  # type: ignore[attr-defined]
+        to_payer = await central.connect(await central.find(within=5))  # type: ignore[attr-defined]
+
+        async def pump(src: object, dst: object) -> None:
+            try:
+                while True:
+                    await dst.send(await src.receive())  # type: ignore[attr-defined]
+            except LinkClosed:
+                await dst.aclose()  # type: ignore[attr-defined]
+                await src.aclose()  # type: ignore[attr-defined]
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump, from_payee, to_payer)
+            tg.start_soon(pump, to_payer, from_payee)
+
+    before = money_state(world.homes.payer)
+    payer_out, payee_out = await _genuine_pair_through(world, relay)
+    assert (payer_out.status, payer_out.error) == ("failed", "HANDSHAKE_TAG_MISMATCH")
+    assert (payee_out.status, payee_out.error) == ("failed", "HANDSHAKE_TAG_MISMATCH")
+    assert money_state(world.homes.payer) == before  # no counter, no payment
+    assert money_state(world.homes.payee)["payments"] == []

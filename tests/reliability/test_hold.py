@@ -86,6 +86,7 @@ async def offer_then_stall(central: KeepsItsAddress) -> None:
     link = await central.connect(found)
     async with link:
         mallory = Mallory.on_link(link)
+        mallory.tag = found.tag  # the tag it read off the air: the offer is valid
         await mallory.offer()
         with contextlib.suppress(GattError):
             while True:

@@ -101,7 +101,8 @@ async def _track_once(central: object, invoice: bytes) -> Heard:
     async with link:
         m = Mallory.on_link(link, TRACKER)
         offer = Offer.from_capabilities(
-            Capabilities(max_chunk_size=link.max_chunk, currencies=("EUR", "USD"))
+            Capabilities(max_chunk_size=link.max_chunk, currencies=("EUR", "USD")),
+            tag=found.tag,  # public: it is on the air
         )
         await m.write(MessageKind.OFFER, offer.encode())
         answer = await m.read()
