@@ -29,6 +29,7 @@ from anyio.abc import TaskStatus
 from gatt.link import LinkOptions
 from p2ppay.cli.common import add_adapter, add_json, home_of, int_in, unlock
 from p2ppay.cli.output import Exit, Output
+from p2ppay.cli.terminal import TerminalPrompt
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.radio import payer_peripheral
 from p2ppay.roles import (
@@ -40,6 +41,7 @@ from p2ppay.roles import (
     SessionOutcome,
 )
 from p2ppay.wallet import Wallet, parse_public_key
+from p2ppay.wallet.contacts import load_contacts
 from protocol import parse_amount
 
 __all__ = ["register"]
@@ -90,12 +92,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pay.set_defaults(handler=run)
 
 
-def _ask_on_stderr(question: str) -> str:
-    sys.stderr.write(question)
-    sys.stderr.flush()
-    return sys.stdin.readline()
-
-
 def _limits(args: argparse.Namespace, currency: str) -> AutoApprovalLimits:
     per_payment = parse_amount(args.auto_approve_up_to, currency)
     count = 1 if args.auto_approve_count is None else args.auto_approve_count
@@ -117,7 +113,11 @@ def _limits(args: argparse.Namespace, currency: str) -> AutoApprovalLimits:
 
 
 def _approver(args: argparse.Namespace, wallet: Wallet, out: Output) -> Approver:
-    prompt = PromptApprove(ask=_ask_on_stderr) if sys.stdin.isatty() else None
+    prompt = (
+        PromptApprove(ask=TerminalPrompt(), name_of=load_contacts(wallet.home).name_of)
+        if sys.stdin.isatty()
+        else None
+    )
     if args.auto_approve_up_to is None:
         if args.auto_approve_count is not None or args.auto_approve_total is not None:
             raise AppError(

@@ -20,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import anyio
-
 from protocol import Invoice, format_amount
 
 __all__ = [
@@ -142,17 +140,21 @@ async def decline_all(invoice: Invoice, sas: str) -> Decision:
 
 @dataclass(frozen=True, kw_only=True)
 class PromptApprove:
-    """Ask a person on the terminal; ``ask`` is ``input`` unless a test passes another."""
+    """Ask a person: ``ask(question)`` returns their answer; it must be cancellable (the
+    payer's role withdraws the question when the payee or the link goes away, and Ctrl-C
+    must not wait for Enter). ``name_of`` names the payee from the contacts book."""
 
-    ask: Callable[[str], str] = input
+    ask: Callable[[str], Awaitable[str]]
+    name_of: Callable[[bytes], str | None] = lambda _: None
 
     async def __call__(self, invoice: Invoice, sas: str) -> Decision:
         amount = format_amount(invoice.amount, invoice.currency)
+        payee = self.name_of(invoice.payee) or f"payee {invoice.payee.hex()[:16]}..."
         question = (
-            f"Pay {amount} {invoice.currency} to {invoice.payee.hex()[:16]}... "
-            f"memo {invoice.memo!r}? Check that the payee shows code {sas}. [y/N] "
+            f"Pay {amount} {invoice.currency} to {payee}, memo {invoice.memo!r}? "
+            f"Check that the payee shows code {sas}. [y/N] "
         )
-        answer = await anyio.to_thread.run_sync(self.ask, question)
+        answer = await self.ask(question)
         if answer.strip().lower() in {"y", "yes"}:
             return Decision(approve=True)
         return Decision(approve=False, reason="declined by the payer")

@@ -35,7 +35,7 @@ from gatt.spec import new_session_tag
 from p2ppay.crashpoints import CrashPlan, CrashPoint
 from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
-from p2ppay.roles.approval import Approver
+from p2ppay.roles.approval import Approver, Decision
 from p2ppay.roles.outcome import SessionOutcome, end_session, fail_on_store_error
 from p2ppay.store import Role
 from p2ppay.store.documents import (
@@ -112,7 +112,9 @@ class PayerRole:
             record = self.wallet.store.sessions.start(
                 Role.PAYER, now=self._seconds(), peer_label=link.peer.address
             )
-            handler = _PayerEvents(role=self, session=session, session_id=record.session_id)
+            handler = _PayerEvents(
+                role=self, session=session, session_id=record.session_id, link=link
+            )
             try:
                 ended = await self._await_offer(session, link)
                 outcome: Outcome = (
@@ -181,6 +183,7 @@ class _PayerEvents:
     role: PayerRole
     session: PayerSession
     session_id: str
+    link: Link
     invoice: bytes | None = None
     sending: CrashPoint | None = None
     """The crash point to reach once the chunks now queued are sent (the payment's)."""
@@ -190,6 +193,44 @@ class _PayerEvents:
         if self.sending is not None:
             point, self.sending = self.sending, None
             self.role.crash.reach(point)
+
+    async def _decide(self, event: InvoiceReceived) -> Decision | None:
+        """Ask the approver, but never past the session: a chunk from the payee (its Abort),
+        the link going down or the approval timer ends the question unanswered (None), so a
+        late "yes" can never sign a payment nobody is there to receive."""
+        decision: Decision | None = None
+        arrived: bytes | None = None
+        closed: LinkClosed | None = None
+        async with anyio.create_task_group() as tg:
+
+            async def ask() -> None:
+                nonlocal decision
+                decision = await self.role.approver(event.invoice, event.sas)
+                tg.cancel_scope.cancel()
+
+            async def watch() -> None:
+                nonlocal arrived, closed
+                deadline = self.session.get_timer()
+                seconds = math.inf if deadline is None else max(0, deadline - self.role.clock())
+                with anyio.move_on_after(seconds / 1000):
+                    try:
+                        arrived = await self.link.receive()
+                    except LinkClosed as exc:
+                        closed = exc
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(ask)
+            tg.start_soon(watch)
+        if arrived is not None:  # first: the payee may have ended the session meanwhile
+            self.session.receive_data(arrived, self.role.clock())
+        if closed is not None:
+            raise closed  # the driver ends the session as LinkLost: nothing was signed
+        if decision is not None and self.session.state is PayerState.AWAIT_APPROVAL:
+            return decision
+        if decision is None and arrived is None:
+            self.session.handle_timer(self.role.clock())  # the approval timer
+        self.role.progress("the question was withdrawn: the payee or the link ended the session")
+        return None
 
     async def __call__(self, event: Event) -> None:
         store = self.role.wallet.store
@@ -209,7 +250,9 @@ class _PayerEvents:
                 # payment is already on the link.
                 self.role.crash.reach(CrashPoint.PAYER_AFTER_SEND_PAYMENT)
                 return
-            decision = await self.role.approver(event.invoice, event.sas)
+            decision = await self._decide(event)
+            if decision is None:
+                return  # the link, the payee or the timer ended the session meanwhile
             if decision.approve:
                 self.session.approve(now=self.role.clock())
             else:
