@@ -125,6 +125,8 @@ class AppErrorCode(IntEnum):
     """A public key given as text is not 32 bytes of hex."""
     NO_TRUSTED_ISSUER = 1206
     """A payee that trusts no issuer cannot invoice: no payer could pay it."""
+    ALLOWANCE_EXPIRED = 1207
+    """The payer's allowance is past its validity window: it would only be refused."""
 
     # 13xx: payer and payee roles
     LINK_LOST = 1300

@@ -195,7 +195,9 @@ def answer_offer(offer: Offer, local: Capabilities) -> Answer:
         raise RemoteProtocolError(ErrorCode.NEGOTIATION_UNSUPPORTED_VERSION, str(offer.versions))
     currencies = tuple(sorted(set(offer.currencies) & set(local.currencies)))
     if not currencies:
-        raise RemoteProtocolError(ErrorCode.NEGOTIATION_NO_COMMON_CURRENCY, str(offer.currencies))
+        raise RemoteProtocolError(
+            ErrorCode.NEGOTIATION_NO_COMMON_CURRENCY, "offered: " + ", ".join(offer.currencies)
+        )
     return Answer(
         version=max(common),
         max_message_size=min(offer.max_message_size, local.max_message_size),

@@ -39,6 +39,7 @@ from p2ppay.roles import (
     PayerRole,
     PromptApprove,
     SessionOutcome,
+    decline_all,
 )
 from p2ppay.wallet import Wallet, parse_public_key
 from p2ppay.wallet.contacts import load_contacts
@@ -147,6 +148,8 @@ def _report(out: Output, outcome: SessionOutcome) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     with unlock(home_of(args)) as wallet:
+        # Nothing to pay with (or only an expired allowance): say so before advertising.
+        PayerRole(wallet=wallet, approver=decline_all, currency=args.currency).check_can_pay()
         role = PayerRole(
             wallet=wallet,
             approver=_approver(args, wallet, out),

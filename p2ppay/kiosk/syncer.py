@@ -90,8 +90,13 @@ class Syncer:
             return False
         self._metrics.sync_runs["ok"] += 1
         self._metrics.last_sync_success = time.time()
+        # The report's own JSON form (counts by outcome), never a Python repr in a JSON log.
+        as_json = getattr(report, "as_json", None)
         log.info(
             "synced",
-            extra={"ms": round((time.monotonic() - started) * 1000, 1), "report": str(report)},
+            extra={
+                "ms": round((time.monotonic() - started) * 1000, 1),
+                "report": as_json() if callable(as_json) else str(report),
+            },
         )
         return True

@@ -27,6 +27,7 @@ from p2ppay.errors import AppErrorCode
 from p2ppay.ledger.database import Tx
 from p2ppay.ledger.errors import LedgerError
 from p2ppay.wallet.identity import wallet_id_of
+from protocol.money import format_amount
 
 __all__ = [
     "Account",
@@ -271,7 +272,8 @@ async def release_held(
     if fund.balance < amount:
         raise LedgerError(
             AppErrorCode.LEDGER_INSUFFICIENT_FUNDS,
-            f"guarantee balance {fund.balance} < {amount} minor units of {currency}",
+            f"the guarantee account holds {_money(fund.balance, currency)}, "
+            f"less than {_money(amount, currency)}",
         )
     left = amount
     rows = await tx.fetch(
@@ -337,7 +339,8 @@ async def withdraw(tx: Tx, account: Account, currency: str, amount: int, *, now:
     if current.balance < amount:
         raise LedgerError(
             AppErrorCode.LEDGER_INSUFFICIENT_FUNDS,
-            f"balance {current.balance} < {amount} minor units of {currency}",
+            f"the balance is {_money(current.balance, currency)}, "
+            f"less than {_money(amount, currency)}",
         )
     await add_to_balances(tx, {(account.id, currency): (-amount, 0, 0, 0)})
     await tx.execute(
@@ -356,7 +359,8 @@ async def reserve(tx: Tx, account: Account, currency: str, amount: int) -> None:
     if current.balance < amount:
         raise LedgerError(
             AppErrorCode.LEDGER_INSUFFICIENT_FUNDS,
-            f"balance {current.balance} < {amount} minor units of {currency}",
+            f"the balance is {_money(current.balance, currency)}, "
+            f"less than {_money(amount, currency)}",
         )
     await add_to_balances(tx, {(account.id, currency): (-amount, amount, 0, 0)})
 
@@ -400,3 +404,8 @@ async def totals(tx: Tx) -> dict[str, dict[str, int]]:
     ):
         slot(currency)["deposits" if kind == "deposit" else "withdrawals"] = int(total)
     return result
+
+
+def _money(minor: int, currency: str) -> str:
+    """Money in a message a person reads: ``151.00 EUR``, never minor units."""
+    return f"{format_amount(minor, currency)} {currency}"

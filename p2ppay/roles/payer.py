@@ -23,6 +23,7 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,11 +99,34 @@ class PayerRole:
             advertised_tag=tag,
         )
 
+    def check_can_pay(self) -> None:
+        """Raise NO_ALLOWANCE (saying which currencies the wallet holds) or ALLOWANCE_EXPIRED
+        (saying when), so a payer never advertises what it cannot pay with."""
+        store = self.wallet.store
+        allowance = store.wallet.payer_state(self.currency).allowance
+        if allowance is None:
+            held = sorted({a.currency for a in store.wallet.allowances() if a.active})
+            wanted = f" in {self.currency}" if self.currency else ""
+            hint = (
+                f" (this wallet holds {', '.join(held)}: pass --currency)"
+                if held
+                else ": `allowance import FILE` or `allowance request AMOUNT CURRENCY`"
+            )
+            raise AppError(AppErrorCode.NO_ALLOWANCE, f"no allowance{wanted}{hint}")
+        if self._seconds() > allowance.not_after:
+            until = format_amount(allowance.remaining_minor, allowance.currency)
+            raise AppError(
+                AppErrorCode.ALLOWANCE_EXPIRED,
+                f"the {allowance.currency} allowance ({until} left) expired on "
+                f"{dt.datetime.fromtimestamp(allowance.not_after, dt.UTC):%Y-%m-%d %H:%M} UTC: "
+                "get a new one "
+                "(`allowance request` or from your issuer)",
+            )
+
     async def serve_one(self, peripheral: Peripheral) -> SessionOutcome:
         """Advertise with a fresh tag, serve the first payee that connects, return how it went."""
         # Fail before advertising when there is nothing to pay with.
-        if self.wallet.store.wallet.payer_state(self.currency).allowance is None:
-            raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
+        self.check_can_pay()
         tag = new_session_tag()
         self.progress(f"advertising as payer, session tag {tag}; waiting for a payee")
         link = await peripheral.accept(tag=tag)

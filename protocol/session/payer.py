@@ -42,6 +42,7 @@ from protocol.documents import Allowance, Invoice, Payment, Receipt, Verdict
 from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
 from protocol.keys import key_id, public_key
+from protocol.money import format_amount
 from protocol.negotiation import Capabilities, Feature, Offer, answer_offer
 from protocol.noise import KeyPair
 from protocol.session.base import SessionBase
@@ -285,7 +286,12 @@ class PayerSession(SessionBase[PayerState]):
         if invoice.currency != allowance.currency:
             why = "invoice currency is not the allowance's"
         elif (head.spent if head else 0) + invoice.amount > allowance.limit:
-            why = "amount over what is left of the allowance"
+            left = allowance.limit - (head.spent if head else 0)
+            why = (
+                f"{format_amount(invoice.amount, invoice.currency)} {invoice.currency} is over "
+                f"what is left of the allowance: {format_amount(left, allowance.currency)} "
+                f"{allowance.currency}"
+            )
         elif invoice.issuers is not None and key_id(allowance.issuer) not in invoice.issuers:
             why = "the payee does not accept this allowance's issuer"
         else:
