@@ -127,6 +127,24 @@ def test_a_fraud_proof_wire_form_is_valid_under_the_cddl() -> None:
         _validate(half)
 
 
+def test_an_exported_bundle_is_valid_under_the_cddl_and_anything_else_is_800() -> None:
+    from protocol.builders import make_receipt
+    from protocol.bundle import decode_bundle, encode_bundle
+    from protocol.documents import Verdict
+    from protocol.errors import ErrorCode, RemoteProtocolError
+
+    payment = W.payment()
+    receipt = make_receipt(W.payee, payment_hash=payment.hash, verdict=Verdict.ACCEPTED, now=1)
+    bundle = encode_bundle(W.invoice().raw, payment.raw, receipt.raw)
+    _schema("bundle").validate_cbor(bundle)
+    for half in decode_bundle(bundle):
+        _validate(half)
+    for bad in (bundle[:-1], b"\x82" + bundle[1:], b"\x80"):
+        with pytest.raises(RemoteProtocolError) as err:
+            decode_bundle(bad)
+        assert err.value.code is ErrorCode.BUNDLE_MALFORMED
+
+
 def test_integers_over_2_63_minus_1_are_outside_the_cddl() -> None:
     from protocol import cbor
 
