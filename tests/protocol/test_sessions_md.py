@@ -26,3 +26,13 @@ def test_sessions_md_states_the_timeout_defaults() -> None:
                  "reassembly_ms", "payment_ms"):  # fmt: skip
         row = next(line for line in SESSIONS.splitlines() if f"`Timeouts.{name}`" in line)
         assert f"{getattr(defaults, name):,} ms" in row, row
+
+
+def test_sessions_md_states_the_exact_prologue_and_sas_personalisation() -> None:
+    from protocol.negotiation import PROLOGUE
+
+    text = " ".join(SESSIONS.split())
+    assert f"the {len(PROLOGUE)} ASCII bytes" in text
+    assert " ".join(PROLOGUE.decode().split()) in text
+    padded = b"p2ppay-sas".ljust(16, b"\0").hex(" ")
+    assert padded in text
