@@ -47,6 +47,7 @@ from gatt.spec import (
     StateValue,
     decode_start,
     is_end,
+    max_chunk,
 )
 
 __all__ = ["BumblePeripheral"]
@@ -94,11 +95,19 @@ class _PeripheralLink(BumbleLink):
         connection: Connection,
         tag: str,
         tasks: TaskSet,
+        start_mtu: int,
     ) -> None:
         super().__init__(connection=connection, tag=tag, info=None, tasks=tasks)
+        self._start_mtu = start_mtu
         self._device = device
         self._server2client = server2client
         self._state = state
+
+    @property
+    def max_chunk(self) -> int:
+        # The central's START says which MTU it sizes for (a bare 01: 23); never notify more
+        # than it said, even if the link layer exchanged a larger MTU.
+        return max_chunk(min(self.connection.att_mtu, self._start_mtu))
 
     async def _transmit(self, chunk: bytes) -> None:
         await self._device.notify_subscriber(self.connection, self._server2client, chunk)
@@ -267,13 +276,14 @@ class BumblePeripheral(Peripheral):
             self._tasks.spawn(connection.disconnect())
 
     def _on_state_write(self, connection: Connection, value: bytes) -> None:
-        # Bumble knows the MTU itself; the one START carries is for stacks that do not.
-        if decode_start(value) is not None:
-            self._start_session(connection)
+        # Bumble knows the link's MTU; START says what the central sizes for (bare 01: 23).
+        start_mtu = decode_start(value)
+        if start_mtu is not None:
+            self._start_session(connection, start_mtu)
         elif is_end(value) and self._link is not None and self._link.connection is connection:
             self._link.peer_ended()
 
-    def _start_session(self, connection: Connection) -> None:
+    def _start_session(self, connection: Connection, start_mtu: int) -> None:
         if not self._unpend(connection) or self._waiting is None:
             self._tasks.spawn(connection.disconnect())
             return
@@ -284,6 +294,7 @@ class BumblePeripheral(Peripheral):
             connection=connection,
             tag=self._tag,
             tasks=self._tasks,
+            start_mtu=start_mtu,
         )
         self._link = link
         self._waiting.put(link)
