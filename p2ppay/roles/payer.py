@@ -37,8 +37,8 @@ from p2ppay.crashpoints import CrashPlan, CrashPoint
 from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.approval import Approver, Decision
-from p2ppay.roles.outcome import SessionOutcome, end_session, fail_on_store_error
-from p2ppay.store import Role
+from p2ppay.roles.outcome import SessionOutcome, code_name, end_session, fail_on_store_error
+from p2ppay.store import OutboxStatus, Role
 from p2ppay.store.documents import (
     find_payment,
     invoice_record,
@@ -46,6 +46,7 @@ from p2ppay.store.documents import (
     payer_head,
     receipt_record,
 )
+from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.wallet import Wallet
 from protocol import ErrorCode, Invoice, Payment, Receipt, format_amount, open_as
 from protocol.session import (
@@ -310,6 +311,14 @@ class _PayerEvents:
             invoice_id = _invoice_id(self.invoice)
             if store.payments.payment(invoice_id) is not None:
                 store.aborts.keep(invoice_id, event.abort, now=now)
+                # The payee refused the payment it received: it is synced as refused (no
+                # receipt will come), and the ledger is still asked for its final word.
+                store.outbox.mark(
+                    invoice_id,
+                    OutboxStatus.REJECTED,
+                    now=now,
+                    detail=f"{REFUSED_BY_PAYEE}: {code_name(event.code)}",
+                )
         elif isinstance(event, Completed | Failed):
             return
 

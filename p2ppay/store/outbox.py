@@ -20,7 +20,12 @@ from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
 from p2ppay.store.records import OutboxItem, OutboxStatus, Role
 
-__all__ = ["OUTBOX_TRANSITIONS", "Outbox"]
+__all__ = ["OUTBOX_TRANSITIONS", "REFUSED_BY_PAYEE", "Outbox"]
+
+REFUSED_BY_PAYEE = "refused by the payee"
+"""Detail prefix of a payment the payee refused in the session with a signed Abort (no
+receipt will come): the sync still asks the ledger about it, so a payee that refused it
+and then settled it is caught and the payer learns the ledger's final word."""
 
 _O = OutboxStatus
 OUTBOX_TRANSITIONS: dict[OutboxStatus, frozenset[OutboxStatus]] = {

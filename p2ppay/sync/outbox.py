@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger import schemas
 from p2ppay.store import OutboxItem, OutboxStatus, Store
+from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.sync.client import LedgerClient, SyncError
 from protocol.bundle import encode_bundle
 from protocol.chain import FraudProof
@@ -129,7 +130,10 @@ async def sync_outbox(
         for item in store.outbox.items()
         if (
             item.status in (OutboxStatus.PENDING, OutboxStatus.SENT)
-            or (item.status is OutboxStatus.REJECTED and item.detail == RECONSIDERED)
+            or (
+                item.status is OutboxStatus.REJECTED
+                and (item.detail == RECONSIDERED or item.detail.startswith(REFUSED_BY_PAYEE))
+            )
         )
         and (e := _entry(store, item)) is not None
     ]

@@ -62,6 +62,10 @@ async def test_a_payee_that_aborts_then_settles_a_payment_is_caught_by_the_payer
             abort = open_as(kept, Abort).doc
             payment = payer_wallet.store.payments.payment(invoice.doc.id)
             assert payment is not None and abort.payment == payment.payment_hash
+            # Synced as refused (no receipt will come), not left pending.
+            (refused,) = payer_wallet.store.outbox.items()
+            assert refused.status is OutboxStatus.REJECTED
+            assert refused.detail == "refused by the payee: RISK_OVER_PAYMENT_LIMIT"
 
         # The payee lied: it settles the payment it aborted, signing "accepted" itself.
         accepted = make_receipt(
