@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from p2ppay.cli.common import add_json, home_of, unlock
+from p2ppay.cli.common import add_ca_file, add_json, home_of, unlock
 from p2ppay.cli.output import Exit, Output
 
 if TYPE_CHECKING:
@@ -25,19 +25,22 @@ __all__ = ["register"]
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("statement", help="balances at the ledger")
     parser.add_argument("--ledger", default=None, metavar="URL", help="default: the registered one")
+    add_ca_file(parser)
     add_json(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from p2ppay.sync import LedgerClient, ledger_url
+    from p2ppay.sync import LedgerClient, ledger_ca_file, ledger_url
 
     home = home_of(args)
     url = ledger_url(home, args.ledger)
     with unlock(home) as wallet:
 
         async def work() -> StatementOut:
-            async with LedgerClient(url, wallet.identity.signing_key) as client:
+            async with LedgerClient(
+                url, wallet.identity.signing_key, ca_file=ledger_ca_file(home, args.ca_file)
+            ) as client:
                 return await client.statement()
 
         statement: StatementOut = anyio.run(work)
