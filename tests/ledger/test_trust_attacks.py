@@ -120,9 +120,8 @@ async def _scene(tmp_path: Path) -> AsyncIterator[Scene]:
     clock = Clock()
     db = tmp_path / "ledger.sqlite3"
     async with running_ledger(db_url=f"sqlite:///{db}", clock=clock) as ledger:
-        seed = decode_key_file(
-            Path(f"{db}.issuer-key").read_bytes(), purpose=KeyPurpose.ISSUER, passphrase=None
-        )[1]
+        key_file = await anyio.Path(f"{db}.issuer-key").read_bytes()
+        seed = decode_key_file(key_file, purpose=KeyPurpose.ISSUER, passphrase=None)[1]
         payee = new_party(tmp_path, "payee")
         cheater = new_party(tmp_path, "cheater")
         recorded: dict[str, dict[str, Any]] = {}
