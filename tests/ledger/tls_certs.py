@@ -10,7 +10,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-
 _CA_USAGE = x509.KeyUsage(
     digital_signature=True,
     content_commitment=False,
