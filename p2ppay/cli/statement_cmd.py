@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from p2ppay.cli.common import add_ca_file, add_json, home_of, unlock
+from p2ppay.cli.common import add_ca_file, add_json, home_of, now_s, unlock
+from p2ppay.cli.limits_cmd import list_age_line, trust_json
 from p2ppay.cli.output import Exit, Output
 
 if TYPE_CHECKING:
@@ -54,17 +55,21 @@ def run(args: argparse.Namespace, out: Output) -> int:
         for b in statement.balances
     }
     allowances = [a.model_dump() for a in statement.allowances]
+    trust = trust_json(home, now=now_s())
+    lines = [
+        f"{c}: balance {v['balance']}, reserve {v['reserve']}, claims {v['claims']}, "
+        f"held {v['held']}"
+        for c, v in currencies.items()
+    ] or ["no money at the ledger yet"]
+    if trust is not None:
+        lines.append(list_age_line(trust))
     out.result(
         {
             "wallet_id": statement.wallet_id,
             "currencies": currencies,
             "allowances": allowances,
+            "revocation_list": trust,
         },
-        [
-            f"{c}: balance {v['balance']}, reserve {v['reserve']}, claims {v['claims']}, "
-            f"held {v['held']}"
-            for c, v in currencies.items()
-        ]
-        or ["no money at the ledger yet"],
+        lines,
     )
     return Exit.OK
