@@ -1,7 +1,10 @@
 """``sync``: upload the outbox to the ledger and record its answers (resumable, retried).
 
 ``--json`` prints the counts ``settled``, ``duplicate``, ``rejected``, ``fraud`` (and
-``updated``: records the other party's upload settled; ``waiting``: no verdict yet).
+``updated``: records the other party's upload settled; ``waiting``: no verdict yet), and
+``trust`` (``updated``: the signed lists were stored; ``kept``: older than the cached ones,
+``trust_code`` says why), ``revocations_version`` and ``pinned`` (this sync pinned the
+ledger key: first use). A hostile or inconsistent answer fails with its ``SYNC_*`` code.
 Progress goes to stderr.
 """
 
@@ -55,7 +58,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
         counts,
         [
             "settled {settled}, duplicate {duplicate}, rejected {rejected}, fraud {fraud}, "
-            "settled by the other party {updated}, waiting {waiting}".format(**counts)
+            "settled by the other party {updated}, waiting {waiting}".format(**counts),
+            "trust lists: {trust}, revocation list version {revocations_version}".format(**counts)
+            + (" (ledger key pinned now: first use)" if report.pinned else ""),
         ],
     )
     return Exit.OK

@@ -290,7 +290,7 @@ def _apply(
     store.outbox.mark_many(changes, now=now)
     if verified is not None:
         stored = apply_trust(store, verified, url=url, now=now)
-        report.trust = "updated"
+        report.trust, report.trust_code = "updated", None
         report.pinned = report.pinned or stored.pinned_now
     info = store.trust.revocation_info()
     report.revocations_version = None if info is None else info.version
