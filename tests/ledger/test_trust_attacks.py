@@ -9,6 +9,7 @@ offline, and a revoked cheater is still refused; the real ledger's lists are acc
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 from typing import Any
@@ -160,5 +161,32 @@ def test_the_real_ledgers_lists_are_accepted_and_extend(tmp_path: Path) -> None:
                     world.cheater.public,
                     lost.public,
                 )
+
+    anyio.run(main)
+
+
+def test_get_trust_needs_no_authentication_and_verifies_under_the_ledger_key(
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    from protocol.documents import IssuerSet, RevocationList
+    from protocol.trustlists import open_list
+
+    async def main() -> None:
+        async with scene(tmp_path) as world:
+            async with httpx.AsyncClient(base_url=world.url) as plain:
+                answer = (await plain.get("/v1/trust")).json()
+            ledger = public_key(world.ledger_key)
+            assert answer["ledger_key"] == ledger.hex()
+            now = int(time.time())
+            listed = open_list(
+                base64.b64decode(answer["revocation_list"]), RevocationList, ledger=ledger, now=now
+            )
+            assert listed.doc.keys == (world.cheater.public,)
+            issuers = open_list(
+                base64.b64decode(answer["issuer_set"]), IssuerSet, ledger=ledger, now=now
+            )
+            assert issuers.doc.issuers == (ledger,)
 
     anyio.run(main)
