@@ -189,6 +189,22 @@ class AppErrorCode(IntEnum):
     """No ledger URL: pass ``--ledger URL`` or run ``register --ledger URL`` once."""
     SYNC_REFUSED = 2103
     """The ledger refused the request; its error code name is in the message."""
+    SYNC_INSECURE_URL = 2104
+    """A ledger URL that is not ``https://`` (only loopback may use ``http://``)."""
+    SYNC_NOT_PINNED = 2105
+    """No ledger key is pinned: run ``register`` or ``trust-ledger URL --ledger-key HEX``."""
+    SYNC_LEDGER_KEY_MISMATCH = 2106
+    """The ledger answered with a key other than the pinned (or ``--ledger-key``) one."""
+    SYNC_TRUST_UNSIGNED = 2107
+    """The answer carries no signed trust lists; the cached lists are kept."""
+    SYNC_TRUST_BAD_SIGNATURE = 2108
+    """A trust list is malformed, or not signed by the pinned ledger key; nothing changed."""
+    SYNC_TRUST_ROLLBACK = 2109
+    """The revocation list is older (smaller version) than the cached one; nothing changed."""
+    SYNC_TRUST_FORK = 2110
+    """The revocation list does not extend the cached one; nothing changed."""
+    SYNC_TRUST_STALE = 2111
+    """A trust list issued before the cached one (an old answer replayed); nothing changed."""
     APPROVAL_POLICY_REQUIRED = 1305
     """The payer has no terminal to ask on and no ``--auto-approve-up-to`` policy."""
     NOT_COMPLETE = 1306

@@ -12,6 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 from protocol import Allowance, Document, Invoice, Payment, Receipt, SignedDocument, format_amount
+from protocol.documents import IssuerSet, RevocationList
 from protocol.keys import key_id
 
 __all__ = ["document_json", "summary_line"]
@@ -69,4 +70,8 @@ def summary_line(signed: SignedDocument[Document]) -> str:
     if isinstance(doc, Allowance):
         limit = format_amount(doc.limit, doc.currency)
         return f"allowance {limit} {doc.currency} serial={doc.serial} wallet={doc.wallet.hex()}"
+    if isinstance(doc, IssuerSet):
+        return f"issuer set of {len(doc.issuers)} keys issued {doc.issued}"
+    if isinstance(doc, RevocationList):
+        return f"revocation list version {doc.version} issued {doc.issued}"
     return f"abort code={doc.code} reason={doc.reason!r}"

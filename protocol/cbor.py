@@ -26,10 +26,22 @@ import cbor2
 
 from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 
-__all__ = ["COSE_SIGN1_TAG", "MAX_DEPTH", "MAX_SIZE", "Value", "decode", "encode"]
+__all__ = [
+    "COSE_SIGN1_TAG",
+    "MAX_DEPTH",
+    "MAX_LIST_SIZE",
+    "MAX_SIZE",
+    "Value",
+    "decode",
+    "encode",
+]
 
 MAX_SIZE = 2048
 """Largest encoded item accepted, in bytes (a payment with its allowance is ~500)."""
+
+MAX_LIST_SIZE = 1024 * 1024
+"""Largest ledger trust document (issuer set, revocation list) accepted, in bytes. These
+travel over HTTP, never over BLE, so they get this larger bound (SPEC section 1)."""
 
 MAX_DEPTH = 4
 """Deepest nesting of arrays/maps/tags accepted (COSE_Sign1 needs 3: tag, array, map)."""
@@ -52,13 +64,15 @@ def encode(value: Value) -> bytes:
     return cbor2.dumps(value, canonical=True)
 
 
-def decode(data: bytes, *, tagged: bool = False) -> Value:
+def decode(data: bytes, *, tagged: bool = False, max_size: int = MAX_SIZE) -> Value:
     """Decode one deterministic CBOR item; raise RemoteProtocolError with the precise code.
 
     ``tagged=True`` allows (and requires nothing more than) tag 18 on the outermost item.
+    ``max_size`` is :data:`MAX_SIZE` except for the ledger's trust documents
+    (:data:`MAX_LIST_SIZE`).
     """
-    if len(data) > MAX_SIZE:
-        raise RemoteProtocolError(ErrorCode.CBOR_TOO_LARGE, f"{len(data)} > {MAX_SIZE} bytes")
+    if len(data) > max_size:
+        raise RemoteProtocolError(ErrorCode.CBOR_TOO_LARGE, f"{len(data)} > {max_size} bytes")
     # cbor2 decodes the inside of a tag into tuples and frozendicts; stripping our one
     # allowed tag (0xd2, a one-byte head) first keeps one plain list/dict data model.
     if tagged and data[:1] == _TAG18_HEAD:

@@ -29,7 +29,7 @@ from protocol import cbor
 from protocol.errors import ErrorCode, RemoteProtocolError
 from protocol.keys import KID_SIZE, key_id, public_key
 
-__all__ = ["ALG_EDDSA", "SIGNATURE_SIZE", "Kind", "Sign1", "parse_sign1", "sign1"]
+__all__ = ["ALG_EDDSA", "LIST_KINDS", "SIGNATURE_SIZE", "Kind", "Sign1", "parse_sign1", "sign1"]
 
 ALG_EDDSA = -8
 """COSE algorithm id of EdDSA (RFC 9053); with an OKP Ed25519 key it means Ed25519."""
@@ -55,6 +55,14 @@ class Kind(Enum):
     """An issuer's credential: how much a wallet may spend offline, and when."""
     ABORT = "application/p2ppay-abort+cbor"
     """A signed, typed reason why a session ended without a payment."""
+    ISSUER_SET = "application/p2ppay-issuer-set+cbor"
+    """The ledger's signed set of trusted allowance issuer keys (HTTP only)."""
+    REVOCATION_LIST = "application/p2ppay-revocation-list+cbor"
+    """The ledger's signed, append-only list of revoked wallet keys (HTTP only)."""
+
+
+LIST_KINDS = frozenset({Kind.ISSUER_SET, Kind.REVOCATION_LIST})
+"""Kinds the ledger publishes over HTTP; they may be up to ``cbor.MAX_LIST_SIZE`` bytes."""
 
 
 # The one protected header each kind may carry, encoded once; parsing is a dict lookup.
@@ -103,9 +111,12 @@ def sign1(signing_key: SigningKey, kind: Kind, payload: bytes) -> bytes:
     )
 
 
-def parse_sign1(data: bytes) -> Sign1:
-    """Decode the COSE_Sign1 structure strictly; the signature is not checked here."""
-    item = cbor.decode(data, tagged=True)
+def parse_sign1(data: bytes, *, max_size: int = cbor.MAX_SIZE) -> Sign1:
+    """Decode the COSE_Sign1 structure strictly; the signature is not checked here.
+
+    ``max_size`` bounds the whole document (raise it only for :data:`LIST_KINDS`).
+    """
+    item = cbor.decode(data, tagged=True, max_size=max_size)
     if not isinstance(item, cbor2.CBORTag) or not isinstance(item.value, list):
         raise RemoteProtocolError(ErrorCode.COSE_NOT_SIGN1, "not a tag-18 array")
     parts = item.value

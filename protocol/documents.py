@@ -1,4 +1,6 @@
-"""The five p2ppay documents as frozen, strict pydantic models and their CBOR payload maps.
+"""The p2ppay documents as frozen, strict pydantic models and their CBOR payload maps.
+
+Five are exchanged offline; two (IssuerSet, RevocationList) the ledger publishes over HTTP.
 
 Invariants:
 - Each model maps to a CBOR map with small unsigned integer keys (its ``WIRE`` table);
@@ -37,9 +39,13 @@ __all__ = [
     "Abort",
     "Allowance",
     "Document",
+    "MAX_LIST_ISSUERS",
+    "MAX_REVOKED_KEYS",
     "Invoice",
+    "IssuerSet",
     "Payment",
     "Receipt",
+    "RevocationList",
     "Verdict",
     "check_rules",
     "from_payload",
@@ -58,6 +64,11 @@ MAX_REASON_BYTES = 128
 """Longest abort reason, in UTF-8 bytes."""
 MAX_ISSUERS = 16
 """Most issuer key ids an invoice may list."""
+
+MAX_LIST_ISSUERS = 64
+"""Most issuer keys a ledger's issuer set may hold."""
+MAX_REVOKED_KEYS = 30_000
+"""Most keys a revocation list may hold (34 bytes each: fits ``cbor.MAX_LIST_SIZE``)."""
 
 MAX_INTEGER = 2**63 - 1
 """Largest time, counter or serial: every integer field fits a signed 64-bit database column
@@ -200,11 +211,41 @@ class Abort(_Doc):
             return None
 
 
-Document: TypeAlias = Invoice | Payment | Receipt | Allowance | Abort
+class IssuerSet(_Doc):
+    """The ledger's signed set of allowance issuer keys a wallet trusts (SPEC section 4)."""
+
+    KIND = Kind.ISSUER_SET
+    WIRE = ((1, "ledger"), (2, "issued"), (3, "issuers"))
+    SIGNER = "ledger"
+
+    ledger: PublicKey
+    issued: Time
+    """When the ledger signed this set (its clock)."""
+    issuers: tuple[PublicKey, ...]
+    """The issuer keys, sorted ascending, unique, 1..MAX_LIST_ISSUERS."""
+
+
+class RevocationList(_Doc):
+    """The ledger's signed, append-only list of revoked wallet keys (SPEC section 4)."""
+
+    KIND = Kind.REVOCATION_LIST
+    WIRE = ((1, "ledger"), (2, "issued"), (3, "version"), (4, "keys"))
+    SIGNER = "ledger"
+
+    ledger: PublicKey
+    issued: Time
+    """When the ledger signed this list (its clock)."""
+    version: Uint
+    """Always the number of keys: a list with version N extends every list of version < N."""
+    keys: tuple[PublicKey, ...]
+    """Revoked wallet keys in the order they were revoked (only ever appended to)."""
+
+
+Document: TypeAlias = Invoice | Payment | Receipt | Allowance | Abort | IssuerSet | RevocationList
 """Any p2ppay document model."""
 
 _MODELS: MappingProxyType[Kind, type[Document]] = MappingProxyType(
-    {m.KIND: m for m in (Invoice, Payment, Receipt, Allowance, Abort)}
+    {m.KIND: m for m in (Invoice, Payment, Receipt, Allowance, Abort, IssuerSet, RevocationList)}
 )
 _ENUM_FIELDS: MappingProxyType[str, type[IntEnum]] = MappingProxyType({"verdict": Verdict})
 
@@ -315,6 +356,20 @@ def check_rules(doc: Document, *, error: type[ProtocolError]) -> None:
     elif isinstance(doc, Receipt):
         if (doc.verdict is Verdict.REJECTED) != (doc.code is not None):
             raise error(ErrorCode.DOC_FIELD_VALUE, "code is present exactly when rejected")
+    elif isinstance(doc, IssuerSet):
+        if not 0 < len(doc.issuers) <= MAX_LIST_ISSUERS:
+            raise error(ErrorCode.DOC_FIELD_VALUE, f"issuers: 1..{MAX_LIST_ISSUERS} keys")
+        if any(a >= b for a, b in zip(doc.issuers, doc.issuers[1:], strict=False)):
+            raise error(ErrorCode.TRUST_KEYS_NOT_CANONICAL, "issuers: sorted ascending, unique")
+    elif isinstance(doc, RevocationList):
+        if len(doc.keys) > MAX_REVOKED_KEYS:
+            raise error(ErrorCode.DOC_FIELD_VALUE, f"keys: at most {MAX_REVOKED_KEYS}")
+        if doc.version != len(doc.keys):
+            raise error(
+                ErrorCode.TRUST_VERSION_MISMATCH, f"version {doc.version}, {len(doc.keys)} keys"
+            )
+        if len(set(doc.keys)) != len(doc.keys):
+            raise error(ErrorCode.TRUST_KEYS_NOT_CANONICAL, "keys: a key is listed twice")
     else:
         _check_text(doc.reason, MAX_REASON_BYTES, "reason", error)
         if doc.payment is not None and doc.invoice is None:

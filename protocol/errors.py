@@ -14,8 +14,8 @@ Invariants:
   exact reason and a peer in another language can map it.
 
 Ranges: 1xx encoding (CBOR), 2xx documents and signatures, 3xx payee acceptance,
-4xx ledger chain rules, 5xx handshake and channel, 6xx framing, 7xx sessions, 8xx bundles,
-9xx local.
+4xx ledger chain rules and trust lists, 5xx handshake and channel, 6xx framing,
+7xx sessions, 8xx bundles, 9xx local.
 """
 
 from __future__ import annotations
@@ -104,6 +104,10 @@ class ErrorCode(IntEnum):
     """The cumulative spent total is smaller than the payment's own amount."""
     PAYMENT_OVER_LIMIT = 233
     """The cumulative spent total exceeds the allowance's offline limit."""
+    TRUST_VERSION_MISMATCH = 240
+    """A revocation list whose version is not the number of keys it lists."""
+    TRUST_KEYS_NOT_CANONICAL = 241
+    """A trust list names a key twice, or an issuer set is not sorted ascending."""
 
     # 3xx: the payee's offline acceptance (protocol/acceptance.py)
     ACCEPT_INVOICE_MISMATCH = 300
@@ -148,6 +152,15 @@ class ErrorCode(IntEnum):
     """A payment of another allowance (issuer, serial) offered to this chain."""
     FRAUD_PROOF_INVALID = 405
     """A fraud proof whose two payments are not an inconsistent pair of one allowance's chain."""
+    # 41x: a wallet updating its cached trust lists (protocol/trustlists.py)
+    TRUST_WRONG_LEDGER = 410
+    """A trust list signed by a key other than the wallet's pinned ledger key."""
+    TRUST_ROLLBACK = 411
+    """A revocation list with a smaller version than the cached one."""
+    TRUST_FORK = 412
+    """A revocation list whose first keys are not exactly the cached list (not an extension)."""
+    TRUST_ISSUED_BACKWARDS = 413
+    """A trust list issued earlier than the cached one of its kind (an old answer replayed)."""
 
     # 5xx: handshake and channel (protocol/noise.py, protocol/negotiation.py)
     NOISE_DECRYPT_FAILED = 500

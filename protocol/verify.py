@@ -24,14 +24,16 @@ from typing import Generic, TypeVar
 from nacl.signing import SigningKey
 
 from protocol import cbor
-from protocol.cose import Kind, parse_sign1, sign1
+from protocol.cose import LIST_KINDS, Kind, parse_sign1, sign1
 from protocol.documents import (
     Abort,
     Allowance,
     Document,
     Invoice,
+    IssuerSet,
     Payment,
     Receipt,
+    RevocationList,
     check_rules,
     from_payload,
     to_payload,
@@ -123,12 +125,14 @@ def open_document(data: bytes, *, kind: Kind | None = None) -> SignedDocument[Do
     ``kind`` requires that kind (COSE_WRONG_KIND otherwise). Use this where time does not
     apply, e.g. a ledger checking an old payment or a fraud proof.
     """
-    envelope = parse_sign1(data)
+    # Only a caller asking for a ledger trust list gets its larger size bound (SPEC §1).
+    max_size = cbor.MAX_LIST_SIZE if kind in LIST_KINDS else cbor.MAX_SIZE
+    envelope = parse_sign1(data, max_size=max_size)
     if kind is not None and envelope.kind is not kind:
         raise RemoteProtocolError(
             ErrorCode.COSE_WRONG_KIND, f"{envelope.kind.name} where {kind.name} was required"
         )
-    doc = from_payload(envelope.kind, cbor.decode(envelope.payload))
+    doc = from_payload(envelope.kind, cbor.decode(envelope.payload, max_size=max_size))
     if envelope.kid != key_id(doc.signer):
         raise RemoteProtocolError(ErrorCode.COSE_KID_MISMATCH)
     envelope.verify(doc.signer)
@@ -211,6 +215,8 @@ def check_times(doc: Document, *, now: int, skew: int = MAX_CLOCK_SKEW) -> None:
         start, end = doc.not_before, doc.not_after
     elif isinstance(doc, Receipt | Abort):
         start, end = doc.time, None
+    elif isinstance(doc, IssuerSet | RevocationList):
+        start, end = doc.issued, None
     else:
         return
     if start > now + skew:

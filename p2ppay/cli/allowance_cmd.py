@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from p2ppay.cli.common import add_json, home_of, now_s, read_input, unlock
+from p2ppay.cli.common import add_ca_file, add_json, home_of, now_s, read_input, unlock
 from p2ppay.cli.humane import fingerprint, local_time, money
 from p2ppay.cli.output import Exit, Output
 from p2ppay.store import AllowanceRecord
@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     req.add_argument("amount", metavar="AMOUNT", help="decimal, e.g. 20.00")
     req.add_argument("currency", metavar="CURRENCY")
     req.add_argument("--ledger", default=None, metavar="URL", help="default: the registered one")
+    add_ca_file(req)
     req.add_argument("--valid-for", type=int, default=None, metavar="SECONDS")
     add_json(req)
     req.set_defaults(handler=run_request)
@@ -100,7 +101,7 @@ def run_request(args: argparse.Namespace, out: Output) -> int:
     which is verified and imported like a file (p2ppay/sync/wallet_ops.py)."""
     import anyio
 
-    from p2ppay.sync import LedgerClient, ledger_url, request_allowance
+    from p2ppay.sync import LedgerClient, ledger_ca_file, ledger_url, request_allowance
     from protocol.money import parse_amount
 
     currency = args.currency.upper()
@@ -110,7 +111,9 @@ def run_request(args: argparse.Namespace, out: Output) -> int:
     with unlock(home) as wallet:
 
         async def work() -> AllowanceRecord:
-            async with LedgerClient(url, wallet.identity.signing_key) as client:
+            async with LedgerClient(
+                url, wallet.identity.signing_key, ca_file=ledger_ca_file(home, args.ca_file)
+            ) as client:
                 _, record = await request_allowance(
                     wallet,
                     client,

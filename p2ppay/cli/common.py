@@ -26,6 +26,7 @@ __all__ = [
     "NEW_PASSPHRASE_ENV",
     "PASSPHRASE_ENV",
     "add_adapter",
+    "add_ca_file",
     "add_json",
     "check_output_folder",
     "int_in",
@@ -113,6 +114,15 @@ def read_input(path: Path) -> bytes:
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def add_ca_file(parser: argparse.ArgumentParser) -> None:
+    """``--ca-file PEM``: trust this CA for the ledger's https certificate (a private CA)."""
+    parser.add_argument(
+        "--ca-file", type=Path, default=None, metavar="PEM",
+        help="CA certificate(s) for the ledger's https (default: the system CAs, or the "
+        "one remembered by register/trust-ledger)",
+    )  # fmt: skip
 
 
 def add_adapter(parser: argparse.ArgumentParser) -> None:

@@ -5,6 +5,8 @@ on an in-process radio; ``os`` looks for BlueZ's D-Bus socket (Linux), lists the
 and reads each one's LE privacy setting from the kernel (off: ``pay --adapter os`` refuses
 to advertise from the adapter's fixed address, and the detail says how to turn it on);
 ``bumble:usb`` lists USB Bluetooth controllers through libusb.
+It also shows this wallet's trust, if the home holds a wallet: the pinned ledger key's
+fingerprint and the revocation list's age (stale lists lower the offline limits).
 Exit 0 when at least one backend works.
 """
 
@@ -18,7 +20,8 @@ from typing import Any
 
 import anyio
 
-from p2ppay.cli.common import add_json
+from p2ppay.cli.common import add_json, home_of, now_s
+from p2ppay.cli.limits_cmd import list_age_line, trust_json
 from p2ppay.cli.output import Exit, Output
 
 __all__ = ["register"]
@@ -140,5 +143,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
         virtual = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
     checks = {"virtual": virtual, "os": _probe_os(), "bumble:usb": _probe_usb()}
     lines = [f"{'ok ' if c['ok'] else 'no '} {name:11} {c['detail']}" for name, c in checks.items()]
-    out.result({"backends": checks}, lines)
+    trust = trust_json(home_of(args), now=now_s())
+    if trust is not None:
+        lines.append(list_age_line(trust))
+        pinned = trust["fingerprint"] or "none pinned (run `p2ppay register` or `trust-ledger`)"
+        lines.append(f"ledger key: {pinned}")
+    out.result({"backends": checks, "trust": trust}, lines)
     return Exit.OK if any(c["ok"] for c in checks.values()) else Exit.FAILED

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from p2ppay.cli.common import add_json
+from p2ppay.cli.common import add_ca_file, add_json
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger.errors import LedgerError
@@ -72,6 +72,11 @@ def _admin_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-token", default=None, help=argparse.SUPPRESS)
 
 
+def _ledger_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ledger", required=True, metavar="URL")
+    add_ca_file(parser)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ledger = subparsers.add_parser("ledger", help="the ledger service (settles synced payments)")
     commands = ledger.add_subparsers(dest="ledger_command", metavar="COMMAND", required=True)
@@ -107,6 +112,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="N",
         help="most bundles one wallet key may send per minute (default 6000)",
     )
+    serve.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="PEM",
+        help="serve https with this certificate chain (with --tls-key)",
+    )
+    serve.add_argument(
+        "--tls-key", type=Path, default=None, metavar="PEM", help="the certificate's private key"
+    )
     serve.set_defaults(handler=run_serve)
 
     deposit = commands.add_parser("deposit", help="fund a wallet's account (admin)")
@@ -115,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     deposit.add_argument("amount", metavar="AMOUNT", help="decimal, e.g. 25.00")
     deposit.add_argument("currency", metavar="CURRENCY")
-    deposit.add_argument("--ledger", required=True, metavar="URL")
+    _ledger_options(deposit)
     _admin_options(deposit)
     add_json(deposit)
     deposit.set_defaults(handler=run_deposit)
@@ -127,7 +142,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     release.add_argument("amount", metavar="AMOUNT", help="decimal, e.g. 25.00")
     release.add_argument("currency", metavar="CURRENCY")
     release.add_argument("--reason", required=True, help="why (kept in the ledger's log)")
-    release.add_argument("--ledger", required=True, metavar="URL")
+    _ledger_options(release)
     _admin_options(release)
     add_json(release)
     release.set_defaults(handler=run_release_held)
@@ -135,7 +150,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke = commands.add_parser("revoke", help="revoke a wallet at once (admin)")
     revoke.add_argument("wallet", metavar="WALLET_ID", help="W-... or the hex public key")
     revoke.add_argument("--reason", default="revoked by the operator")
-    revoke.add_argument("--ledger", required=True, metavar="URL")
+    _ledger_options(revoke)
     _admin_options(revoke)
     add_json(revoke)
     revoke.set_defaults(handler=run_revoke)
@@ -191,7 +206,10 @@ def run_serve(args: argparse.Namespace, out: Output) -> int:
     def ready(url: str) -> None:
         out.progress(f"ledger listening on {url}")
 
-    anyio.run(lambda: serve(config, host=args.host, port=args.port, on_ready=ready))
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise LedgerError(AppErrorCode.LEDGER_CANNOT_LISTEN, "--tls-cert and --tls-key go together")
+    tls = None if args.tls_cert is None else (args.tls_cert, args.tls_key)
+    anyio.run(lambda: serve(config, host=args.host, port=args.port, on_ready=ready, tls=tls))
     return Exit.OK
 
 
@@ -220,7 +238,7 @@ def run_deposit(args: argparse.Namespace, out: Output) -> int:
     token = _token(args)
 
     async def deposit() -> StatementOut:
-        async with AdminClient(args.ledger, token) as admin:
+        async with AdminClient(args.ledger, token, ca_file=args.ca_file) as admin:
             return await admin.deposit(args.wallet, amount, currency)
 
     statement: StatementOut = anyio.run(deposit)
@@ -236,7 +254,7 @@ def run_release_held(args: argparse.Namespace, out: Output) -> int:
     token = _token(args)
 
     async def release() -> StatementOut:
-        async with AdminClient(args.ledger, token) as admin:
+        async with AdminClient(args.ledger, token, ca_file=args.ca_file) as admin:
             return await admin.release_held(args.wallet, amount, currency, args.reason)
 
     statement: StatementOut = anyio.run(release)
@@ -251,7 +269,7 @@ def run_revoke(args: argparse.Namespace, out: Output) -> int:
     token = _token(args)
 
     async def revoke() -> RevocationsOut:
-        async with AdminClient(args.ledger, token) as admin:
+        async with AdminClient(args.ledger, token, ca_file=args.ca_file) as admin:
             return await admin.revoke(args.wallet, args.reason)
 
     listed: RevocationsOut = anyio.run(revoke)

@@ -13,12 +13,13 @@ from typing import Any
 
 from p2ppay.cli.common import add_json, home_of, now_s
 from p2ppay.cli.output import Exit, Output
+from p2ppay.errors import AppError
 from p2ppay.store import Store
-from p2ppay.wallet import load_config, open_store
+from p2ppay.wallet import WalletHome, load_config, open_store
 from p2ppay.wallet.limits import describe, parse_limits
 from protocol.risk import RiskPolicy
 
-__all__ = ["list_age_json", "register"]
+__all__ = ["list_age_json", "list_age_line", "register", "trust_json"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +42,38 @@ def list_age_json(store: Store, policy: RiskPolicy, *, now: int) -> dict[str, An
         "age": now - info.fetched_at,
         "stale": policy.list_is_stale(info.fetched_at, now=now),
     }
+
+
+def trust_json(home: WalletHome, *, now: int) -> dict[str, Any] | None:
+    """The revocation list's age and the pinned ledger key (``doctor``, ``statement``);
+    None when ``home`` holds no wallet yet."""
+    from p2ppay.sync.trust import fingerprint
+
+    policy = parse_limits(load_config(home).offline_limits)
+    try:
+        with open_store(home, now=now, readonly=True) as store:
+            listing = list_age_json(store, policy, now=now)
+            pin = store.trust.ledger_pin()
+    except AppError:
+        return None
+    listing["max_list_age"] = policy.max_list_age
+    listing["ledger_key"] = None if pin is None else pin.public_key.hex()
+    listing["fingerprint"] = None if pin is None else fingerprint(pin.public_key)
+    listing["pinned"] = None if pin is None else pin.how
+    return listing
+
+
+def list_age_line(listing: dict[str, Any]) -> str:
+    """One line for people about the cached revocation list."""
+    if listing["age"] is None:
+        return "revocation list: never fetched (stale: run `p2ppay sync`)"
+    state = "stale" if listing["stale"] else "fresh"
+    line = f"revocation list: version {listing['version']}, {_age_text(max(0, listing['age']))} old"
+    if "max_list_age" in listing:
+        line += f" ({state}; stale after {_age_text(listing['max_list_age'])})"
+    else:
+        line += f" ({state})"
+    return line
 
 
 def _age_text(seconds: int) -> str:

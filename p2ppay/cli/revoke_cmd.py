@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from p2ppay.cli.common import add_json, home_of, unlock
+from p2ppay.cli.common import add_ca_file, add_json, home_of, unlock
 from p2ppay.cli.output import Exit, Output
 
 if TYPE_CHECKING:
@@ -27,12 +27,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "revoke", help="revoke this wallet's key at the ledger (lost or stolen wallet)"
     )
     parser.add_argument("--ledger", default=None, metavar="URL", help="default: the registered one")
+    add_ca_file(parser)
     add_json(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from p2ppay.sync import LedgerClient, ledger_url
+    from p2ppay.sync import LedgerClient, ledger_ca_file, ledger_url
     from p2ppay.wallet.identity import wallet_id_of
 
     home = home_of(args)
@@ -41,7 +42,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
         wallet_id = wallet_id_of(wallet.identity.public_key)
 
         async def work() -> RevocationsOut:
-            async with LedgerClient(url, wallet.identity.signing_key) as client:
+            async with LedgerClient(
+                url, wallet.identity.signing_key, ca_file=ledger_ca_file(home, args.ca_file)
+            ) as client:
                 return await client.revoke()
 
         listed: RevocationsOut = anyio.run(work)

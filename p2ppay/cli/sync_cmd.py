@@ -1,7 +1,10 @@
 """``sync``: upload the outbox to the ledger and record its answers (resumable, retried).
 
 ``--json`` prints the counts ``settled``, ``duplicate``, ``rejected``, ``fraud`` (and
-``updated``: records the other party's upload settled; ``waiting``: no verdict yet).
+``updated``: records the other party's upload settled; ``waiting``: no verdict yet), and
+``trust`` (``updated``: the signed lists were stored; ``kept``: older than the cached ones,
+``trust_code`` says why), ``revocations_version`` and ``pinned`` (this sync pinned the
+ledger key: first use). A hostile or inconsistent answer fails with its ``SYNC_*`` code.
 Progress goes to stderr.
 """
 
@@ -12,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from p2ppay.cli.common import add_json, home_of, now_s, unlock
+from p2ppay.cli.common import add_ca_file, add_json, home_of, now_s, unlock
 from p2ppay.cli.output import Exit, Output
 
 if TYPE_CHECKING:
@@ -24,20 +27,23 @@ __all__ = ["register"]
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("sync", help="settle stored payments with the ledger")
     parser.add_argument("--ledger", default=None, metavar="URL", help="default: the registered one")
+    add_ca_file(parser)
     parser.add_argument("--batch", type=int, default=100, help="bundles per request")
     add_json(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from p2ppay.sync import LedgerClient, ledger_url, sync_outbox
+    from p2ppay.sync import LedgerClient, ledger_ca_file, ledger_url, sync_outbox
 
     home = home_of(args)
     url = ledger_url(home, args.ledger)
     with unlock(home) as wallet:
 
         async def work() -> SyncReport:
-            async with LedgerClient(url, wallet.identity.signing_key) as client:
+            async with LedgerClient(
+                url, wallet.identity.signing_key, ca_file=ledger_ca_file(home, args.ca_file)
+            ) as client:
                 return await sync_outbox(
                     wallet.store,
                     client,
@@ -52,7 +58,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
         counts,
         [
             "settled {settled}, duplicate {duplicate}, rejected {rejected}, fraud {fraud}, "
-            "settled by the other party {updated}, waiting {waiting}".format(**counts)
+            "settled by the other party {updated}, waiting {waiting}".format(**counts),
+            "trust lists: {trust}, revocation list version {revocations_version}".format(**counts)
+            + (" (ledger key pinned now: first use)" if report.pinned else ""),
         ],
     )
     return Exit.OK

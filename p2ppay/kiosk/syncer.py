@@ -42,12 +42,18 @@ def backlog(store: Store) -> int:
 def ledger_sync(wallet: Wallet, url: str) -> SyncFn:
     """The sync client's outbox upload for ``wallet`` against the ledger at ``url``."""
     # The HTTP client is imported only by a kiosk that has a ledger configured.
-    from p2ppay.sync import LedgerClient, RetryPolicy, sync_outbox
+    from p2ppay.sync import LedgerClient, RetryPolicy, ledger_ca_file, sync_outbox
+
+    # A private CA for the ledger's https: the one `p2ppay trust-ledger URL --ca-file PEM`
+    # remembered in this home (the kiosk pins its ledger key the same way).
+    ca_file = ledger_ca_file(wallet.home, None)
 
     async def sync() -> object:
         # One try per call: the syncer's own interval is the retry, and a payment never waits.
         retry = RetryPolicy(attempts=1, timeout=15.0)
-        async with LedgerClient(url, wallet.identity.signing_key, retry=retry) as client:
+        async with LedgerClient(
+            url, wallet.identity.signing_key, retry=retry, ca_file=ca_file
+        ) as client:
             return await sync_outbox(wallet.store, client, now=lambda: int(time.time()))
 
     return sync

@@ -3,6 +3,7 @@
 Routes (all JSON; the OpenAPI document is served at ``/openapi.json``)::
 
     GET  /healthz                    liveness, no authentication
+    GET  /v1/trust                   no authentication: the signed issuer set and revocation list
     POST /v1/accounts                wallet-signed: open the caller's account
     GET  /v1/accounts/me             wallet-signed: balances, reserve, claims, allowances
     POST /v1/allowances              wallet-signed: reserve money, get a signed allowance
@@ -55,6 +56,7 @@ from p2ppay.ledger.auth import (
 from p2ppay.ledger.errors import LedgerError, http_status
 from p2ppay.ledger.service import LedgerService, SyncAnswer
 from p2ppay.ledger.settlement import Equivocation
+from p2ppay.ledger.trustlists import SignedTrust
 from protocol.documents import Payment
 from protocol.money import format_amount
 from protocol.verify import open_as
@@ -187,6 +189,7 @@ def _sync_out(answer: SyncAnswer) -> s.SyncOut:
         revocations=s.RevocationsOut(
             version=answer.revocations.version, keys=[k.hex() for k in answer.revocations.keys]
         ),
+        trust=None if answer.trust is None else _trust_out(answer.trust),
         aborts=[
             s.AbortResultOut(
                 index=index,
@@ -197,6 +200,14 @@ def _sync_out(answer: SyncAnswer) -> s.SyncOut:
             )
             for index, a in enumerate(answer.aborts)
         ],
+    )
+
+
+def _trust_out(trust: SignedTrust) -> s.TrustOut:
+    return s.TrustOut(
+        ledger_key=trust.ledger_key.hex(),
+        issuer_set=_b64(trust.issuer_set.raw),
+        revocation_list=_b64(trust.revocation_list.raw),
     )
 
 
@@ -275,6 +286,12 @@ def create_app(service: LedgerService) -> FastAPI:
     async def health() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/v1/trust", responses={503: {"model": s.ErrorBody}})
+    async def trust() -> s.TrustOut:
+        """The issuer set and revocation list signed by the ledger key, and that key: what a
+        payee (a kiosk that never registers) caches. Public, like any published list."""
+        return _trust_out(await service.trust())
 
     @app.post("/v1/accounts", responses=_ERRORS)
     async def register(caller: Wallet) -> s.AccountOut:

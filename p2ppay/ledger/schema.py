@@ -192,7 +192,23 @@ _V3: tuple[str, ...] = (
     "CREATE INDEX settlements_by_spent ON settlements (allowance_id, spent)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+_V4: tuple[str, ...] = (
+    # The revocation list's order (SPEC 4.1: append-only, version = number of keys): each
+    # revoked key's position, handed out in commit order (p2ppay/ledger/trustlists.py).
+    """CREATE TABLE revocation_order (
+        position {int} PRIMARY KEY,
+        public_key {bytes} NOT NULL UNIQUE,
+        at {int} NOT NULL
+    )""",
+    """INSERT INTO revocation_order (position, public_key, at)
+        SELECT ROW_NUMBER() OVER (ORDER BY first_at, public_key), public_key, first_at
+        FROM (SELECT public_key, MIN(revoked_at) AS first_at FROM (
+                SELECT public_key, revoked_at FROM revocations
+                UNION ALL SELECT public_key, revoked_at FROM key_revocations) AS listed
+              GROUP BY public_key) AS firsts""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """``MIGRATIONS[n]`` takes the schema from version n to n + 1. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

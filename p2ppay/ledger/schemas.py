@@ -31,6 +31,7 @@ __all__ = [
     "RevokeRequest",
     "ResultOut",
     "RevocationsOut",
+    "TrustOut",
     "StatementOut",
     "SyncOut",
     "SyncRequest",
@@ -196,6 +197,17 @@ class RevocationsOut(BaseModel):
     keys: list[Hex32]
 
 
+class TrustOut(BaseModel):
+    """The ledger's trust lists, signed by its ledger key (SPEC 4.1): base64 COSE_Sign1."""
+
+    ledger_key: Hex32
+    """The ledger key (hex): what ``register`` pins; wallets compare it with their pin."""
+    issuer_set: str
+    """An IssuerSet (base64 COSE_Sign1)."""
+    revocation_list: str
+    """A RevocationList (base64 COSE_Sign1)."""
+
+
 class AbortResultOut(BaseModel):
     """The answer for one uploaded abort, in request order."""
 
@@ -215,6 +227,9 @@ class SyncOut(BaseModel):
     issuers: list[Hex32]
     revocations: RevocationsOut
     aborts: list[AbortResultOut] = []
+    trust: TrustOut | None = None
+    """The signed lists. ``issuers`` and ``revocations`` above are the same content,
+    unsigned, for reading; a wallet stores only what ``trust`` carries."""
 
 
 class MoneyRequest(_In):

@@ -3,6 +3,9 @@
 Invariants:
 - The listening socket is bound before the server starts, so the URL handed out is final
   and a free port (``port=0``) is never raced for.
+- With ``tls=(cert, key)`` (PEM files) the server speaks only TLS (uvicorn's ssl options)
+  and the URL handed out is ``https://``; on loopback it names ``localhost``, the name a
+  test certificate is made for.
 - :func:`running_ledger` stops the server and closes the database when its block ends,
   also on error; a temporary SQLite database it created is deleted.
 """
@@ -26,7 +29,10 @@ from p2ppay.ledger.api import create_app
 from p2ppay.ledger.errors import LedgerError
 from p2ppay.ledger.service import LedgerConfig, LedgerService
 
-__all__ = ["RunningLedger", "running_ledger", "serve"]
+__all__ = ["RunningLedger", "Tls", "running_ledger", "serve"]
+
+Tls = tuple[Path, Path]
+"""A PEM certificate chain file and its private key file."""
 
 
 def _clock() -> int:
@@ -59,7 +65,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(service: LedgerService, *, log_level: str) -> object:
+def _server(service: LedgerService, *, log_level: str, tls: Tls | None = None) -> object:
     import uvicorn
 
     config = uvicorn.Config(
@@ -68,8 +74,22 @@ def _server(service: LedgerService, *, log_level: str) -> object:
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=2,
+        ssl_certfile=None if tls is None else str(tls[0]),
+        ssl_keyfile=None if tls is None else str(tls[1]),
     )
+    if tls is not None:
+        try:
+            config.load()  # builds the SSL context now: a bad file is an error here
+        except (OSError, ValueError) as exc:
+            raise LedgerError(AppErrorCode.LEDGER_CANNOT_LISTEN, f"TLS files: {exc}") from exc
     return uvicorn.Server(config)
+
+
+def _url(host: str, port: int, tls: Tls | None) -> str:
+    if tls is None:
+        return f"http://{host}:{port}"
+    name = "localhost" if host in ("127.0.0.1", "::1") else host
+    return f"https://{name}:{port}"
 
 
 async def serve(
@@ -79,15 +99,16 @@ async def serve(
     port: int = 8080,
     on_ready: Callable[[str], None] | None = None,
     log_level: str = "warning",
+    tls: Tls | None = None,
 ) -> None:
     """Serve until cancelled or interrupted (``p2ppay ledger serve``)."""
     service = await LedgerService.open(config)
     try:
         sock = _bind(host, port)
         bound_port = sock.getsockname()[1]
-        server = _server(service, log_level=log_level)
+        server = _server(service, log_level=log_level, tls=tls)
         if on_ready is not None:
-            on_ready(f"http://{host}:{bound_port}")
+            on_ready(_url(host, bound_port, tls))
         await server.serve(sockets=[sock])  # type: ignore[attr-defined]
     finally:
         await service.close()
@@ -102,6 +123,7 @@ async def running_ledger(
     port: int = 0,
     clock: Callable[[], int] | None = None,
     grace: int | None = None,
+    tls: Tls | None = None,
 ) -> AsyncIterator[RunningLedger]:
     """A ledger on loopback for the block's duration (the demo's sync step, tests).
 
@@ -122,8 +144,8 @@ async def running_ledger(
         service = await LedgerService.open(config)
         try:
             sock = _bind(host, port)
-            server = _server(service, log_level="warning")
-            bound = f"http://{host}:{sock.getsockname()[1]}"
+            server = _server(service, log_level="warning", tls=tls)
+            bound = _url(host, sock.getsockname()[1], tls)
             ended = anyio.Event()
             try:
                 async with anyio.create_task_group() as tg:

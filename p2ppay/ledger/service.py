@@ -30,6 +30,7 @@ from p2ppay.ledger.database import Database, Tx, open_database
 from p2ppay.ledger.errors import LedgerError
 from p2ppay.ledger.issuer_key import load_issuer
 from p2ppay.ledger.schema import migrate
+from p2ppay.ledger.trustlists import SignedTrust, TrustSigner, append_revocation, revoked_in_order
 from p2ppay.ledger.verifier import VerifiedCache
 from p2ppay.wallet.keyfile import KdfParams
 from protocol.bundle import decode_bundle
@@ -125,6 +126,8 @@ class SyncAnswer:
     issuers: tuple[bytes, ...]
     revocations: Revocations
     aborts: list[AbortOutcome] = field(default_factory=list)
+    trust: SignedTrust | None = None
+    """The issuer set and revocation list signed by the ledger key (what wallets act on)."""
 
 
 class LedgerService:
@@ -135,6 +138,8 @@ class LedgerService:
         self._config = config
         self._issuer = issuer
         self._issuer_key = public_key(issuer)
+        # The ledger key is the issuer key (LEDGER.md, "The ledger key").
+        self._trust = TrustSigner(issuer, issuers=(self._issuer_key,), clock=config.clock)
         self._requests = 0
         self._verified = VerifiedCache()
         self._workers = (
@@ -396,7 +401,9 @@ class LedgerService:
                 aborts=abort_outcomes,
             )
 
-        return await self._db.run(work)
+        answer = await self._db.run(work)
+        # Signed after the transaction: the list it read is committed (a prefix of any later).
+        return replace(answer, trust=self._trust.sign(answer.revocations.keys))
 
     async def _updates(self, tx: Tx, wallet: bytes, query: list[bytes]) -> list[Update]:
         if not query:
@@ -452,6 +459,14 @@ class LedgerService:
             return frauds, equivocations
 
         return await self._db.run(work)
+
+    async def trust(self) -> SignedTrust:
+        """The signed issuer set and revocation list (no caller: they are public)."""
+
+        async def work(tx: Tx) -> tuple[bytes, ...]:
+            return await revoked_in_order(tx)
+
+        return self._trust.sign(await self._db.run(work))
 
     async def revocations(self, caller: Caller) -> Revocations:
         """The current revocation list."""
@@ -577,11 +592,7 @@ async def _remember_refusals(
 
 
 async def _revocations(tx: Tx) -> Revocations:
-    rows = await tx.fetch(
-        "SELECT public_key FROM revocations UNION SELECT public_key FROM key_revocations "
-        "ORDER BY public_key"
-    )
-    keys = tuple(bytes(r[0]) for r in rows)
+    keys = await revoked_in_order(tx)
     return Revocations(version=len(keys), keys=keys)
 
 
@@ -593,3 +604,4 @@ async def _revoke_key(tx: Tx, key: bytes, *, reason: str, now: int) -> None:
         now,
         reason,
     )
+    await append_revocation(tx, key, now=now)

@@ -33,6 +33,7 @@ from enum import Enum
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger import accounts
 from p2ppay.ledger.database import Tx
+from p2ppay.ledger.trustlists import append_revocation
 from protocol.bundle import decode_bundle, verify_bundle
 from protocol.chain import FraudProof, Link, Links
 from protocol.documents import Abort, Payment, Receipt, Verdict
@@ -464,6 +465,7 @@ async def _record_fraud(
         now,
         row[0],
     )
+    await append_revocation(tx, payer, now=now)
 
 
 async def record_verdicts(tx: Tx, shown: list[Checked], *, now: int) -> dict[bytes, Equivocation]:

@@ -157,6 +157,22 @@ _V1: tuple[str, ...] = (
 )
 
 _V2: tuple[str, ...] = (
+    # The pinned ledger key (SPEC 4.1): trust lists are accepted only under its signature.
+    f"""CREATE TABLE ledger_pin (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        public_key BLOB NOT NULL {_KEY.format("public_key")},
+        url TEXT NOT NULL,
+        how TEXT NOT NULL,
+        pinned_at INTEGER NOT NULL
+    ) STRICT""",
+    # The last accepted signed issuer set (its exact COSE_Sign1 bytes and issued time).
+    """CREATE TABLE issuer_set (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        issued INTEGER NOT NULL,
+        signed BLOB NOT NULL
+    ) STRICT""",
+    # Revoked keys in the signed list's order, so a new list is checked against it.
+    "ALTER TABLE revoked_keys ADD COLUMN position INTEGER NOT NULL DEFAULT 0",
     # Signed Aborts received after a payment: evidence a wallet uploads (store/aborts.py).
     """CREATE TABLE received_aborts (
         abort_hash BLOB PRIMARY KEY,

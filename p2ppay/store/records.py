@@ -19,6 +19,7 @@ __all__ = [
     "HistoryEntry",
     "IncomingPayment",
     "InvoiceRecord",
+    "LedgerPin",
     "OutboxItem",
     "OutboxStatus",
     "OutgoingPayment",
@@ -340,6 +341,17 @@ class TrustedIssuer:
     public_key: bytes
     label: str
     added_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerPin:
+    """The ledger key this wallet accepts trust lists from (SPEC 4.1)."""
+
+    public_key: bytes
+    url: str
+    how: str
+    """``register`` (first use, fingerprint shown), ``out-of-band`` (``--ledger-key``)."""
+    pinned_at: int
 
 
 @dataclass(frozen=True, kw_only=True)

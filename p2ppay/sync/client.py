@@ -9,17 +9,24 @@ Invariants:
   request, which is never retried after the request may have been delivered.
 - A 4xx answer is a :class:`SyncError` (``SYNC_REFUSED``) carrying the ledger's code name;
   an answer that does not parse is ``SYNC_BAD_ANSWER``; no retry left is ``SYNC_UNREACHABLE``.
+- A ledger URL is ``https://`` (httpx verifies the certificate against the system CAs, or
+  against ``ca_file`` for a private CA); ``http://`` is refused (``SYNC_INSECURE_URL``)
+  unless the host is loopback (tests, a ledger on the same machine).
 - The transport is injectable (``httpx.MockTransport``, ``httpx.ASGITransport``) for tests;
   the sleep function too, so backoff costs no time in tests.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -30,7 +37,7 @@ from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.ledger import schemas
 from p2ppay.ledger.auth import sign_request
 
-__all__ = ["AdminClient", "LedgerClient", "RetryPolicy", "SyncError"]
+__all__ = ["AdminClient", "LedgerClient", "RetryPolicy", "SyncError", "check_ledger_url"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -77,6 +84,39 @@ def _clock() -> int:
     return int(time.time())
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_ledger_url(url: str) -> str:
+    """``url`` if it is ``https://``, or ``http://`` on a loopback host; else
+    ``SYNC_INSECURE_URL`` (anyone on the path could answer a plain-HTTP sync)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname and _loopback(parts.hostname):
+        return url
+    raise SyncError(
+        AppErrorCode.SYNC_INSECURE_URL,
+        f"{url!r}: a ledger URL must be https:// (http:// only on loopback); "
+        "use https://HOST, with --ca-file PEM for a private CA",
+    )
+
+
+def _verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise SyncError(AppErrorCode.SYNC_INSECURE_URL, f"--ca-file {ca_file}: {exc}") from exc
+
+
 class _Http:
     """Shared plumbing: one httpx client, the retry loop, and answer parsing."""
 
@@ -87,9 +127,14 @@ class _Http:
         transport: httpx.AsyncBaseTransport | None,
         retry: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]],
+        ca_file: Path | None = None,
     ) -> None:
+        check_ledger_url(base_url)
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), transport=transport, timeout=retry.timeout
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            timeout=retry.timeout,
+            verify=_verify(ca_file),
         )
         self._retry = retry
         self._sleep = sleep
@@ -167,10 +212,23 @@ class LedgerClient:
         retry: RetryPolicy | None = None,
         clock: Callable[[], int] = _clock,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        ca_file: Path | None = None,
     ) -> None:
-        self._http = _Http(base_url, transport=transport, retry=retry or RetryPolicy(), sleep=sleep)
+        self._http = _Http(
+            base_url,
+            transport=transport,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
+            ca_file=ca_file,
+        )
         self._key = signing_key
         self._clock = clock
+        self._url = base_url
+
+    @property
+    def url(self) -> str:
+        """The ledger's base URL."""
+        return self._url
 
     async def __aenter__(self) -> LedgerClient:
         return self
@@ -224,6 +282,10 @@ class LedgerClient:
             body["aborts"] = aborts
         return await self._call("POST", "/v1/sync", schemas.SyncOut, body)
 
+    async def trust(self) -> schemas.TrustOut:
+        """The ledger's signed trust lists and its key (``GET /v1/trust``, unauthenticated)."""
+        return await self._call("GET", "/v1/trust", schemas.TrustOut)
+
     async def revocations(self) -> schemas.RevocationsOut:
         """The current revocation list."""
         return await self._call("GET", "/v1/revocations", schemas.RevocationsOut)
@@ -248,8 +310,15 @@ class AdminClient:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        ca_file: Path | None = None,
     ) -> None:
-        self._http = _Http(base_url, transport=transport, retry=retry or RetryPolicy(), sleep=sleep)
+        self._http = _Http(
+            base_url,
+            transport=transport,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
+            ca_file=ca_file,
+        )
         self._token = admin_token
 
     async def __aenter__(self) -> AdminClient:

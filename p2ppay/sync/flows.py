@@ -39,7 +39,7 @@ async def fund_wallet(
     """Register ``wallet``, deposit ``deposit`` (admin) and, if ``allowance`` > 0, get and
     import an allowance of that many minor units (``None`` when no allowance was asked)."""
     async with LedgerClient(url, wallet.identity.signing_key) as client:
-        await register_wallet(wallet, client, url)
+        await register_wallet(wallet, client, url, now=now)
         if deposit:
             async with AdminClient(url, admin_token) as admin:
                 await admin.deposit(wallet.public.public_key.hex(), deposit, currency)

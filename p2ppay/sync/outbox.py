@@ -7,8 +7,13 @@ One sync:
    payer whose receipt never arrived: the payee may have settled it), then records each
    answer: ``settled``/``duplicate`` -> settled, ``rejected`` -> rejected (with the code),
    ``fraud`` -> fraud (after checking the proof ourselves);
-3. stores the issuer keys and, if newer, the revocation list the ledger sent, so this
-   wallet's offline checks as a payee refuse a revoked payer from now on;
+3. stores the issuer set and revocation list the ledger sent, **signed by the pinned ledger
+   key** and extending the cached list (:mod:`p2ppay.sync.trust`), so this wallet's
+   offline checks as a payee refuse a revoked payer from now on. Those lists are verified
+   before anything of the answer is written: an answer whose lists are unsigned, signed by
+   another key, rolled back or forked is refused whole (its ``SYNC_*`` code) and changes
+   nothing; one whose lists are merely older than the cached ones (``SYNC_TRUST_STALE``,
+   e.g. another ledger process's cached copy) settles the records and keeps the lists.
 4. shows the ledger every signed Abort this wallet received after it sent a payment
    (``store.aborts``): a payee that aborted a payment and settled it as accepted is caught.
 
@@ -40,6 +45,7 @@ from p2ppay.ledger import schemas
 from p2ppay.store import OutboxItem, OutboxStatus, Store
 from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.sync.client import LedgerClient, SyncError
+from p2ppay.sync.trust import VerifiedTrust, apply_trust, verify_trust
 from protocol.bundle import encode_bundle
 from protocol.chain import FraudProof
 from protocol.errors import ProtocolError
@@ -66,6 +72,13 @@ class SyncReport:
     """Records the ledger could not take on their own (see the module docstring)."""
     batches: int = 0
     revocations_version: int | None = None
+    trust: str = "none"
+    """``updated`` (signed lists stored), ``kept`` (lists older than the cached ones), or
+    ``none`` (no batch was answered)."""
+    trust_code: str | None = None
+    """Why the lists were kept (``SYNC_TRUST_STALE``)."""
+    pinned: bool = False
+    """This sync pinned the ledger key (first use)."""
     proofs: list[FraudProof] = field(default_factory=list)
     aborts: int = 0
     """Signed Aborts received after a payment, shown to the ledger."""
@@ -86,6 +99,9 @@ class SyncReport:
             "revocations_version": self.revocations_version,
             "aborts": self.aborts,
             "equivocations": self.equivocations,
+            "trust": self.trust,
+            "trust_code": self.trust_code,
+            "pinned": self.pinned,
         }
 
 
@@ -220,7 +236,7 @@ async def _upload(
             store.outbox.mark_many([(entry.item.invoice_id, OutboxStatus.PENDING, "")], now=now())
         return
     report.batches += 1
-    _apply(store, answer, uploads, batch, report, now=now())
+    _apply(store, answer, uploads, batch, report, now=now(), url=client.url)
 
 
 def _open(entry: _Entry) -> bool:
@@ -252,10 +268,19 @@ def _apply(
     report: SyncReport,
     *,
     now: int,
+    url: str,
 ) -> None:
     if len(answer.results) != len(uploads):
         raise SyncError(AppErrorCode.SYNC_BAD_ANSWER, "one result per bundle expected")
-    # Every fraud proof is checked before anything is written: a bad answer changes nothing.
+    # The trust lists and every fraud proof are checked before anything is written: a bad
+    # answer changes nothing.
+    verified: VerifiedTrust | None = None
+    try:
+        verified = verify_trust(store, answer.trust, now=now)
+    except SyncError as exc:
+        if exc.code is not AppErrorCode.SYNC_TRUST_STALE:
+            raise
+        report.trust, report.trust_code = "kept", exc.code.name
     proofs = {i: _verified_proof(r) for i, r in enumerate(answer.results) if r.status == "fraud"}
     changes: list[tuple[bytes, OutboxStatus, str]] = []
     answered: set[bytes] = set()
@@ -290,19 +315,9 @@ def _apply(
             changes.append((entry.item.invoice_id, OutboxStatus.PENDING, ""))
             report.waiting += 1
     store.outbox.mark_many(changes, now=now)
-    _apply_lists(store, answer, report, now=now)
-
-
-def _apply_lists(store: Store, answer: schemas.SyncOut, report: SyncReport, *, now: int) -> None:
-    trusted = store.trust.issuer_keys()
-    for issuer in answer.issuers:
-        key = bytes.fromhex(issuer)
-        if key not in trusted:
-            store.trust.add_issuer(key, now=now, label="ledger")
-    current = store.trust.revocation_info()
-    version = answer.revocations.version
-    if current is None or version > current.version:
-        store.trust.replace_revocations(
-            [bytes.fromhex(k) for k in answer.revocations.keys], version=version, now=now
-        )
-    report.revocations_version = version
+    if verified is not None:
+        stored = apply_trust(store, verified, url=url, now=now)
+        report.trust, report.trust_code = "updated", None
+        report.pinned = report.pinned or stored.pinned_now
+    info = store.trust.revocation_info()
+    report.revocations_version = None if info is None else info.version

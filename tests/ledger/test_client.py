@@ -41,7 +41,7 @@ def client_for(script: Script, sleeps: list[float]) -> LedgerClient:
         sleeps.append(seconds)
 
     return LedgerClient(
-        "http://ledger.test",
+        "https://ledger.test",
         SigningKey.generate(),
         transport=httpx.MockTransport(script),
         retry=RetryPolicy(attempts=4, base_delay=0.5, max_delay=1.5),

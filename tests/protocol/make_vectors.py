@@ -28,6 +28,7 @@ from protocol.chain import ChainHead, head_of
 from protocol.cose import Kind, parse_sign1, sign1
 from protocol.documents import Document, Invoice, Payment, Verdict, to_payload
 from protocol.keys import key_id, public_key, signing_key_from_seed
+from protocol.trustlists import make_issuer_set, make_revocation_list
 from protocol.verify import MAX_CLOCK_SKEW, SignedDocument, open_as
 from tests.protocol.docworld import NOW, World, seed
 from tests.protocol.session_vectors import sessions
@@ -112,7 +113,8 @@ def _tagged(parts: list[Any]) -> bytes:
 
 
 def _signed_payload(key_name: str, kind: Kind, payload_bytes: bytes) -> bytes:
-    key = {"issuer": W.issuer, "payer": W.payer, "payee": W.payee}[key_name]
+    key = {"issuer": W.issuer, "payer": W.payer, "payee": W.payee,
+           "stranger": signing_key_from_seed(STRANGER)}[key_name]  # fmt: skip
     return sign1(key, kind, payload_bytes)
 
 
@@ -168,7 +170,30 @@ def documents() -> list[Case]:
     non_shortest_sig = inv_raw[:-66] + b"\x59\x00\x40" + inv_raw[-64:]
     payment_wrong_allowance = payer_signed(_with(payment, allowance=inv_raw))
 
+    revoked = [public_key(W.payer), public_key(signing_key_from_seed(STRANGER))]
+    issuer_set = make_issuer_set(W.issuer, issuers=[public_key(W.issuer)], now=NOW)
+    revocations = make_revocation_list(W.issuer, keys=revoked, now=NOW)
+
+    def ledger_signed(kind: Kind, payload: dict[Any, Any]) -> bytes:
+        return _signed_payload("issuer", kind, cbor.encode(payload))
+
     cases = [
+        _valid("issuer-set", issuer_set,  # type: ignore[arg-type]
+               "The ledger (its key is the issuer key) trusts one issuer."),
+        _valid("revocation-list", revocations,  # type: ignore[arg-type]
+               "The ledger's revocation list: version 2, two keys in revocation order."),
+        _invalid("revocation-version-not-count",
+                 ledger_signed(Kind.REVOCATION_LIST, _with(revocations, version=10**6)),  # type: ignore[arg-type]
+                 ErrorCode.TRUST_VERSION_MISMATCH,
+                 "A list claiming version 1000000 with two keys (it would freeze the list)."),
+        _invalid("revocation-key-twice",
+                 ledger_signed(Kind.REVOCATION_LIST,
+                               _with(revocations, keys=[revoked[0], revoked[0]])),  # type: ignore[arg-type]
+                 ErrorCode.TRUST_KEYS_NOT_CANONICAL, "A revocation list naming one key twice."),
+        _invalid("issuer-set-unsorted",
+                 ledger_signed(Kind.ISSUER_SET,
+                               _with(issuer_set, issuers=sorted(revoked, reverse=True))),  # type: ignore[arg-type]
+                 ErrorCode.TRUST_KEYS_NOT_CANONICAL, "An issuer set not in ascending order."),
         _valid("allowance", allowance, "An issuer's allowance: 100.00 EUR offline, serial 7."),
         _valid("invoice", invoice, "A payee's invoice for 12.50 EUR, memo 'coffee'."),
         _valid("payment-first", payment, "Counter 1: no prev hash, spent = amount."),
@@ -474,12 +499,74 @@ def chains() -> list[Case]:
     ]  # fmt: skip
 
 
+def _trust_case(
+    name: str, description: str, *, kind: Kind, cached: bytes | None, new: bytes,
+    code: ErrorCode | None = None, now: int = NOW,
+) -> Case:  # fmt: skip
+    case: Case = {
+        "name": name,
+        "description": description,
+        "kind": kind.name.lower(),
+        "now": now,
+        "ledger": public_key(W.issuer).hex(),
+        "cached": None if cached is None else cached.hex(),
+        "new": new.hex(),
+        "valid": code is None,
+    }
+    if code is not None:
+        case.update(error=code.name, code=int(code))
+    return case
+
+
+def trust() -> list[Case]:
+    """Updates of a wallet's cached trust lists (SPEC 4.1): cached, new, pinned ledger key."""
+    a, b, c = (public_key(signing_key_from_seed(seed(n))) for n in ("revoked-a", "revoked-b", "c"))
+    stranger = signing_key_from_seed(STRANGER)
+    one = make_revocation_list(W.issuer, keys=[a], now=NOW - 60).raw
+    two = make_revocation_list(W.issuer, keys=[a, b], now=NOW).raw
+    forked = make_revocation_list(W.issuer, keys=[b, a], now=NOW).raw
+    old_two = make_revocation_list(W.issuer, keys=[a, b], now=NOW - 120).raw
+    two_again = make_revocation_list(W.issuer, keys=[a, b], now=NOW - 30).raw
+    by_stranger = make_revocation_list(stranger, keys=[a, b, c], now=NOW).raw
+    set_now = make_issuer_set(W.issuer, issuers=[public_key(W.issuer)], now=NOW).raw
+    set_old = make_issuer_set(W.issuer, issuers=[public_key(W.issuer)], now=NOW - 60).raw
+    set_stranger = make_issuer_set(stranger, issuers=[public_key(stranger)], now=NOW).raw
+    future = make_revocation_list(W.issuer, keys=[a, b], now=NOW + MAX_CLOCK_SKEW + 1).raw
+    rl, iss = Kind.REVOCATION_LIST, Kind.ISSUER_SET
+    return [
+        _trust_case("first-list", "No cached list: any list by the ledger is taken.",
+                    kind=rl, cached=None, new=one),
+        _trust_case("extends", "Version 2 extends version 1.", kind=rl, cached=one, new=two),
+        _trust_case("same-list-later", "The same keys, issued later (a fresh copy).",
+                    kind=rl, cached=two_again, new=two),
+        _trust_case("rollback", "Version 1 after version 2.", kind=rl, cached=two, new=one,
+                    code=ErrorCode.TRUST_ROLLBACK),
+        _trust_case("fork", "Version 2 whose first key is not the cached first key.",
+                    kind=rl, cached=one, new=forked, code=ErrorCode.TRUST_FORK),
+        _trust_case("issued-backwards", "The same list, issued before the cached copy.",
+                    kind=rl, cached=two, new=old_two, code=ErrorCode.TRUST_ISSUED_BACKWARDS),
+        _trust_case("wrong-ledger", "A valid list signed by a key that is not the pinned one.",
+                    kind=rl, cached=one, new=by_stranger, code=ErrorCode.TRUST_WRONG_LEDGER),
+        _trust_case("from-the-future", "Issued after now + skew.", kind=rl, cached=one,
+                    new=future, code=ErrorCode.DOC_NOT_YET_VALID),
+        _trust_case("issuer-set-newer", "A later issuer set replaces the cached one.",
+                    kind=iss, cached=set_old, new=set_now),
+        _trust_case("issuer-set-backwards", "An older issuer set after a newer one.",
+                    kind=iss, cached=set_now, new=set_old,
+                    code=ErrorCode.TRUST_ISSUED_BACKWARDS),
+        _trust_case("issuer-set-wrong-ledger", "A stranger's issuer set naming itself.",
+                    kind=iss, cached=set_now, new=set_stranger,
+                    code=ErrorCode.TRUST_WRONG_LEDGER),
+    ]  # fmt: skip
+
+
 def build() -> dict[str, str]:
     """File name -> JSON text of every vector file."""
     files = {
         "documents.json": {"keys": _keys(), "vectors": documents()},
         "acceptance.json": {"keys": _keys(), "vectors": acceptance()},
         "chains.json": {"keys": _keys(), "vectors": chains()},
+        "trust.json": {"keys": _keys(), "vectors": trust()},
         "sessions.json": {"keys": _keys(), "vectors": sessions()},
     }
     return {

@@ -21,6 +21,8 @@ from protocol.builders import make_abort, make_receipt
 from protocol.chain import head_of
 from protocol.cose import Kind, parse_sign1
 from protocol.documents import Document, Payment, Verdict, to_payload
+from protocol.keys import public_key
+from protocol.trustlists import make_issuer_set, make_revocation_list
 from protocol.verify import SignedDocument, open_document
 from tests.protocol.docworld import NOW, World
 
@@ -33,6 +35,8 @@ _RULE = {
     Kind.RECEIPT: "receipt",
     Kind.ALLOWANCE: "allowance",
     Kind.ABORT: "abort",
+    Kind.ISSUER_SET: "issuer-set",
+    Kind.REVOCATION_LIST: "revocation-list",
 }
 
 
@@ -48,7 +52,7 @@ def _validate(raw: bytes) -> None:
     _schema(f"{rule}-sign1").validate_cbor(raw)
     _schema(f"{rule}-header").validate_cbor(envelope.protected)
     _schema(rule).validate_cbor(envelope.payload)
-    doc = open_document(raw).doc
+    doc = open_document(raw, kind=envelope.kind).doc
     if isinstance(doc, Payment):
         _validate(doc.allowance)
 
@@ -78,6 +82,9 @@ def _all_documents() -> list[SignedDocument[Document]]:
             invoice_hash=W.invoice().hash,
             payment_hash=first.hash,
         ),
+        make_issuer_set(W.issuer, issuers=[public_key(W.issuer), public_key(W.payee)], now=NOW),
+        make_revocation_list(W.issuer, keys=[public_key(W.payer), public_key(W.payee)], now=NOW),
+        make_revocation_list(W.issuer, keys=[], now=NOW),
     ]
 
 
@@ -85,7 +92,7 @@ def test_the_normative_schema_parses_as_a_whole() -> None:
     pycddl.Schema(CDDL.read_text())
 
 
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(len(_all_documents())))
 def test_every_emitted_document_is_valid_under_the_schema(index: int) -> None:
     _validate(_all_documents()[index].raw)
 

@@ -21,6 +21,7 @@ from protocol.builders import make_abort
 from protocol.cose import Kind
 from protocol.documents import Document, to_payload
 from protocol.keys import key_id, public_key
+from protocol.trustlists import make_issuer_set, make_revocation_list
 from protocol.verify import SignedDocument, open_document, verify_document
 from tests.protocol.docworld import NOW, World
 
@@ -38,6 +39,11 @@ def _documents() -> list[tuple[SignedDocument[Document], bytes]]:
         (payment, W.payer.encode()),
         (W.receipt(payment), W.payee.encode()),
         (abort, W.payee.encode()),
+        (make_issuer_set(W.issuer, issuers=[public_key(W.issuer)], now=NOW), W.issuer.encode()),
+        (
+            make_revocation_list(W.issuer, keys=[public_key(W.payer)], now=NOW),
+            W.issuer.encode(),
+        ),
     ]
 
 
@@ -47,7 +53,7 @@ def _pycose_decode(raw: bytes) -> Sign1Message:
     return Sign1Message.from_cose_obj(cbor2.loads(raw[1:]), True)
 
 
-@pytest.mark.parametrize("index", range(5), ids=[k.name for k in Kind])
+@pytest.mark.parametrize("index", range(len(Kind)), ids=[k.name for k in Kind])
 def test_pycose_verifies_each_kind_we_sign(index: int) -> None:
     signed, _ = _documents()[index]
     message = _pycose_decode(signed.raw)
@@ -77,7 +83,7 @@ def _pycose_sign(signed: SignedDocument[Document], seed: bytes) -> bytes:
     return encoded
 
 
-@pytest.mark.parametrize("index", range(5), ids=[k.name for k in Kind])
+@pytest.mark.parametrize("index", range(len(Kind)), ids=[k.name for k in Kind])
 def test_we_verify_each_kind_pycose_signs(index: int) -> None:
     signed, seed = _documents()[index]
     raw = _pycose_sign(signed, seed)

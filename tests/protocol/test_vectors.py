@@ -12,7 +12,8 @@ from protocol import ErrorCode, ProtocolError, verify_document
 from protocol.acceptance import check_payment
 from protocol.chain import ChainHead, ChainKey, FraudProof, check_chain
 from protocol.cose import Kind
-from protocol.documents import Invoice, Payment
+from protocol.documents import Invoice, IssuerSet, Payment, RevocationList
+from protocol.trustlists import check_issuer_set_update, check_revocation_update, open_list
 from protocol.verify import open_as
 from tests.protocol import make_vectors
 
@@ -101,6 +102,24 @@ def test_chain_vector(case: dict[str, Any]) -> None:
     assert _verdict(run) == _expected(case)
 
 
+@pytest.mark.parametrize("case", _load("trust.json"), ids=lambda c: c["name"])
+def test_trust_vector(case: dict[str, Any]) -> None:
+    cls = {"issuer_set": IssuerSet, "revocation_list": RevocationList}[case["kind"]]
+    ledger = bytes.fromhex(case["ledger"])
+
+    def run() -> None:
+        new = open_list(bytes.fromhex(case["new"]), cls, ledger=ledger, now=case["now"]).doc
+        cached = None
+        if case["cached"] is not None:
+            cached = open_list(bytes.fromhex(case["cached"]), cls, ledger=ledger, now=case["now"])
+        if isinstance(new, RevocationList):
+            check_revocation_update(None if cached is None else cached.doc, new)  # type: ignore[arg-type]
+        else:
+            check_issuer_set_update(None if cached is None else cached.doc, new)  # type: ignore[arg-type]
+
+    assert _verdict(run) == _expected(case)
+
+
 def test_vector_files_are_what_the_generator_builds() -> None:
     built = make_vectors.build()
     for name, text in built.items():
@@ -115,7 +134,7 @@ def test_every_kind_has_a_valid_vector() -> None:
 def test_every_code_a_document_can_trigger_has_an_invalid_vector() -> None:
     covered = {
         c["error"]
-        for name in ("documents.json", "acceptance.json", "chains.json")
+        for name in ("documents.json", "acceptance.json", "chains.json", "trust.json")
         for c in _load(name)
         if not c["valid"]
     }
