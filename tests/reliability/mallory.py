@@ -109,9 +109,13 @@ class Mallory:
                 return Message.decode(self.channel.read(message))
 
     async def write(self, kind: MessageKind, body: bytes) -> None:
+        await self.write_envelope(Message(kind=kind, body=body).encode())
+
+    async def write_envelope(self, envelope: bytes) -> None:
+        """Send ``envelope`` as one whole message, whatever its bytes (a hostile envelope)."""
         if self.channel.needs_static and self._reveal is not None:
             self.channel.reveal(self._reveal)
-        self.channel.write(Message(kind=kind, body=body).encode())
+        self.channel.write(envelope)
         for chunk in self.channel.drain():
             await self.link.send(chunk)
 
