@@ -12,12 +12,14 @@ acceptance rules as the oracle. After every session
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cbor2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from p2ppay.wallet import open_wallet
@@ -438,3 +440,156 @@ async def test_boundary_values_in_every_field_end_typed_and_lose_nothing(
     assert len(seen) == len(cases), "case names are unique"
     wrong = {n: (seen[n], e) for n, _, e, _ in cases if seen[n] != e}
     assert not wrong, "\n".join(f"{n}: got {g}, expected {e}" for n, (g, e) in wrong.items())
+
+
+# --- Hypothesis: several fields at once, an independent oracle ------------------------------
+
+EXAMPLES = 100
+BOUNDARY_INTS = sorted({*COUNTERS, *AMOUNTS, *TIMES, *SERIALS, AMOUNT - 1, AMOUNT + 1,
+                        2 * AMOUNT})  # fmt: skip
+INTS = st.one_of(st.sampled_from(BOUNDARY_INTS), st.integers(-(2**63), 2**64 - 1),
+                 st.integers(-(2**70), 2**70))  # fmt: skip
+OTHERS = st.one_of(st.none(), st.booleans(), st.text(max_size=4), st.binary(max_size=40),
+                   st.floats(allow_nan=False))  # fmt: skip
+ANY = st.one_of(INTS, INTS, INTS, OTHERS)
+
+
+def _mostly(plausible: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """Plausible values half the time (so later rules are reached), anything otherwise."""
+    return st.one_of(plausible, INTS, ANY)
+
+
+CURRENCY = st.one_of(st.sampled_from(["EUR", "eur", "USD", "XXX", "", "EURO"]), ANY)
+FIELDS: dict[str, st.SearchStrategy[object]] = {
+    "counter": _mostly(st.integers(1, 4)),
+    "prev": st.one_of(st.just(ABSENT), st.sampled_from([bytes(32), HASH31, HASH33, b""]), ANY),
+    "amount": _mostly(st.just(AMOUNT)),
+    "spent": _mostly(st.integers(AMOUNT - 1, 4 * AMOUNT)),
+    "currency": CURRENCY,
+    "allowance.limit": _mostly(st.integers(AMOUNT - 1, MAX_AMOUNT)),
+    "allowance.not_before": _mostly(st.integers(0, FAR_FUTURE)),
+    "allowance.not_after": _mostly(st.integers(0, MAX_INTEGER)),
+    "allowance.serial": _mostly(st.integers(0, 3)),
+    "allowance.currency": CURRENCY,
+    "extra key": ANY,
+}
+"""What Hypothesis may change in an honest payment (``allowance.*``: its allowance's fields;
+``extra key``: a key 9 added to the payment map)."""
+CHANGES = st.sets(st.sampled_from(sorted(FIELDS)), max_size=3).flatmap(
+    lambda names: st.fixed_dictionaries({name: FIELDS[name] for name in sorted(names)})
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Head:
+    counter: int
+    hash: bytes
+    spent: int
+
+
+def _uint(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def acceptable(v: dict[str, object], a: dict[str, object], extra: dict[object, object],
+               *, now: int, seen: dict[int, Head]) -> bool:  # fmt: skip
+    """The payee's offline rules, stated again from SPEC.md and DESIGN.md (not from the code)."""
+    if extra or a["currency"] != "EUR" or v["currency"] != "EUR":
+        return False
+    limit, nb, na, serial = a["limit"], a["not_before"], a["not_after"], a["serial"]
+    if not (_uint(limit, 1, MAX_AMOUNT) and _uint(serial, 0, MAX_INTEGER)
+            and _uint(nb, 0, MAX_INTEGER) and _uint(na, 0, MAX_INTEGER)):  # fmt: skip
+        return False
+    assert isinstance(nb, int) and isinstance(na, int) and isinstance(limit, int)
+    if na <= nb or nb > now + MAX_CLOCK_SKEW or na <= now - MAX_CLOCK_SKEW:
+        return False
+    counter, prev, amount, spent = v["counter"], v["prev"], v["amount"], v["spent"]
+    if not (_uint(counter, 1, MAX_INTEGER) and amount == AMOUNT and type(amount) is int):
+        return False
+    if not (_uint(spent, AMOUNT, limit)):
+        return False
+    assert isinstance(counter, int) and isinstance(spent, int) and isinstance(serial, int)
+    if (counter == 1) != (prev is ABSENT):
+        return False
+    if prev is not ABSENT and not (isinstance(prev, bytes) and len(prev) == 32):
+        return False
+    last = seen.get(serial)
+    if last is None:
+        return True
+    if counter <= last.counter:
+        return False
+    if counter == last.counter + 1:
+        return prev == last.hash and spent == last.spent + AMOUNT
+    return spent >= last.spent + AMOUNT
+
+
+@dataclass(kw_only=True)
+class Fuzzing:
+    probe: Probe
+    seen: dict[int, Head] = field(default_factory=dict)
+    ended: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture
+def fuzzing(tmp_path: Path) -> Iterator[Fuzzing]:
+    home = payee_home(tmp_path)
+    with open_wallet(home, passphrase=None, now=now_s()) as wallet:
+        state = Fuzzing(probe=Probe(home, wallet))
+        yield state
+    # Not vacuous: the examples reached both sides of the rules.
+    assert state.ended.get("completed", 0) >= 1, state.ended
+    assert sum(state.ended.values()) > state.ended.get("completed", 0), state.ended
+
+
+@pytest.mark.reliability(
+    "fuzz",
+    f"hostile payer over the air, Hypothesis ({EXAMPLES} sessions): any value (boundary "
+    "integers, huge and negative integers, null, booleans, text, bytes, floats) in up to "
+    "three payment and allowance fields at once, extra keys, serials reused across sessions",
+    expect="completed exactly when an independent statement of the offline rules accepts; "
+    "else failed with a protocol code; the payee's store unchanged by a refusal",
+    invariants=PAYEE_INVARIANTS,
+)
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(changes=CHANGES)
+async def test_any_values_in_several_fields_end_as_the_rules_say(
+    fuzzing: Fuzzing, runs: RunCount, changes: dict[str, object]
+) -> None:
+    payer = SigningKey(os.urandom(32))
+    payment = {k: v for k, v in changes.items() if "." not in k and k != "extra key"}
+    allowance = {k.split(".")[1]: v for k, v in changes.items() if k.startswith("allowance.")}
+    extra: dict[object, object] = {9: changes["extra key"]} if "extra key" in changes else {}
+    values: dict[str, object] = {}
+
+    def make(invoice: SignedDocument[Invoice]) -> Sent:
+        fields = dict(payment)
+        counter = fields.get("counter", 1)
+        fields.setdefault("prev", ABSENT if counter == 1 else bytes(32))
+        fields.setdefault("spent", fields.get("amount", AMOUNT))
+        hostile = Hostile(payment=fields, allowance=allowance, extra=extra)
+        values.update(hostile.values(payer, invoice))
+        values["grant"] = {**cbor2.loads(cbor2.loads(values["allowance"]).value[2])}
+        return hostile.build(payer, invoice)
+
+    result = await fuzzing.probe.session(payer, make)
+    ended = check_after(fuzzing.probe.home, result, None)
+    granted = values["grant"]
+    assert isinstance(granted, dict)
+    names = {k: n for k, n in ((1, "issuer"), (2, "wallet"), (3, "currency"), (4, "limit"),
+                               (5, "not_before"), (6, "not_after"), (7, "serial"))}  # fmt: skip
+    grant_values = {name: granted.get(key, ABSENT) for key, name in names.items()}
+    ok = acceptable(values, grant_values, extra, now=now_s(), seen=fuzzing.seen)
+    assert (ended == "completed") == ok, (ended, changes)
+    if ok:
+        serial = grant_values["serial"]
+        assert isinstance(serial, int)
+        fuzzing.seen[serial] = Head(
+            counter=values["counter"], hash=document_hash(result.sent[1]), spent=values["spent"]
+        )  # type: ignore[arg-type]
+    fuzzing.ended[ended] = fuzzing.ended.get(ended, 0) + 1
+    runs.add()
