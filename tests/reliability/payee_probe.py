@@ -33,6 +33,7 @@ from protocol import ErrorCode, Invoice, SignedDocument, open_as
 from protocol.documents import Abort, Receipt, Verdict
 from protocol.money import MAX_AMOUNT
 from protocol.risk import RiskLimits, RiskPolicy
+from protocol.session import Timeouts
 from protocol.session.messages import Message, MessageKind
 from tests.app.world import now_s
 from tests.reliability.harness import QUICK
@@ -93,7 +94,13 @@ class Probe:
     def __init__(self, home: WalletHome, wallet: Wallet) -> None:
         self.home = home
         self.wallet = wallet
-        self.role = PayeeRole(wallet=wallet, choice=QUICK, attempts=1, risk=OPEN_LIMITS)
+        self.role = PayeeRole(
+            wallet=wallet,
+            choice=QUICK,
+            attempts=1,
+            risk=OPEN_LIMITS,
+            timeouts=Timeouts(payment_ms=1_500),  # a silent payer is given up on soon
+        )
 
     async def session(self, payer: SigningKey, make: MakeMessage, *, amount: int = 10_00) -> Result:
         """Mallory (Noise key ``payer``) answers a new invoice with ``make(invoice)``."""
@@ -129,6 +136,39 @@ class Probe:
         return Result(outcome=outcome, invoice=invoice, sent=sent[0],
                       reply=reply[0] if reply else None, before=before)  # fmt: skip
 
+    async def answer_session(self, payer: SigningKey, answer: bytes | None) -> Result:
+        """Mallory answers the offer with the raw ``answer`` body (None: says nothing at all
+        after the handshake's first message, and waits for the payee to give up)."""
+        invoice = self.role.new_invoice(amount=10_00, currency="EUR")
+        before = money_state(self.home)
+        reply: list[Message] = []
+        radio = VirtualRadio()
+        async with (
+            radio.open_peripheral(info=PAYER_INFO, options=OPTIONS) as peripheral,
+            radio.open_central(options=OPTIONS) as central,
+        ):
+
+            async def mallory() -> None:
+                m = await Mallory.as_payer(peripheral, payer)
+                async with m.link:
+                    if answer is None:
+                        await m.answer()
+                        await m.read()  # the invoice; then silence
+                    else:
+                        offer = await m.read()
+                        assert offer.kind is MessageKind.OFFER
+                        await m.write(MessageKind.ANSWER, answer)
+                    with contextlib.suppress(LinkClosed):
+                        reply.append(await m.read())
+
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(mallory)
+                    outcome = await self.role.collect(central, invoice)
+        sent = (MessageKind.ANSWER, answer or b"")
+        return Result(outcome=outcome, invoice=invoice, sent=sent,
+                      reply=reply[0] if reply else None, before=before)  # fmt: skip
+
 
 def check_after(home: WalletHome, result: Result, expect: str | None) -> str:
     """Assert every payee invariant after ``result``; return how it ended (``completed`` or
@@ -152,8 +192,12 @@ def check_after(home: WalletHome, result: Result, expect: str | None) -> str:
     else:
         # typed_outcome: a protocol code; the peer heard it from us unless it aborted itself.
         assert ended in ErrorCode.__members__, f"typed_outcome: {ended} is not a protocol code"
-        if result.sent[0] not in (MessageKind.ABORT, MessageKind.REFUSAL):
-            assert result.reply is not None and result.reply.kind is MessageKind.ABORT, result
+        # Not in answer to the payer's own Abort or Refusal, and not after a timeout waiting
+        # for XX message 3 (the payee, the responder, cannot write before it arrives).
+        told = result.sent[0] not in (MessageKind.ABORT, MessageKind.REFUSAL)
+        if told and not ended.endswith("_TIMEOUT"):
+            assert result.reply is not None, f"the payer was not told: {outcome}"
+            assert result.reply.kind is MessageKind.ABORT, (result.reply.kind, outcome)
             abort = open_as(result.reply.body, Abort).doc
             assert (abort.code, abort.sender) == (ErrorCode[ended], result.invoice.doc.payee)
     return ended

@@ -442,6 +442,57 @@ async def test_boundary_values_in_every_field_end_typed_and_lose_nothing(
     assert not wrong, "\n".join(f"{n}: got {g}, expected {e}" for n, (g, e) in wrong.items())
 
 
+def _answer(**fields: object) -> bytes:
+    """An answer map: the honest one (version 2, 4096, 244, [EUR], [1]) with ``fields``."""
+    honest: dict[int, object] = {1: 2, 2: 4096, 3: 244, 4: ["EUR"], 5: [1]}
+    keys = {"version": 1, "max_message": 2, "chunk": 3, "currencies": 4, "features": 5}
+    return payload_bytes({**honest, **{keys[k]: v for k, v in fields.items()}})
+
+
+ANSWERS: list[tuple[str, bytes | None, str]] = [
+    ("answer: version 0", _answer(version=0), "NEGOTIATION_ANSWER_MISMATCH"),
+    ("answer: version 2**63", _answer(version=2**63), "NEGOTIATION_ANSWER_MISMATCH"),
+    ("answer: version 2**64", _answer(version=2**64), "NEGOTIATION_MALFORMED"),
+    ("answer: version -1", _answer(version=-1), "NEGOTIATION_MALFORMED"),
+    ("answer: chunk size 2**64-1", _answer(chunk=2**64 - 1), "NEGOTIATION_BAD_LIMITS"),
+    ("answer: chunk size 19", _answer(chunk=19), "NEGOTIATION_BAD_LIMITS"),
+    ("answer: message size 2**63", _answer(max_message=2**63), "NEGOTIATION_BAD_LIMITS"),
+    ("answer: currency lowercase", _answer(currencies=["eur"]), "NEGOTIATION_MALFORMED"),
+    ("answer: a currency not offered", _answer(currencies=["USD"]),
+     "NEGOTIATION_ANSWER_MISMATCH"),
+    ("answer: currencies mixing text and integers", _answer(currencies=[1, "EUR"]),
+     "NEGOTIATION_MALFORMED"),
+    ("answer: 17 features", _answer(features=list(range(17))), "NEGOTIATION_MALFORMED"),
+    ("answer: features descending", _answer(features=[1, 0]), "NEGOTIATION_MALFORMED"),
+    ("answer: a feature 2**64-1", _answer(features=[2**64 - 1]), "NEGOTIATION_ANSWER_MISMATCH"),
+    ("answer: an extra key", payload_bytes({1: 2, 2: 4096, 3: 244, 4: ["EUR"], 5: [1], 6: 0}),
+     "NEGOTIATION_MALFORMED"),
+    ("answer: not a map", cbor2.dumps([2, 4096]), "NEGOTIATION_MALFORMED"),
+    ("silence after the invoice", None, "SESSION_PAYMENT_TIMEOUT"),
+]  # fmt: skip
+
+
+@pytest.mark.reliability(
+    "fuzz",
+    "hostile payer over the air: boundary and malformed values in its answer to the offer "
+    "(versions, sizes, currencies, features up to 2**64), and silence after the invoice",
+    expect="failed with the exact NEGOTIATION_* or timeout code, told in a signed Abort; the "
+    "payee's store unchanged",
+    invariants=PAYEE_INVARIANTS,
+)
+async def test_hostile_answers_to_the_offer_end_typed(tmp_path: Path, runs: RunCount) -> None:
+    home = payee_home(tmp_path)
+    seen: dict[str, str] = {}
+    with open_wallet(home, passphrase=None, now=now_s()) as wallet:
+        probe = Probe(home, wallet)
+        for name, answer, _ in ANSWERS:
+            result = await probe.answer_session(SigningKey(os.urandom(32)), answer)
+            seen[name] = check_after(home, result, None)
+            runs.add()
+    wrong = {n: (seen[n], e) for n, _, e in ANSWERS if seen[n] != e}
+    assert not wrong, "\n".join(f"{n}: got {g}, expected {e}" for n, (g, e) in wrong.items())
+
+
 # --- Hypothesis: several fields at once, an independent oracle ------------------------------
 
 EXAMPLES = 100
