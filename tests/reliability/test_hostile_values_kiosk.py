@@ -60,7 +60,7 @@ SAMPLE = (
     "hostile payer at the kiosk daemon (12 cases of the hostile-value table: "
     "counter, serial and time 2**63, a bignum total, an amount over the maximum, "
     "non-deterministic and broken CBOR, extra key, unknown envelope, unknown abort code, "
-    "another signer), then an honest customer",
+    "another signer), then a memo past its byte limit and an honest customer",
     expect="each request ends completed or failed with its protocol code; the kiosk's store "
     "unchanged by each refusal; /healthz stays 200 and the honest customer's payment completes",
     invariants=PAYEE_INVARIANTS,
@@ -119,13 +119,18 @@ async def test_the_kiosk_survives_hostile_values_and_the_next_customer_pays(
             finally:
                 with anyio.CancelScope(shield=True):
                     await peripheral.aclose()
-            honest = await pos.post("/invoices", json={"amount": "3.00", "tag": people[0].tag})
+            # The memo is the point of sale's: one byte past the limit is a typed 400.
+            too_long = await pos.post("/invoices", json={"amount": "3.00", "memo": "é" * 70 + "x"})
+            assert (too_long.status_code, too_long.json()["error"]) == (400, "INVOICE_NOT_PAYABLE")
+            at_limit = {"amount": "3.00", "tag": people[0].tag, "memo": "é" * 70}  # 140 bytes
+            honest = await pos.post("/invoices", json=at_limit)
             paid = (await wait_final(pos, honest.json()["id"]))["final"]
+            status = (await pos.get(f"/invoices/{honest.json()['id']}")).json()
             assert kiosk.cashier.current is None
     expected = {
         name: ("completed", None) if expect == "completed" else ("failed", expect)
         for name, (_, expect) in cases.items()
     }
     assert ended == expected
-    assert paid["state"] == "completed", paid
+    assert (paid["state"], status["memo"]) == ("completed", "é" * 70), (paid, status)
     runs.add()
