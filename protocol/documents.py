@@ -377,5 +377,9 @@ def check_rules(doc: Document, *, error: type[ProtocolError]) -> None:
 
 
 def _check_text(text: str, limit: int, name: str, error: type[ProtocolError]) -> None:
-    if len(text.encode()) > limit:
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:  # a lone surrogate (from argv, say): no UTF-8 exists for it
+        raise error(ErrorCode.DOC_FIELD_VALUE, f"{name} is not valid Unicode text") from None
+    if size > limit:
         raise error(ErrorCode.DOC_FIELD_VALUE, f"{name} longer than {limit} bytes")

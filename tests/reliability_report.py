@@ -143,7 +143,8 @@ def invariant_texts() -> dict[str, str]:
 
     doc = invariants.__doc__ or ""
     texts: dict[str, str] = {}
-    for name in (*invariants.INVARIANTS, *invariants.LEDGER_INVARIANTS):
+    for name in (*invariants.INVARIANTS, *invariants.PAYEE_INVARIANTS,
+                 *invariants.LEDGER_INVARIANTS):  # fmt: skip
         marker = f"``{name}``:"
         start = doc.index(marker) + len(marker)
         ends = [i for i in (doc.find("\n- ", start), doc.find("\n\n", start)) if i != -1]

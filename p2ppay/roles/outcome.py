@@ -3,7 +3,10 @@
 Invariants: ``status`` is read back from the store after the session ended (what is
 durable), never from memory alone, so what the user is told matches what a restart shows.
 Error codes are given by name: protocol codes (1xx-9xx) from :class:`protocol.ErrorCode`,
-app codes (1000+) from :class:`p2ppay.errors.AppErrorCode`.
+app codes (1000+) from :class:`p2ppay.errors.AppErrorCode`. A code the peer sent that this
+build does not know (a newer peer, or a hostile one) is reported as ``SESSION_PEER_ABORTED``
+with the peer's number in the reason, so ``error`` is always a name scripts can match; the
+session log keeps the number itself.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def outcome_of(
     error: str | None = None
     reason = ""
     if isinstance(outcome, Failed):
-        error, reason = code_name(outcome.code), outcome.reason
+        error, reason = _failure(outcome)
     elif isinstance(outcome, LinkLost) and record.state is not SessionState.COMPLETED:
         error, reason = AppErrorCode.LINK_LOST.name, outcome.reason
     elif isinstance(outcome, LinkLost):
@@ -102,6 +105,17 @@ def outcome_of(
         tag=tag,
         sas=sas,
     )
+
+
+def _failure(outcome: Failed) -> tuple[str, str]:
+    """(error name, reason) of a failed session; see the module docstring for unknown codes."""
+    if not _known(outcome.code):
+        return ErrorCode.SESSION_PEER_ABORTED.name, f"peer code {outcome.code}: {outcome.reason}"
+    return code_name(outcome.code), outcome.reason
+
+
+def _known(code: int) -> bool:
+    return not code_name(code).startswith("UNKNOWN_")
 
 
 def end_session(

@@ -322,3 +322,13 @@ def test_invoice_with_accepted_issuers_round_trips() -> None:
     issuers = (key_id(public_key(W.issuer)),)
     invoice = make_invoice(W.payee, amount=1, currency="JPY", now=NOW, issuers=issuers)
     assert open_as(invoice.raw, Invoice).doc.issuers == issuers
+
+
+@pytest.mark.parametrize("memo", ["\ud800", "ok \udcff"])
+def test_a_memo_with_a_lone_surrogate_is_a_typed_refusal_not_a_crash(memo: str) -> None:
+    # Issue 11 item 3 (found while fuzzing): str.encode() raised UnicodeEncodeError out of
+    # the rules check, so a memo from argv (surrogateescape) crashed `request`.
+    bad = W.invoice().doc.model_copy(update={"memo": memo})
+    with pytest.raises(LocalProtocolError) as exc:
+        sign(W.payee, bad)
+    assert _code(exc) is ErrorCode.DOC_FIELD_VALUE

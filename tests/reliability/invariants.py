@@ -12,6 +12,18 @@ store's own API, so a bug there cannot hide a bug here):
   identical, and so are the receipts where both hold one;
 - ``payer_head``: the payer's allowance (counter, spent) equals its last stored payment.
 
+Checked on a payee's store file after a hostile payer's session by
+:func:`tests.reliability.payee_probe.check_after`:
+
+- ``typed_outcome``: the session ended ``completed`` exactly when the payment was
+  acceptable, otherwise ``failed`` with a protocol ErrorCode name (never an exception, an
+  internal or unnamed code), told to the payer in an Abort the payee signed;
+- ``refusal_changes_nothing``: a refused payment left every money table byte for byte as it
+  was (no payment, receipt, outbox entry or moved chain head);
+- ``nothing_half_written``: no session left unfinished, no payment without the session that
+  persisted it, no receipt without its payment, no chain head naming no stored payment;
+- ``persisted_kept``: every money row stored before the hostile session is still there.
+
 Checked against the ledger by :mod:`tests.reliability.ledgered` and the ledger fault tests:
 
 - ``ledger_conservation``: held = -claims and balances + reserves = deposits - withdrawals
@@ -33,6 +45,7 @@ __all__ = [
     "INVARIANTS",
     "LEDGER_INVARIANTS",
     "MONEY_TABLES",
+    "PAYEE_INVARIANTS",
     "Snapshot",
     "check",
     "money_state",
@@ -47,6 +60,14 @@ INVARIANTS = (
     "payer_head",
 )
 """The names of the checks :func:`check` makes (the report lists them)."""
+
+PAYEE_INVARIANTS = (
+    "typed_outcome",
+    "refusal_changes_nothing",
+    "nothing_half_written",
+    "persisted_kept",
+)
+"""The names of the payee-side checks after a hostile session (module docstring)."""
 
 LEDGER_INVARIANTS = ("ledger_conservation", "settled_once")
 """The names of the ledger-side checks (module docstring)."""

@@ -15,15 +15,23 @@ from nacl.signing import SigningKey
 from gatt.link import Central, Link, Peripheral
 from gatt.spec import new_session_tag
 from protocol import cbor
-from protocol.cose import sign1
-from protocol.documents import Document, to_payload
+from protocol.cose import Kind, sign1
+from protocol.documents import Allowance, Document, Payment, to_payload
 from protocol.framing import MIN_CHUNK_SIZE
 from protocol.negotiation import Answer, Capabilities, Offer, answer_offer
 from protocol.noise import KeyPair
 from protocol.session.channel import Channel
 from protocol.session.messages import Message, MessageKind
 
-__all__ = ["Mallory", "raw_sign", "with_payload"]
+__all__ = [
+    "ABSENT",
+    "Mallory",
+    "forge_allowance",
+    "forge_payment",
+    "payload_bytes",
+    "raw_sign",
+    "with_payload",
+]
 
 NOW_MS = 0
 """Mallory's reassembler clock never runs out: she does not time anything."""
@@ -62,12 +70,13 @@ class Mallory:
         """Every raw chunk received, in order (what a tracker keeps)."""
 
     @classmethod
-    async def as_payer(cls, peripheral: Peripheral, identity: SigningKey) -> Mallory:
-        """Advertise, accept the payee's connection, be the Noise initiator.
-
-        ``identity`` is disclosed with the first message written after the invoice.
+    async def as_payer(
+        cls, peripheral: Peripheral, identity: SigningKey, *, tag: str | None = None
+    ) -> Mallory:
+        """Advertise (``tag``, else a fresh one), accept the payee's connection, be the Noise
+        initiator. ``identity`` is disclosed with the first message written after the invoice.
         """
-        link = await peripheral.accept(tag=new_session_tag())
+        link = await peripheral.accept(tag=tag or new_session_tag())
         channel = Channel(
             opener=False,
             static=None,
@@ -110,9 +119,13 @@ class Mallory:
                 return Message.decode(self.channel.read(message))
 
     async def write(self, kind: MessageKind, body: bytes) -> None:
+        await self.write_envelope(Message(kind=kind, body=body).encode())
+
+    async def write_envelope(self, envelope: bytes) -> None:
+        """Send ``envelope`` as one whole message, whatever its bytes (a hostile envelope)."""
         if self.channel.needs_static and self._reveal is not None:
             self.channel.reveal(self._reveal)
-        self.channel.write(Message(kind=kind, body=body).encode())
+        self.channel.write(envelope)
         for chunk in self.channel.drain():
             await self.link.send(chunk)
 
@@ -133,3 +146,34 @@ class Mallory:
         )
         await self.write(MessageKind.OFFER, offer.encode())
         self.channel.apply(Answer.decode((await self.read()).body))
+
+
+# --- hostile documents: any value in any field, signed with the attacker's own keys -------
+
+ABSENT = object()
+"""A field value meaning "leave the key out of the map"."""
+
+PAYMENT_KEYS = {name: key for key, name in Payment.WIRE}
+ALLOWANCE_KEYS = {name: key for key, name in Allowance.WIRE}
+
+
+def payload_bytes(fields: dict[int, object], *, extra: dict[object, object] | None = None) -> bytes:
+    """Deterministic CBOR of a map with whatever values (ints past 64 bits become bignums,
+    which a strict decoder refuses); ABSENT values are left out."""
+    items: dict[object, object] = {k: v for k, v in fields.items() if v is not ABSENT}
+    items.update(extra or {})
+    return cbor2.dumps(items, canonical=True)
+
+
+def forge_allowance(signer: SigningKey, /, **values: object) -> bytes:
+    """An allowance signed by ``signer`` whose fields are exactly ``values`` (by name)."""
+    fields = {ALLOWANCE_KEYS[name]: value for name, value in values.items()}
+    return sign1(signer, Kind.ALLOWANCE, payload_bytes(fields))
+
+
+def forge_payment(
+    signer: SigningKey, /, *, extra: dict[object, object] | None = None, **values: object
+) -> bytes:
+    """A payment signed by ``signer`` whose fields are exactly ``values`` (by name)."""
+    fields = {PAYMENT_KEYS[name]: value for name, value in values.items()}
+    return sign1(signer, Kind.PAYMENT, payload_bytes(fields, extra=extra))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests import reliability_report as report
-from tests.reliability.invariants import INVARIANTS, LEDGER_INVARIANTS
+from tests.reliability.invariants import INVARIANTS, LEDGER_INVARIANTS, PAYEE_INVARIANTS
 
 
 def test_reliability_md_has_exactly_the_rows_the_tests_declare() -> None:
@@ -35,7 +35,7 @@ def test_rows_sum_runs_and_report_failures_by_test() -> None:
 
 def test_every_invariant_has_its_description() -> None:
     texts = report.invariant_texts()
-    assert set(texts) == {*INVARIANTS, *LEDGER_INVARIANTS}
+    assert set(texts) == {*INVARIANTS, *PAYEE_INVARIANTS, *LEDGER_INVARIANTS}
     assert all(len(text) > 20 for text in texts.values())
 
 
