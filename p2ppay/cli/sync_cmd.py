@@ -4,8 +4,10 @@
 ``updated``: records the other party's upload settled; ``waiting``: no verdict yet), and
 ``trust`` (``updated``: the signed lists were stored; ``kept``: older than the cached ones,
 ``trust_code`` says why), ``revocations_version`` and ``pinned`` (this sync pinned the
-ledger key: first use). A hostile or inconsistent answer fails with its ``SYNC_*`` code.
-Progress goes to stderr.
+ledger key: first use). ``records`` lists every record this sync decided, with the ledger's
+word: ``invoice_id``, ``role``, ``status`` (``settled``, ``rejected``, ``fraud``) and ``why``
+(the ledger's code for a refusal, e.g. ``LEDGER_RECEIPT_REJECTED``; ``set aside: CODE``). A
+hostile or inconsistent answer fails with its ``SYNC_*`` code. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import anyio
 
 from p2ppay.cli.common import add_ca_file, add_json, home_of, now_s, unlock
 from p2ppay.cli.output import Exit, Output
+from p2ppay.store import OutboxStatus
 
 if TYPE_CHECKING:
     from p2ppay.sync import SyncReport
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     home = home_of(args)
     url = ledger_url(home, args.ledger)
     with unlock(home) as wallet:
+        before = {i.invoice_id: (i.status, i.detail) for i in wallet.store.outbox.items()}
 
         async def work() -> SyncReport:
             async with LedgerClient(
@@ -53,12 +57,37 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 )
 
         report: SyncReport = anyio.run(work)
-    counts = report.as_json()
+        # What this sync decided: records whose verdict it changed.
+        decided = [
+            item
+            for item in wallet.store.outbox.items()
+            if before.get(item.invoice_id) != (item.status, item.detail)
+            and item.status in (OutboxStatus.SETTLED, OutboxStatus.REJECTED, OutboxStatus.FRAUD)
+        ]
+    records: list[dict[str, str | None]] = [
+        {
+            "invoice_id": item.invoice_id.hex(),
+            "role": item.role.value,
+            "status": item.status.value,
+            "why": item.detail or None,
+        }
+        for item in decided
+    ]
+    counts = {**report.as_json(), "records": records}
     out.result(
         counts,
         [
-            "settled {settled}, duplicate {duplicate}, rejected {rejected}, fraud {fraud}, "
-            "settled by the other party {updated}, waiting {waiting}".format(**counts),
+            # "duplicate": the other party uploaded it first; for this wallet it is settled.
+            "settled {settled} (of which already uploaded by the other party {duplicate}), "
+            "rejected {rejected}, fraud {fraud}, settled by the other party's upload "
+            "{updated}, waiting {waiting}".format(**counts),
+            *(
+                f"  {item.invoice_id.hex()[:12]} "
+                f"({'paid' if item.role.value == 'payer' else 'received'}): "
+                f"{item.status.value}" + (f": {item.detail}" if item.detail else "")
+                for item in decided
+                if item.status is not OutboxStatus.SETTLED
+            ),
             "trust lists: {trust}, revocation list version {revocations_version}".format(**counts)
             + (" (ledger key pinned now: first use)" if report.pinned else ""),
         ],

@@ -69,7 +69,10 @@ def test_the_scripted_flow_prints_the_contracted_json(
     assert {k: counts[k] for k in ("settled", "duplicate", "rejected", "fraud")} == {
         "settled": 1, "duplicate": 0, "rejected": 0, "fraud": 0,
     }  # fmt: skip
-    assert cli(capsys, payer, "sync")["duplicate"] == 1
+    payer_sync = cli(capsys, payer, "sync")
+    assert payer_sync["duplicate"] == 1
+    # The payer's own record, settled by the payee's upload: settled, with the ledger's word.
+    assert [(r["role"], r["status"]) for r in payer_sync["records"]] == [("payer", "settled")]
     assert cli(capsys, payer, "statement")["currencies"]["EUR"] == {
         "balance": "30.00", "reserve": "7.50", "claims": "0.00", "held": "0.00",
     }  # fmt: skip
@@ -215,3 +218,52 @@ def test_release_held_pays_from_the_funded_guarantee_account(
     code, funded = run(capsys, "ledger", "deposit", "guarantee", "10.00", "EUR",
                        "--ledger", ledger_url, "--json")  # fmt: skip
     assert (code, funded["balance"]) == (0, "10.00")
+
+
+def _refused_payment(
+    capsys: pytest.CaptureFixture[str], ledger_url: str, root: Path
+) -> tuple[Party, str]:
+    """A funded payer whose payment the payee answered with a signed "rejected" receipt."""
+    from p2ppay.store.documents import receipt_record
+    from protocol.builders import make_receipt
+    from protocol.bundle import decode_bundle
+    from protocol.documents import Invoice, Payment, Verdict
+    from protocol.errors import ErrorCode
+    from protocol.verify import open_as
+    from tests.ledger.world import now_s
+
+    payer, payee = new_party(root, "payer"), new_party(root, "payee")
+    account = cli(capsys, payer, "register", "--ledger", ledger_url)
+    cli(capsys, payee, "register", "--ledger", ledger_url)
+    run(capsys, "ledger", "deposit", account["wallet_id"], "20.00", "EUR",
+        "--ledger", ledger_url, "--admin-token-file", str(token_file(root)), "--json")  # fmt: skip
+    cli(capsys, payer, "allowance", "request", "10.00", "EUR")
+    cli(capsys, payee, "sync")
+    invoice_raw, payment_raw, _ = decode_bundle(pay_offline(payer, payee, 2_00, receipt_lost=True))
+    invoice, payment = open_as(invoice_raw, Invoice), open_as(payment_raw, Payment)
+    refusal = make_receipt(
+        payee.key, payment_hash=payment.hash, verdict=Verdict.REJECTED, now=now_s(),
+        code=ErrorCode.ACCEPT_AMOUNT_MISMATCH,
+    )  # fmt: skip
+    with payer.open() as wallet:
+        wallet.store.payments.persist_receipt(
+            receipt_record(refusal, invoice_id=invoice.doc.id), now=now_s()
+        )
+    return payer, invoice.doc.id.hex()
+
+
+def test_sync_says_why_each_record_was_rejected(
+    capsys: pytest.CaptureFixture[str], ledger_url: str, tmp_path: Path
+) -> None:
+    payer, invoice_id = _refused_payment(capsys, ledger_url, tmp_path / "json")
+    synced = cli(capsys, payer, "sync")
+    assert synced["rejected"] == 1
+    assert synced["records"] == [
+        {"invoice_id": invoice_id, "role": "payer", "status": "rejected",
+         "why": "LEDGER_RECEIPT_REJECTED"},
+    ]  # fmt: skip
+    assert cli(capsys, payer, "sync")["records"] == []  # nothing new decided
+    payer, invoice_id = _refused_payment(capsys, ledger_url, tmp_path / "text")
+    assert main(["--home", str(payer.home.root), "sync"]) == 0
+    text = capsys.readouterr().out
+    assert f"{invoice_id[:12]} (paid): rejected: LEDGER_RECEIPT_REJECTED" in text
