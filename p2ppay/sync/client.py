@@ -327,6 +327,18 @@ class AdminClient:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
+    async def _call(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+        """An admin call; the ledger's refusal is raised under its own code name (e.g.
+        ``LEDGER_FORBIDDEN``, ``LEDGER_INSUFFICIENT_FUNDS``): an operator's request is not
+        a wallet's sync, so ``SYNC_REFUSED`` would name the wrong thing."""
+        try:
+            return await self._http.call(method, path, model, **kwargs)
+        except SyncError as exc:
+            known = AppErrorCode.__members__.get(exc.remote or "")
+            if exc.code is AppErrorCode.SYNC_REFUSED and known is not None:
+                raise SyncError(known, exc.message, remote=exc.remote, status=exc.status) from exc
+            raise
+
     def _headers(self, body: bytes) -> dict[str, str]:
         del body
         return {"authorization": f"Bearer {self._token}"}
@@ -334,7 +346,7 @@ class AdminClient:
     async def deposit(self, wallet: str, amount_minor: int, currency: str) -> schemas.StatementOut:
         """Fund ``wallet`` (its id ``W-...`` or hex key). Not retried (not idempotent)."""
         body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency}
-        return await self._http.call(
+        return await self._call(
             "POST",
             "/v1/admin/deposits",
             schemas.StatementOut,
@@ -346,7 +358,7 @@ class AdminClient:
     async def withdraw(self, wallet: str, amount_minor: int, currency: str) -> schemas.StatementOut:
         """Take money out of ``wallet``'s balance. Not retried (not idempotent)."""
         body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency}
-        return await self._http.call(
+        return await self._call(
             "POST",
             "/v1/admin/withdrawals",
             schemas.StatementOut,
@@ -365,7 +377,7 @@ class AdminClient:
             "currency": currency,
             "reason": reason,
         }
-        return await self._http.call(
+        return await self._call(
             "POST",
             "/v1/admin/release-held",
             schemas.StatementOut,
@@ -376,7 +388,7 @@ class AdminClient:
 
     async def revoke(self, wallet: str, reason: str) -> schemas.RevocationsOut:
         """Put ``wallet`` (id or hex key) on the revocation list (idempotent)."""
-        return await self._http.call(
+        return await self._call(
             "POST",
             "/v1/admin/revocations",
             schemas.RevocationsOut,
@@ -386,6 +398,6 @@ class AdminClient:
 
     async def totals(self) -> schemas.TotalsOut:
         """Sums per currency (the conservation check)."""
-        return await self._http.call(
+        return await self._call(
             "GET", "/v1/admin/totals", schemas.TotalsOut, headers=self._headers
         )
