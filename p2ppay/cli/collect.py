@@ -45,6 +45,13 @@ def add_collect_options(parser: argparse.ArgumentParser) -> None:
         "strongest is clear (0..30, default 1)",
     )
     parser.add_argument(
+        "--tag-listen",
+        type=seconds_in(0.0, 5),
+        default=0.3,
+        help="with --tag: seconds to listen for a second radio copying the tag, refused as "
+        "PAYER_AMBIGUOUS (0..5, default 0.3)",
+    )
+    parser.add_argument(
         "--attempts",
         type=int_in(1, 20),
         default=3,
@@ -61,7 +68,11 @@ def payee_role(args: argparse.Namespace, wallet: Wallet, out: Output) -> PayeeRo
     return PayeeRole(
         wallet=wallet,
         choice=PayerChoice(
-            tag=args.tag, min_rssi=args.min_rssi, within=args.within, listen=args.listen
+            tag=args.tag,
+            min_rssi=args.min_rssi,
+            within=args.within,
+            listen=args.listen,
+            tag_listen=args.tag_listen,
         ),
         attempts=args.attempts,
         progress=out.progress,

@@ -231,6 +231,7 @@ class Cashier:
             min_rssi=-127 if job.tag else radio.min_rssi,
             margin_db=radio.margin_db,
             listen=radio.listen,
+            tag_listen=radio.tag_listen,
             within=radio.scan_timeout,
         )
         role = PayeeRole(

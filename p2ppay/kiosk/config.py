@@ -4,7 +4,8 @@ Layout (every section and key is optional except ``wallet.home`` and ``payments.
 see ``examples/kiosk/kiosk.toml``)::
 
     [wallet]   home
-    [radio]    adapter, min_rssi, margin_db, listen, scan_timeout, max_att_mtu, connect_timeout
+    [radio]    adapter, min_rssi, margin_db, listen, tag_listen, scan_timeout, max_att_mtu,
+               connect_timeout
     [payments] currency, invoice_ttl, attempts, queue_size, max_amount, payer_wait
     [offline_limits] max_list_age, and per currency a table of per_payment, per_payer_day,
                stale_list as decimal text (p2ppay/wallet/limits.py; defaults: SPEC 7.1)
@@ -77,7 +78,13 @@ class RadioConfig(BaseModel):
     margin_db: int = Field(default=6, ge=-1, le=60)
     """Without a tag, refuse (PAYER_AMBIGUOUS) when the runner-up is within this many dB."""
     listen: Seconds = 1.0
-    """Seconds to keep listening after the first payer, to compare signals (no tag given)."""
+    """At most this many seconds comparing signals after the first payer (no tag given); it
+    ends early once the strongest is clear by ``margin_db``."""
+    tag_listen: float = Field(default=0.0, ge=0, le=5)
+    """With a tag: seconds to listen for a second radio advertising the same tag, refused as
+    PAYER_AMBIGUOUS. 0 (the default) takes the first payer heard with the tag, which costs
+    nothing; about 0.05 s (two advertising intervals) catches a copied tag at that cost per
+    payment. The tag is always bound into the handshake either way."""
     scan_timeout: Seconds = 30.0
     """Seconds to wait for a payer before NO_PAYER_FOUND."""
     max_att_mtu: int = Field(default=517, ge=23, le=517)

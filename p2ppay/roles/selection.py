@@ -50,9 +50,11 @@ class PayerChoice:
     (about one advertising interval, so an equally close payer has a chance to be heard)."""
     within: float = 30.0
     """Seconds to wait for any payer at all."""
-    tag_listen: float = 0.3
+    tag_listen: float = 0.0
     """With a tag: seconds to keep listening after the tagged payer for a second address
-    advertising the same tag (a squatter); 0 takes the first one heard."""
+    advertising the same tag (a squatter), refused as PAYER_AMBIGUOUS; 0 takes the first one
+    heard. It costs that much time per payment (about one advertising interval is enough):
+    people at a counter (``request``) get 0.3 s, a kiosk chooses (``radio.tag_listen``)."""
 
 
 async def choose_payer(

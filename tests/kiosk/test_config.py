@@ -150,6 +150,10 @@ def test_offline_limits_and_payer_wait_are_validated(tmp_path: Path) -> None:
                 parse_config(data)
     with pytest.raises(AppError):
         parse_config({**base, "radio": {"min_rssi": 20}})
+    assert parse_config(base).radio.tag_listen == 0.0  # free by default (bench/kiosk.py)
+    assert parse_config({**base, "radio": {"tag_listen": 0.05}}).radio.tag_listen == 0.05
+    with pytest.raises(AppError):
+        parse_config({**base, "radio": {"tag_listen": -1}})
 
 
 def test_the_cli_refuses_a_bad_config_with_exit_3_and_the_code(
