@@ -21,18 +21,18 @@ pytestmark = pytest.mark.anyio
 
 def _json(home: Path, *args: str) -> dict[str, object]:
     result = cli("--home", str(home), *args, "--json")
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    return json.loads(result.stdout)
 
 
 async def test_balance_shows_what_is_left_and_what_is_not_settled(tmp_path: Path) -> None:
     homes = make_homes(tmp_path)
     payer_out, _, _ = await pay_once(homes, amount=12_50)
     assert payer_out.status == "completed"
-    payer = _json(homes.payer.root, "balance")["currencies"]["EUR"]  # type: ignore[index]
+    payer = _json(homes.payer.root, "balance")["currencies"]["EUR"]
     assert payer["limit"] == "50.00" and payer["spent"] == "12.50" and payer["left"] == "37.50"
     assert payer["pending_out"] == "12.50" and payer["pending_in"] == "0.00"
     assert payer["expired"] is False and payer["not_after"] > time.time()
-    payee = _json(homes.payee.root, "balance")["currencies"]["EUR"]  # type: ignore[index]
+    payee = _json(homes.payee.root, "balance")["currencies"]["EUR"]
     assert payee["left"] is None and payee["pending_in"] == "12.50"
     text = cli("--home", str(homes.payer.root), "balance").stdout
     assert "37.50 EUR left of 50.00 EUR" in text

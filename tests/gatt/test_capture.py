@@ -79,7 +79,7 @@ def test_the_link_model_counts_an_event_per_direction_run_and_packets_per_event(
         lambda data: b"pcap" + data[4:],
     ],
 )
-def test_a_damaged_capture_is_an_error_never_a_shorter_list(damage) -> None:  # type: ignore[no-untyped-def]
+def test_a_damaged_capture_is_an_error_never_a_shorter_list(damage) -> None:
     with pytest.raises(CaptureError):
         parse_btsnoop(damage(_capture()))
 

@@ -36,7 +36,7 @@ def _code(**kwargs: object) -> ErrorCode | None:
     }
     args.update(kwargs)
     try:
-        check_risk(**args)  # type: ignore[arg-type]
+        check_risk(**args)
     except RemoteProtocolError as exc:
         return exc.code
     return None
