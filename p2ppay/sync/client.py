@@ -327,12 +327,16 @@ class AdminClient:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
-    async def _call(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
-        """An admin call; the ledger's refusal is raised under its own code name (e.g.
-        ``LEDGER_FORBIDDEN``, ``LEDGER_INSUFFICIENT_FUNDS``): an operator's request is not
-        a wallet's sync, so ``SYNC_REFUSED`` would name the wrong thing."""
+    async def _call(
+        self, method: str, path: str, model: type[M], body: Any = None, *, retry: bool = True
+    ) -> M:
+        """An admin call with the bearer token; the ledger's refusal is raised under its own
+        code name (e.g. ``LEDGER_FORBIDDEN``, ``LEDGER_INSUFFICIENT_FUNDS``): an operator's
+        request is not a wallet's sync, so ``SYNC_REFUSED`` would name the wrong thing."""
         try:
-            return await self._http.call(method, path, model, **kwargs)
+            return await self._http.call(
+                method, path, model, body=body, headers=self._headers, retry=retry
+            )
         except SyncError as exc:
             known = AppErrorCode.__members__.get(exc.remote or "")
             if exc.code is AppErrorCode.SYNC_REFUSED and known is not None:
@@ -343,61 +347,34 @@ class AdminClient:
         del body
         return {"authorization": f"Bearer {self._token}"}
 
+    async def _move(
+        self, path: str, wallet: str, amount_minor: int, currency: str, **extra: str
+    ) -> schemas.StatementOut:
+        # Money moves are not idempotent: never retried once they may have arrived.
+        body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency, **extra}
+        return await self._call("POST", path, schemas.StatementOut, body, retry=False)
+
     async def deposit(self, wallet: str, amount_minor: int, currency: str) -> schemas.StatementOut:
         """Fund ``wallet`` (its id ``W-...`` or hex key). Not retried (not idempotent)."""
-        body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency}
-        return await self._call(
-            "POST",
-            "/v1/admin/deposits",
-            schemas.StatementOut,
-            body=body,
-            headers=self._headers,
-            retry=False,
-        )
+        return await self._move("/v1/admin/deposits", wallet, amount_minor, currency)
 
     async def withdraw(self, wallet: str, amount_minor: int, currency: str) -> schemas.StatementOut:
         """Take money out of ``wallet``'s balance. Not retried (not idempotent)."""
-        body = {"wallet": wallet, "amount_minor": amount_minor, "currency": currency}
-        return await self._call(
-            "POST",
-            "/v1/admin/withdrawals",
-            schemas.StatementOut,
-            body=body,
-            headers=self._headers,
-            retry=False,
-        )
+        return await self._move("/v1/admin/withdrawals", wallet, amount_minor, currency)
 
     async def release_held(
         self, wallet: str, amount_minor: int, currency: str, reason: str
     ) -> schemas.StatementOut:
         """Pay ``wallet``'s held credit from the guarantee account. Not retried."""
-        body = {
-            "wallet": wallet,
-            "amount_minor": amount_minor,
-            "currency": currency,
-            "reason": reason,
-        }
-        return await self._call(
-            "POST",
-            "/v1/admin/release-held",
-            schemas.StatementOut,
-            body=body,
-            headers=self._headers,
-            retry=False,
+        return await self._move(
+            "/v1/admin/release-held", wallet, amount_minor, currency, reason=reason
         )
 
     async def revoke(self, wallet: str, reason: str) -> schemas.RevocationsOut:
         """Put ``wallet`` (id or hex key) on the revocation list (idempotent)."""
-        return await self._call(
-            "POST",
-            "/v1/admin/revocations",
-            schemas.RevocationsOut,
-            body={"wallet": wallet, "reason": reason},
-            headers=self._headers,
-        )
+        body = {"wallet": wallet, "reason": reason}
+        return await self._call("POST", "/v1/admin/revocations", schemas.RevocationsOut, body)
 
     async def totals(self) -> schemas.TotalsOut:
         """Sums per currency (the conservation check)."""
-        return await self._call(
-            "GET", "/v1/admin/totals", schemas.TotalsOut, headers=self._headers
-        )
+        return await self._call("GET", "/v1/admin/totals", schemas.TotalsOut)
