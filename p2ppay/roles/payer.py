@@ -226,11 +226,15 @@ class _PayerEvents:
         decision: Decision | None = None
         arrived: bytes | None = None
         closed: LinkClosed | None = None
+        failed: Exception | None = None
         async with anyio.create_task_group() as tg:
 
             async def ask() -> None:
-                nonlocal decision
-                decision = await self.role.approver(event.invoice, event.sas)
+                nonlocal decision, failed
+                try:
+                    decision = await self.role.approver(event.invoice, event.sas)
+                except Exception as exc:  # re-raised below as itself, not in an ExceptionGroup
+                    failed = exc
                 tg.cancel_scope.cancel()
 
             async def watch() -> None:
@@ -246,6 +250,8 @@ class _PayerEvents:
 
             tg.start_soon(ask)
             tg.start_soon(watch)
+        if failed is not None:
+            raise failed
         if arrived is not None:  # first: the payee may have ended the session meanwhile
             self.session.receive_data(arrived, self.role.clock())
         if closed is not None:

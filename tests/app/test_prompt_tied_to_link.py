@@ -84,3 +84,26 @@ async def test_the_terminal_prompt_can_be_withdrawn_and_drops_stale_answers() ->
             with anyio.fail_after(2):
                 await answered.wait()
         assert answers == ["n\n"]
+
+
+async def test_an_approver_that_fails_raises_its_own_error_and_signs_nothing(
+    tmp_path: Path,
+) -> None:
+    from p2ppay.errors import AppError, AppErrorCode
+
+    homes = make_homes(tmp_path)
+
+    async def broken(invoice: Invoice, sas: str) -> Decision:
+        raise AppError(AppErrorCode.STORE_IO, "the approval log is unwritable")
+
+    with homes.open_payer() as payer_wallet, homes.open_payee() as payee_wallet:
+        payer = PayerRole(wallet=payer_wallet, approver=broken)
+        payee = PayeeRole(wallet=payee_wallet, choice=PayerChoice(listen=0.2, within=10))
+        invoice = payee.new_invoice(amount=1_00, currency="EUR")
+        # The payer's task raises the error itself (the radio helper's own task group wraps
+        # it once): not an ExceptionGroup from inside the payer's role.
+        with anyio.fail_after(20), pytest.RaisesGroup(AppError) as err:
+            await pay_on_virtual_radio(payer, payee, invoice)
+        (raised,) = err.value.exceptions
+        assert isinstance(raised, AppError) and raised.code is AppErrorCode.STORE_IO
+        assert spent(payer_wallet) == 0
