@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ALLOWANCE", "ROOT", "cli", "cli_json", "set_up_wallets"]
+__all__ = ["ALLOWANCE", "ROOT", "cli", "cli_json", "payer_process", "set_up_wallets"]
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository, where ``python -m p2ppay`` runs."""
@@ -56,3 +56,17 @@ def set_up_wallets(root: Path) -> tuple[str, str]:
     cli("--home", payer, "allowance", "import", allowance)
     cli("--home", payee, "trust-issuer", issuer_key)
     return payer, payee
+
+
+def payer_process(home: str, port: int, *extra: str) -> subprocess.Popen[str]:
+    """``pay`` in its own process on the TCP-hosted controller at ``port``, auto-approving
+    up to 20.00 (``extra``: more flags, e.g. ``--once``); stdout and stderr piped."""
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "p2ppay", "--home", home, "pay",
+            "--adapter", f"bumble:tcp-client:127.0.0.1:{port}",
+            "--auto-approve-up-to", "20.00", *extra, "--json",
+        ],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "P2PPAY_PASSPHRASE": ""},
+    )  # fmt: skip

@@ -4,12 +4,10 @@ with its tag and signal, and ``request --tag`` with that tag pays it."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.cli_world import ROOT, cli, set_up_wallets
+from tests.cli_world import cli, payer_process, set_up_wallets
 
 
 def test_scan_lists_the_advertising_payer_and_its_tag_pays(
@@ -17,14 +15,7 @@ def test_scan_lists_the_advertising_payer_and_its_tag_pays(
 ) -> None:
     payer, payee = set_up_wallets(tmp_path)
     port_a, port_b = controllers
-    pay = subprocess.Popen(
-        [
-            sys.executable, "-m", "p2ppay", "--home", payer, "pay",
-            "--adapter", f"bumble:tcp-client:127.0.0.1:{port_a}",
-            "--auto-approve-up-to", "20.00", "--once", "--json",
-        ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    pay = payer_process(payer, port_a, "--once")
     try:
         adapter = f"bumble:tcp-client:127.0.0.1:{port_b}"
         deadline = time.monotonic() + 30

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli_world import ROOT, cli, cli_json, set_up_wallets
+from tests.cli_world import ROOT, cli, cli_json, payer_process, set_up_wallets
 
 
 def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(
@@ -17,14 +17,7 @@ def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(
 ) -> None:
     payer, payee = set_up_wallets(tmp_path)
     port_a, port_b = controllers
-    pay = subprocess.Popen(
-        [
-            sys.executable, "-m", "p2ppay", "--home", payer, "pay",
-            "--adapter", f"bumble:tcp-client:127.0.0.1:{port_a}",
-            "--auto-approve-up-to", "20.00", "--once", "--json",
-        ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    pay = payer_process(payer, port_a, "--once")
     try:
         request = cli(
             "--home", payee, "request", "12.50", "EUR", "--memo", "lunch", "--json",
