@@ -90,7 +90,10 @@ def _backend(choice: AdapterChoice) -> BackendModule:
     try:
         module = importlib.import_module(choice.module)
     except ImportError as error:
-        raise AdapterUnavailable(f"backend {choice.backend} is not installed: {error}") from error
+        extra = "ble" if choice.backend == "os" else "bumble"
+        raise AdapterUnavailable(
+            f"backend {choice.backend} is not installed ({error}): pip install 'p2ppay[{extra}]'"
+        ) from error
     return cast(BackendModule, module)
 
 

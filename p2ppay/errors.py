@@ -71,6 +71,9 @@ class AppErrorCode(IntEnum):
     """An output file (``--out``) cannot be written: missing folder, permissions, full disk."""
     FILE_UNREADABLE = 1018
     """An input file named on the command line cannot be read."""
+    EXTRA_MISSING = 1019
+    """The command needs an optional part that is not installed (the ledger server, the kiosk
+    or a BLE backend); the message names the ``pip install 'p2ppay[...]'`` that adds it."""
 
     # 11xx: store
     STORE_DISK_FULL = 1100

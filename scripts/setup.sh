@@ -21,7 +21,7 @@ fi
 PY=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[bumble,ble,ledger,kiosk]' --group dev
 if [[ "${1:-}" == "--system" ]]; then
     # Boots the test-bed VM (tests/bluez); needs the Debian packages above to be useful.
     .venv/bin/python -m pip install -q virtme-ng==1.42

@@ -14,7 +14,8 @@ import getpass
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gatt.adapters import DEFAULT_ADAPTER
@@ -110,6 +111,19 @@ def read_input(path: Path) -> bytes:
         raise AppError(AppErrorCode.FILE_UNREADABLE, f"cannot read {path!r}: {exc}") from exc
     except OSError as exc:
         raise AppError(AppErrorCode.FILE_UNREADABLE, f"cannot read {path}: {exc.strerror}") from exc
+
+
+@contextmanager
+def needs_extra(extra: str) -> Iterator[None]:
+    """Import an optional part inside this block; its absence is ``EXTRA_MISSING`` naming the
+    extra that adds it, not a traceback (a plain install runs every other wallet command)."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        raise AppError(
+            AppErrorCode.EXTRA_MISSING,
+            f"{exc.name or exc} is not installed: pip install 'p2ppay[{extra}]'",
+        ) from exc
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

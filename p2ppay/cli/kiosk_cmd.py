@@ -19,7 +19,7 @@ from pathlib import Path
 
 import anyio
 
-from p2ppay.cli.common import add_json, unlock
+from p2ppay.cli.common import add_json, needs_extra, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.config import load_config
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         data = config.model_dump(mode="json")
         out.result(data, [f"{args.config}: valid", *_describe(data)])
         return Exit.OK
-    # The HTTP stack (the ``kiosk`` extra) is needed only to run the daemon.
-    from p2ppay.kiosk.daemon import serve
+    with needs_extra("kiosk"):  # the HTTP stack is needed only to run the daemon
+        from p2ppay.kiosk.daemon import serve
 
     configure_logging(config.daemon.log_level)
     with unlock(WalletHome.resolve(config.wallet.home)) as wallet:

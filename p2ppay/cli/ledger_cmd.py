@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from p2ppay.cli.common import add_ca_file, add_json
+from p2ppay.cli.common import add_ca_file, add_json, needs_extra
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger.errors import LedgerError
@@ -185,9 +185,10 @@ def _token(args: argparse.Namespace, *, serving: bool = False) -> str:
 
 
 def run_serve(args: argparse.Namespace, out: Output) -> int:
-    from p2ppay.ledger.issuer_key import ISSUER_PASSPHRASE_ENV
-    from p2ppay.ledger.server import serve
-    from p2ppay.ledger.service import LedgerConfig
+    with needs_extra("ledger"):  # the server's stack; the admin commands need only httpx
+        from p2ppay.ledger.issuer_key import ISSUER_PASSPHRASE_ENV
+        from p2ppay.ledger.server import serve
+        from p2ppay.ledger.service import LedgerConfig
 
     extra: dict[str, object] = {} if args.grace is None else {"grace": args.grace}
     if args.bundles_per_minute is not None:

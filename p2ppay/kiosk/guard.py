@@ -40,11 +40,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
-
-from starlette.types import ASGIApp, Receive, Scope, Send
+from typing import TYPE_CHECKING
 
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.config import ApiConfig
+
+if TYPE_CHECKING:  # the guard's ASGI types only; `--check` runs without the kiosk extra
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "COOKIE",

@@ -44,7 +44,7 @@ async def chromium(*args: str) -> AsyncIterator[Browser]:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
-        pytest.fail("Playwright is missing: .venv/bin/pip install -e '.[dev]'")
+        pytest.fail("Playwright is missing: bash scripts/setup.sh")
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox", *args], headless=True
