@@ -5,7 +5,7 @@ the allowance inside the payment, receipt). The floor is those four ``VerifyKey.
 calls on the very same to-be-signed bytes, measured in the same run: it is the rate the
 ledger could reach if verifying signatures were all it did, on one core.
 
-The ledger runs as its own process (``python -m p2ppay.ledger serve``, uvicorn), on SQLite and
+The ledger runs as its own process (``python -m p2ppay ledger serve``, uvicorn), on SQLite and
 on a private PostgreSQL; this process uploads fresh bundles (several payers, several payees,
 one chain per payer) with signed ``POST /v1/sync`` calls of ``--batch`` bundles, one call at
 a time per lane (``--concurrency`` lanes), and times the calls. Every answer must be
@@ -62,7 +62,7 @@ def free_port() -> int:
 def start_ledger(db: str, workers: int, key: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "p2ppay.ledger", "serve", "--db", db, "--port", str(port),
+        [sys.executable, "-m", "p2ppay", "ledger", "serve", "--db", db, "--port", str(port),
          "--issuer-key-file", str(key), "--verify-workers", str(workers),
          "--bundles-per-minute", str(10**9)],
         stdout=subprocess.DEVNULL,

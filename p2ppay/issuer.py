@@ -5,7 +5,7 @@ ledger issues real allowances (and moves funds to the offline reserve) in a late
 
 Invariants:
 - The issuer key lives in its own home (``issuer.key``, the key file format of
-  :mod:`p2ppay.wallet.keyfile` with purpose ISSUER, so it never loads as a wallet key).
+  :mod:`p2ppay.files.keyfile` with purpose ISSUER, so it never loads as a wallet key).
 - Serials are unique per issuer: the next serial is reserved in ``issuer.json`` (atomic
   replace, under a lock) *before* the allowance is signed, so a crash can skip a serial but
   never reuse one; (issuer, serial) names exactly one payment chain.
@@ -20,10 +20,10 @@ import json
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppErrorCode, IssuerError, StoreError
-from p2ppay.store.connection import WriterLock
+from p2ppay.files.keyfile import KdfParams, KeyPurpose
+from p2ppay.files.lock import WriterLock
 from p2ppay.wallet.atomic import replace_file
 from p2ppay.wallet.home import WalletHome
-from p2ppay.wallet.keyfile import KdfParams, KeyPurpose
 from p2ppay.wallet.keystore import create_key, load_key, read_public
 from protocol.builders import make_allowance
 from protocol.errors import ProtocolError

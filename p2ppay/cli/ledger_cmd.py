@@ -34,7 +34,7 @@ from p2ppay.ledger.errors import LedgerError
 from protocol.money import parse_amount
 
 if TYPE_CHECKING:
-    from p2ppay.ledger.schemas import StatementOut
+    from p2ppay.api.schemas import StatementOut
 
 __all__ = ["ADMIN_TOKEN_ENV", "MIN_TOKEN_BITS", "register", "token_bits"]
 
@@ -264,7 +264,7 @@ def run_release_held(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_revoke(args: argparse.Namespace, out: Output) -> int:
-    from p2ppay.ledger.schemas import RevocationsOut
+    from p2ppay.api.schemas import RevocationsOut
     from p2ppay.sync import AdminClient
 
     token = _token(args)

@@ -17,7 +17,7 @@ from p2ppay.cli.common import add_ca_file, add_json, home_of, unlock
 from p2ppay.cli.output import Exit, Output
 
 if TYPE_CHECKING:
-    from p2ppay.ledger.schemas import RevocationsOut
+    from p2ppay.api.schemas import RevocationsOut
 
 __all__ = ["register"]
 
@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
+    from p2ppay.api.ids import wallet_id_of
     from p2ppay.sync import LedgerClient, ledger_ca_file, ledger_url
-    from p2ppay.wallet.identity import wallet_id_of
 
     home = home_of(args)
     url = ledger_url(home, args.ledger)

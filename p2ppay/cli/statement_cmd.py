@@ -18,7 +18,7 @@ from p2ppay.cli.limits_cmd import list_age_line, trust_json
 from p2ppay.cli.output import Exit, Output
 
 if TYPE_CHECKING:
-    from p2ppay.ledger.schemas import StatementOut
+    from p2ppay.api.schemas import StatementOut
 
 __all__ = ["register"]
 

@@ -12,7 +12,7 @@ For an in-process ledger (the demo's sync step, tests)::
         ...  # ledger.url, ledger.admin_token
 
 The HTTP stack (FastAPI, uvicorn) is imported only when a server or app is built, so the
-sync client can use :mod:`p2ppay.ledger.auth` without it.
+sync client never imports this package (it speaks through :mod:`p2ppay.api`).
 """
 
 from __future__ import annotations

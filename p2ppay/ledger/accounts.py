@@ -23,10 +23,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from p2ppay.api.ids import wallet_id_of
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger.database import Tx
 from p2ppay.ledger.errors import LedgerError
-from p2ppay.wallet.identity import wallet_id_of
 from protocol.money import format_amount
 
 __all__ = [

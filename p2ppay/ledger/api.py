@@ -23,7 +23,7 @@ Invariants:
   transaction (:mod:`p2ppay.ledger.service`), so a replay is refused and has no effect. An
   admin route runs only with the admin token (compared in constant time). Nothing else
   gets in. Request bodies are limited to :data:`MAX_BODY` bytes (413).
-- Every refusal is an :class:`~p2ppay.ledger.schemas.ErrorBody` with a 4xx status (503 when
+- Every refusal is an :class:`~p2ppay.api.schemas.ErrorBody` with a 4xx status (503 when
   the database fails); malformed input is a 400, never a 500.
 """
 
@@ -42,17 +42,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from p2ppay import __version__
+from p2ppay.api import schemas as s
+from p2ppay.api.signing import HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME
 from p2ppay.errors import AppErrorCode
-from p2ppay.ledger import schemas as s
 from p2ppay.ledger.accounts import Balance
-from p2ppay.ledger.auth import (
-    HEADER_KEY,
-    HEADER_NONCE,
-    HEADER_SIGNATURE,
-    HEADER_TIME,
-    SignedRequest,
-    check_request,
-)
+from p2ppay.ledger.auth import SignedRequest, check_request
 from p2ppay.ledger.errors import LedgerError, http_status
 from p2ppay.ledger.service import LedgerService, SyncAnswer
 from p2ppay.ledger.settlement import Equivocation

@@ -33,8 +33,8 @@ from urllib.parse import urlsplit
 import anyio
 
 from p2ppay.errors import AppErrorCode, StoreError
+from p2ppay.files.lock import WriterLock
 from p2ppay.ledger.errors import LedgerError
-from p2ppay.store.connection import WriterLock
 
 __all__ = ["Database", "Row", "Tx", "open_database"]
 

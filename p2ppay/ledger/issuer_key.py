@@ -1,6 +1,6 @@
 """The ledger's issuer signing key: a key file outside the database, loaded at start.
 
-The file uses the wallet key file format (:mod:`p2ppay.wallet.keyfile`, purpose ``ISSUER``):
+The file uses the wallet key file format (:mod:`p2ppay.files.keyfile`, purpose ``ISSUER``):
 either encrypted with a passphrase (Argon2id + SecretBox) or plain, in which case it must be
 readable by its owner only (mode 0600, else ``LEDGER_ISSUER_KEY``). The database records only
 the issuer's *public* key, so every ledger process on one database must load the same file
@@ -23,9 +23,9 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppErrorCode, WalletError
+from p2ppay.files.keyfile import KdfParams, KeyPurpose, decode_key_file, encode_key_file
 from p2ppay.ledger.database import Tx
 from p2ppay.ledger.errors import LedgerError
-from p2ppay.wallet.keyfile import KdfParams, KeyPurpose, decode_key_file, encode_key_file
 
 __all__ = ["ISSUER_PASSPHRASE_ENV", "load_issuer"]
 

@@ -23,6 +23,7 @@ import anyio
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppErrorCode
+from p2ppay.files.keyfile import KdfParams
 from p2ppay.ledger import accounts, allowances, settlement
 from p2ppay.ledger.aborts import AbortOutcome, keep_aborts, open_aborts
 from p2ppay.ledger.auth import SignedRequest
@@ -32,7 +33,6 @@ from p2ppay.ledger.issuer_key import load_issuer
 from p2ppay.ledger.schema import migrate
 from p2ppay.ledger.trustlists import SignedTrust, TrustSigner, append_revocation, revoked_in_order
 from p2ppay.ledger.verifier import VerifiedCache
-from p2ppay.wallet.keyfile import KdfParams
 from protocol.bundle import decode_bundle
 from protocol.errors import ProtocolError
 from protocol.keys import public_key

@@ -25,11 +25,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 from p2ppay.errors import AppErrorCode, StoreError
+from p2ppay.files.lock import WriterLock
 
-__all__ = ["Database", "WriterLock", "connect", "translate"]
+__all__ = ["Database", "connect", "translate"]
 
 _PRIVATE_FILE = 0o600
 """History, counterparties and trust are nobody else's business: every store file is 0600."""
@@ -79,50 +79,6 @@ def translate(exc: sqlite3.Error) -> StoreError:
         else:
             code = AppErrorCode.STORE_IO
     return StoreError(code, str(exc))
-
-
-class WriterLock:
-    """An OS advisory lock on a file beside the database: one writer process per store.
-
-    The OS drops it when the process dies, so a crash never leaves a stale lock behind.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._file: IO[bytes] | None = None
-
-    def acquire(self) -> None:
-        """Take the lock or raise ``STORE_IN_USE`` at once (never wait for another writer)."""
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_APPEND, _PRIVATE_FILE)
-        handle = os.fdopen(fd, "a+b")
-        try:
-            _lock_nonblocking(handle)
-        except OSError:
-            handle.close()
-            raise StoreError(
-                AppErrorCode.STORE_IN_USE, f"another process is using {self._path.parent}"
-            ) from None
-        self._file = handle
-
-    def release(self) -> None:
-        """Drop the lock (idempotent)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock_nonblocking(handle: IO[bytes]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock_nonblocking(handle: IO[bytes]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 class Database:

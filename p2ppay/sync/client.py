@@ -2,7 +2,7 @@
 
 Invariants:
 - Every wallet call is signed afresh on every attempt (new timestamp and nonce,
-  :mod:`p2ppay.ledger.auth`), so a retry is never refused as a replay.
+  :mod:`p2ppay.api.signing`), so a retry is never refused as a replay.
 - Only what may not have reached the ledger is retried: connection failures, timeouts, 429
   and 5xx answers, up to :attr:`RetryPolicy.attempts` times with exponential backoff. Every
   ledger call is idempotent (sync by payment hash, register by key) except an allowance
@@ -33,9 +33,9 @@ import httpx
 from nacl.signing import SigningKey
 from pydantic import BaseModel, ValidationError
 
+from p2ppay.api import schemas
+from p2ppay.api.signing import sign_request
 from p2ppay.errors import AppError, AppErrorCode
-from p2ppay.ledger import schemas
-from p2ppay.ledger.auth import sign_request
 
 __all__ = ["AdminClient", "LedgerClient", "RetryPolicy", "SyncError", "check_ledger_url"]
 

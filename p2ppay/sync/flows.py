@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from p2ppay.ledger import schemas
+from p2ppay.api import schemas
 from p2ppay.store import AllowanceRecord
 from p2ppay.sync.client import AdminClient, LedgerClient
 from p2ppay.sync.outbox import SyncReport, sync_outbox

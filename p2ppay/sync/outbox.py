@@ -40,8 +40,8 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from p2ppay.api import schemas
 from p2ppay.errors import AppErrorCode
-from p2ppay.ledger import schemas
 from p2ppay.store import OutboxItem, OutboxStatus, Store
 from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.sync.client import LedgerClient, SyncError

@@ -27,8 +27,8 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
+from p2ppay.api import schemas
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.ledger import schemas
 from p2ppay.store import LedgerPin, Store
 from p2ppay.sync.client import SyncError
 from protocol.documents import IssuerSet, RevocationList

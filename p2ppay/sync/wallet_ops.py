@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
+from p2ppay.api import schemas
 from p2ppay.errors import AppErrorCode
-from p2ppay.ledger import schemas
 from p2ppay.store import AllowanceRecord, LedgerPin
 from p2ppay.sync.client import LedgerClient, SyncError
 from p2ppay.sync.trust import TrustUpdate, apply_trust, fingerprint, pin_ledger, verify_trust

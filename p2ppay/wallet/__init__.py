@@ -7,10 +7,11 @@ wallet id), ``config`` (``config.json``), ``wallet`` (init, open, allowance impo
 
 from __future__ import annotations
 
+from p2ppay.api.ids import wallet_id_of
+from p2ppay.files.keyfile import KdfParams, KeyPurpose
 from p2ppay.wallet.config import WalletConfig, load_config, save_config
 from p2ppay.wallet.home import HOME_ENV, WalletHome
-from p2ppay.wallet.identity import Identity, PublicIdentity, wallet_id_of
-from p2ppay.wallet.keyfile import KdfParams, KeyPurpose
+from p2ppay.wallet.identity import Identity, PublicIdentity
 from p2ppay.wallet.keystore import change_passphrase
 from p2ppay.wallet.wallet import (
     Wallet,

@@ -43,9 +43,9 @@ import nacl.utils
 from nacl.pwhash import argon2id
 
 from p2ppay.errors import AppErrorCode, WalletError
+from p2ppay.files.keyfile import KdfParams, normalize_passphrase, peek_key_file
 from p2ppay.wallet.atomic import fsync_dir, replace_file
 from p2ppay.wallet.home import WalletHome
-from p2ppay.wallet.keyfile import KdfParams, normalize_passphrase, peek_key_file
 
 __all__ = ["BackupSummary", "restore_backup", "write_backup"]
 

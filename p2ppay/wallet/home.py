@@ -3,7 +3,7 @@
 Layout::
 
     HOME/
-      wallet.key            the wallet identity (see :mod:`p2ppay.wallet.keyfile`), 0600
+      wallet.key            the wallet identity (see :mod:`p2ppay.files.keyfile`), 0600
       store.sqlite3         the SQLite store (+ -wal, -shm, and .lock for the one writer)
       config.json           small settings, replaced atomically
       contacts.json         names this wallet gave to other wallets' keys, 0600

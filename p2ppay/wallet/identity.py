@@ -14,25 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import nacl.encoding
-import nacl.hash
 from nacl.signing import SigningKey
 
+from p2ppay.api.ids import wallet_id_of
 from protocol.keys import key_id, public_key
 
-__all__ = ["Identity", "PublicIdentity", "wallet_id_of"]
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def wallet_id_of(public: bytes) -> str:
-    """The human-readable wallet id of a raw Ed25519 public key."""
-    digest = nacl.hash.blake2b(
-        public, digest_size=10, person=b"p2ppay-walletid", encoder=nacl.encoding.RawEncoder
-    )
-    number = int.from_bytes(digest, "big")
-    chars = "".join(_CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(16)))
-    return "W-" + "-".join(chars[i : i + 4] for i in range(0, 16, 4))
+__all__ = ["Identity", "PublicIdentity"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,8 +19,7 @@ import nacl.utils
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppError, AppErrorCode, IssuerError, WalletError
-from p2ppay.wallet.atomic import replace_file, write_new
-from p2ppay.wallet.keyfile import (
+from p2ppay.files.keyfile import (
     KdfParams,
     KeyFileContents,
     KeyPurpose,
@@ -29,6 +28,7 @@ from p2ppay.wallet.keyfile import (
     normalize_passphrase,
     peek_key_file,
 )
+from p2ppay.wallet.atomic import replace_file, write_new
 
 __all__ = ["change_passphrase", "create_key", "load_key", "read_public"]
 

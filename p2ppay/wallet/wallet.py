@@ -17,13 +17,13 @@ from __future__ import annotations
 from types import TracebackType
 
 from p2ppay.errors import AppErrorCode, IssuerError, WalletError
+from p2ppay.files.keyfile import KdfParams, KeyPurpose
 from p2ppay.store import AllowanceRecord, Store, TrustedIssuer
 from p2ppay.store.documents import allowance_in
 from p2ppay.store.store import DEFAULT_BUSY_TIMEOUT_MS
 from p2ppay.wallet.config import WalletConfig, load_config, save_config
 from p2ppay.wallet.home import WalletHome
 from p2ppay.wallet.identity import Identity, PublicIdentity
-from p2ppay.wallet.keyfile import KdfParams, KeyPurpose
 from p2ppay.wallet.keystore import create_key, load_key, read_public
 from protocol.documents import Allowance
 from protocol.errors import ProtocolError

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from p2ppay.api.signing import sign_request
 from p2ppay.ledger import running_ledger
-from p2ppay.ledger.auth import sign_request
 from tests.ledger.world import now_s
 
 pytestmark = pytest.mark.anyio

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from p2ppay.api.ids import wallet_id_of
 from p2ppay.cli import main
 from p2ppay.store.settlement import Settlement, settlements
-from p2ppay.wallet.identity import wallet_id_of
 from tests.ledger.world import Party, ledger_in_thread, new_party, pay_offline
 
 TOKEN = "cli-token-0123456789-abcdefghijklmnopqrstuvwxyz"

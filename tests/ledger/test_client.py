@@ -10,8 +10,9 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from p2ppay.api.signing import HEADER_NONCE
 from p2ppay.ledger import running_ledger
-from p2ppay.ledger.auth import HEADER_NONCE, check_request
+from p2ppay.ledger.auth import check_request
 from p2ppay.store import OutboxStatus
 from p2ppay.sync import LedgerClient, RetryPolicy, SyncError, sync_outbox
 from tests.ledger.world import fund, new_party, now_s, pay_offline, trust_ledger

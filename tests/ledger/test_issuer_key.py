@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from p2ppay.files.keyfile import KdfParams, KeyPurpose, peek_key_file
 from p2ppay.ledger.errors import LedgerError
 from p2ppay.ledger.service import LedgerConfig, LedgerService
-from p2ppay.wallet.keyfile import KdfParams, KeyPurpose, peek_key_file
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +76,7 @@ async def test_a_schema_1_seed_moves_out_of_the_database(tmp_path: Path) -> None
     await service.close()
     # What a schema-1 ledger left behind: the seed in the database, no key file.
     key_file = tmp_path / "l.db.issuer-key"
-    from p2ppay.wallet.keyfile import decode_key_file
+    from p2ppay.files.keyfile import decode_key_file
 
     _, seed = decode_key_file(key_file.read_bytes(), purpose=KeyPurpose.ISSUER, passphrase=None)
     key_file.unlink()

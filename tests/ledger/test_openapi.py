@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from p2ppay.ledger.auth import sign_request
+from p2ppay.api.signing import sign_request
 from tests.ledger.conftest import new_pg_database
 from tests.ledger.world import ledger_in_thread, now_s
 

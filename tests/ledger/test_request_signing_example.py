@@ -8,7 +8,8 @@ from pathlib import Path
 
 from nacl.signing import SigningKey, VerifyKey
 
-from p2ppay.ledger.auth import check_request, sign_request
+from p2ppay.api.signing import sign_request
+from p2ppay.ledger.auth import check_request
 
 DOC = (Path(__file__).resolve().parents[2] / "p2ppay" / "LEDGER.md").read_text()
 BODY = b'{"bundles": [], "query": []}'

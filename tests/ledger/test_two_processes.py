@@ -61,7 +61,7 @@ def two_ledgers(postgres: PgServer, tmp_path: Path) -> Iterator[tuple[Remote, Re
     try:
         for _ in range(2):  # started together: they also race to migrate
             port = free_port()
-            command = [sys.executable, "-m", "p2ppay.ledger", "serve", "--db", db]
+            command = [sys.executable, "-m", "p2ppay", "ledger", "serve", "--db", db]
             command += ["--port", str(port), "--issuer-key-file", str(key)]
             processes.append(
                 subprocess.Popen(

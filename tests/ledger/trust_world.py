@@ -22,9 +22,9 @@ import pytest
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppErrorCode
+from p2ppay.files.keyfile import KeyPurpose, decode_key_file
 from p2ppay.ledger import running_ledger
 from p2ppay.sync import AdminClient, LedgerClient, SyncError, register_wallet, sync_outbox
-from p2ppay.wallet.keyfile import KeyPurpose, decode_key_file
 from protocol.acceptance import check_payment
 from protocol.builders import make_allowance, make_invoice, make_payment
 from protocol.documents import Allowance

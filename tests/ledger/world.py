@@ -21,6 +21,7 @@ from typing import Protocol
 import anyio
 from nacl.signing import SigningKey
 
+from p2ppay.files.keyfile import KdfParams
 from p2ppay.ledger import running_ledger
 from p2ppay.store.documents import (
     incoming_payment,
@@ -32,7 +33,6 @@ from p2ppay.store.documents import (
 )
 from p2ppay.sync import AdminClient, LedgerClient, RetryPolicy, request_allowance
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
-from p2ppay.wallet.keyfile import KdfParams
 from protocol.acceptance import check_payment
 from protocol.builders import make_invoice, make_payment, make_receipt
 from protocol.bundle import encode_bundle

@@ -1,4 +1,4 @@
-"""A ledger in its own process (``python -m p2ppay.ledger serve``) that a test can SIGKILL and
+"""A ledger in its own process (``python -m p2ppay ledger serve``) that a test can SIGKILL and
 restart on the same port and database, and a PostgreSQL it can restart under load."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class LedgerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "p2ppay.ledger", "serve", "--db", self.db_url,
+        command = [sys.executable, "-m", "p2ppay", "ledger", "serve", "--db", self.db_url,
                    "--port", str(self.port),
                    "--issuer-key-file", str(self.issuer_key_file)]  # fmt: skip
         self.process = subprocess.Popen(

@@ -19,8 +19,8 @@ import anyio
 import httpx
 import pytest
 
+from p2ppay.api.signing import sign_request
 from p2ppay.ledger import running_ledger
-from p2ppay.ledger.auth import sign_request
 from p2ppay.sync import AdminClient, LedgerClient, RetryPolicy, sync_outbox
 from tests.ledger.pg import PgServer, create_database, start_postgres
 from tests.ledger.world import Party, fund, new_party, now_s, pay_offline, trust_ledger
