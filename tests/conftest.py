@@ -4,6 +4,9 @@
 - ``--ble-adapters A,B``: opt in to tests marked ``hardware`` (two physical BLE adapters,
   e.g. ``hci0,hci1`` or ``bumble:usb:0,bumble:usb:1``). Without it those tests are
   deselected, and the summary says why.
+- ``postgres``: every test that needs the real PostgreSQL (through the ``postgres`` fixture,
+  ``own_postgres``, or a ``postgresql`` parameter) is marked so at collection, so the fast tier
+  (``pytest -n auto -m "not bluez and not postgres"``, see README) can leave them out.
 """
 
 from __future__ import annotations
@@ -25,7 +28,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+_PG_FIXTURES = frozenset({"postgres", "own_postgres"})
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    if _PG_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = {} if callspec is None else callspec.params
+    return any(value in ("postgres", "postgresql") for value in params.values())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _needs_postgres(item):
+            item.add_marker(pytest.mark.postgres)
     if config.getoption("--ble-adapters"):
         return
     hardware = [item for item in items if item.get_closest_marker("hardware")]
