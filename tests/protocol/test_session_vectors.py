@@ -278,3 +278,21 @@ def test_the_payers_wallet_key_is_only_in_the_payment_message(
     assert (payee.remote_static == wallet) is (kinds[1] is MessageKind.PAYMENT)
     refused = case["case"] in ("decline", "unknown-currency")
     assert kinds[1] is (MessageKind.REFUSAL if refused else MessageKind.PAYMENT)
+
+
+def test_each_case_says_in_words_the_code_that_ends_it() -> None:
+    for case in VECTORS:
+        for transcript in case["sessions"]:
+            for end in transcript["ends"].values():
+                if end["state"] == "FAILED":
+                    assert f"{end['code']} {end['name']}" in case["description"], case["name"]
+
+
+def test_sessions_md_documents_every_case_and_the_files_size() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "protocol" / "SESSIONS.md").read_text()
+    section = doc[doc.index("## 6. Session transcripts") :]
+    for name in {c["case"] for c in VECTORS}:
+        assert f"| `{name}` |" in section
+    stated = int(section.split("The file is about ", 1)[1].split(" KB", 1)[0])
+    size = (Path(__file__).resolve().parents[2] / "protocol" / "vectors" / "sessions.json").stat()
+    assert abs(size.st_size / 1000 - stated) <= 0.1 * stated, size.st_size
