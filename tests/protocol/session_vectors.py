@@ -392,7 +392,8 @@ _CASES: dict[str, str] = {
         "(the payee's by_peer); the payee, who received the last message, writes END."
     ),
     "unknown-currency": (
-        "The payee asks for 12.50 USD; the payer's allowance is in EUR. The payer answers "
+        "The payee asks for 12.50 USD, a currency the payer's wallet does not hold (its "
+        "allowance is in EUR). The payer answers "
         "every offered currency (USD), then, on the invoice, refuses without asking its user: "
         "its app sees 712 SESSION_WALLET_CANNOT_PAY, the wire carries a REFUSAL with 704 "
         "SESSION_DECLINED (SESSIONS.md 1.1: the payee learns nothing of the wallet). The payee "
