@@ -72,7 +72,8 @@ class Channel:
     ) -> None:
         """``static``: the opener's key (required); the other side passes None and reveals later.
 
-        ``ephemeral`` is for test vectors only; in use it is generated fresh.
+        ``ephemeral``: this session's Noise ephemeral key pair (the sessions take it from
+        their injected key source); None: a fresh random one.
         """
         if opener and static is None:
             raise LocalProtocolError(ErrorCode.HANDSHAKE_BAD_KEY, "the opener needs its key")

@@ -106,9 +106,12 @@ class PayeeSession(SessionBase[PayeeState]):
         max_message_size: int = 4096,
         timeouts: Timeouts | None = None,
         tag: str | None = None,
+        new_key: Callable[[], KeyPair] = KeyPair.generate,
     ) -> None:
         """``invoice``: the signed invoice to send. ``max_chunk_size``: chunk_size_for_mtu(mtu).
-        ``tag``: the session tag of the advertisement the payee chose (bound into the offer)."""
+        ``tag``: the session tag of the advertisement the payee chose (bound into the offer).
+        ``new_key``: where the fresh Noise ephemeral key pair comes from (called once, here);
+        random unless a transcript (``protocol/vectors/sessions.json``) fixes it."""
         self._invoice: SignedDocument[Invoice] = open_as(invoice, Invoice)
         if self._invoice.doc.payee != public_key(identity):
             raise LocalProtocolError(ErrorCode.ACCEPT_PAYEE_MISMATCH, "invoice of another payee")
@@ -133,6 +136,7 @@ class PayeeSession(SessionBase[PayeeState]):
                 chunk_size=max_chunk_size,
                 receive_chunk_size=max_chunk_size,
                 reassembly_timeout_ms=self._timeouts.reassembly_ms,
+                ephemeral=new_key(),
             ),
             identity=identity,
         )

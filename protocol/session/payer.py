@@ -113,13 +113,19 @@ class PayerSession(SessionBase[PayerState]):
         max_message_size: int = 4096,
         timeouts: Timeouts | None = None,
         advertised_tag: str | None = None,
+        new_key: Callable[[], KeyPair] = KeyPair.generate,
     ) -> None:
         """``find_payment(invoice_id)`` returns the payment already persisted for that invoice.
 
         ``advertised_tag``: the session tag this payer advertised; an offer naming another
         one (or none) is refused with HANDSHAKE_TAG_MISMATCH before anything else is said.
+
+        ``new_key``: where fresh X25519 key pairs come from, called once for the Noise
+        ephemeral (here) and once more for the one-time static key of a refusal in Noise
+        message 3. Random unless a transcript (``protocol/vectors/sessions.json``) fixes them.
         """
         self._wallet = wallet
+        self._new_key = new_key
         self._advertised_tag = advertised_tag
         self._allowance: SignedDocument[Allowance] = open_as(wallet.allowance, Allowance)
         if self._allowance.doc.wallet != public_key(wallet.identity):
@@ -140,6 +146,7 @@ class PayerSession(SessionBase[PayerState]):
                 static=None,  # revealed with the payment only (see the module docstring)
                 chunk_size=MIN_CHUNK_SIZE,  # until the offer says more
                 reassembly_timeout_ms=self._timeouts.reassembly_ms,
+                ephemeral=new_key(),
             ),
             identity=wallet.identity,
         )
@@ -210,7 +217,7 @@ class PayerSession(SessionBase[PayerState]):
             return
         with contextlib.suppress(ProtocolError):  # else the peer times out
             if self._channel.needs_static:
-                self._channel.reveal(KeyPair.generate())  # a key nobody will see again
+                self._channel.reveal(self._new_key())  # a key nobody will see again
             self._send(MessageKind.REFUSAL, encode_refusal(refusal_code(code)))
 
     def _session_hashes(self) -> tuple[bytes | None, bytes | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from nacl.signing import SigningKey
 
@@ -10,7 +11,7 @@ from protocol import cbor
 from protocol.builders import make_allowance, make_invoice, make_payment, make_receipt
 from protocol.chain import ChainHead
 from protocol.cose import Kind, sign1
-from protocol.documents import Allowance, Invoice, Payment, Receipt, Verdict
+from protocol.documents import Allowance, Document, Invoice, Payment, Receipt, Verdict
 from protocol.keys import public_key, signing_key_from_seed
 from protocol.verify import SignedDocument
 
@@ -80,3 +81,18 @@ class World:
 def resign(key: SigningKey, kind: Kind, payload: dict[int, object]) -> bytes:
     """Sign an arbitrary payload map as ``kind``, bypassing every document rule."""
     return sign1(key, kind, cbor.encode(payload))  # type: ignore[arg-type]
+
+
+def doc_json(doc: Document) -> dict[str, Any]:
+    """A document's fields as JSON, in wire order: bytes as hex, a verdict by name."""
+    out: dict[str, Any] = {}
+    for _, name in doc.WIRE:
+        value = getattr(doc, name)
+        if isinstance(value, bytes):
+            value = value.hex()
+        elif isinstance(value, tuple):
+            value = [v.hex() for v in value]
+        elif isinstance(value, Verdict):
+            value = value.name.lower()
+        out[name] = value
+    return out

@@ -30,7 +30,7 @@ from protocol.documents import Document, Invoice, Payment, Verdict, to_payload
 from protocol.keys import key_id, public_key, signing_key_from_seed
 from protocol.trustlists import make_issuer_set, make_revocation_list
 from protocol.verify import MAX_CLOCK_SKEW, SignedDocument, open_as
-from tests.protocol.docworld import NOW, World, seed
+from tests.protocol.docworld import NOW, World, doc_json, seed
 from tests.protocol.session_vectors import sessions
 
 OUT = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
@@ -53,20 +53,6 @@ def _keys() -> dict[str, dict[str, str]]:
     return out
 
 
-def _json_doc(doc: Document) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for _, name in doc.WIRE:
-        value = getattr(doc, name)
-        if isinstance(value, bytes):
-            value = value.hex()
-        elif isinstance(value, tuple):
-            value = [v.hex() for v in value]
-        elif isinstance(value, Verdict):
-            value = value.name.lower()
-        out[name] = value
-    return out
-
-
 def _valid(name: str, signed: SignedDocument[Document], description: str) -> Case:
     return {
         "name": name,
@@ -77,7 +63,7 @@ def _valid(name: str, signed: SignedDocument[Document], description: str) -> Cas
         "data": signed.raw.hex(),
         "valid": True,
         "hash": signed.hash.hex(),
-        "document": _json_doc(signed.doc),
+        "document": doc_json(signed.doc),
     }
 
 
