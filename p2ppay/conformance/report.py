@@ -14,6 +14,7 @@ from typing import Any
 
 from p2ppay.conformance.cases import Case, Role
 from p2ppay.conformance.context import Observed
+from p2ppay.errors import AppErrorCode
 
 __all__ = ["CaseResult", "Report"]
 
@@ -39,7 +40,7 @@ class CaseResult:
 
     def got(self) -> str:
         if self.observed is None:
-            return f"not run ({self.error})"
+            return "not run" if self.error is None else f"not run ({self.error})"
         return self.observed.detail or self.observed.outcome
 
     def to_json(self) -> dict[str, Any]:
@@ -93,7 +94,9 @@ class Report:
         if self.issuer is not None:
             body["issuer"] = self.issuer
         if not self.passed:
-            body["error"] = self.error or "CONFORMANCE_FAILED"
+            code = AppErrorCode.DEVICE_NOT_FOUND if self.error else AppErrorCode.CONFORMANCE_FAILED
+            body["error"] = code.name
+            body["code"] = int(code)
         return body
 
     def lines(self) -> list[str]:

@@ -23,6 +23,7 @@ from p2ppay.conformance.as_payer import run_payee_case
 from p2ppay.conformance.cases import Action, Case, Outcome, Role
 from p2ppay.conformance.context import Context, DeviceNotFound, Observed
 from p2ppay.conformance.report import CaseResult, Report
+from p2ppay.errors import AppErrorCode
 from protocol.builders import make_allowance
 from protocol.documents import Allowance
 from protocol.keys import public_key
@@ -31,7 +32,7 @@ from protocol.verify import SignedDocument
 
 __all__ = ["DEVICE_NOT_FOUND", "instruction", "run_cases", "throwaway_allowance"]
 
-DEVICE_NOT_FOUND = "DEVICE_NOT_FOUND"
+DEVICE_NOT_FOUND = AppErrorCode.DEVICE_NOT_FOUND.name
 
 ALLOWANCE_TTL = 24 * 3600
 """Seconds the runner's throwaway allowance is valid."""
@@ -87,7 +88,7 @@ async def run_cases(ctx: Context, role: Role, cases: tuple[Case, ...], report: R
                 CaseResult(case=case, observed=None, error=f"{DEVICE_NOT_FOUND}: {exc}")
             )
             report.results.extend(
-                CaseResult(case=rest, observed=None, error="not run") for rest in cases[index + 1 :]
+                CaseResult(case=rest, observed=None) for rest in cases[index + 1 :]
             )
             break
         except GattError as exc:
