@@ -79,7 +79,7 @@ def test_our_payee_driven_by_the_runners_instructions_passes_every_case(
             elif "on the device: the link was cut on purpose: resume" in line:
                 cli("--home", payee, "resume", invoice_id, *dut, check=False)
                 done.append("resume")
-        out, err = runner.communicate(timeout=60)
+        out, _ = runner.communicate(timeout=60)
     finally:
         _stop(runner)
     report = json.loads(out)
