@@ -87,7 +87,9 @@ def _code(code: int) -> str:
 class Peer:
     """The runner's end of one session (see the module docstring)."""
 
-    def __init__(self, link: Link, channel: Channel, *, clock: Clock) -> None:
+    def __init__(
+        self, link: Link, channel: Channel, *, clock: Clock, peer_is_payee: bool = False
+    ) -> None:
         self.link = link
         self.channel = channel
         self._clock = clock
@@ -95,6 +97,9 @@ class Peer:
         """This session's invoice hash, once known (an ABORT must name it)."""
         self.payment_hash: bytes | None = None
         """The hash of the payment sent or received in this session, once there is one."""
+        self.peer_is_payee = peer_is_payee
+        """The DUT is the payee: its ABORTs must name the invoice, which it always has
+        (SESSIONS.md 3.4), even before the runner saw it."""
 
     @classmethod
     def opener(cls, link: Link, identity: KeyPair, *, chunk_size: int, clock: Clock) -> Peer:
@@ -114,7 +119,7 @@ class Peer:
         channel = Channel(
             opener=False, static=None, chunk_size=20, reassembly_timeout_ms=REASSEMBLY_MS
         )
-        return cls(link, channel, clock=clock)
+        return cls(link, channel, clock=clock, peer_is_payee=True)
 
     async def send(
         self, kind: MessageKind, body: bytes, *, malformed: bool = False, cut: bool = False
@@ -201,7 +206,7 @@ class Peer:
                 raise RemoteProtocolError(
                     ErrorCode.SESSION_DOCUMENT_MISMATCH, f"the ABORT names another {what}"
                 )
-        if self.invoice_hash is not None and abort.invoice is None:
+        if abort.invoice is None and (self.invoice_hash is not None or self.peer_is_payee):
             raise RemoteProtocolError(
                 ErrorCode.SESSION_DOCUMENT_MISMATCH, "the ABORT does not name the invoice"
             )

@@ -207,3 +207,22 @@ async def test_our_payee_passes_every_case(tmp_path: Path, mtu: int) -> None:
     report = await _run_against_payee(homes, issuer, mtu)
     assert report.passed, "\n".join(report.lines())
     assert [r.case.name for r in report.results] == [c.name for c in cases_for(Role.PAYEE)]
+
+
+async def test_a_payee_whose_aborts_name_no_invoice_fails_the_cases_that_abort(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A payee that signs its ABORTs without the session's invoice hash (SESSIONS.md 3.4: an
+    ABORT names the session it ends, so it cannot be replayed into another) fails exactly the
+    three cases where it must abort; the runner reports the ABORT as not verifying."""
+    import protocol.session.payee as payee_session
+
+    monkeypatch.setattr(payee_session.PayeeSession, "_session_hashes", lambda self: (None, None))
+    homes = make_homes(tmp_path)
+    issuer = SigningKey.generate()
+    with homes.open_payee() as wallet:
+        wallet.trust_issuer(public_key(issuer), now=_clock() // 1000)
+    report = await _run_against_payee(homes, issuer)
+    failed = _failed(report)
+    assert set(failed) == {"unknown-currency", "forged-signature", "stale-payment"}, failed
+    assert all("710 SESSION_DOCUMENT_MISMATCH" in got for got in failed.values()), failed
