@@ -10,7 +10,6 @@ mid-message, resumes the same invoice in a new session and requires the identica
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from p2ppay.conformance.cases import Action, Case, Fault, InvoiceKnob, Outcome
 from p2ppay.conformance.context import Context, Observed, observed_from
@@ -39,40 +38,34 @@ STALE_AGE = 7200
 MAX_MESSAGE = 4096
 
 
-@dataclass
-class _Session:
-    peer: Peer
-    problems: list[str]
-
-
 async def run_payer_case(ctx: Context, case: Case) -> Observed:
     """Run ``case`` against a payer DUT; see the module docstring."""
     problems: list[str] = []
     invoice = _invoice(ctx, case.invoice)
     currency = UNKNOWN_CURRENCY if case.invoice is InvoiceKnob.UNKNOWN_CURRENCY else ctx.currency
     await ctx.operator(case, case.action)
-    session, heard = await _open(ctx, invoice, currency, case, problems)
+    peer, heard = await _open(ctx, invoice, currency, case, problems)
     wait = ctx.human_wait if case.action in (Action.APPROVE, Action.DECLINE) else ctx.patience
     if heard is None:
-        heard = await session.peer.hear(wait)
+        heard = await peer.hear(wait)
     if not heard.is_message(MessageKind.PAYMENT):
-        await session.peer.link.aclose()
+        await peer.link.aclose()
         return observed_from(heard, problems)
     assert heard.message is not None
-    payment = _check_payment(ctx, session.peer, heard.message.body, invoice, problems)
+    payment = _check_payment(ctx, peer, heard.message.body, invoice, problems)
     if payment is None:
-        await session.peer.link.aclose()
+        await peer.link.aclose()
         return Observed(
             outcome=Outcome.OTHER, detail="the payment does not verify", problems=tuple(problems)
         )
     if case.fault is Fault.CUT:
-        await _send_receipt(ctx, session.peer, payment, cut=True)
+        await _send_receipt(ctx, peer, payment, cut=True)
         await ctx.operator(case, Action.RESUME)
-        session, heard = await _open(ctx, invoice, currency, case, problems, resumed=True)
+        peer, heard = await _open(ctx, invoice, currency, case, problems, resumed=True)
         if heard is None:
-            heard = await session.peer.hear(ctx.patience)
+            heard = await peer.hear(ctx.patience)
         if not heard.is_message(MessageKind.PAYMENT):
-            await session.peer.link.aclose()
+            await peer.link.aclose()
             problems.append(f"resumed session: {heard.describe()} where the same payment was due")
             return observed_from(heard, problems)
         assert heard.message is not None
@@ -81,9 +74,9 @@ async def run_payer_case(ctx: Context, case: Case) -> Observed:
                 "the resumed session carried another payment than the first one "
                 "(SESSIONS.md 3.6: exactly the same bytes, no second counter)"
             )
-    await _send_receipt(ctx, session.peer, payment, cut=False)
-    after = await session.peer.hang_up_within(ctx.patience)
-    await session.peer.link.aclose()
+    await _send_receipt(ctx, peer, payment, cut=False)
+    after = await peer.hang_up_within(ctx.patience)
+    await peer.link.aclose()
     if after.kind is not HeardKind.CLOSED:
         problems.append(f"after the receipt the payer did not hang up: {after.describe()}")
     return Observed(
@@ -101,9 +94,9 @@ async def _open(
     problems: list[str],
     *,
     resumed: bool = False,
-) -> tuple[_Session, Heard | None]:
-    """Connect, offer, read the answer, send the invoice. Returns the session and, if the
-    session already ended before the invoice could go, what the DUT did instead."""
+) -> tuple[Peer, Heard | None]:
+    """Connect, offer, read the answer, send the invoice. Returns the runner's end and, if the
+    session ended before the invoice could go, what the DUT did instead."""
     link = await ctx.radio.connect()
     small = case.fault is Fault.CUT  # many chunks per message, so a cut lands mid-message
     chunk_size = MIN_CHUNK_SIZE if small else link.max_chunk
@@ -113,7 +106,6 @@ async def _open(
         chunk_size=chunk_size,
         clock=ctx.clock,
     )
-    session = _Session(peer=peer, problems=problems)
     offer = Offer.from_capabilities(
         Capabilities(
             max_message_size=MAX_MESSAGE, max_chunk_size=chunk_size, currencies=(currency,)
@@ -123,18 +115,18 @@ async def _open(
     await peer.send(MessageKind.OFFER, offer.encode())
     heard = await peer.hear(ctx.patience)
     if not heard.is_message(MessageKind.ANSWER):
-        return session, heard
+        return peer, heard
     assert heard.message is not None
     try:
         answer = check_answer(offer, Answer.decode(heard.message.body))
     except ProtocolError as exc:
         await link.aclose()
-        return session, Heard(kind=HeardKind.BROKEN, code=int(exc.code), detail=exc.message)
+        return peer, Heard(kind=HeardKind.BROKEN, code=int(exc.code), detail=exc.message)
     _check_answer(offer, answer, link.peer.att_mtu, problems, resumed=resumed)
     peer.channel.apply(answer)
     peer.invoice_hash = document_hash(invoice)
     await peer.send(MessageKind.INVOICE, invoice, malformed=case.fault is Fault.MALFORMED_CHUNK)
-    return session, None
+    return peer, None
 
 
 def _check_answer(
@@ -177,11 +169,11 @@ def _invoice(ctx: Context, knob: InvoiceKnob) -> bytes:
         key, amount=amount, currency=ctx.currency, now=created, memo="conformance", ttl=300
     )
     if knob is InvoiceKnob.FORGED:
-        return with_payload(good.raw, replace_amount(good.doc, good.doc.amount + 1))
+        return with_payload(good.raw, _with_amount(good.doc, good.doc.amount + 1))
     return good.raw
 
 
-def replace_amount(doc: Invoice, amount: int) -> Invoice:
+def _with_amount(doc: Invoice, amount: int) -> Invoice:
     return doc.model_copy(update={"amount": amount})
 
 
