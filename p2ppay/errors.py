@@ -216,6 +216,11 @@ class AppErrorCode(IntEnum):
     """The auto-approval limits are inconsistent (non-positive, or a total below one payment)."""
     INVOICE_EXPIRED = 1308
     """``resume`` of an invoice that expired before any payment for it was stored."""
+    DEVICE_NOT_FOUND = 1309
+    """``conformance``: the device under test did not advertise (a payer) or connect (a
+    payee) within ``--within`` seconds."""
+    CONFORMANCE_FAILED = 1310
+    """``conformance``: the device under test failed at least one case (the report says which)."""
 
     # 14xx: kiosk daemon (p2ppay/kiosk)
     KIOSK_CONFIG_INVALID = 1400

@@ -46,6 +46,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "doctor_cmd",
     "demo_cmd",
     "kiosk_cmd",
+    "conformance_cmd",
 )
 
 

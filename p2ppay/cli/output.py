@@ -50,6 +50,8 @@ _FAILED_APP = frozenset(
         "ALLOWANCE_NOT_MINE",
         "NOT_COMPLETE",
         "INVOICE_EXPIRED",
+        "DEVICE_NOT_FOUND",
+        "CONFORMANCE_FAILED",
     }
 )
 _USAGE_APP = frozenset({"BAD_KEY", "BAD_NAME", "AMBIGUOUS_ID", "BAD_APPROVAL_LIMITS"})

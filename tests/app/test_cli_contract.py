@@ -26,7 +26,14 @@ from p2ppay.cli import build_parser, main
 EXIT_CODES = {0, 1, 2, 3}
 # They would do real work with good arguments (serve, run the demo, probe adapters):
 # their usage errors are checked, not random arguments.
-LONG_RUNNING = {("ledger", "serve"), ("demo",), ("doctor",), ("kiosk",), ("scan",)}
+LONG_RUNNING = {
+    ("ledger", "serve"),
+    ("demo",),
+    ("doctor",),
+    ("kiosk",),
+    ("scan",),
+    ("conformance",),
+}
 
 
 def _commands(
@@ -155,6 +162,7 @@ ON_AIR_OR_NETWORK = {
     ("statement",),
     ("allowance", "request"),
     ("ledger", "deposit"),
+    ("conformance",),
 }
 OFFLINE = [c for c in COMMANDS if c not in LONG_RUNNING | ON_AIR_OR_NETWORK]
 

@@ -24,7 +24,7 @@ from tests.bluez import guest_run
 from tests.bluez.vm import SETUP_HINT, VmRun, missing_prerequisites, run_in_vm
 from tests.cli_world import set_up_wallets
 
-VM_TIMEOUT = 900.0
+VM_TIMEOUT = 1100.0
 _STACK_STEPS = {
     10: "loading hci_vhci",
     11: "starting dbus",

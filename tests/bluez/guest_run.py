@@ -9,6 +9,10 @@ adapter, the central / payee on the odd one. Sessions, in order, one per pair:
 2. ``payment``: the CLI as a script would drive it, ``p2ppay request`` on the payee's
    adapter and ``p2ppay pay --once`` on the payer's, running at the same time, with the
    wallet homes the host prepared in ``OUT/wallets``.
+3. ``conformance``: ``p2ppay pay`` (bless on BlueZ) on the even adapter is the device under
+   test, and ``p2ppay conformance --role payer`` runs on Bumble over the odd controller's raw
+   HCI socket (``bumble:hci-socket:N``, the controller taken from BlueZ first): two host
+   stacks and two controllers, as a kiosk on a USB dongle meets a laptop on BlueZ.
 
 In every session the central (payee) starts first and the peripheral (payer) only once the
 central's adapter is scanning: btvirt reports an advertisement once, when it is switched on,
@@ -37,6 +41,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
@@ -46,11 +51,15 @@ from typing import Any
 from gatt.spec import new_session_tag
 from tests.bluez.guest_exchange import GO_FILE, SESSIONS, STEP
 
-CONTROLLERS = 8
-"""btvirt controllers: one pair for each of the three sessions and one spare pair."""
+CONTROLLERS = 10
+"""btvirt controllers: one pair for each of the four sessions and one spare pair."""
 RETRIES = 1
 """Sessions per boot that may run again on the spare pair after their sides never met."""
 PAYMENT = "payment"
+CONFORMANCE = "conformance"
+SYSTEM_PYTHON = "/usr/bin/python3"
+"""Debian's Python, built with AF_BLUETOOTH (Bumble's hci-socket transport needs it; a
+pyenv-built interpreter may lack it): it runs the runner on this venv's packages."""
 PAY_AMOUNT = ("12.50", "EUR")
 AUTO_APPROVE = "20.00"
 FIND_WITHIN = STEP
@@ -203,11 +212,62 @@ def run_payment(folder: Path, shared: Path, pair: tuple[str, str]) -> bool:
     return bool((folder / "pay.out").read_bytes().strip())
 
 
+def _system_python_env() -> dict[str, str]:
+    """Run the repository with Debian's Python on this venv's installed packages (same
+    CPython minor version, same ABI)."""
+    packages = sysconfig.get_paths()["purelib"]
+    repo = str(Path(__file__).resolve().parents[2])
+    return {**_env(), "PYTHONPATH": os.pathsep.join((repo, packages))}
+
+
+def run_conformance(folder: Path, shared: Path, pair: tuple[str, str]) -> bool:
+    """Our payer (bless, ``pair[0]``) under the conformance runner (Bumble, raw HCI socket of
+    ``pair[1]``); True if the sides met (the runner observed at least one case)."""
+    wallets = Path(tempfile.mkdtemp(prefix="conformance-"))
+    shutil.copytree(shared / "payer", wallets / "payer")
+    index = pair[1].removeprefix("hci")
+    # Bumble binds the HCI user channel, which the kernel grants only for a controller that
+    # is down: take it from BlueZ.
+    down = subprocess.run(["btmgmt", "--index", index, "power", "off"], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    (folder / "power-off.txt").write_text(down.stdout + down.stderr)
+    payer_argv = _cli(
+        wallets / "payer", "pay", "--adapter", pair[0], "--auto-approve-up-to", AUTO_APPROVE,
+        "--auto-approve-count", "10", "--json",
+    )  # fmt: skip
+    runner_argv = [
+        SYSTEM_PYTHON, "-m", "p2ppay", "--home", str(wallets / "runner"), "conformance",
+        "--role", "payer", "--adapter", f"bumble:hci-socket:{index}", "--within", str(STEP),
+        "--patience", "20", "--non-interactive", "--json",
+    ]  # fmt: skip
+    names = ("pay.out", "pay.err", "runner.out", "runner.err")
+    files = {name: (folder / name).open("wb") for name in names}
+    try:
+        payer = subprocess.Popen(
+            payer_argv, stdout=files["pay.out"], stderr=files["pay.err"], env=_env()
+        )
+        runner = subprocess.Popen(
+            runner_argv, stdout=files["runner.out"], stderr=files["runner.err"],
+            env=_system_python_env(),
+        )  # fmt: skip
+        runner_rc = _stop(runner, 8 * STEP)
+        payer.send_signal(signal.SIGTERM)
+        payer_rc = _stop(payer, STEP / 2)
+    finally:
+        for file in files.values():
+            file.close()
+    (folder / "attempt.json").write_text(
+        json.dumps({"pair": pair, "pay_rc": payer_rc, "runner_rc": runner_rc})
+    )
+    report = _read_json(folder / "runner.out")
+    return any(case.get("observed") is not None for case in report.get("cases", []))
+
+
 def main(out: Path) -> int:
     pairs = Pairs()
     retries_left = RETRIES
     summary: dict[str, dict[str, Any]] = {}
-    for session in (*SESSIONS, PAYMENT):
+    for session in (*SESSIONS, PAYMENT, CONFORMANCE):
         attempts: list[dict[str, Any]] = []
         summary[session] = {"attempts": attempts}
         while True:
@@ -217,6 +277,8 @@ def main(out: Path) -> int:
             print(f"[guest_run] {session} attempt {len(attempts) + 1} on {pair}", flush=True)
             if session == PAYMENT:
                 met = run_payment(folder, out / "wallets", pair)
+            elif session == CONFORMANCE:
+                met = run_conformance(folder, out / "wallets", pair)
             else:
                 met = run_exchange(folder, session, pair)
             attempts.append({"folder": folder.name, "pair": list(pair), "met": met})
