@@ -213,6 +213,9 @@ class AppErrorCode(IntEnum):
     """The auto-approval limits are inconsistent (non-positive, or a total below one payment)."""
     INVOICE_EXPIRED = 1308
     """``resume`` of an invoice that expired before any payment for it was stored."""
+    PAYMENT_REFUSED = 1312
+    """``resume`` of a payment the payee refused with a signed Abort: there is nothing to
+    resume (no receipt will come); ``sync`` asks the ledger for its final word."""
 
     # 14xx: kiosk daemon (p2ppay/kiosk)
     KIOSK_CONFIG_INVALID = 1400

@@ -50,6 +50,7 @@ _FAILED_APP = frozenset(
         "ALLOWANCE_NOT_MINE",
         "NOT_COMPLETE",
         "INVOICE_EXPIRED",
+        "PAYMENT_REFUSED",
     }
 )
 _USAGE_APP = frozenset({"BAD_KEY", "BAD_NAME", "AMBIGUOUS_ID", "BAD_APPROVAL_LIMITS"})
