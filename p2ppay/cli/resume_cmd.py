@@ -18,8 +18,13 @@ import argparse
 
 import anyio
 
-from gatt.link import LinkOptions
-from p2ppay.cli.collect import add_collect_options, collect, collect_and_report, payee_role
+from p2ppay.cli.collect import (
+    add_collect_options,
+    collect,
+    collect_and_report,
+    link_options,
+    payee_role,
+)
 from p2ppay.cli.common import home_of, now_s, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode, StoreError
@@ -91,8 +96,8 @@ def _already_paid(
     try:
         with out.live_status():
             outcome = anyio.run(
-                collect, payee_role(args, wallet, out), args.adapter,
-                LinkOptions(max_att_mtu=args.mtu), invoice,
+                collect, payee_role(args, wallet, out), args.adapter, link_options(args),
+                invoice,
             )  # fmt: skip
         redelivered = outcome.completed
     except AppError as exc:
