@@ -31,6 +31,7 @@ from p2ppay.roles.selection import PayerChoice, choose_payer
 from p2ppay.store import Role
 from p2ppay.store.documents import incoming_payment, invoice_record, last_seen, receipt_record
 from p2ppay.wallet import Wallet
+from p2ppay.wallet.contacts import counterparty, load_contacts, sendable_label
 from p2ppay.wallet.limits import parse_limits
 from protocol import Invoice, ProtocolError, SignedDocument, format_amount, make_invoice
 from protocol.chain import ChainHead, ChainKey
@@ -93,7 +94,8 @@ class PayeeRole:
 
         The invoice always lists the issuers this payee accepts (the newest
         ``MAX_INVOICE_ISSUERS`` it trusts), so a payer whose issuer it would refuse declines
-        before it signs or uses a counter; ``NO_TRUSTED_ISSUER`` when it trusts none.
+        before it signs or uses a counter; ``NO_TRUSTED_ISSUER`` when it trusts none. It
+        carries the wallet's label (``init --label``), if it has one, for payers to see.
         """
         now = self._seconds()
         trusted = [i.public_key for i in self.wallet.store.trust.issuers()]
@@ -112,6 +114,7 @@ class PayeeRole:
                 now=now,
                 ttl=ttl,
                 issuers=issuers,
+                label=sendable_label(self.wallet.config.label),
             )
             self._check_limits(amount, currency, now)
         except ProtocolError as exc:
@@ -284,8 +287,10 @@ class _PayeeEvents:
         if isinstance(event, PaymentReceived):
             payment = event.payment
             amount = format_amount(payment.amount, payment.currency)
+            name = load_contacts(self.role.wallet.home).name_of(payment.payer)
+            payer = counterparty(payment.payer, label=payment.label, name=name)
             self.role.progress(
-                f"payment verified offline: {amount} {payment.currency}, "
+                f"payment verified offline: {amount} {payment.currency} from {payer}, "
                 f"payer counter {payment.counter}{' (resumed)' if event.resumed else ''}"
             )
         elif isinstance(event, PersistRequired):

@@ -49,6 +49,7 @@ from p2ppay.store.documents import (
 )
 from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.wallet import Wallet
+from p2ppay.wallet.contacts import sendable_label
 from protocol import ErrorCode, Invoice, Payment, Receipt, format_amount, open_as
 from protocol.session import (
     Completed,
@@ -94,6 +95,7 @@ class PayerRole:
                 identity=self.wallet.identity.signing_key,
                 allowance=state.allowance.signed,
                 head=payer_head(state.allowance),
+                label=sendable_label(self.wallet.config.label),  # sent with the payment only
             ),
             find_payment=find_payment(self.wallet.store),
             max_chunk_size=link.max_chunk,
