@@ -103,3 +103,13 @@ async def test_the_payee_tells_the_time_left_of_each_step_it_waits_on(tmp_path: 
     assert bounded["connected"] == timeouts.handshake_ms / 1000
     approval = bounded["waiting for the payer's approval"]
     assert 0 < approval <= timeouts.payment_ms / 1000
+
+
+def test_the_scan_table_counts_down_its_listening_time() -> None:
+    from rich.console import Console
+
+    from p2ppay.cli.scan_cmd import _table
+
+    console = Console(file=io.StringIO(), width=100)
+    console.print(_table({}, left=2.4))
+    assert "payers nearby (strongest first) · 3 s left" in console.file.getvalue()  # type: ignore[attr-defined]
