@@ -201,6 +201,9 @@ _SESSIONS_V3 = f"""CREATE TABLE sessions_v3 (
         recovered INTEGER NOT NULL CHECK (recovered IN (0, 1))
     ) STRICT"""
 
+_REFUSED_IN_V2 = """role = 'payer' AND state = 'resumable' AND invoice_id IN (
+    SELECT invoice_id FROM outbox WHERE role = 'payer' AND detail LIKE 'refused by the payee%')"""
+
 _V3: tuple[str, ...] = (
     # A payer's session whose payment the payee refused with a signed Abort ends
     # 'refused' (terminal), never 'resumable'. SQLite cannot alter a CHECK: the table is
@@ -212,10 +215,12 @@ _V3: tuple[str, ...] = (
     "CREATE INDEX sessions_by_invoice ON sessions (invoice_id, role)",
     "CREATE INDEX sessions_by_state ON sessions (state)",
     # Sessions that ended 'resumable' for a payment the payee had refused (before this
-    # version the outbox was the only place that said so) are refused too.
-    """UPDATE sessions SET state = 'refused' WHERE role = 'payer' AND state = 'resumable'
-       AND invoice_id IN (SELECT invoice_id FROM outbox
-                          WHERE role = 'payer' AND detail LIKE 'refused by the payee%')""",
+    # version the outbox was the only place that said so) are refused too, and the audit
+    # trail says when and why.
+    f"""INSERT INTO session_events (session_id, at, state, error_code, detail)
+        SELECT session_id, updated_at, 'refused', error_code, 'refused by the payee: ' ||
+               'set by store migration 3' FROM sessions WHERE {_REFUSED_IN_V2} ORDER BY seq""",
+    f"UPDATE sessions SET state = 'refused' WHERE {_REFUSED_IN_V2}",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)

@@ -207,11 +207,16 @@ def test_a_version_2_store_upgrades_keeping_every_row(tmp_path: Path) -> None:
         assert store.sessions.get(failed).state is SessionState.FAILED
     after = _rows(path)
     assert _user_version(path) == SCHEMA_VERSION
-    # Every row of every table is kept; only the refused session's state changed.
+    # Every row of every table is kept; only the refused session's state changed, and its
+    # audit trail says so.
     expected = dict(before)
     expected["sessions"] = [
         (*r[:3], "refused", *r[4:]) if r[1] == ids[0] else r for r in before["sessions"]
     ]
+    *kept, event = after["session_events"]
+    assert kept == before["session_events"]
+    assert event[1:3] == (ids[0], NOW) and event[3] == "refused"
+    expected["session_events"] = after["session_events"]
     assert after == expected
     conn = sqlite3.connect(path)
     try:
