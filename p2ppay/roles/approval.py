@@ -121,9 +121,10 @@ class CappedAutoApprove:
         if why is None:
             self.approved += 1
             self.spent += invoice.amount
+            named = "" if invoice.label is None else f' "{invoice.label}" (self-named)'
             self.log(
-                f"auto-approved {amount} {invoice.currency} to payee {invoice.payee.hex()} "
-                f"(short authentication string {sas}; "
+                f"auto-approved {amount} {invoice.currency} to payee {invoice.payee.hex()}"
+                f"{named} (short authentication string {sas}; "
                 f"{self.approved} of {self.limits.count} automatic payment(s))"
             )
             return Decision(approve=True, automatic=True)
