@@ -221,6 +221,9 @@ class AppErrorCode(IntEnum):
     payee) within ``--within`` seconds."""
     CONFORMANCE_FAILED = 1310
     """``conformance``: the device under test failed at least one case (the report says which)."""
+    PAYMENT_REFUSED = 1312
+    """``resume`` of a payment the payee refused with a signed Abort: there is nothing to
+    resume (no receipt will come); ``sync`` asks the ledger for its final word."""
 
     # 14xx: kiosk daemon (p2ppay/kiosk)
     KIOSK_CONFIG_INVALID = 1400

@@ -47,8 +47,10 @@ def make_invoice(
     issuers: tuple[bytes, ...] | None = None,
     invoice_id: bytes | None = None,
     nonce: bytes | None = None,
+    label: str | None = None,
 ) -> SignedDocument[Invoice]:
-    """An invoice for ``amount`` minor units, created ``now``, payable for ``ttl`` seconds."""
+    """An invoice for ``amount`` minor units, created ``now``, payable for ``ttl`` seconds;
+    ``label``: the name the payee shows payers (None: the field is absent)."""
     doc = Invoice(
         id=os.urandom(ID_SIZE) if invoice_id is None else invoice_id,
         payee=public_key(payee_key),
@@ -59,6 +61,7 @@ def make_invoice(
         expires=now + ttl,
         nonce=os.urandom(NONCE_SIZE) if nonce is None else nonce,
         issuers=issuers,
+        label=label,
     )
     return sign(payee_key, doc)
 
@@ -92,8 +95,10 @@ def make_payment(
     invoice: SignedDocument[Invoice],
     allowance: SignedDocument[Allowance],
     head: ChainHead | None,
+    label: str | None = None,
 ) -> SignedDocument[Payment]:
-    """Pay ``invoice`` as the next link after ``head`` (None: the allowance's first payment).
+    """Pay ``invoice`` as the next link after ``head`` (None: the allowance's first payment);
+    ``label``: the name the payer shows the payee it pays (None: the field is absent).
 
     The caller must persist the returned payment (and its head) before sending it.
     """
@@ -111,6 +116,7 @@ def make_payment(
         prev=None if head is None else head.hash,
         spent=amount if head is None else head.spent + amount,
         allowance=allowance.raw,
+        label=label,
     )
     return sign(payer_key, doc, allowance=allowance)
 

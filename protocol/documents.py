@@ -33,6 +33,7 @@ __all__ = [
     "ID_SIZE",
     "MAX_INTEGER",
     "MAX_ISSUERS",
+    "MAX_LABEL_CHARS",
     "MAX_MEMO_BYTES",
     "MAX_REASON_BYTES",
     "NONCE_SIZE",
@@ -47,6 +48,7 @@ __all__ = [
     "Receipt",
     "RevocationList",
     "Verdict",
+    "check_label",
     "check_rules",
     "from_payload",
     "kind_of",
@@ -64,6 +66,16 @@ MAX_REASON_BYTES = 128
 """Longest abort reason, in UTF-8 bytes."""
 MAX_ISSUERS = 16
 """Most issuer key ids an invoice may list."""
+MAX_LABEL_CHARS = 32
+"""Longest self-chosen label (invoice, payment), in Unicode code points."""
+_LABEL_FORBIDDEN = frozenset(
+    [*range(0x00, 0x20), *range(0x7F, 0xA0), 0xAD, 0x061C, 0x180E, *range(0x200B, 0x2010),
+     *range(0x2028, 0x202F), *range(0x2060, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC)]
+)  # fmt: skip
+"""Code points a label may not hold: control characters (C0, DEL, C1), line and paragraph
+separators, and the invisible ones that reorder or hide text (zero-width, bidirectional
+embeddings and overrides, soft hyphen, interlinear annotation): a fixed list, so every
+implementation refuses the same labels whatever its Unicode version."""
 
 MAX_LIST_ISSUERS = 64
 """Most issuer keys a ledger's issuer set may hold."""
@@ -113,7 +125,8 @@ class Invoice(_Doc):
 
     KIND = Kind.INVOICE
     WIRE = ((1, "id"), (2, "payee"), (3, "amount"), (4, "currency"), (5, "memo"),
-            (6, "created"), (7, "expires"), (8, "nonce"), (9, "issuers"))  # fmt: skip
+            (6, "created"), (7, "expires"), (8, "nonce"), (9, "issuers"),
+            (10, "label"))  # fmt: skip
     SIGNER = "payee"
 
     id: Annotated[bytes, Field(min_length=ID_SIZE, max_length=ID_SIZE)]
@@ -126,6 +139,9 @@ class Invoice(_Doc):
     nonce: Annotated[bytes, Field(min_length=NONCE_SIZE, max_length=NONCE_SIZE)]
     issuers: tuple[Kid, ...] | None = None
     """Key ids of the issuers whose allowances the payee accepts; None = any it trusts."""
+    label: str | None = None
+    """The name the payee chose to show payers (self-asserted: a payer's contacts book
+    names a key it knows better); absent when the payee chose none. See :func:`check_label`."""
 
 
 class Allowance(_Doc):
@@ -151,7 +167,7 @@ class Payment(_Doc):
 
     KIND = Kind.PAYMENT
     WIRE = ((1, "invoice"), (2, "payer"), (3, "amount"), (4, "currency"), (5, "counter"),
-            (6, "prev"), (7, "spent"), (8, "allowance"))  # fmt: skip
+            (6, "prev"), (7, "spent"), (8, "allowance"), (9, "label"))  # fmt: skip
     SIGNER = "payer"
 
     invoice: Hash
@@ -167,6 +183,10 @@ class Payment(_Doc):
     """Cumulative amount spent under the allowance, this payment included."""
     allowance: bytes
     """The allowance's exact COSE_Sign1 bytes."""
+    label: str | None = None
+    """The name the payer chose to show the payee it pays, sent only here: with the payment,
+    once it decided to pay, never before (SESSIONS.md, "Identity hiding"). See
+    :func:`check_label`."""
 
 
 class Receipt(_Doc):
@@ -340,6 +360,8 @@ def check_rules(doc: Document, *, error: type[ProtocolError]) -> None:
             0 < len(doc.issuers) <= MAX_ISSUERS and len(set(doc.issuers)) == len(doc.issuers)
         ):
             raise error(ErrorCode.DOC_FIELD_VALUE, "issuers: 1..16 distinct key ids")
+        if doc.label is not None:
+            check_label(doc.label, error=error)
     elif isinstance(doc, Payment):
         check_currency(doc.currency, error=error)
         check_amount(doc.amount, error=error)
@@ -348,6 +370,8 @@ def check_rules(doc: Document, *, error: type[ProtocolError]) -> None:
             raise error(ErrorCode.PAYMENT_CUMULATIVE_BELOW_AMOUNT)
         if (doc.counter == 1) != (doc.prev is None):
             raise error(ErrorCode.DOC_CHAIN_START, f"counter {doc.counter}")
+        if doc.label is not None:
+            check_label(doc.label, error=error)
     elif isinstance(doc, Allowance):
         check_currency(doc.currency, error=error)
         check_amount(doc.limit, error=error)
@@ -374,6 +398,19 @@ def check_rules(doc: Document, *, error: type[ProtocolError]) -> None:
         _check_text(doc.reason, MAX_REASON_BYTES, "reason", error)
         if doc.payment is not None and doc.invoice is None:
             raise error(ErrorCode.DOC_FIELD_VALUE, "an abort naming a payment names its invoice")
+
+
+def check_label(label: str, *, error: type[ProtocolError]) -> None:
+    """A self-chosen label: 1..MAX_LABEL_CHARS code points, none of them a control or
+    invisible character (``_LABEL_FORBIDDEN``), no white space at either end; else
+    ``DOC_FIELD_VALUE``. What a person reads is what was signed: nothing hidden, reordered
+    or spilling onto another line."""
+    if not 1 <= len(label) <= MAX_LABEL_CHARS:
+        raise error(ErrorCode.DOC_FIELD_VALUE, f"label: 1 to {MAX_LABEL_CHARS} characters")
+    if any(ord(c) in _LABEL_FORBIDDEN or 0xD800 <= ord(c) <= 0xDFFF for c in label):
+        raise error(ErrorCode.DOC_FIELD_VALUE, "label: a control or invisible character")
+    if label != label.strip():
+        raise error(ErrorCode.DOC_FIELD_VALUE, "label: white space at an end")
 
 
 def _check_text(text: str, limit: int, name: str, error: type[ProtocolError]) -> None:

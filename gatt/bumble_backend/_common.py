@@ -9,6 +9,12 @@ Invariants:
 - Bumble exceptions never leave the backend: :func:`translated` turns them, and the
   ``CancelledError`` Bumble uses to abort a pending ATT request on disconnection, into
   :class:`~gatt.errors.LinkClosed` (a real cancellation of the caller is re-raised).
+  A failure of the adapter itself (an HCI command unanswered: Bumble's
+  ``CommandTimeoutError``, or refused, or its transport gone) while opening it
+  (:func:`opening`) or driving it between sessions (:func:`hci_step`: addresses,
+  advertising, scanning) is :class:`~gatt.errors.AdapterUnavailable`; while closing it
+  (:func:`closing`) it is swallowed, within a bound, so a wedged controller never turns a
+  clean stop into a traceback or a hang.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from bumble.device import Advertisement, Device
 
 from gatt.errors import AdapterUnavailable, LinkClosed
 from gatt.spec import ServiceSpec, local_name_for, tag_from_local_name
+
+_BUMBLE_FAILURES = (core.BaseBumbleError, OSError)
+"""What a Bumble device call raises when the controller or its transport fails."""
 
 DEVICE_NAME = "pp"
 """GAP device name of every device: the same for all, so it identifies nobody."""
@@ -162,6 +171,16 @@ OPEN_TIMEOUT = 15.0
 (a TCP-hosted one serving another client, a wedged dongle) is AdapterUnavailable, not a hang."""
 
 
+def describe(error: BaseException) -> str:
+    """A Bumble failure in words (some, like ``CommandTimeoutError()``, have no text)."""
+    if isinstance(error, core.CommandTimeoutError):
+        return (
+            "the controller did not answer an HCI command in time "
+            "(is another program using the adapter?)"
+        )
+    return str(error) or type(error).__name__
+
+
 @contextmanager
 def opening(what: str) -> Iterator[None]:
     """Bound opening an adapter by OPEN_TIMEOUT; re-raise failures as AdapterUnavailable."""
@@ -170,5 +189,27 @@ def opening(what: str) -> Iterator[None]:
             yield
     except TimeoutError as error:
         raise AdapterUnavailable(f"{what}: no answer within {OPEN_TIMEOUT:.0f} s") from error
-    except (core.BaseBumbleError, OSError, ValueError) as error:
-        raise AdapterUnavailable(f"{what}: {error}") from error
+    except (*_BUMBLE_FAILURES, ValueError) as error:
+        raise AdapterUnavailable(f"{what}: {describe(error)}") from error
+
+
+@contextmanager
+def hci_step(what: str) -> Iterator[None]:
+    """Re-raise the adapter's failure inside the block (an HCI command unanswered or
+    refused, the transport gone) as AdapterUnavailable; ``what`` names the step."""
+    try:
+        yield
+    except _BUMBLE_FAILURES as error:
+        raise AdapterUnavailable(f"{what}: {describe(error)}") from error
+
+
+CLOSING_TIMEOUT = 2.0
+"""Seconds one closing step (stop advertising or scanning, power off) may take."""
+
+
+@contextmanager
+def closing() -> Iterator[None]:
+    """A best-effort closing step: shielded from cancellation, bounded by CLOSING_TIMEOUT,
+    and silent about the adapter's failures (what is being closed is going away anyway)."""
+    with anyio.move_on_after(CLOSING_TIMEOUT, shield=True), suppress(*_BUMBLE_FAILURES):
+        yield

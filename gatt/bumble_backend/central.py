@@ -28,7 +28,15 @@ from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.gatt_client import CharacteristicProxy
 
 from gatt._mailbox import Mailbox, MailboxClosed
-from gatt.bumble_backend._common import HostOpener, TaskSet, opening, rotate_address, tag_of
+from gatt.bumble_backend._common import (
+    HostOpener,
+    TaskSet,
+    closing,
+    hci_step,
+    opening,
+    rotate_address,
+    tag_of,
+)
 from gatt.bumble_backend._link import CLOSE_TIMEOUT, BumbleLink
 from gatt.errors import (
     AdapterUnavailable,
@@ -155,7 +163,8 @@ class BumbleCentral(Central):
         if device is not None:
             with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await self._tasks.close()
-                if device.is_scanning and self._host.lost() is None:
+            if device.is_scanning and self._host.lost() is None:
+                with closing():
                     await device.stop_scanning()
         self._device = None
         await self._host.close()
@@ -193,8 +202,8 @@ class BumbleCentral(Central):
             unsubscribe()
             device.remove_listener(device.EVENT_ADVERTISEMENT, on_advertisement)
             inbox.close()
-            with anyio.CancelScope(shield=True):
-                if device.is_scanning and self._host.lost() is None:
+            if device.is_scanning and self._host.lost() is None:
+                with closing():
                     await device.stop_scanning()
 
     def _check_host(self) -> None:
@@ -209,7 +218,8 @@ class BumbleCentral(Central):
             raise ConnectFailed("not a Bumble scan result")
         self._check_host()
         if device.is_scanning:
-            await device.stop_scanning()
+            with hci_step("stop scanning"):
+                await device.stop_scanning()
         try:
             with anyio.fail_after(self._options.connect_timeout):
                 link = await self._connect(device, address, result.tag)
@@ -220,8 +230,9 @@ class BumbleCentral(Central):
         return link
 
     async def _connect(self, device: Device, address: hci.Address, tag: str) -> _CentralLink:
-        try:
+        with hci_step("connect"):
             await rotate_address(device)
+        try:
             connection = await device.connect(
                 address,
                 own_address_type=hci.OwnAddressType.RANDOM,

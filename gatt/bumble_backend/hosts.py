@@ -34,7 +34,7 @@ from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 
-from gatt.bumble_backend._common import HostOpener, new_device, opening
+from gatt.bumble_backend._common import HostOpener, closing, new_device, opening
 from gatt.link import LinkOptions
 from gatt.spec import SERVICE, Info, ServiceSpec
 
@@ -169,7 +169,8 @@ class VirtualHost(HostOpener):
         device, controller = self._device, self._controller
         self._device = self._controller = None
         if device is not None:
-            await device.power_off()
+            with closing():
+                await device.power_off()
         if controller is not None and controller in controller.link.controllers:
             controller.link.remove_controller(controller)
 
@@ -216,7 +217,8 @@ class TransportHost(HostOpener):
         self._listeners.clear()
         try:
             if device is not None and lost is None:
-                await device.power_off()
+                with closing():
+                    await device.power_off()
         finally:
             if transport is not None:
                 await transport.close()

@@ -32,6 +32,8 @@ from gatt.bumble_backend._common import (
     HostOpener,
     TaskSet,
     advertising_data,
+    closing,
+    hci_step,
     opening,
     rotate_address,
 )
@@ -195,7 +197,8 @@ class BumblePeripheral(Peripheral):
                     self._unpend(connection)
                     self._tasks.spawn(connection.disconnect())
                 await self._tasks.close()
-                if device.is_advertising:
+            if device.is_advertising:
+                with closing():
                     await device.stop_advertising()
         self._device = None
         await self._host.close()
@@ -212,18 +215,21 @@ class BumblePeripheral(Peripheral):
         self._waiting = waiting
         link: _PeripheralLink | None = None
         try:
-            await rotate_address(device)
+            with hci_step("start advertising"):
+                await rotate_address(device)
             while link is None:
                 if not self._pending:
-                    await self._advertise(device, data)
+                    with hci_step("start advertising"):
+                        await self._advertise(device, data)
                 link = await waiting.get()
             return link
         finally:
             self._waiting = None
             waiting.close()
-            with anyio.CancelScope(shield=True):
-                if device.is_advertising:
+            if device.is_advertising:
+                with closing():
                     await device.stop_advertising()
+            with anyio.CancelScope(shield=True):
                 if link is None and self._link is not None and not self._link.closed:
                     # A session started just as accept was cancelled: nobody will use it.
                     await self._link.aclose()

@@ -18,7 +18,7 @@ from p2ppay.roles import PayeeRole, PayerChoice, SessionOutcome
 from p2ppay.wallet import Wallet
 from protocol import Invoice, SignedDocument
 
-__all__ = ["add_collect_options", "collect", "collect_and_report", "payee_role"]
+__all__ = ["add_collect_options", "collect", "collect_and_report", "link_options", "payee_role"]
 
 
 def add_collect_options(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +79,14 @@ def payee_role(args: argparse.Namespace, wallet: Wallet, out: Output) -> PayeeRo
         on_sas=lambda sas: out.notice(
             f"short authentication string {sas}: check that the payer's screen shows the same"
         ),
+        countdown=out.countdown,
+        connect_timeout=link_options(args).connect_timeout,
     )
+
+
+def link_options(args: argparse.Namespace) -> LinkOptions:
+    """The central's link options the command line asks for."""
+    return LinkOptions(max_att_mtu=args.mtu)
 
 
 def collect_and_report(
@@ -88,7 +95,7 @@ def collect_and_report(
     """Run the payee's sessions for ``invoice`` and print the outcome; the exit code."""
     with out.live_status():
         outcome: SessionOutcome = anyio.run(
-            collect, role, args.adapter, LinkOptions(max_att_mtu=args.mtu), invoice
+            collect, role, args.adapter, link_options(args), invoice
         )
     if outcome.completed:
         line = f"received {outcome.amount} {outcome.currency} for invoice {outcome.invoice_id}"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from p2ppay.wallet.contacts import fingerprint
 from protocol import format_amount
-from protocol.keys import key_id
 
 __all__ = ["fingerprint", "local_time", "money", "span"]
 
@@ -23,12 +23,6 @@ def local_time(unix_s: int) -> str:
 def money(minor: int, currency: str) -> str:
     """``12.50 EUR``."""
     return f"{format_amount(minor, currency)} {currency}"
-
-
-def fingerprint(public_key: bytes) -> str:
-    """A key's short, stable name: its key id in groups of four hex digits (first 8 bytes)."""
-    digits = key_id(public_key)[:8].hex()
-    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
 
 
 def span(seconds: int) -> str:

@@ -4,17 +4,32 @@ Exit 0 when every signature and rule holds; otherwise exit 1 with the error's co
 A bundle is checked as its payee checked it, at the receipt's time
 (:func:`protocol.bundle.verify_bundle`); a single document has its structure and signature
 checked, and its validity window too when ``--at`` gives a time.
+
+Dates are shown to a person in the local zone (an allowance's "valid from ... until ...",
+an invoice's "made ... expires ..."); ``--json`` keeps the signed Unix seconds in each
+document's ``fields`` and adds ``dates``: the same instants as ISO 8601 UTC text.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from p2ppay.cli.common import read_input
+from p2ppay.cli.humane import local_time
 from p2ppay.cli.output import Exit, Output
 from p2ppay.render import document_json, summary_line
-from protocol import Document, ProtocolError, SignedDocument, open_document, verify_signed
+from protocol import (
+    Allowance,
+    Document,
+    Invoice,
+    ProtocolError,
+    SignedDocument,
+    open_document,
+    verify_signed,
+)
 from protocol.bundle import verify_bundle
 from protocol.cbor import COSE_SIGN1_TAG
 
@@ -63,8 +78,51 @@ def run(args: argparse.Namespace, out: Output) -> int:
     except ProtocolError as exc:
         out.error(exc.code.name, exc.message, code=int(exc.code))
         return Exit.FAILED
+    lines = [f"valid {kind}"]
+    for document in documents:
+        lines.append(f"  {summary_line(document)}")
+        lines.extend(f"    {line}" for line in _date_lines(document))
     out.result(
-        {"valid": True, "kind": kind, "documents": [document_json(d) for d in documents]},
-        [f"valid {kind}", *(f"  {summary_line(d)}" for d in documents)],
+        {"valid": True, "kind": kind, "documents": [_with_dates(d) for d in documents]},
+        lines,
     )
     return Exit.OK
+
+
+def _dates(doc: Document) -> list[tuple[str, str, int]]:
+    """(json name, words for a person, Unix seconds) of a document's validity instants."""
+    if isinstance(doc, Allowance):
+        return [("valid_from", "valid from", doc.not_before),
+                ("valid_until", "until", doc.not_after)]  # fmt: skip
+    if isinstance(doc, Invoice):
+        return [("created", "made", doc.created), ("expires", "expires", doc.expires)]
+    return []
+
+
+def _date_lines(signed: SignedDocument[Document]) -> list[str]:
+    """Local-time lines for a document and the allowance a payment carries."""
+    lines = []
+    dates = _dates(signed.doc)
+    if dates:
+        lines.append(" ".join(f"{words} {local_time(at)}" for _, words, at in dates))
+    if signed.allowance is not None:
+        inner = _dates(signed.allowance.doc)
+        lines.append("allowance " + " ".join(f"{w} {local_time(at)}" for _, w, at in inner))
+    return lines
+
+
+def _utc(at: int) -> str:
+    return dt.datetime.fromtimestamp(at, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _with_dates(signed: SignedDocument[Document]) -> dict[str, Any]:
+    """:func:`document_json` plus ``dates`` (ISO 8601 UTC) for a person's tools."""
+    body = document_json(signed)
+    dates = _dates(signed.doc)
+    if dates:
+        body["dates"] = {name: _utc(at) for name, _, at in dates}
+    if signed.allowance is not None:
+        body["allowance"]["dates"] = {
+            name: _utc(at) for name, _, at in _dates(signed.allowance.doc)
+        }
+    return body

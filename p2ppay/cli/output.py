@@ -8,19 +8,26 @@ Invariants:
 - Terminal niceties (rich: a live status line, tables, colour) appear only when the stream
   is a terminal; colour also stays off with ``NO_COLOR``. Piped output is plain lines, so
   what a script or a log reads never holds control characters.
+- The live status line says what is happening and, when the step is bounded
+  (:meth:`Output.countdown`), the time left, else the time elapsed; it is redrawn from the
+  injected clock at every refresh, so the count goes down while nothing else happens.
+  :func:`status_line` is the whole rendering, a pure function of its inputs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import IntEnum, unique
 from typing import Any, TextIO
 
-__all__ = ["Exit", "Output", "exit_for_app_error", "exit_for_protocol_error"]
+from p2ppay.cli.humane import span
+
+__all__ = ["Exit", "Output", "exit_for_app_error", "exit_for_protocol_error", "status_line"]
 
 
 @unique
@@ -52,6 +59,7 @@ _FAILED_APP = frozenset(
         "INVOICE_EXPIRED",
         "DEVICE_NOT_FOUND",
         "CONFORMANCE_FAILED",
+        "PAYMENT_REFUSED",
     }
 )
 _USAGE_APP = frozenset({"BAD_KEY", "BAD_NAME", "AMBIGUOUS_ID", "BAD_APPROVAL_LIMITS"})
@@ -77,17 +85,47 @@ def exit_for_protocol_error(name: str, *, local: bool) -> Exit:
     return Exit.ERROR if local else Exit.FAILED
 
 
-class Output:
-    """Printer for one command run."""
+def status_line(message: str, *, elapsed: float, left: float | None) -> str:
+    """The live status line: ``waiting for the payer's approval · 12 s left`` for a bounded
+    step (whole seconds, rounded up, never below 0), else ``… · 5 s elapsed``."""
+    if left is not None:
+        return f"{message} · {span(math.ceil(max(0.0, left)))} left"
+    return f"{message} · {span(int(max(0.0, elapsed)))} elapsed"
 
-    def __init__(self, *, json_mode: bool, out: TextIO | None = None, err: TextIO | None = None):
+
+class _LiveText:
+    """The status line's renderable: rich re-renders it at each refresh, so the time shown
+    follows the clock between two progress messages."""
+
+    def __init__(self, render: Callable[[], str]) -> None:
+        self._render = render
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        return Text(self._render())
+
+
+class Output:
+    """Printer for one command run. ``clock`` (monotonic seconds) times the status line."""
+
+    def __init__(
+        self,
+        *,
+        json_mode: bool,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.json_mode = json_mode
         self._out = out or sys.stdout
         self._err = err or sys.stderr
+        self._clock = clock
         self._status: Any = None
         self._console: Any = None
         self._status_since = 0.0
         self._status_text = ""
+        self._deadline: float | None = None
 
     def table(
         self,
@@ -120,8 +158,9 @@ class Output:
         from rich.console import Console
 
         console = Console(file=self._err)
-        self._status_since = time.monotonic()
-        with console.status("starting") as status:
+        self._status_since = self._clock()
+        self._status_text, self._deadline = "starting", None
+        with console.status(_LiveText(self.status_now)) as status:
             self._status = status
             self._console = console
             try:
@@ -142,14 +181,27 @@ class Output:
         self._out.flush()
 
     def progress(self, message: str) -> None:
-        """A step of long work (scanning, waiting): on stderr, never in the JSON."""
+        """A step of long work (scanning, waiting): on stderr, never in the JSON. In a live
+        status line it replaces the current step (unbounded until :meth:`countdown`)."""
+        self._deadline = None
+        self._status_since = self._clock()
         if self._status is not None:
-            elapsed = time.monotonic() - self._status_since
             self._status_text = message
-            self._status.update(f"{message}  [{elapsed:.0f} s]")
+            self._status.update(_LiveText(self.status_now))
             return
         self._err.write(message + "\n")
         self._err.flush()
+
+    def countdown(self, seconds: float | None) -> None:
+        """The step just announced by :meth:`progress` ends within ``seconds`` (None: no
+        bound): the live status line shows the time left instead of the time elapsed."""
+        self._deadline = None if seconds is None else self._clock() + seconds
+
+    def status_now(self) -> str:
+        """The status line as it reads at this instant of the clock (elapsed: in this step)."""
+        now = self._clock()
+        left = None if self._deadline is None else self._deadline - now
+        return status_line(self._status_text, elapsed=now - self._status_since, left=left)
 
     def notice(self, message: str) -> None:
         """A line that must stay on screen (the SAS to compare): on stderr, above any live

@@ -168,11 +168,18 @@ async def _serve(
             outcome = await role.serve_one(peripheral)
             _report(out, outcome)
             return Exit.OK if outcome.completed else Exit.FAILED
+        failure: Exception | None = None
         async with anyio.create_task_group() as tg:
             # Listen before serving, so a signal is never lost to the default handler.
             await tg.start(_stop_on_signal, tg.cancel_scope, out)
-            while True:
-                _report(out, await role.serve_one(peripheral))
+            try:
+                while True:
+                    _report(out, await role.serve_one(peripheral))
+            except Exception as exc:  # re-raised below as itself, not in an ExceptionGroup
+                failure = exc
+                tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure  # the CLI prints its typed code (an adapter gone: ADAPTER_UNAVAILABLE)
     return Exit.OK
 
 

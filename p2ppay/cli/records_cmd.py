@@ -2,6 +2,11 @@
 
 These open the store read-only, so they work while ``pay`` or ``request`` runs. Ids may be
 given as a unique hex prefix of at least 4 digits.
+
+The counterparty is named as :func:`p2ppay.wallet.contacts.counterparty` says: the contacts
+book's name, else the label it signed for itself (the payee's in its invoice, the payer's in
+its payment), marked ``(self-named)``, else its key's fingerprint. ``--json`` gives
+``peer`` (hex key), ``peer_name`` (contacts) and ``peer_label`` (self-chosen) apart.
 """
 
 from __future__ import annotations
@@ -11,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from p2ppay.cli.common import add_json, home_of, now_s, write_output
-from p2ppay.cli.humane import fingerprint, local_time, money
+from p2ppay.cli.humane import local_time, money
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.render import document_json
 from p2ppay.roles import code_name
-from p2ppay.store import HistoryEntry, Store, Transfer
+from p2ppay.store import HistoryEntry, Role, Store, Transfer
 from p2ppay.store.settlement import Settlement, settlements
 from p2ppay.wallet import open_store
-from p2ppay.wallet.contacts import Contacts, load_contacts
+from p2ppay.wallet.contacts import Contacts, counterparty, load_contacts
 from protocol import Invoice, Payment, Receipt, format_amount, open_as
 from protocol.bundle import encode_bundle
 
@@ -48,15 +53,38 @@ def _store(args: argparse.Namespace) -> Store:
     return open_store(home_of(args), now=now_s(), readonly=True)
 
 
-def _peer_text(key: bytes | None, contacts: Contacts) -> str:
-    """A counterparty as a person knows it: its contact name, else its fingerprint."""
-    if key is None:
-        return "unknown"
-    return contacts.name_of(key) or fingerprint(key)
+def _peer_text(key: bytes | None, label: str | None, contacts: Contacts) -> str:
+    """A counterparty as a person knows it (module docstring)."""
+    return counterparty(key, label=label, name=contacts.name_of(key))
+
+
+def _peer_label(transfer: Transfer, role: Role | None) -> str | None:
+    """The label the counterparty signed: the payee's invoice's for a payer, the payer's
+    payment's for a payee (documents verified when they were stored)."""
+    if role is Role.PAYER:
+        return open_as(transfer.invoice.signed, Invoice).doc.label
+    if role is Role.PAYEE and transfer.payment is not None:
+        return open_as(transfer.payment.signed, Payment).doc.label
+    return None
+
+
+def _labels(store: Store, history: list[HistoryEntry]) -> dict[tuple[Role, bytes], str]:
+    """(role, invoice id) -> the counterparty's label, for the entries that have one."""
+    labels: dict[tuple[Role, bytes], str] = {}
+    for entry in history:
+        if entry.invoice_id is None:
+            continue
+        label = _peer_label(store.payments.transfer(entry.invoice_id), entry.role)
+        if label is not None:
+            labels[(entry.role, entry.invoice_id)] = label
+    return labels
 
 
 def _entry_json(
-    entry: HistoryEntry, settled: dict[bytes, Settlement], contacts: Contacts
+    entry: HistoryEntry,
+    settled: dict[bytes, Settlement],
+    contacts: Contacts,
+    label: str | None,
 ) -> dict[str, Any]:
     amount = None
     if entry.amount_minor is not None and entry.currency is not None:
@@ -72,6 +100,7 @@ def _entry_json(
         "session_id": entry.session_id,
         "peer": None if entry.peer_key is None else entry.peer_key.hex(),
         "peer_name": contacts.name_of(entry.peer_key),
+        "peer_label": label,
         "error": None if entry.error_code is None else code_name(entry.error_code),
         "detail": entry.detail,
         "recovered": entry.recovered,
@@ -101,6 +130,7 @@ def _unpaid_json(row: tuple[bytes, int, str, str, int, int], *, now: int) -> dic
         "session_id": None,
         "peer": None,
         "peer_name": None,
+        "peer_label": None,
         "error": None,
         "detail": "no payer was met" + ("" if now >= expires else ": `resume` it"),
         "recovered": False,
@@ -116,7 +146,12 @@ def run_history(args: argparse.Namespace, out: Output) -> int:
         settled = settlements(store)
         history = store.sessions.history(limit=args.limit)
         unpaid = store.sessions.invoices_without_session()
-    entries = [_entry_json(e, settled, contacts) for e in history]
+        labels = _labels(store, history)
+
+    def label_of(entry: HistoryEntry) -> str | None:
+        return None if entry.invoice_id is None else labels.get((entry.role, entry.invoice_id))
+
+    entries = [_entry_json(e, settled, contacts, label_of(e)) for e in history]
     # Invoices that never met a payer: listed too, so there is something to resume.
     waiting = [_unpaid_json(row, now=now) for row in unpaid]
     rows = [
@@ -134,7 +169,8 @@ def run_history(args: argparse.Namespace, out: Output) -> int:
             local_time(e.updated_at),
             "paid" if e.role.value == "payer" else "got",
             f"{j['amount'] or '-'} {j['currency'] or ''}".strip(),
-            ("to " if e.role.value == "payer" else "from ") + _peer_text(e.peer_key, contacts),
+            ("to " if e.role.value == "payer" else "from ")
+            + _peer_text(e.peer_key, label_of(e), contacts),
             ", ".join(str(x) for x in (j["status"], j["settlement"], j["error"]) if x),
             (j["invoice_id"] or "-")[:12],
         ]
@@ -171,6 +207,7 @@ def run_show(args: argparse.Namespace, out: Output) -> int:
     role = None if transfer.role is None else transfer.role.value
     payer_key = None if transfer.payment is None else transfer.payment.payer_key
     peer = invoice.payee_key if role == "payer" else payer_key
+    label = _peer_label(transfer, transfer.role)
     error = None if entry is None or entry.error_code is None else code_name(entry.error_code)
     out.result(
         {
@@ -184,6 +221,7 @@ def run_show(args: argparse.Namespace, out: Output) -> int:
             "memo": invoice.memo,
             "peer": None if peer is None else peer.hex(),
             "peer_name": contacts.name_of(peer),
+            "peer_label": label,
             "documents": documents,
         },
         _receipt_lines(
@@ -194,6 +232,7 @@ def run_show(args: argparse.Namespace, out: Output) -> int:
             error=error,
             entry=entry,
             peer=peer,
+            label=label,
             contacts=contacts,
         ),
     )
@@ -209,6 +248,7 @@ def _receipt_lines(
     error: str | None,
     entry: HistoryEntry | None,
     peer: bytes | None,
+    label: str | None,
     contacts: Contacts,
 ) -> list[str]:
     """A receipt a person would keep (the signed documents stay in ``--json``)."""
@@ -217,7 +257,7 @@ def _receipt_lines(
     heading = {"payer": "You paid", "payee": "You were paid"}.get(role or "", "Invoice")
     lines = [
         f"{heading}: {money(invoice.amount_minor, invoice.currency)}",
-        f"  {'to' if role == 'payer' else 'from'}: {_peer_text(peer, contacts)}",
+        f"  {'to' if role == 'payer' else 'from'}: {_peer_text(peer, label, contacts)}",
         f"  date: {local_time(when)}",
         f"  memo: {invoice.memo or '-'}",
         f"  status: {status or 'no session yet'}"

@@ -18,11 +18,17 @@ import argparse
 
 import anyio
 
-from gatt.link import LinkOptions
-from p2ppay.cli.collect import add_collect_options, collect, collect_and_report, payee_role
+from p2ppay.cli.collect import (
+    add_collect_options,
+    collect,
+    collect_and_report,
+    link_options,
+    payee_role,
+)
 from p2ppay.cli.common import home_of, now_s, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode, StoreError
+from p2ppay.store import SessionState
 from p2ppay.wallet import Wallet
 from protocol import Invoice, SignedDocument, format_amount, open_as
 
@@ -43,6 +49,16 @@ def run(args: argparse.Namespace, out: Output) -> int:
         payments = wallet.store.payments
         invoice_id = payments.resolve_id(args.invoice_id)
         record = payments.invoice(invoice_id)
+        refused = [
+            s for s in wallet.store.sessions.for_invoice(invoice_id)
+            if s.state is SessionState.REFUSED
+        ]  # fmt: skip
+        if refused:
+            raise AppError(
+                AppErrorCode.PAYMENT_REFUSED,
+                f"the payee refused this payment ({refused[-1].detail}); nothing to resume: "
+                "`sync` asks the ledger for its final word",
+            )
         if record is None or record.payee_key != wallet.store.wallet.public_key():
             raise StoreError(
                 AppErrorCode.STORE_NOT_FOUND, f"no invoice {args.invoice_id} issued by this wallet"
@@ -80,8 +96,8 @@ def _already_paid(
     try:
         with out.live_status():
             outcome = anyio.run(
-                collect, payee_role(args, wallet, out), args.adapter,
-                LinkOptions(max_att_mtu=args.mtu), invoice,
+                collect, payee_role(args, wallet, out), args.adapter, link_options(args),
+                invoice,
             )  # fmt: skip
         redelivered = outcome.completed
     except AppError as exc:

@@ -1,8 +1,9 @@
 """``scan``: the payers nearby, with their session tag and signal, refreshed live.
 
 For the payee who wants to choose: ``request --tag TAG`` then picks exactly that payer.
-On a terminal the table redraws as advertisements arrive (rich's live display on stderr; no
-colour with ``NO_COLOR`` or when stderr is not a terminal). It listens ``--within`` seconds.
+On a terminal the table redraws as advertisements arrive, its title counting down the time
+left (rich's live display on stderr; no colour with ``NO_COLOR`` or when stderr is not a
+terminal). It listens ``--within`` seconds.
 ``--json`` prints one object at the end: ``payers``, a list of ``{"tag", "address", "rssi",
 "seen"}`` (``rssi`` the strongest heard, ``seen`` how many advertisements), strongest first,
 and ``copied_tags``: tags heard from more than one address (someone copies a payer's tag:
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,7 @@ import anyio
 
 from gatt.link import ScanResult
 from p2ppay.cli.common import add_adapter, add_json, seconds_in
-from p2ppay.cli.output import Exit, Output
+from p2ppay.cli.output import Exit, Output, status_line
 from p2ppay.radio import payee_central
 
 __all__ = ["register"]
@@ -47,10 +50,24 @@ class _Heard:
     seen: int = 1
 
 
-def _table(heard: dict[str, _Heard]) -> Any:
+class _Board:
+    """Rich re-renders this at each refresh: the table and its time left stay current."""
+
+    def __init__(self, render: Callable[[], Any]) -> None:
+        self._render = render
+
+    def __rich__(self) -> Any:
+        return self._render()
+
+
+def _table(heard: dict[str, _Heard], *, left: float | None = None) -> Any:
+    """The live table; its title counts down the ``left`` seconds of listening."""
     from rich.table import Table
 
-    table = Table(title="payers nearby (strongest first)")
+    title = "payers nearby (strongest first)"
+    if left is not None:
+        title = status_line(title, elapsed=0, left=left)
+    table = Table(title=title, min_width=len(title) + 4)  # the title on one line
     for column in ("tag", "signal (dBm)", "address", "heard"):
         table.add_column(column)
     for entry in sorted(heard.values(), key=lambda h: h.rssi, reverse=True):
@@ -80,8 +97,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
         from rich.console import Console
         from rich.live import Live
 
-        with Live(_table(heard), console=Console(stderr=True), refresh_per_second=4) as live:
-            anyio.run(_listen, args.adapter, args.within, heard, lambda: live.update(_table(heard)))
+        ends = time.monotonic() + args.within
+        board = _Board(lambda: _table(heard, left=ends - time.monotonic()))
+        with Live(board, console=Console(stderr=True), refresh_per_second=4) as live:
+            anyio.run(_listen, args.adapter, args.within, heard, live.refresh)
     else:
         anyio.run(_listen, args.adapter, args.within, heard, lambda: None)
     payers = [

@@ -35,6 +35,7 @@ from p2ppay.wallet import (
     read_identity,
 )
 from p2ppay.wallet.backup import restore_backup, write_backup
+from p2ppay.wallet.contacts import check_wallet_label
 from p2ppay.wallet.keystore import read_public
 
 __all__ = ["register"]
@@ -47,7 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="store the key unencrypted in an owner-only file (unattended kiosks)",
     )
-    init.add_argument("--label", default=None, help="a name for this wallet")
+    init.add_argument(
+        "--label",
+        default=None,
+        help="the name counterparties see (sent in invoices, and in payments once you pay; "
+        "1 to 32 visible characters)",
+    )
     add_json(init)
     init.set_defaults(handler=run_init)
 
@@ -92,6 +98,8 @@ def _identity_json(identity: PublicIdentity) -> dict[str, str]:
 
 def run_init(args: argparse.Namespace, out: Output) -> int:
     home = home_of(args)
+    if args.label is not None:
+        check_wallet_label(args.label)  # before asking for a passphrase
     passphrase = None if args.no_passphrase else new_passphrase()
     identity = init_wallet(home, passphrase=passphrase, now=now_s(), label=args.label)
     out.result(

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from p2ppay.wallet.contacts import counterparty
 from protocol import Invoice, format_amount
 
 __all__ = [
@@ -120,9 +121,10 @@ class CappedAutoApprove:
         if why is None:
             self.approved += 1
             self.spent += invoice.amount
+            named = "" if invoice.label is None else f' "{invoice.label}" (self-named)'
             self.log(
-                f"auto-approved {amount} {invoice.currency} to payee {invoice.payee.hex()} "
-                f"(short authentication string {sas}; "
+                f"auto-approved {amount} {invoice.currency} to payee {invoice.payee.hex()}"
+                f"{named} (short authentication string {sas}; "
                 f"{self.approved} of {self.limits.count} automatic payment(s))"
             )
             return Decision(approve=True, automatic=True)
@@ -142,14 +144,18 @@ async def decline_all(invoice: Invoice, sas: str) -> Decision:
 class PromptApprove:
     """Ask a person: ``ask(question)`` returns their answer; it must be cancellable (the
     payer's role withdraws the question when the payee or the link goes away, and Ctrl-C
-    must not wait for Enter). ``name_of`` names the payee from the contacts book."""
+    must not wait for Enter). ``name_of`` names the payee from the contacts book; without a
+    name there, the label the payee signed in its invoice is shown marked ``(self-named)``."""
 
     ask: Callable[[str], Awaitable[str]]
     name_of: Callable[[bytes], str | None] = lambda _: None
 
     async def __call__(self, invoice: Invoice, sas: str) -> Decision:
         amount = format_amount(invoice.amount, invoice.currency)
-        payee = self.name_of(invoice.payee) or f"payee {invoice.payee.hex()[:16]}..."
+        name = self.name_of(invoice.payee)
+        payee = counterparty(invoice.payee, label=invoice.label, name=name)
+        if name is None and invoice.label is None:
+            payee = f"payee {payee}"
         question = (
             f"Pay {amount} {invoice.currency} to {payee}, memo {invoice.memo!r}? "
             f"Check that the payee shows code {sas}. [y/N] "

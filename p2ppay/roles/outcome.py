@@ -40,7 +40,8 @@ class SessionOutcome:
 
     role: str
     status: str
-    """``completed``, ``resumable`` (paid, receipt missing) or ``failed``."""
+    """``completed``, ``resumable`` (paid, receipt missing), ``refused`` (paid, and the payee
+    refused it with a signed Abort: nothing to resume) or ``failed``."""
     session_id: str
     invoice_id: str | None
     amount: str | None

@@ -31,6 +31,7 @@ from p2ppay.roles.selection import PayerChoice, choose_payer
 from p2ppay.store import Role
 from p2ppay.store.documents import incoming_payment, invoice_record, last_seen, receipt_record
 from p2ppay.wallet import Wallet
+from p2ppay.wallet.contacts import counterparty, load_contacts, sendable_label
 from p2ppay.wallet.limits import parse_limits
 from protocol import Invoice, ProtocolError, SignedDocument, format_amount, make_invoice
 from protocol.chain import ChainHead, ChainKey
@@ -75,6 +76,12 @@ class PayeeRole:
     on_sas: Callable[[str], None] = lambda _: None
     """Told the SAS once per session, as soon as the handshake yields it (before the
     payer's approval), so a customer display can show it while the payer compares."""
+    countdown: Callable[[float | None], None] = lambda _: None
+    """Told, right after a ``progress`` line, the seconds the step it names may still take
+    (scanning, connecting, the handshake, the payer's approval), for a "time left" display."""
+    connect_timeout: float | None = None
+    """The central's bound on connecting (its ``LinkOptions.connect_timeout``), shown as the
+    time left while connecting; None: not shown."""
 
     def risk_policy(self) -> RiskPolicy:
         """The offline risk limits this role enforces."""
@@ -87,7 +94,8 @@ class PayeeRole:
 
         The invoice always lists the issuers this payee accepts (the newest
         ``MAX_INVOICE_ISSUERS`` it trusts), so a payer whose issuer it would refuse declines
-        before it signs or uses a counter; ``NO_TRUSTED_ISSUER`` when it trusts none.
+        before it signs or uses a counter; ``NO_TRUSTED_ISSUER`` when it trusts none. It
+        carries the wallet's label (``init --label``), if it has one, for payers to see.
         """
         now = self._seconds()
         trusted = [i.public_key for i in self.wallet.store.trust.issuers()]
@@ -106,6 +114,7 @@ class PayeeRole:
                 now=now,
                 ttl=ttl,
                 issuers=issuers,
+                label=sendable_label(self.wallet.config.label),
             )
             self._check_limits(amount, currency, now)
         except ProtocolError as exc:
@@ -135,14 +144,22 @@ class PayeeRole:
                 f"scanning for payers (attempt {attempt} of {self.attempts}, "
                 f"up to {choice.within:g} s)"
             )
+            self.countdown(choice.within)
+            scan_ends = self.clock() + choice.within * 1000
+
+            def seen(result: ScanResult, scan_ends: float = scan_ends) -> None:
+                self._report_seen(result)
+                self.countdown(max(0.0, scan_ends - self.clock()) / 1000)
+
             try:
-                payer = await choose_payer(central, choice, on_seen=self._report_seen)
+                payer = await choose_payer(central, choice, on_seen=seen)
             except AppError as exc:
                 # A retry that no longer finds the payer ends with what the last try left.
                 if outcome is None or exc.code is not AppErrorCode.NO_PAYER_FOUND:
                     raise
                 return outcome
             self.progress(f"connecting to payer {payer.tag} ({payer.rssi} dBm)")
+            self.countdown(self.connect_timeout)
             outcome = await self._attempt(central, payer, invoice)
             # Completed (the receipt is ours on disk) or failed for a reason a retry cannot
             # change: done. Only a lost link with the payment still open is worth a retry.
@@ -169,6 +186,8 @@ class PayeeRole:
                 tag=payer.tag, sas=None,
             )  # fmt: skip
         async with link:
+            self.progress(f"connected (ATT MTU {link.peer.att_mtu}): handshake")
+            self.countdown(self.timeouts.handshake_ms / 1000)
             session = self._session(link, invoice, tag=payer.tag)
             session.start(self.clock())
             handler = _PayeeEvents(role=self, session=session, session_id=record.session_id,
@@ -255,6 +274,9 @@ class _PayeeEvents:
             # show this SAS, so the payee's side shows it now too.
             self.sas_told = True
             self.role.on_sas(sas)
+            self.role.progress("waiting for the payer's approval")
+            timer = self.session.get_timer()
+            self.role.countdown(None if timer is None else max(0, timer - self.role.clock()) / 1000)
         if self.sending is not None:
             point, self.sending = self.sending, None
             self.role.crash.reach(point)
@@ -265,8 +287,10 @@ class _PayeeEvents:
         if isinstance(event, PaymentReceived):
             payment = event.payment
             amount = format_amount(payment.amount, payment.currency)
+            name = load_contacts(self.role.wallet.home).name_of(payment.payer)
+            payer = counterparty(payment.payer, label=payment.label, name=name)
             self.role.progress(
-                f"payment verified offline: {amount} {payment.currency}, "
+                f"payment verified offline: {amount} {payment.currency} from {payer}, "
                 f"payer counter {payment.counter}{' (resumed)' if event.resumed else ''}"
             )
         elif isinstance(event, PersistRequired):

@@ -11,7 +11,8 @@ Invariants:
 - One counter per invoice: the session asks ``find_payment`` first and re-sends a stored
   payment for a known invoice id; the store refuses a second one besides.
 - Every session is in the store's log from the moment a payee connects, and ends there as
-  completed, resumable (paid, receipt missing) or failed, with the code.
+  completed, resumable (paid, receipt missing), refused (paid, and the payee's signed Abort
+  refused it) or failed, with the code.
 - Nobody holds the payer: the whole offer must arrive within ``timeouts.offer_ms`` of the
   session's start (the peripheral already bounds connect-to-START), and a session that
   ends before a valid invoice arrived is reported to the peripheral as wasted, which backs
@@ -38,7 +39,7 @@ from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.approval import Approver, Decision
 from p2ppay.roles.outcome import SessionOutcome, code_name, end_session, fail_on_store_error
-from p2ppay.store import OutboxStatus, Role
+from p2ppay.store import Role
 from p2ppay.store.documents import (
     find_payment,
     invoice_record,
@@ -48,6 +49,7 @@ from p2ppay.store.documents import (
 )
 from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.wallet import Wallet
+from p2ppay.wallet.contacts import sendable_label
 from protocol import ErrorCode, Invoice, Payment, Receipt, format_amount, open_as
 from protocol.session import (
     Completed,
@@ -93,6 +95,7 @@ class PayerRole:
                 identity=self.wallet.identity.signing_key,
                 allowance=state.allowance.signed,
                 head=payer_head(state.allowance),
+                label=sendable_label(self.wallet.config.label),  # sent with the payment only
             ),
             find_payment=find_payment(self.wallet.store),
             max_chunk_size=link.max_chunk,
@@ -316,13 +319,14 @@ class _PayerEvents:
             # The payee's signed word on a payment we sent: evidence for the ledger.
             invoice_id = _invoice_id(self.invoice)
             if store.payments.payment(invoice_id) is not None:
-                store.aborts.keep(invoice_id, event.abort, now=now)
-                # The payee refused the payment it received: it is synced as refused (no
-                # receipt will come), and the ledger is still asked for its final word.
-                store.outbox.mark(
-                    invoice_id,
-                    OutboxStatus.REJECTED,
+                # The payee refused the payment it received: the session ends refused (no
+                # receipt will come, nothing to resume), it is synced as refused, and the
+                # ledger is still asked for its final word (the kept Abort is the evidence).
+                store.sessions.refuse(
+                    self.session_id,
+                    abort=event.abort,
                     now=now,
+                    error_code=event.code,
                     detail=f"{REFUSED_BY_PAYEE}: {code_name(event.code)}",
                 )
         elif isinstance(event, Completed | Failed):

@@ -11,10 +11,22 @@ the ledger answered for it, so a failed sync uploads it again next time.
 
 from __future__ import annotations
 
+import sqlite3
+
 from p2ppay.store.connection import Database
 from protocol.keys import document_hash
 
-__all__ = ["ReceivedAborts"]
+__all__ = ["ReceivedAborts", "keep_in"]
+
+
+def keep_in(conn: sqlite3.Connection, invoice_id: bytes, signed: bytes, *, now: int) -> bool:
+    """Keep ``signed`` for ``invoice_id`` inside the caller's transaction; False if kept."""
+    cursor = conn.execute(
+        "INSERT INTO received_aborts (abort_hash, invoice_id, signed, received_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (abort_hash) DO NOTHING",
+        (document_hash(signed), invoice_id, signed, now),
+    )
+    return cursor.rowcount > 0
 
 
 class ReceivedAborts:
@@ -26,12 +38,7 @@ class ReceivedAborts:
     def keep(self, invoice_id: bytes, signed: bytes, *, now: int) -> bool:
         """Keep ``signed`` for ``invoice_id``; False if it was already kept."""
         with self._db.write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO received_aborts (abort_hash, invoice_id, signed, received_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (abort_hash) DO NOTHING",
-                (document_hash(signed), invoice_id, signed, now),
-            )
-            return cursor.rowcount > 0
+            return keep_in(conn, invoice_id, signed, now=now)
 
     def pending(self) -> list[bytes]:
         """Kept Aborts the ledger has not answered for yet, oldest first."""

@@ -99,24 +99,39 @@ class Database:
         return self._readonly
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
+    def write(self, *, schema_change: bool = False) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error.
+
+        ``schema_change`` (migrations only): foreign keys are off during the transaction, so
+        a table can be rebuilt, and every one is checked before the commit (SQLite's
+        documented procedure); a violation rolls it all back as ``STORE_INTEGRITY``.
+        """
         if self._readonly:
             raise StoreError(AppErrorCode.STORE_READ_ONLY, "the store was opened read-only")
         with self._mutex:
             conn = self._usable()
             try:
+                if schema_change:
+                    conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise translate(exc) from exc
             try:
                 yield conn
+                if schema_change and conn.execute("PRAGMA foreign_key_check").fetchone():
+                    raise StoreError(
+                        AppErrorCode.STORE_INTEGRITY, "a migration broke a foreign key"
+                    )
                 conn.execute("COMMIT")
             except BaseException as exc:
                 self._rollback(conn)
                 if isinstance(exc, sqlite3.Error):
                     raise translate(exc) from exc
                 raise
+            finally:
+                if schema_change:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("PRAGMA foreign_keys = ON")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

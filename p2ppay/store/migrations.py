@@ -5,6 +5,8 @@ Invariants:
   is never edited; a change is a new entry at the end.
 - Each migration runs in one transaction together with its ``user_version`` bump, so a crash
   mid-migration leaves the previous version intact and the next open simply runs it again.
+  Foreign keys are off while it runs (SQLite's procedure for rebuilding a table to change a
+  CHECK) and checked in full before it commits: a migration that broke one is rolled back.
 - A store whose ``user_version`` is above :data:`SCHEMA_VERSION` (written by a newer p2ppay) is
   refused, never downgraded.
 - Money rules the application also checks are repeated as constraints (positive amounts,
@@ -183,7 +185,45 @@ _V2: tuple[str, ...] = (
     ) STRICT""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_SESSIONS_V3 = f"""CREATE TABLE sessions_v3 (
+        seq INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL UNIQUE,
+        {_ROLE},
+        state TEXT NOT NULL CHECK (state IN ('open', 'payment_persisted',
+            'receipt_persisted', 'completed', 'resumable', 'failed', 'refused')),
+        invoice_id BLOB REFERENCES invoices (invoice_id),
+        peer_key BLOB,
+        peer_label TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        error_code INTEGER,
+        detail TEXT NOT NULL,
+        recovered INTEGER NOT NULL CHECK (recovered IN (0, 1))
+    ) STRICT"""
+
+_REFUSED_IN_V2 = """role = 'payer' AND state = 'resumable' AND invoice_id IN (
+    SELECT invoice_id FROM outbox WHERE role = 'payer' AND detail LIKE 'refused by the payee%')"""
+
+_V3: tuple[str, ...] = (
+    # A payer's session whose payment the payee refused with a signed Abort ends
+    # 'refused' (terminal), never 'resumable'. SQLite cannot alter a CHECK: the table is
+    # rebuilt (same columns, same order, same rows, same seq), then its indexes.
+    _SESSIONS_V3,
+    "INSERT INTO sessions_v3 SELECT * FROM sessions",
+    "DROP TABLE sessions",
+    "ALTER TABLE sessions_v3 RENAME TO sessions",
+    "CREATE INDEX sessions_by_invoice ON sessions (invoice_id, role)",
+    "CREATE INDEX sessions_by_state ON sessions (state)",
+    # Sessions that ended 'resumable' for a payment the payee had refused (before this
+    # version the outbox was the only place that said so) are refused too, and the audit
+    # trail says when and why.
+    f"""INSERT INTO session_events (session_id, at, state, error_code, detail)
+        SELECT session_id, updated_at, 'refused', error_code, 'refused by the payee: ' ||
+               'set by store migration 3' FROM sessions WHERE {_REFUSED_IN_V2} ORDER BY seq""",
+    f"UPDATE sessions SET state = 'refused' WHERE {_REFUSED_IN_V2}",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[n]``: the statements from ``user_version`` n to n + 1. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -211,7 +251,7 @@ def migrate(db: Database) -> int:
             f"store schema {start} needs migrating to {SCHEMA_VERSION}; open it for writing",
         )
     for version in range(start, SCHEMA_VERSION):
-        with db.write() as conn:
+        with db.write(schema_change=True) as conn:
             # Re-read under the write lock: another opener may have migrated meanwhile.
             if conn.execute("PRAGMA user_version").fetchone()[0] != version:
                 continue

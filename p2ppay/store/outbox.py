@@ -20,7 +20,7 @@ from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
 from p2ppay.store.records import OutboxItem, OutboxStatus, Role
 
-__all__ = ["OUTBOX_TRANSITIONS", "REFUSED_BY_PAYEE", "Outbox"]
+__all__ = ["OUTBOX_TRANSITIONS", "REFUSED_BY_PAYEE", "Outbox", "mark_in"]
 
 REFUSED_BY_PAYEE = "refused by the payee"
 """Detail prefix of a payment the payee refused in the session with a signed Abort (no
@@ -72,6 +72,30 @@ def requeue_after_receipt(conn: sqlite3.Connection, invoice_id: bytes, *, now: i
     )
 
 
+def mark_in(
+    conn: sqlite3.Connection, invoice_id: bytes, status: OutboxStatus, *, now: int, detail: str
+) -> OutboxItem:
+    """:meth:`Outbox.mark` inside the caller's transaction."""
+    row = conn.execute("SELECT status FROM outbox WHERE invoice_id = ?", (invoice_id,)).fetchone()
+    if row is None:
+        raise StoreError(AppErrorCode.STORE_NOT_FOUND, "no outbox record for that invoice")
+    current = OutboxStatus(row[0])
+    if current is not status:
+        if status not in OUTBOX_TRANSITIONS[current]:
+            raise StoreError(
+                AppErrorCode.BAD_TRANSITION, f"outbox {current.value} -> {status.value}"
+            )
+        conn.execute(
+            "UPDATE outbox SET status = ?, updated_at = ?, detail = ?, "
+            "attempts = attempts + ? WHERE invoice_id = ?",
+            (status.value, now, detail, int(status is _O.SENT), invoice_id),
+        )
+    final = conn.execute(
+        f"SELECT {_COLUMNS} FROM outbox WHERE invoice_id = ?", (invoice_id,)
+    ).fetchone()
+    return _item(final)
+
+
 class Outbox:
     """What a sync sends and what the ledger answered."""
 
@@ -109,48 +133,11 @@ class Outbox:
     ) -> OutboxItem:
         """Move a record to ``status`` (``sent`` counts an attempt); ``BAD_TRANSITION`` else."""
         with self._db.write() as conn:
-            row = conn.execute(
-                "SELECT status FROM outbox WHERE invoice_id = ?", (invoice_id,)
-            ).fetchone()
-            if row is None:
-                raise StoreError(AppErrorCode.STORE_NOT_FOUND, "no outbox record for that invoice")
-            current = OutboxStatus(row[0])
-            if current is not status:
-                if status not in OUTBOX_TRANSITIONS[current]:
-                    raise StoreError(
-                        AppErrorCode.BAD_TRANSITION, f"outbox {current.value} -> {status.value}"
-                    )
-                conn.execute(
-                    "UPDATE outbox SET status = ?, updated_at = ?, detail = ?, "
-                    "attempts = attempts + ? WHERE invoice_id = ?",
-                    (status.value, now, detail, int(status is _O.SENT), invoice_id),
-                )
-            final = conn.execute(
-                f"SELECT {_COLUMNS} FROM outbox WHERE invoice_id = ?", (invoice_id,)
-            ).fetchone()
-            return _item(final)
+            return mark_in(conn, invoice_id, status, now=now, detail=detail)
 
     def mark_many(self, changes: Sequence[tuple[bytes, OutboxStatus, str]], *, now: int) -> None:
         """:meth:`mark` for several records ``(invoice_id, status, detail)`` in one transaction
         (a sync batch): all of them or, on any error, none."""
         with self._db.write() as conn:
             for invoice_id, status, detail in changes:
-                row = conn.execute(
-                    "SELECT status FROM outbox WHERE invoice_id = ?", (invoice_id,)
-                ).fetchone()
-                if row is None:
-                    raise StoreError(
-                        AppErrorCode.STORE_NOT_FOUND, "no outbox record for that invoice"
-                    )
-                current = OutboxStatus(row[0])
-                if current is status:
-                    continue
-                if status not in OUTBOX_TRANSITIONS[current]:
-                    raise StoreError(
-                        AppErrorCode.BAD_TRANSITION, f"outbox {current.value} -> {status.value}"
-                    )
-                conn.execute(
-                    "UPDATE outbox SET status = ?, updated_at = ?, detail = ?, "
-                    "attempts = attempts + ? WHERE invoice_id = ?",
-                    (status.value, now, detail, int(status is _O.SENT), invoice_id),
-                )
+                mark_in(conn, invoice_id, status, now=now, detail=detail)

@@ -62,6 +62,11 @@ class SessionState(Enum):
     A later session with the same invoice id resumes it; nothing is signed twice."""
     FAILED = "failed"
     """Terminal: the session ended before any payment was persisted; no money moved."""
+    REFUSED = "refused"
+    """Terminal, payer only: the payment is on disk but the payee refused it with a signed
+    Abort, so no receipt will come and there is nothing to resume. Its counter stays used and
+    its amount stays spent (the chain goes on from it); the outbox record is ``rejected`` and
+    a sync still asks the ledger for its final word."""
 
 
 class OutboxStatus(Enum):

@@ -3,7 +3,9 @@
 States and moves (:data:`TRANSITIONS` is the source; ``*`` marks terminal states)::
 
     payer:  open ──> payment_persisted ──> completed*
-              │               └──> resumable ──> completed*   (a retry got the receipt)
+              │               ├──> resumable ──> completed*   (a retry got the receipt)
+              │               │        └──> refused*
+              │               └──> refused*     (the payee's signed Abort: no receipt comes)
               └──> failed*
     payee:  open ──> payment_persisted ──> receipt_persisted ──> completed*
               │  │            └──> resumable ──> receipt_persisted
@@ -17,6 +19,9 @@ Invariants:
   payment is never ``failed`` (it ends ``resumable``, or ``completed`` once a receipt exists),
   and one without a persisted payment never ends anything but ``failed``. :func:`settle_state`
   computes it; ``fail`` and the recovery at open both use it, so they cannot disagree.
+  The one exception is ``refused`` (payer): a payment on disk that the payee refused with a
+  signed Abort. It is set only by :meth:`SessionLog.refuse`, in the same transaction that
+  keeps the Abort and marks the outbox record ``rejected``, so the three never disagree.
 - Recovery (:func:`recover`) runs when the store is opened for writing. The writer lock
   guarantees no other process is running a session, so every unfinished session found is
   an orphan of a crash and is moved to its settled state, marked ``recovered``.
@@ -31,9 +36,12 @@ import sqlite3
 from typing import Any
 
 from p2ppay.errors import AppErrorCode, StoreError
+from p2ppay.store import aborts as aborts_module
+from p2ppay.store import outbox as outbox_module
 from p2ppay.store.connection import Database
 from p2ppay.store.records import (
     HistoryEntry,
+    OutboxStatus,
     RecoveredSession,
     Role,
     SessionRecord,
@@ -46,10 +54,11 @@ _S = SessionState
 TRANSITIONS: dict[Role, dict[SessionState, frozenset[SessionState]]] = {
     Role.PAYER: {
         _S.OPEN: frozenset({_S.PAYMENT_PERSISTED, _S.FAILED}),
-        _S.PAYMENT_PERSISTED: frozenset({_S.COMPLETED, _S.RESUMABLE}),
-        _S.RESUMABLE: frozenset({_S.COMPLETED}),
+        _S.PAYMENT_PERSISTED: frozenset({_S.COMPLETED, _S.RESUMABLE, _S.REFUSED}),
+        _S.RESUMABLE: frozenset({_S.COMPLETED, _S.REFUSED}),
         _S.COMPLETED: frozenset(),
         _S.FAILED: frozenset(),
+        _S.REFUSED: frozenset(),
     },
     Role.PAYEE: {
         _S.OPEN: frozenset({_S.PAYMENT_PERSISTED, _S.RECEIPT_PERSISTED, _S.FAILED}),
@@ -315,6 +324,38 @@ class SessionLog:
                 set_state(conn, session_id, _S.RECEIPT_PERSISTED, now=now)
             return set_state(
                 conn, session_id, target, now=now, error_code=error_code, detail=detail
+            )
+
+    def refuse(
+        self, session_id: str, *, abort: bytes, now: int, error_code: int, detail: str
+    ) -> SessionRecord:
+        """Payer: the payee refused the payment this session persisted, with the signed
+        ``abort``. In one transaction: the Abort is kept for the ledger, the outbox record
+        becomes ``rejected`` (``detail``), and this session and any earlier attempt at the
+        same invoice still waiting to resume end ``refused``: no receipt will come.
+        """
+        with self._db.write() as conn:
+            current = get(conn, session_id)
+            if current.invoice_id is None or current.role is not Role.PAYER:
+                raise StoreError(
+                    AppErrorCode.BAD_TRANSITION, f"session {session_id} has no payment to refuse"
+                )
+            aborts_module.keep_in(conn, current.invoice_id, abort, now=now)
+            outbox_module.mark_in(
+                conn, current.invoice_id, OutboxStatus.REJECTED, now=now, detail=detail
+            )
+            earlier = conn.execute(
+                "SELECT session_id FROM sessions WHERE invoice_id = ? AND role = 'payer' "
+                "AND session_id != ? AND state IN ('resumable', 'payment_persisted')",
+                (current.invoice_id, session_id),
+            ).fetchall()
+            for (other_id,) in earlier:
+                set_state(
+                    conn, str(other_id), _S.REFUSED, now=now, error_code=error_code,
+                    detail=f"{detail} (in session {session_id})",
+                )  # fmt: skip
+            return set_state(
+                conn, session_id, _S.REFUSED, now=now, error_code=error_code, detail=detail
             )
 
     def get(self, session_id: str) -> SessionRecord:

@@ -38,7 +38,8 @@ class WalletConfig:
     """Settings of one wallet home; every field optional."""
 
     label: str | None = None
-    """A name the owner gave this wallet (shown in the UI, never sent)."""
+    """The name this wallet shows counterparties (SPEC 4 "label"): signed in its invoices,
+    and in its payments once it has decided to pay (never before)."""
     adapter: str | None = None
     """The default ``--adapter`` (e.g. ``virtual``, ``hci0``, ``bumble:usb:0``)."""
     auto_approve_up_to: str | None = None

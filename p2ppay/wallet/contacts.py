@@ -10,6 +10,10 @@ Invariants:
   the payee it is about to pay.
 - Local only: names are never sent, and a missing file is an empty book. A file of the wrong
   shape is ``CONFIG_CORRUPT``, never silently emptied.
+- How a counterparty is shown (:func:`counterparty`): the name this wallet gave its key
+  wins; else the label it chose for itself (signed in its invoice or payment, SPEC 4), shown
+  quoted and marked ``(self-named)`` next to its key's fingerprint, since anyone may sign
+  any label; else the fingerprint alone.
 """
 
 from __future__ import annotations
@@ -20,8 +24,18 @@ from types import MappingProxyType
 from p2ppay.errors import AppErrorCode, WalletError
 from p2ppay.wallet.atomic import replace_file
 from p2ppay.wallet.home import WalletHome
+from protocol import LocalProtocolError, ProtocolError
+from protocol.documents import check_label
+from protocol.keys import key_id
 
-__all__ = ["Contacts", "load_contacts"]
+__all__ = [
+    "Contacts",
+    "check_wallet_label",
+    "counterparty",
+    "fingerprint",
+    "load_contacts",
+    "sendable_label",
+]
 
 _MAX_NAME = 64
 
@@ -66,6 +80,49 @@ class Contacts:
             replace_file(home.contacts_file, data, mode=0o600)
         except OSError as exc:
             raise WalletError(AppErrorCode.HOME_UNUSABLE, f"{home.contacts_file}: {exc}") from exc
+
+
+def fingerprint(public_key: bytes) -> str:
+    """A key's short, stable name: its key id in groups of four hex digits (first 8 bytes)."""
+    digits = key_id(public_key)[:8].hex()
+    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+def counterparty(public_key: bytes | None, *, label: str | None, name: str | None) -> str:
+    """A counterparty as a person should read it (module docstring): ``name`` is what the
+    contacts book calls ``public_key``, ``label`` what it calls itself."""
+    if public_key is None:
+        return "unknown"
+    if name is not None:
+        return name
+    if label is not None:
+        return f'"{label}" (self-named) · {fingerprint(public_key)}'
+    return fingerprint(public_key)
+
+
+def check_wallet_label(label: str) -> str:
+    """A label ``init --label`` may give: what SPEC 4 lets a document carry (``BAD_NAME``)."""
+    try:
+        check_label(label, error=LocalProtocolError)
+    except ProtocolError as exc:
+        raise WalletError(
+            AppErrorCode.BAD_NAME,
+            f"{exc.message} (a label is sent to counterparties: 1 to 32 visible characters)",
+        ) from None
+    return label
+
+
+def sendable_label(label: str | None) -> str | None:
+    """The wallet's label if a document may carry it; a label saved by an older p2ppay
+    that breaks SPEC 4's rules is kept in the config but never sent (a payment must not fail
+    over its label)."""
+    if label is None:
+        return None
+    try:
+        check_label(label, error=LocalProtocolError)
+    except ProtocolError:
+        return None
+    return label
 
 
 def _check_name(name: str) -> str:

@@ -22,6 +22,7 @@ from p2ppay.store import AllowanceRecord, Store, TrustedIssuer
 from p2ppay.store.documents import allowance_in
 from p2ppay.store.store import DEFAULT_BUSY_TIMEOUT_MS
 from p2ppay.wallet.config import WalletConfig, load_config, save_config
+from p2ppay.wallet.contacts import check_wallet_label
 from p2ppay.wallet.home import WalletHome
 from p2ppay.wallet.identity import Identity, PublicIdentity
 from p2ppay.wallet.keystore import create_key, load_key, read_public
@@ -66,7 +67,11 @@ def init_wallet(
     ``passphrase=None`` stores the key unencrypted in an owner-only file (``--no-passphrase``,
     for kiosks). ``kdf`` defaults to :meth:`KdfParams.moderate`; tests pass ``minimum()``.
     ``seed`` fixes the key (tests and vectors); by default it is fresh randomness.
+    ``label`` is the name sent to counterparties (SPEC 4's rules, else ``BAD_NAME``, before
+    anything is created).
     """
+    if label is not None:
+        check_wallet_label(label)
     home.ensure()
     signing_key = create_key(
         home.key_file,

@@ -99,6 +99,9 @@ class PayerWallet:
     head: ChainHead | None
     """The last payment persisted on this allowance's chain (None before the first):
     the next payment uses counter ``head.counter + 1`` and ``prev = head.hash``."""
+    label: str | None = None
+    """The name the wallet chose to show a payee; it travels only in the payment (after
+    approval), never in anything the payer sends before it decided to pay."""
 
 
 class PayerSession(SessionBase[PayerState]):
@@ -184,6 +187,7 @@ class PayerSession(SessionBase[PayerState]):
                 invoice=invoice,
                 allowance=self._allowance,
                 head=self._wallet.head,
+                label=self._wallet.label,
             )
         except ProtocolError as exc:
             self._fail(ErrorCode.SESSION_WALLET_CANNOT_PAY, f"{exc.code.name}: {exc.message}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,42 @@ def test_a_single_document_is_checked_at_the_given_time(
     assert json.loads(capsys.readouterr().out)["kind"] == "invoice"
     assert main(["inspect", str(path), "--json", "--at", str(NOW + 86400)]) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "DOC_EXPIRED"
+
+
+def test_an_allowance_shows_its_validity_dates_in_local_time_and_raw_in_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30: a local time no UTC text matches
+    time.tzset()
+    try:
+        allowance = World().allowance()
+        path = tmp_path / "allowance.cbor"
+        path.write_bytes(allowance.raw)
+        assert main(["inspect", str(path)]) == 0
+        text = capsys.readouterr().out
+        assert main(["inspect", str(path), "--json"]) == 0
+        (doc,) = json.loads(capsys.readouterr().out)["documents"]
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    begin, end = allowance.doc.not_before, allowance.doc.not_after
+    local = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    shown = [
+        dt.datetime.fromtimestamp(t, tz=local).strftime("%Y-%m-%d %H:%M") for t in (begin, end)
+    ]
+    assert f"valid from {shown[0]} IST until {shown[1]} IST" in text
+    assert (doc["fields"]["not_before"], doc["fields"]["not_after"]) == (begin, end)
+    utc = [
+        dt.datetime.fromtimestamp(t, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in (begin, end)
+    ]
+    assert doc["dates"] == {"valid_from": utc[0], "valid_until": utc[1]}
+
+
+def test_a_bundle_shows_the_payments_allowance_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write_bundle(tmp_path, World())
+    assert main(["inspect", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "allowance valid from " in text and " until " in text
+    assert "made " in text and " expires " in text

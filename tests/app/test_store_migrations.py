@@ -8,9 +8,17 @@ from pathlib import Path
 import pytest
 
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.store import SCHEMA_VERSION, Role
+from p2ppay.store import SCHEMA_VERSION, OutboxStatus, Role, SessionState
 from p2ppay.store.migrations import MIGRATIONS
-from tests.app.test_store_factory import NOW, WALLET, open_store
+from tests.app.test_store_factory import (
+    NOW,
+    WALLET,
+    allowance,
+    invoice,
+    next_link,
+    open_store,
+    outgoing,
+)
 
 
 def _user_version(path: Path) -> int:
@@ -128,3 +136,92 @@ def test_the_writer_lock_is_released_on_close(tmp_path: Path) -> None:
     open_store(path).close()
     with open_store(path) as again:
         assert not again.readonly
+
+
+def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in rowid order."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+    finally:
+        conn.close()
+
+
+def _as_version_2(path: Path) -> None:
+    """Put the sessions table back as version 2 had it (its CHECK knows no 'refused')."""
+    (old_sessions,) = (s for s in MIGRATIONS[0] if s.startswith("CREATE TABLE sessions "))
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        conn.execute(old_sessions.replace("CREATE TABLE sessions ", "CREATE TABLE sessions_v2 "))
+        conn.execute("INSERT INTO sessions_v2 SELECT * FROM sessions")
+        conn.execute("DROP TABLE sessions")
+        conn.execute("ALTER TABLE sessions_v2 RENAME TO sessions")
+        conn.execute("CREATE INDEX sessions_by_invoice ON sessions (invoice_id, role)")
+        conn.execute("CREATE INDEX sessions_by_state ON sessions (state)")
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("COMMIT")
+        with pytest.raises(sqlite3.IntegrityError):  # version 2's CHECK
+            conn.execute("UPDATE sessions SET state = 'refused'")
+    finally:
+        conn.close()
+
+
+def test_a_version_2_store_upgrades_keeping_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    with open_store(path) as store:
+        store.wallet.import_allowance(allowance(), now=NOW)
+        ids = []
+        for n in (1, 2):
+            sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+            inv = invoice(n)
+            store.payments.record_invoice(inv, now=NOW, session_id=sid)
+            link = next_link(store, amount=inv.amount_minor)
+            store.payments.persist_outgoing(outgoing(inv, link), now=NOW, session_id=sid)
+            store.sessions.fail(sid, now=NOW, error_code=408, detail="no receipt")
+            ids.append(sid)
+        # What version 2 did with a payment the payee refused: outbox rejected, session
+        # left resumable.
+        store.outbox.mark(
+            invoice(1).invoice_id,
+            OutboxStatus.REJECTED,
+            now=NOW,
+            detail="refused by the payee: ACCEPT_PAYER_REVOKED",
+        )
+        failed = store.sessions.start(Role.PAYER, now=NOW).session_id
+        store.sessions.fail(failed, now=NOW, error_code=301, detail="declined")
+    _as_version_2(path)
+    before = _rows(path)
+    assert _user_version(path) == 2
+
+    with open_store(path) as store:
+        refused, resumable = (store.sessions.get(sid) for sid in ids)
+        assert refused.state is SessionState.REFUSED
+        assert resumable.state is SessionState.RESUMABLE
+        assert store.sessions.get(failed).state is SessionState.FAILED
+    after = _rows(path)
+    assert _user_version(path) == SCHEMA_VERSION
+    # Every row of every table is kept; only the refused session's state changed, and its
+    # audit trail says so.
+    expected = dict(before)
+    expected["sessions"] = [
+        (*r[:3], "refused", *r[4:]) if r[1] == ids[0] else r for r in before["sessions"]
+    ]
+    *kept, event = after["session_events"]
+    assert kept == before["session_events"]
+    assert event[1:3] == (ids[0], NOW) and event[3] == "refused"
+    expected["session_events"] = after["session_events"]
+    assert after == expected
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    finally:
+        conn.close()
+    assert {"sessions_by_invoice", "sessions_by_state"} <= indexes

@@ -66,6 +66,7 @@ async def test_a_payee_that_aborts_then_settles_a_payment_is_caught_by_the_payer
             (refused,) = payer_wallet.store.outbox.items()
             assert refused.status is OutboxStatus.REJECTED
             assert refused.detail == "refused by the payee: RISK_OVER_PAYMENT_LIMIT"
+            assert payer_out.status == "refused"  # nothing to resume: no receipt will come
 
         # The payee lied: it settles the payment it aborted, signing "accepted" itself.
         accepted = make_receipt(
@@ -83,6 +84,9 @@ async def test_a_payee_that_aborts_then_settles_a_payment_is_caught_by_the_payer
             assert payer_wallet.store.aborts.pending() == []  # shown once, not again
             (item,) = payer_wallet.store.outbox.items()
             assert item.status is OutboxStatus.SETTLED
+            # The session keeps what happened in it; the ledger's word is the settlement.
+            (session,) = payer_wallet.store.sessions.for_invoice(invoice.doc.id)
+            assert session.state.value == "refused"
         async with client(ledger, payer.key) as c:
             (published,) = (await c.proofs()).equivocations
         assert base64.b64decode(published.rejected) == kept

@@ -332,3 +332,54 @@ def test_a_memo_with_a_lone_surrogate_is_a_typed_refusal_not_a_crash(memo: str) 
     with pytest.raises(LocalProtocolError) as exc:
         sign(W.payee, bad)
     assert _code(exc) is ErrorCode.DOC_FIELD_VALUE
+
+
+BAD_LABELS = [
+    pytest.param("", id="empty"),
+    pytest.param("A" * 33, id="33-characters"),
+    pytest.param("Ana\nPAID 0.01 EUR", id="newline"),
+    pytest.param("Ana\x1b[2J", id="escape"),
+    pytest.param("Ana\x85", id="c1-next-line"),
+    pytest.param("\u202eanA", id="bidi-override"),
+    pytest.param("A\u200bna", id="zero-width-space"),
+    pytest.param("Ana\u2028", id="line-separator"),
+    pytest.param(" Ana", id="leading-space"),
+    pytest.param("Ana ", id="trailing-space"),
+    pytest.param("Ana\ud800", id="lone-surrogate"),
+]
+
+
+@pytest.mark.parametrize("label", BAD_LABELS)
+@pytest.mark.parametrize("kind", [Kind.INVOICE, Kind.PAYMENT])
+def test_a_bad_label_is_refused_to_sign_and_rejected_on_receipt(kind: Kind, label: str) -> None:
+    doc, key = (W.invoice().doc, W.payee) if kind is Kind.INVOICE else (W.payment().doc, W.payer)
+    bad = doc.model_copy(update={"label": label})
+    with pytest.raises(LocalProtocolError) as local:
+        sign(key, bad)
+    assert _code(local) is ErrorCode.DOC_FIELD_VALUE
+    if "\ud800" not in label:  # a lone surrogate has no UTF-8 to send
+        forged = resign(key, kind, to_payload(bad))  # type: ignore[arg-type]
+        with pytest.raises(RemoteProtocolError) as remote:
+            open_document(forged)
+        assert _code(remote) is ErrorCode.DOC_FIELD_VALUE
+
+
+@pytest.mark.parametrize("label", ["Ana", "Café Zoë", "A" * 32, "Bob's café · Lisboa", "李小龙"])
+def test_a_label_travels_in_the_signed_invoice_and_payment(label: str) -> None:
+    invoice = make_invoice(W.payee, amount=1_00, currency="EUR", now=NOW, label=label)
+    assert open_as(invoice.raw, Invoice).doc.label == label
+    assert to_payload(invoice.doc)[10] == label
+    payment = W.payment().doc.model_copy(update={"label": label})
+    assert open_as(sign(W.payer, payment).raw, Payment).doc.label == label
+
+
+def test_without_a_label_the_field_is_absent_and_the_bytes_unchanged() -> None:
+    invoice = W.invoice()
+    assert invoice.doc.label is None and 10 not in to_payload(invoice.doc)
+    payment = W.payment()
+    assert payment.doc.label is None and 9 not in to_payload(payment.doc)
+    unlabelled = make_invoice(
+        W.payee, amount=12_50, currency="EUR", now=NOW, memo="coffee",
+        invoice_id=bytes(16), nonce=bytes([0xA0]) * 16, label=None,
+    )  # fmt: skip
+    assert unlabelled.raw == W.invoice().raw

@@ -245,7 +245,7 @@ def _check_whole_store(home: WalletHome) -> None:
     orphans = _rows(
         home,
         "SELECT hex(invoice_id) FROM payments p WHERE NOT EXISTS (SELECT 1 FROM sessions s "
-        "WHERE s.invoice_id = p.invoice_id AND s.state IN ('completed', 'resumable', "
+        "WHERE s.invoice_id = p.invoice_id AND s.state IN ('completed', 'resumable', 'refused', "
         "'receipt_persisted', 'payment_persisted'))",
     )
     assert not orphans, f"nothing_half_written: payments without their session: {orphans}"

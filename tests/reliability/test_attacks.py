@@ -301,9 +301,9 @@ async def test_a_revoked_payer_is_refused(tmp_path: Path) -> None:
     invoice = world.invoice(4_00)
     before = money_state(world.homes.payee)
     run = await world.attempt(invoice)
-    # The payer stored and sent its payment before the refusal: it keeps it (resumable, no
-    # receipt) to sync as refused; the payee keeps nothing.
-    assert (run.payer, run.payer_error) == ("resumable", "ACCEPT_PAYER_REVOKED"), run
+    # The payer stored and sent its payment before the refusal: it keeps it (refused, no
+    # receipt will come, nothing to resume) to sync as refused; the payee keeps nothing.
+    assert (run.payer, run.payer_error) == ("refused", "ACCEPT_PAYER_REVOKED"), run
     assert (run.payee, run.payee_error) == ("failed", "ACCEPT_PAYER_REVOKED"), run
     assert money_state(world.homes.payee) == before
 

@@ -178,7 +178,10 @@ def _field_cases() -> list[tuple[str, Make, str]]:
             Hostile(payment={"currency": "USD"}, allowance={"currency": "USD"}),
             "ACCEPT_CURRENCY_MISMATCH",
         ),
-        ("extra payment key 9", Hostile(extra={9: 1}), "DOC_UNKNOWN_FIELD"),
+        ("extra payment key 10", Hostile(extra={10: 1}), "DOC_UNKNOWN_FIELD"),
+        ("payment label not text", Hostile(extra={9: 1}), "DOC_FIELD_TYPE"),
+        ("payment label with a line break", Hostile(extra={9: "Ana\nPAID"}), "DOC_FIELD_VALUE"),
+        ("payment label of 33 characters", Hostile(extra={9: "A" * 33}), "DOC_FIELD_VALUE"),
         ("extra payment key 0", Hostile(extra={0: b""}), "DOC_UNKNOWN_FIELD"),
         ("text key", Hostile(extra={"x": 1}), "DOC_NOT_A_MAP"),
         ("payer key missing", pay(payer=ABSENT), "DOC_MISSING_FIELD"),
@@ -527,7 +530,7 @@ FIELDS: dict[str, st.SearchStrategy[object]] = {
     "extra key": ANY,
 }
 """What Hypothesis may change in an honest payment (``allowance.*``: its allowance's fields;
-``extra key``: a key 9 added to the payment map)."""
+``extra key``: a key 10, unknown, added to the payment map)."""
 CHANGES = st.sets(st.sampled_from(sorted(FIELDS)), max_size=3).flatmap(
     lambda names: st.fixed_dictionaries({name: FIELDS[name] for name in sorted(names)})
 )
@@ -617,7 +620,7 @@ async def test_any_values_in_several_fields_end_as_the_rules_say(
     payer = SigningKey(os.urandom(32))
     payment = {k: v for k, v in changes.items() if "." not in k and k != "extra key"}
     allowance = {k.split(".")[1]: v for k, v in changes.items() if k.startswith("allowance.")}
-    extra: dict[object, object] = {9: changes["extra key"]} if "extra key" in changes else {}
+    extra: dict[object, object] = {10: changes["extra key"]} if "extra key" in changes else {}
     values: dict[str, object] = {}
 
     def make(invoice: SignedDocument[Invoice]) -> Sent:

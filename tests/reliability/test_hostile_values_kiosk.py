@@ -47,7 +47,7 @@ SAMPLE = (
     "amount=1000000000000001",
     "counter in a non-shortest integer",
     "payment not CBOR",
-    "extra payment key 9",
+    "extra payment key 10",
     "envelope kind 99",
     "abort, a code this build does not know (999)",
     "a payment signed by a key other than the Noise peer's",

@@ -8,7 +8,8 @@ decrypt (it is a real Noise peer with its own real keys, so its invoices verify)
 
 The invariant a user cares about: the sessions share no byte that identifies the payer.
 No address, tag, ephemeral or static key repeats; the wallet's key (Ed25519 or X25519),
-its key id, its allowance (bytes, serial, issuer) appear nowhere; the refusals are the same
+its key id, its allowance (bytes, serial, issuer) and the label it chose to show payees it
+pays (``init --label``: sent with a payment only) appear nowhere; the refusals are the same
 unsigned code for every reason, so they are no oracle for what is left, the currency held
 or the issuer; the only bytes common to two sessions are those every payer sends.
 """
@@ -27,6 +28,7 @@ from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
 from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprovalLimits, CappedAutoApprove, PayerRole, SessionOutcome
+from p2ppay.wallet.config import WalletConfig, save_config
 from protocol import ErrorCode, open_as
 from protocol.builders import make_invoice
 from protocol.cbor import encode
@@ -43,6 +45,8 @@ from tests.reliability.mallory import Mallory
 pytestmark = pytest.mark.anyio
 
 TRACKER = SigningKey.generate()
+PAYER_LABEL = "Ana Tracked"
+"""The payer's self-chosen label: it would name the payer in every session if it leaked."""
 WINDOW = 8
 """A byte string this long found in two sessions counts as shared (random bytes collide
 with probability ~2**-64 per pair of positions)."""
@@ -139,13 +143,14 @@ def _straddles(window: bytes, common: list[bytes]) -> bool:
     "tracker: a modified central connects repeatedly with invoices the payer will not pay "
     "(over what is left, other currency, issuer not accepted, over the auto-approval limit, "
     "expired by the payer's clock)",
-    expect="no address, tag, key, signature or refusal content repeats or identifies the "
-    "payer; every refusal is the same unsigned SESSION_DECLINED; nothing is paid",
+    expect="no address, tag, key, label, signature or refusal content repeats or identifies "
+    "the payer; every refusal is the same unsigned SESSION_DECLINED; nothing is paid",
 )
 async def test_a_trackers_sessions_share_no_byte_that_identifies_the_payer(
     tmp_path: Path, runs: RunCount
 ) -> None:
     world = World.make(tmp_path, limit=300_00)
+    save_config(world.homes.payer, WalletConfig(label=PAYER_LABEL))
     radio = VirtualRadio()
     options = LinkOptions(max_att_mtu=185)
     with world.homes.open_payer() as payer_wallet:
@@ -200,6 +205,7 @@ async def test_a_trackers_sessions_share_no_byte_that_identifies_the_payer(
         "allowance serial": encode(allowance.doc.serial),
         "issuer key": allowance.doc.issuer,
         "issuer key id": key_id(allowance.doc.issuer),
+        "payer label": PAYER_LABEL.encode(),
     }
     for h in heard:
         everything = h.everything() + h.address.encode() + h.tag.encode()
