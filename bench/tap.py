@@ -26,6 +26,7 @@ The last line is one JSON object with the raw figures.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -37,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gatt.capture import Connection, LinkModel, parse_btsnoop
+from gatt.capture import Connection, Direction, LinkModel, parse_btsnoop
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVALS_MS = (7.5, 15.0, 30.0, 50.0)
@@ -121,6 +122,15 @@ def _one_payment(
     return connections[0], wall
 
 
+def _sequence(connection: Connection) -> str:
+    """The PDUs in order, one run per direction: ``C`` the payee (central), ``P`` the payer."""
+    runs = []
+    for direction, run in itertools.groupby(connection.pdus, key=lambda p: p.direction):
+        side = "P" if direction is Direction.SENT else "C"
+        runs.append(side + ":" + ",".join(p.name for p in run))
+    return " | ".join(runs)
+
+
 def _figures(connection: Connection) -> dict[str, Any]:
     pdus = connection.pdus
     measured_ms = None
@@ -131,6 +141,7 @@ def _figures(connection: Connection) -> dict[str, Any]:
         "direction_changes": connection.direction_changes(),
         "bytes": connection.bytes_each_way(),
         "by_opcode": connection.by_opcode(),
+        "sequence": _sequence(connection),
         "events_at_15ms": LinkModel(interval_ms=15).events(pdus),
         "projected_ms": {str(i): LinkModel(interval_ms=i).projected_ms(pdus) for i in INTERVALS_MS},
         "measured_connect_to_last_pdu_ms": measured_ms,
@@ -179,6 +190,9 @@ def main() -> None:
     print("ATT PDUs of the payer's connection (first payment), by direction and opcode:")
     for name, count in first["by_opcode"].items():
         print(f"  {count:3}  {name}")
+    print("in order (P = payer, C = payee):")
+    for run in first["sequence"].split(" | "):
+        print(f"  {run}")
     print(f"bytes: sent {first['bytes']['sent']}, received {first['bytes']['received']}")
     header = (
         f"{'run':>3} {'PDUs':>5} {'dir.changes':>11} "
