@@ -127,8 +127,13 @@ class _Profile1Central:
         self.central = central
         self.chunks: list[bytes] = []
         self.state: list[bytes] = []
+        self.state_notified = anyio.Event()
         self.peer: Peer | None = None
         self.characteristics: dict[Role, Any] = {}
+
+    def _on_state(self, value: bytes) -> None:
+        self.state.append(value)
+        self.state_notified.set()
 
     async def connect(self, tag: str) -> None:
         result = await self.central.find(tag=tag, within=5)
@@ -143,7 +148,7 @@ class _Profile1Central:
                 c for c in found if c.uuid == UUID(str(spec.uuid))
             )
         await peer.subscribe(self.characteristics[Role.SERVER2CLIENT], self.chunks.append)
-        await peer.subscribe(self.characteristics[Role.STATE], self.state.append)
+        await peer.subscribe(self.characteristics[Role.STATE], self._on_state)
         await peer.write_value(
             self.characteristics[Role.STATE], encode_start(517), with_response=True
         )
@@ -177,8 +182,7 @@ async def test_a_profile_1_central_still_works_with_a_profile_2_peripheral() -> 
             assert await link.receive() == b"up"
         await link.aclose()
         with anyio.fail_after(5):
-            while not old.state:
-                await anyio.sleep(0.01)
+            await old.state_notified.wait()
     assert [is_end(v) for v in old.state] == [True]
     assert old.chunks == [b"chunk"]  # END came on State, not as an empty chunk
 
