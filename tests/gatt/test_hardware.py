@@ -6,7 +6,8 @@ otherwise deselected (the run's summary says so). One command gives a person wit
 dongles the real figures (``-s`` shows the benchmark's table, measured times beside the
 projection)::
 
-    .venv/bin/python -m pytest tests/gatt/test_hardware.py -s --ble-adapters bumble:usb:0,bumble:usb:1
+    .venv/bin/python -m pytest tests/gatt/test_hardware.py -s \
+        --ble-adapters bumble:usb:0,bumble:usb:1
 
 or ``--ble-adapters hci0,hci1`` for the OS stacks (bless + bleak). Each side runs in its own
 process, as on two real devices. ``tests/gatt/test_adapter_runs.py`` runs the same code on
