@@ -100,14 +100,17 @@ def _monitor(kind: int, index: int, packet: bytes, at: int) -> bytes:
 
 def _monitor_capture(*, second_index: int) -> bytes:
     connected = _connected(0x40)[1:]
-    return MONITOR_HEADER + b"".join(
-        [
-            _monitor(0, 0, bytes(16), 900),  # New Index: not a packet we read
-            _monitor(3, 0, connected, 1_000),
-            _monitor(5, 0, _acl(0x40, _att(b"\x02\xf7\x01"), boundary=2)[1:], 1_100),
-            _monitor(4, 0, _acl(0x40, _att(b"\x03\xf7\x01"), boundary=0)[1:], 1_200),
-            _monitor(5, second_index, _acl(0x40, _att(b"\x0a\x03\x00"), boundary=2)[1:], 1_300),
-        ]
+    return (
+        MONITOR_HEADER
+        + b"".join(
+            [
+                _monitor(0, 0, bytes(16), 900),  # New Index: not a packet we read
+                _monitor(3, 0, connected, 1_000),
+                _monitor(5, 0, _acl(0x40, _att(b"\x02\xf7\x01"), boundary=2)[1:], 1_100),
+                _monitor(4, 0, _acl(0x40, _att(b"\x03\xf7\x01"), boundary=0)[1:], 1_200),
+                _monitor(5, second_index, _acl(0x40, _att(b"\x0a\x03\x00"), boundary=2)[1:], 1_300),
+            ]
+        )
     )
 
 

@@ -219,3 +219,26 @@ async def test_a_cccd_not_right_after_the_value_is_looked_up(
     set_up = _set_up(_received(capture))
     assert set_up.count("FIND_INFORMATION_REQ") == 1
     assert set_up.count("WRITE_REQ") == 1
+
+
+async def test_at_mtu_23_discovery_stops_at_the_last_characteristic_it_needs() -> None:
+    # One 128-bit declaration per Read By Type answer at MTU 23: four requests, and no fifth
+    # to hear "not found", no Find Information.
+    radio = VirtualRadio()
+    options = LinkOptions(max_att_mtu=23)
+    async with (
+        radio.open_peripheral(info=INFO, options=options) as peripheral,
+        radio.open_central(options=options) as central,
+        _snooped(peripheral) as capture,
+    ):
+        central_link, peripheral_link = await connect_pair(peripheral, central)
+        await exchange_both_ways(central_link, peripheral_link, 256)
+        await central_link.aclose()
+        await peripheral_link.aclose()
+    assert _set_up(_received(capture)) == [
+        "FIND_BY_TYPE_VALUE_REQ",
+        *["READ_BY_TYPE_REQ"] * 4,
+        "READ_REQ",
+        "WRITE_REQ",
+        "WRITE_CMD",
+    ]
