@@ -17,6 +17,11 @@ payer's approval and its signed, stored payment, until the payment verifies offl
 ``persisting`` (payment and receipt committed to SQLite, the receipt signed and sent, the
 session closed). ``other`` is the rest: HTTP, invoice signing and storing, SSE delivery.
 
+Scan share: per payment, the fraction of its time (POS request to receipt) spent scanning,
+i.e. listening for and choosing the payer (by tag, or by signal with the adaptive
+``radio.listen`` window, ``--listen``); printed as p50 / p95 / mean over the payments, in
+both selection modes.
+
 Baseline, in the same run: the same payments, chosen the same way, driven straight through
 ``PayeeRole.collect`` (no kiosk, no HTTP, no queue); ``overhead`` = kiosk p50 / direct p50.
 
@@ -34,6 +39,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +110,18 @@ async def customer_walks_up(
 
 
 async def kiosk_run(
-    kiosk_home: WalletHome, payers: list[WalletHome], customers: int, select: str, sock: Path
+    kiosk_home: WalletHome,
+    payers: list[WalletHome],
+    customers: int,
+    select: str,
+    sock: Path,
+    *,
+    listen: float,
 ) -> list[dict[str, Any]]:
     config = parse_config(
         {
             "wallet": {"home": str(kiosk_home.root)},
-            "radio": {"adapter": "virtual", "min_rssi": -70, "margin_db": 6, "listen": 0.2},
+            "radio": {"adapter": "virtual", "min_rssi": -70, "margin_db": 6, "listen": listen},
             "payments": {"currency": "EUR", "queue_size": 4},
             "api": {"listen": f"unix:{sock}"},
             "daemon": {"log_level": "WARNING", "health_interval": 60},
@@ -161,7 +173,7 @@ async def kiosk_run(
 
 
 async def direct_run(
-    kiosk_home: WalletHome, payers: list[WalletHome], customers: int, select: str
+    kiosk_home: WalletHome, payers: list[WalletHome], customers: int, select: str, listen: float
 ) -> list[float]:
     """Baseline: the same payments through PayeeRole.collect, no kiosk around it."""
     times: list[float] = []
@@ -175,7 +187,7 @@ async def direct_run(
                         choice = (
                             PayerChoice(tag=tag)
                             if select == "tag"
-                            else PayerChoice(min_rssi=-70, margin_db=6, listen=0.2)
+                            else PayerChoice(min_rssi=-70, margin_db=6, listen=listen)
                         )
                         role = PayeeRole(wallet=wallet, choice=choice)
                         started = time.perf_counter()
@@ -202,6 +214,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--select", choices=("tag", "signal"), default="tag")
     parser.add_argument("--baseline", type=int, default=30, help="direct payments (baseline)")
+    parser.add_argument(
+        "--listen", type=float, default=0.2, help="radio.listen: longest signal window, seconds"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kb", dir="/tmp") as tmp:
@@ -209,10 +224,18 @@ def main() -> None:
         kiosk_home, payers = make_wallets(root)
         started = time.perf_counter()
         samples = anyio.run(
-            kiosk_run, kiosk_home, payers, args.customers, args.select, root / "api.sock"
+            partial(
+                kiosk_run,
+                kiosk_home,
+                payers,
+                args.customers,
+                args.select,
+                root / "api.sock",
+                listen=args.listen,
+            )
         )
         wall_s = time.perf_counter() - started
-        direct = anyio.run(direct_run, kiosk_home, payers, args.baseline, args.select)
+        direct = anyio.run(direct_run, kiosk_home, payers, args.baseline, args.select, args.listen)
 
     ok = [s for s in samples if s["state"] == "completed"]
     totals = [s["total_ms"] for s in ok]
@@ -223,6 +246,7 @@ def main() -> None:
     p50, p95 = _p(totals, 50), _p(totals, 95)
     direct_p50 = _p(direct, 50)
     per_minute = len(ok) / wall_s * 60
+    scan_share = [s["phases_ms"].get("scanning", 0.0) / s["total_ms"] for s in ok]
 
     print(f"kiosk: {args.customers} customers in a row, select={args.select}, virtual radio, "
           f"API on a Unix socket")  # fmt: skip
@@ -234,6 +258,10 @@ def main() -> None:
         share = statistics.fmean(values) / mean_total
         print(f"{name:<12}{_p(values, 50):>10.1f}{_p(values, 95):>10.1f}"
               f"{statistics.fmean(values):>10.1f}{share:>8.1%}")  # fmt: skip
+    print(f"scan share (listening for and choosing the payer), per payment: "
+          f"p50 {_p(scan_share, 50):.1%}, p95 {_p(scan_share, 95):.1%}, "
+          f"mean {statistics.fmean(scan_share):.1%} (select={args.select}, "
+          f"listen <= {args.listen:g} s)")  # fmt: skip
     print(f"baseline: PayeeRole.collect directly ({len(direct)} payments) p50 {direct_p50:.1f} ms; "
           f"kiosk overhead x{p50 / direct_p50:.2f}")  # fmt: skip
     print(
@@ -242,6 +270,7 @@ def main() -> None:
                 "bench": "kiosk",
                 "customers": args.customers,
                 "select": args.select,
+                "listen_s": args.listen,
                 "completed": len(ok),
                 "failed": dict(Counter(s["error"] for s in samples if s["state"] != "completed")),
                 "wall_s": round(wall_s, 3),
@@ -251,6 +280,11 @@ def main() -> None:
                 "mean_ms": round(mean_total, 2),
                 "phase_mean_ms": {n: round(statistics.fmean(v), 2) for n, v in rows},
                 "phase_share": {n: round(statistics.fmean(v) / mean_total, 4) for n, v in rows},
+                "scan_share": {
+                    "p50": round(_p(scan_share, 50), 4),
+                    "p95": round(_p(scan_share, 95), 4),
+                    "mean": round(statistics.fmean(scan_share), 4),
+                },
                 "baseline_direct_p50_ms": round(direct_p50, 2),
                 "overhead_ratio_p50": round(p50 / direct_p50, 3),
             }

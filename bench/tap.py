@@ -1,6 +1,8 @@
 """Benchmark: a tap's radio round trips, measured from a capture of real two-process payments.
 
-Run: ``.venv/bin/python bench/tap.py [--payments 3] [--adapters PERIPHERAL,CENTRAL]``
+Run: ``.venv/bin/python bench/tap.py [--payments 3] [--adapters PERIPHERAL,CENTRAL]``, or
+``bench/tap.py --capture FILE [--index N]`` to read a capture made elsewhere (e.g. ``btmon -i
+hciN -w FILE`` on BlueZ, as the BlueZ test-bed does for its payment) with the same table.
 
 Each payment is two real processes, ``p2ppay pay --once`` (the payer, a GATT peripheral) and
 ``p2ppay request`` (the payee, a central), on two Bumble controllers hosted over TCP
@@ -26,6 +28,7 @@ The last line is one JSON object with the raw figures.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -37,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gatt.capture import Connection, LinkModel, parse_btsnoop
+from gatt.capture import Connection, Direction, LinkModel, parse_btsnoop
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVALS_MS = (7.5, 15.0, 30.0, 50.0)
@@ -121,6 +124,15 @@ def _one_payment(
     return connections[0], wall
 
 
+def _sequence(connection: Connection) -> str:
+    """The PDUs in order, one run per direction: ``C`` the payee (central), ``P`` the payer."""
+    runs = []
+    for direction, run in itertools.groupby(connection.pdus, key=lambda p: p.direction):
+        side = "P" if direction is Direction.SENT else "C"
+        runs.append(side + ":" + ",".join(p.name for p in run))
+    return " | ".join(runs)
+
+
 def _figures(connection: Connection) -> dict[str, Any]:
     pdus = connection.pdus
     measured_ms = None
@@ -131,17 +143,74 @@ def _figures(connection: Connection) -> dict[str, Any]:
         "direction_changes": connection.direction_changes(),
         "bytes": connection.bytes_each_way(),
         "by_opcode": connection.by_opcode(),
+        "sequence": _sequence(connection),
         "events_at_15ms": LinkModel(interval_ms=15).events(pdus),
         "projected_ms": {str(i): LinkModel(interval_ms=i).projected_ms(pdus) for i in INTERVALS_MS},
         "measured_connect_to_last_pdu_ms": measured_ms,
     }
 
 
+def _report(adapters: list[str], runs: list[dict[str, Any]]) -> None:
+    first = runs[0]
+    print(f"adapters: {adapters[0]} (payer) / {adapters[1]} (payee)")
+    print("ATT PDUs of the payer's connection (first payment), by direction and opcode:")
+    for name, count in first["by_opcode"].items():
+        print(f"  {count:3}  {name}")
+    print("in order (P = payer, C = payee):")
+    for run in first["sequence"].split(" | "):
+        print(f"  {run}")
+    print(f"bytes: sent {first['bytes']['sent']}, received {first['bytes']['received']}")
+    header = (
+        f"{'run':>3} {'PDUs':>5} {'dir.changes':>11} "
+        + " ".join(f"{f'@{i:g}ms':>9}" for i in INTERVALS_MS)
+        + f" {'measured':>9}"
+    )
+    print(header)
+    for n, run in enumerate(runs, 1):
+        measured = run["measured_connect_to_last_pdu_ms"]
+        print(
+            f"{n:>3} {run['att_pdus']:>5} {run['direction_changes']:>11} "
+            + " ".join(f"{run['projected_ms'][str(i)]:>7.1f}ms" for i in INTERVALS_MS)
+            + (f" {measured:>7.1f}ms" if measured is not None else f" {'-':>9}")
+        )
+    changes = statistics.median(r["direction_changes"] for r in runs)
+    at_15 = statistics.median(r["projected_ms"]["15.0"] for r in runs)
+    print(
+        f"median: {changes:g} direction changes (goal <= {GOAL_DIRECTION_CHANGES}), "
+        f"{at_15:.1f} ms projected at 15 ms (goal <= {GOAL_MS_AT_15:g} ms)"
+    )
+    print(
+        json.dumps(
+            {
+                "adapters": adapters,
+                "runs": runs,
+                "median_direction_changes": changes,
+                "median_projected_ms_at_15": at_15,
+                "goal_direction_changes": GOAL_DIRECTION_CHANGES,
+                "goal_ms_at_15": GOAL_MS_AT_15,
+            },
+            sort_keys=True,
+        )
+    )
+
+
+def _from_capture(path: Path, index: int | None) -> None:
+    connections = [c for c in parse_btsnoop(path.read_bytes(), index=index).values() if c.pdus]
+    if not connections:
+        raise SystemExit(f"{path}: no connection with ATT traffic")
+    _report([f"capture {path} (index {index})", "its peer"], [_figures(c) for c in connections])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=3)
     parser.add_argument("--adapters", default=None, metavar="PERIPHERAL,CENTRAL")
+    parser.add_argument("--capture", type=Path, default=None, help="read this capture instead")
+    parser.add_argument("--index", type=int, default=None, help="controller of a btmon capture")
     args = parser.parse_args()
+    if args.capture is not None:
+        _from_capture(args.capture, args.index)
+        return
     controllers = None
     if args.adapters is None:
         ports = (_free_port(), _free_port())
@@ -174,44 +243,7 @@ def main() -> None:
         if controllers is not None:
             controllers.terminate()
             controllers.wait(timeout=10)
-    first = runs[0]
-    print(f"adapters: {adapters[0]} (payer) / {adapters[1]} (payee)")
-    print("ATT PDUs of the payer's connection (first payment), by direction and opcode:")
-    for name, count in first["by_opcode"].items():
-        print(f"  {count:3}  {name}")
-    print(f"bytes: sent {first['bytes']['sent']}, received {first['bytes']['received']}")
-    header = (
-        f"{'run':>3} {'PDUs':>5} {'dir.changes':>11} "
-        + " ".join(f"{f'@{i:g}ms':>9}" for i in INTERVALS_MS)
-        + f" {'measured':>9}"
-    )
-    print(header)
-    for n, run in enumerate(runs, 1):
-        measured = run["measured_connect_to_last_pdu_ms"]
-        print(
-            f"{n:>3} {run['att_pdus']:>5} {run['direction_changes']:>11} "
-            + " ".join(f"{run['projected_ms'][str(i)]:>7.1f}ms" for i in INTERVALS_MS)
-            + (f" {measured:>7.1f}ms" if measured is not None else f" {'-':>9}")
-        )
-    changes = statistics.median(r["direction_changes"] for r in runs)
-    at_15 = statistics.median(r["projected_ms"]["15.0"] for r in runs)
-    print(
-        f"median: {changes:g} direction changes (goal <= {GOAL_DIRECTION_CHANGES}), "
-        f"{at_15:.1f} ms projected at 15 ms (goal <= {GOAL_MS_AT_15:g} ms)"
-    )
-    print(
-        json.dumps(
-            {
-                "adapters": list(adapters),
-                "runs": runs,
-                "median_direction_changes": changes,
-                "median_projected_ms_at_15": at_15,
-                "goal_direction_changes": GOAL_DIRECTION_CHANGES,
-                "goal_ms_at_15": GOAL_MS_AT_15,
-            },
-            sort_keys=True,
-        )
-    )
+    _report(list(adapters), runs)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ then records: original length (4), included length (4), flags (4: bit 0 set = re
 the host, bit 1 set = command or event), cumulative drops (4), timestamp (8, microseconds
 since 0000-01-01), and the H4 packet (its first byte the packet type). ACL packets carry
 L2CAP; channel 0x0004 is ATT. L2CAP frames split over several ACL packets are reassembled.
+``btmon -w`` writes datalink 2001 (the Linux monitor format) instead: the flags hold the
+controller index (upper 16 bits) and the packet kind (lower 16: 3 event, 4 ACL sent, 5 ACL
+received), and the packet has no H4 type byte. Both are read; a monitor capture of several
+controllers needs the ``index`` to read (``btmon -i hciN`` captures one).
 
 Invariants: nothing is guessed. A record cut short, an unknown datalink or an L2CAP frame
 longer than announced is :class:`CaptureError`, never a silently shorter list; PDUs keep
@@ -37,6 +41,8 @@ __all__ = [
 
 _MAGIC = b"btsnoop\0"
 _DATALINK_H4 = 1002
+_DATALINK_MONITOR = 2001
+_MONITOR_EVENT, _MONITOR_ACL_TX, _MONITOR_ACL_RX = 3, 4, 5
 _RECORD = struct.Struct(">IIIIQ")
 _H4_ACL = 0x02
 _H4_EVENT = 0x04
@@ -176,15 +182,21 @@ class _Reassembly:
     timestamp_us: int
 
 
-def parse_btsnoop(data: bytes) -> dict[int, Connection]:
-    """The ATT PDUs of every connection handle in a btsnoop H4 capture, in capture order."""
+def parse_btsnoop(data: bytes, *, index: int | None = None) -> dict[int, Connection]:
+    """The ATT PDUs of every connection handle in a btsnoop capture, in capture order.
+
+    H4 captures (datalink 1002, Bumble's snooper) and Linux monitor captures (datalink 2001,
+    ``btmon -w``) are read; of a monitor capture, only controller ``index`` (CaptureError if
+    None and the capture holds ACL or event packets of several controllers).
+    """
     if len(data) < 16 or data[:8] != _MAGIC:
         raise CaptureError("not a btsnoop file")
     version, datalink = struct.unpack_from(">II", data, 8)
-    if version != 1 or datalink != _DATALINK_H4:
-        raise CaptureError(f"btsnoop version {version}, datalink {datalink}: want 1 and 1002")
+    if version != 1 or datalink not in (_DATALINK_H4, _DATALINK_MONITOR):
+        raise CaptureError(f"btsnoop version {version}, datalink {datalink}: want 1, 1002/2001")
     connections: dict[int, Connection] = {}
     partial: dict[int, _Reassembly] = {}
+    indexes: set[int] = set()
     offset = 16
     while offset < len(data):
         if offset + _RECORD.size > len(data):
@@ -195,7 +207,10 @@ def parse_btsnoop(data: bytes) -> dict[int, Connection]:
         if len(packet) != included:
             raise CaptureError(f"record cut short at byte {offset}")
         offset += included
-        direction = Direction.RECEIVED if flags & 1 else Direction.SENT
+        if datalink == _DATALINK_MONITOR:
+            packet, direction = _from_monitor(flags, packet, index, indexes)
+        else:
+            direction = Direction.RECEIVED if flags & 1 else Direction.SENT
         if not packet:
             continue
         if packet[0] == _H4_EVENT:
@@ -203,6 +218,24 @@ def parse_btsnoop(data: bytes) -> dict[int, Connection]:
         elif packet[0] == _H4_ACL:
             _on_acl(packet, direction, timestamp, connections, partial)
     return connections
+
+
+def _from_monitor(
+    flags: int, packet: bytes, index: int | None, indexes: set[int]
+) -> tuple[bytes, Direction]:
+    """A monitor record as an H4 packet (empty if not an event or ACL of ``index``)."""
+    kind, controller = flags & 0xFFFF, flags >> 16
+    prefix = {
+        _MONITOR_EVENT: (_H4_EVENT, Direction.RECEIVED),
+        _MONITOR_ACL_TX: (_H4_ACL, Direction.SENT),
+        _MONITOR_ACL_RX: (_H4_ACL, Direction.RECEIVED),
+    }.get(kind)
+    if prefix is None or (index is not None and controller != index):
+        return b"", Direction.SENT
+    indexes.add(controller)
+    if len(indexes) > 1:
+        raise CaptureError(f"a monitor capture of controllers {sorted(indexes)}: pass index")
+    return bytes([prefix[0]]) + packet, prefix[1]
 
 
 def _on_event(packet: bytes, timestamp: int, connections: dict[int, Connection]) -> None:

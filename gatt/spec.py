@@ -12,6 +12,11 @@ Invariants:
   prefix plus a fresh random session tag (:func:`new_session_tag`), and backends use random
   addresses.
 - :meth:`Info.decode` is strict: it accepts exactly the bytes :meth:`Info.encode` produces.
+- Profile version 2 (:data:`PROFILE_VERSION`) only adds to version 1: State also takes
+  Write Commands (that property is how a central tells a version-2 peripheral), and a
+  peripheral whose central did not subscribe to State notifies END as an empty
+  Server2Client notification (:data:`END_NOTIFICATION`; a chunk is never empty). Either
+  version of a central works with either version of a peripheral.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from enum import Enum, Flag, IntEnum, auto, unique
 __all__ = [
     "ATT_MTU_DEFAULT",
     "ATT_MTU_MAX",
+    "END_NOTIFICATION",
+    "PROFILE_VERSION",
     "MAX_ATTRIBUTE_VALUE",
     "MAX_WRITE_VALUE",
     "NAME_PREFIX",
@@ -40,6 +47,7 @@ __all__ = [
     "ServiceSpec",
     "StateValue",
     "decode_start",
+    "starts_by_command",
     "encode_start",
     "is_end",
     "local_name_for",
@@ -57,6 +65,13 @@ MAX_ATTRIBUTE_VALUE = 512
 """No attribute value is longer (Core Vol 3 Part F 3.2.9); Bumble refuses longer writes."""
 MAX_WRITE_VALUE = 510
 """Largest value a central writes (BlueZ refuses more; see :func:`max_write_chunk`)."""
+PROFILE_VERSION = 2
+"""The GATT profile's version (gatt/SERVICE.md). 1: START with response, END only on State.
+2: State also declares write without response (START goes as a Write Command), and END may
+travel as :data:`END_NOTIFICATION` so a central needs one subscription, not two."""
+END_NOTIFICATION = b""
+"""END from the peripheral on Server2Client (profile 2): an empty notification. A chunk is
+never empty, so it cannot be mistaken for one; the bytes of chunks are untouched."""
 NAME_PREFIX = "pp"
 """Fixed prefix of the advertised local name; the session tag follows it."""
 TAG_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
@@ -195,6 +210,14 @@ def is_end(value: bytes) -> bool:
     return value == bytes([StateValue.END])
 
 
+def starts_by_command(state: Properties) -> bool:
+    """Whether a peripheral whose State characteristic declares ``state`` speaks profile 2:
+    START may go as a Write Command and END may come as :data:`END_NOTIFICATION`, so the
+    central subscribes to Server2Client only. A version-1 peripheral lacks the property; its
+    central writes START with response and subscribes to State too."""
+    return Properties.WRITE_WITHOUT_RESPONSE in state
+
+
 @dataclass(frozen=True, kw_only=True)
 class CharacteristicSpec:
     """One characteristic of the service."""
@@ -239,7 +262,7 @@ SERVICE = ServiceSpec(
         CharacteristicSpec(
             role=Role.STATE,
             uuid=_uuid(0x632F0D29),
-            properties=Properties.WRITE | Properties.NOTIFY,
+            properties=Properties.WRITE_WITHOUT_RESPONSE | Properties.WRITE | Properties.NOTIFY,
             permissions=Permissions.WRITEABLE,
             max_length=STATE_MAX_LENGTH,
         ),

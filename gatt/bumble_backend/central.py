@@ -4,9 +4,13 @@ Invariants:
 - Scan results are only advertisements that list our service UUID and carry a tagged local
   name; the address in a result is the handle ``connect`` dials, nothing else is kept.
 - ``connect`` does the set-up in the order of :mod:`gatt.link` (MTU, discovery, Info,
-  subscribe Server2Client and State, then START carrying the ATT MTU, with response), so
-  the first chunk the peripheral notifies is never lost; any failure disconnects before
-  raising.
+  subscribe, then START carrying the ATT MTU), so the first chunk the peripheral notifies is
+  never lost; any failure disconnects before raising. Discovery asks only what the profile
+  needs (:mod:`gatt.bumble_backend._discovery`). With a profile-2 peripheral it subscribes
+  to Server2Client only (END comes as an empty notification) and writes START as a Write
+  Command; with a profile-1 peripheral it also subscribes to State and writes START with
+  response. A whole set-up is then 5 ATT round trips (MTU, service, characteristics, Info,
+  CCCD) and START rides with the first chunk.
 - A host whose transport went away (``HostOpener.lost``) makes ``scan`` and ``connect``
   raise AdapterUnavailable at once, and ends a running scan's iterator with it, instead of
   waiting on HCI commands Bumble will never answer.
@@ -20,12 +24,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from typing import Any
 
 import anyio
 from bumble import core, hci
 from bumble.device import Advertisement, Connection, Device, Peer
-from bumble.gatt_client import CharacteristicProxy
+from bumble.gatt_client import Client
 
 from gatt._mailbox import Mailbox, MailboxClosed
 from gatt.bumble_backend._common import (
@@ -37,6 +40,7 @@ from gatt.bumble_backend._common import (
     rotate_address,
     tag_of,
 )
+from gatt.bumble_backend._discovery import Found, find_cccd, find_characteristics, find_service
 from gatt.bumble_backend._link import CLOSE_TIMEOUT, BumbleLink
 from gatt.errors import (
     AdapterUnavailable,
@@ -48,6 +52,7 @@ from gatt.errors import (
 from gatt.link import Central, Link, LinkOptions, ScanResult
 from gatt.spec import (
     ATT_MTU_DEFAULT,
+    END_NOTIFICATION,
     Info,
     Role,
     ServiceSpec,
@@ -56,17 +61,21 @@ from gatt.spec import (
     is_end,
     local_name_for,
     max_write_chunk,
+    starts_by_command,
 )
 
 __all__ = ["BumbleCentral"]
+
+_NOTIFY = bytes([0x01, 0x00])
+"""CCCD value: notifications on (Core Vol 3 Part G 3.3.3.3)."""
 
 
 class _CentralLink(BumbleLink):
     def __init__(
         self,
         *,
-        peer: Peer,
-        characteristics: dict[Role, CharacteristicProxy[Any]],
+        client: Client,
+        characteristics: dict[Role, Found],
         with_response: bool,
         response_timeout: float,
         connection: Connection,
@@ -75,9 +84,9 @@ class _CentralLink(BumbleLink):
         tasks: TaskSet,
     ) -> None:
         super().__init__(connection=connection, tag=tag, info=info, tasks=tasks)
-        self._gatt = peer
-        self._client2server = characteristics[Role.CLIENT2SERVER]
-        self._state = characteristics[Role.STATE]
+        self._gatt = client
+        self._client2server = characteristics[Role.CLIENT2SERVER].value_handle
+        self._state = characteristics[Role.STATE].value_handle
         self._with_response = with_response
         self._response_timeout = response_timeout
 
@@ -87,9 +96,16 @@ class _CentralLink(BumbleLink):
         return max_write_chunk(self._connection.att_mtu)
 
     def on_state(self, value: bytes) -> None:
-        """State notification from the peripheral."""
+        """State notification from the peripheral (profile 1 peripherals end there)."""
         if is_end(value):
             self.peer_ended()
+
+    def on_server2client(self, value: bytes) -> None:
+        """Server2Client notification: a chunk, or END as an empty one (profile 2)."""
+        if value == END_NOTIFICATION:
+            self.peer_ended()
+        else:
+            self.deliver(value)
 
     async def _transmit(self, chunk: bytes) -> None:
         if not self._with_response:
@@ -251,26 +267,21 @@ class BumbleCentral(Central):
             raise
 
     async def _set_up(self, connection: Connection, tag: str) -> _CentralLink:
-        peer = Peer(connection)
+        client = Peer(connection).gatt_client
         try:
             if self._options.max_att_mtu > ATT_MTU_DEFAULT:
-                await peer.request_mtu(self._options.max_att_mtu)
-            services = await peer.discover_service(core.UUID(str(self._spec.uuid)))
-            if not services:
-                raise ServiceMismatch("peer has no p2ppay service")
-            found = await services[0].discover_characteristics()
-            characteristics: dict[Role, CharacteristicProxy[Any]] = {}
-            for spec in self._spec.characteristics:
-                matches = [c for c in found if c.uuid == core.UUID(str(spec.uuid))]
-                if not matches:
-                    raise ServiceMismatch(f"peer lacks the {spec.role.value} characteristic")
-                characteristics[spec.role] = matches[0]
+                await client.request_mtu(self._options.max_att_mtu)
+            service = await find_service(client, self._spec)
+            characteristics = await find_characteristics(client, self._spec, service)
             try:
-                info = Info.decode(await peer.read_value(characteristics[Role.INFO]))
+                value = await client.read_value(
+                    characteristics[Role.INFO].value_handle, no_long_read=True
+                )
+                info = Info.decode(value)
             except ValueError as error:
                 raise ServiceMismatch(f"bad Info: {error}") from error
             link = _CentralLink(
-                peer=peer,
+                client=client,
                 characteristics=characteristics,
                 with_response=self._options.write_with_response,
                 response_timeout=self._options.response_timeout,
@@ -280,10 +291,22 @@ class BumbleCentral(Central):
                 tasks=self._tasks,
             )
             # Subscribe before START: the peripheral may notify as soon as START lands.
-            await peer.subscribe(characteristics[Role.SERVER2CLIENT], link.deliver)
-            await peer.subscribe(characteristics[Role.STATE], link.on_state)
-            await peer.write_value(
-                characteristics[Role.STATE], encode_start(connection.att_mtu), with_response=True
+            # Profile 2 (State takes Write Commands): one subscription, END comes as an
+            # empty Server2Client notification, START goes without a round trip. Profile 1:
+            # subscribe to State for END, and write START with response.
+            by_command = starts_by_command(characteristics[Role.STATE].properties)
+            subscriptions = [(Role.SERVER2CLIENT, link.on_server2client)]
+            if not by_command:
+                subscriptions.append((Role.STATE, link.on_state))
+            for role, callback in subscriptions:
+                found = characteristics[role]
+                cccd = await find_cccd(client, found)
+                client.notification_subscribers.setdefault(found.value_handle, set()).add(callback)
+                await client.write_value(cccd, _NOTIFY, with_response=True)
+            await client.write_value(
+                characteristics[Role.STATE].value_handle,
+                encode_start(connection.att_mtu),
+                with_response=not by_command,
             )
         except asyncio.CancelledError:
             task = asyncio.current_task()

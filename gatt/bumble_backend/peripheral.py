@@ -11,6 +11,9 @@ Invariants:
 - A central has ``options.start_timeout`` from connecting to START; then it is dropped and
   its address struck. A central whose address is banned (:class:`~gatt.backoff.BackOff`)
   is disconnected as soon as it connects, and struck again.
+- END goes where the central listens: on State if it subscribed to State (profile 1), else as
+  an empty Server2Client notification (profile 2); START is accepted as a Write Request or a
+  Write Command alike.
 - Client2Server writes reach the Link synchronously in arrival order: Bumble runs one task
   per write, tasks start in creation order, and our write callback never awaits.
 """
@@ -40,6 +43,7 @@ from gatt.bumble_backend._common import (
 from gatt.bumble_backend._link import BumbleLink
 from gatt.link import Link, LinkOptions, PeerInfo, Peripheral
 from gatt.spec import (
+    END_NOTIFICATION,
     CharacteristicSpec,
     Info,
     Permissions,
@@ -53,6 +57,9 @@ from gatt.spec import (
 )
 
 __all__ = ["BumblePeripheral"]
+
+_NOTIFICATIONS_ON = 0x01
+"""CCCD bit 0: notifications enabled (Core Vol 3 Part G 3.3.3.3)."""
 
 _PROPERTIES = {
     Properties.READ: gatt.Characteristic.Properties.READ,
@@ -115,7 +122,17 @@ class _PeripheralLink(BumbleLink):
         await self._device.notify_subscriber(self.connection, self._server2client, chunk)
 
     async def _say_end(self) -> None:
-        await self._device.notify_subscriber(self.connection, self._state, bytes([StateValue.END]))
+        # A profile-1 central subscribed to State and hears END there; a profile-2 central
+        # subscribed to Server2Client only and hears an empty notification.
+        cccd = self._device.gatt_server.read_cccd(self.connection, self._state)
+        if cccd[0] & _NOTIFICATIONS_ON:
+            await self._device.notify_subscriber(
+                self.connection, self._state, bytes([StateValue.END])
+            )
+        else:
+            await self._device.notify_subscriber(
+                self.connection, self._server2client, END_NOTIFICATION
+            )
 
 
 class BumblePeripheral(Peripheral):

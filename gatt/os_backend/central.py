@@ -2,7 +2,10 @@
 
 Set-up order (``gatt.link``): connect (retried while BlueZ fails transiently), learn the real
 ATT MTU, check the service, read Info, subscribe to State and Server2Client, and only then
-write START (carrying the MTU, :func:`gatt.spec.encode_start`) with response.
+write START (carrying the MTU, :func:`gatt.spec.encode_start`): as a Write Command when State
+declares write without response (profile 2), else with response (profile 1). An empty
+Server2Client notification is END too (profile 2), though with State subscribed a peripheral
+sends END there.
 
 Sharp edges handled here:
 - bleak on BlueZ reports ``mtu_size`` 23 until the MTU is acquired: the BlueZ backend's
@@ -47,6 +50,7 @@ from gatt.os_backend.inbox import ChunkInbox
 from gatt.os_backend.names import stack_adapter
 from gatt.os_backend.retry import connect_with_retry
 from gatt.spec import (
+    END_NOTIFICATION,
     Info,
     Role,
     ServiceSpec,
@@ -292,14 +296,25 @@ class BleakCentral(Central):
                     # Through the loop, so END lands after the chunks notified before it.
                     loop.call_soon_threadsafe(holder[0].peer_ended)
 
+            def on_server2client(_: BleakGATTCharacteristic, data: bytearray) -> None:
+                if bytes(data) == END_NOTIFICATION:
+                    if holder:
+                        loop.call_soon_threadsafe(holder[0].peer_ended)
+                else:
+                    inbox.feed(bytes(data))
+
+            # Both subscriptions (the profile allows it; BlueZ has discovered everything
+            # anyway), so END comes on State from a peripheral of either profile version.
             await client.start_notify(chars[Role.STATE], on_state)
-            await client.start_notify(
-                chars[Role.SERVER2CLIENT], lambda _, data: inbox.feed(bytes(data))
-            )
+            await client.start_notify(chars[Role.SERVER2CLIENT], on_server2client)
             peer = PeerInfo(address=result.address, att_mtu=att_mtu, tag=result.tag, info=info)
             link = BleakLink(client, inbox, chars=chars, peer=peer, options=self._options)
             holder.append(link)
-            await client.write_gatt_char(chars[Role.STATE], encode_start(att_mtu), response=True)
+            # Profile 2: START as a Write Command (no round trip); profile 1: with response.
+            by_command = "write-without-response" in chars[Role.STATE].properties
+            await client.write_gatt_char(
+                chars[Role.STATE], encode_start(att_mtu), response=not by_command
+            )
         except BaseException:
             await asyncio.shield(_quiet_disconnect(client))
             raise

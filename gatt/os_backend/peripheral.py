@@ -10,9 +10,13 @@ Sharp edges handled here:
   ``loop.call_soon_threadsafe``.
 - bless sees no ATT MTU: the central's START carries it (:func:`gatt.spec.decode_start`).
 - bless on BlueZ notifies every subscribed central, and gives no client identity: a START
-  while a Link is open is refused (the write fails, so that central's ``connect`` fails), and
-  advertising is off while a Link is open. A central that subscribed but never started could
-  still see notifications; the layers above encrypt and authenticate every message.
+  while a Link is open is refused (a Write Request fails, so that central's ``connect``
+  fails; a START by Write Command, profile 2, cannot be answered, so that central fails at
+  its protocol's first deadline instead), and advertising is off while a Link is open. A
+  central that subscribed but never started could still see notifications; the layers
+  above encrypt and authenticate every message.
+- END goes on State if the central subscribed to it (bless lists subscriptions), else as
+  an empty Server2Client notification (profile 2).
 - bless has no disconnect callback: a central is gone when State END arrives or when BlueZ has
   dropped its subscriptions (``is_connected()`` turns False); a watchdog polls the latter.
 - ``update_value`` returning False (CoreBluetooth's full queue) is retried with backoff.
@@ -48,6 +52,7 @@ from gatt.os_backend.names import stack_adapter
 from gatt.os_backend.privacy import HOW_TO_ENABLE, adapter_index, privacy_enabled
 from gatt.os_backend.retry import notify_with_backoff
 from gatt.spec import (
+    END_NOTIFICATION,
     NAME_PREFIX,
     Info,
     Permissions,
@@ -396,7 +401,7 @@ class BlessPeripheral(Peripheral):
         watchdog, self._watchdog = self._watchdog, None
         if tell_peer and self._server is not None:
             try:
-                await self.notify(Role.STATE, bytes([StateValue.END]))
+                await self._say_end()
                 await asyncio.wait_for(self._central_gone(), END_GRACE)
             except Exception as error:  # best effort: the central may already be gone
                 _log.debug("END not delivered: %r", error)
@@ -405,6 +410,16 @@ class BlessPeripheral(Peripheral):
             await asyncio.gather(watchdog, return_exceptions=True)
         if self._link is link:
             self._inbox = None
+
+    async def _say_end(self) -> None:
+        # END where the central listens: State if it subscribed there (every bleak central
+        # does, and profile 1), else an empty Server2Client notification (profile 2).
+        subscribed = getattr(getattr(self._server, "app", None), "subscribed_characteristics", [])
+        state = str(self._spec.characteristic(Role.STATE).uuid)
+        if any(str(u).lower() == state for u in subscribed):
+            await self.notify(Role.STATE, bytes([StateValue.END]))
+        else:
+            await self.notify(Role.SERVER2CLIENT, END_NOTIFICATION)
 
     async def _central_gone(self) -> None:
         # Polling: bless offers no event for a central leaving.

@@ -8,7 +8,10 @@ adapter, the central / payee on the odd one. Sessions, in order, one per pair:
    roles as two processes.
 2. ``payment``: the CLI as a script would drive it, ``p2ppay request`` on the payee's
    adapter and ``p2ppay pay --once`` on the payer's, running at the same time, with the
-   wallet homes the host prepared in ``OUT/wallets``.
+   wallet homes the host prepared in ``OUT/wallets``. ``btmon -i <payer's adapter> -w
+   payer.btsnoop`` captures the payer's controller meanwhile, so the host can count the
+   connection's ATT round trips with bleak on BlueZ as the payee (``bench/tap.py
+   --capture``).
 3. ``conformance``: ``p2ppay pay`` (bless on BlueZ) on the even adapter is the device under
    test, and ``p2ppay conformance --role payer`` runs on Bumble over the odd controller's raw
    HCI socket (``bumble:hci-socket:N``, the controller taken from BlueZ first): two host
@@ -189,6 +192,11 @@ def run_payment(folder: Path, shared: Path, pair: tuple[str, str]) -> bool:
     )  # fmt: skip
     files = {name: (folder / name).open("wb") for name in ("pay.out", "pay.err", "request.out",
                                                            "request.err")}  # fmt: skip
+    # The payer's controller only: the capture is the payer's view, as bench/tap.py's is.
+    btmon = subprocess.Popen(
+        ["btmon", "-i", pair[0], "-w", str(folder / "payer.btsnoop")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         # The payee first, the payer once it scans (see _await_scanning).
         payee = subprocess.Popen(
@@ -201,6 +209,8 @@ def run_payment(folder: Path, shared: Path, pair: tuple[str, str]) -> bool:
         payee_rc = _stop(payee, SESSION_TIMEOUT)
         payer_rc = _stop(payer, STEP / 2)
     finally:
+        btmon.send_signal(signal.SIGINT)
+        _stop(btmon, 5)
         for file in files.values():
             file.close()
         for role in ("payer", "payee"):

@@ -88,3 +88,44 @@ def test_a_continuation_without_a_start_is_an_error() -> None:
     data = HEADER + _record(_acl(0x40, b"abc", boundary=1), received=True, at=1)
     with pytest.raises(CaptureError):
         parse_btsnoop(data)
+
+
+MONITOR_HEADER = b"btsnoop\0" + struct.pack(">II", 1, 2001)
+
+
+def _monitor(kind: int, index: int, packet: bytes, at: int) -> bytes:
+    # btmon -w: flags = index << 16 | kind; the packet has no H4 type byte.
+    return struct.pack(">IIIIQ", len(packet), len(packet), index << 16 | kind, 0, at) + packet
+
+
+def _monitor_capture(*, second_index: int) -> bytes:
+    connected = _connected(0x40)[1:]
+    return (
+        MONITOR_HEADER
+        + b"".join(
+            [
+                _monitor(0, 0, bytes(16), 900),  # New Index: not a packet we read
+                _monitor(3, 0, connected, 1_000),
+                _monitor(5, 0, _acl(0x40, _att(b"\x02\xf7\x01"), boundary=2)[1:], 1_100),
+                _monitor(4, 0, _acl(0x40, _att(b"\x03\xf7\x01"), boundary=0)[1:], 1_200),
+                _monitor(5, second_index, _acl(0x40, _att(b"\x0a\x03\x00"), boundary=2)[1:], 1_300),
+            ]
+        )
+    )
+
+
+def test_a_btmon_capture_of_one_controller_reads_like_an_h4_one() -> None:
+    (connection,) = parse_btsnoop(_monitor_capture(second_index=0)).values()
+    assert connection.connected_us == 1_000
+    assert [(p.direction, p.name) for p in connection.pdus] == [
+        (Direction.RECEIVED, "EXCHANGE_MTU_REQ"),
+        (Direction.SENT, "EXCHANGE_MTU_RSP"),
+        (Direction.RECEIVED, "READ_REQ"),
+    ]
+
+
+def test_a_btmon_capture_of_two_controllers_needs_an_index() -> None:
+    with pytest.raises(CaptureError, match="pass index"):
+        parse_btsnoop(_monitor_capture(second_index=1))
+    (connection,) = parse_btsnoop(_monitor_capture(second_index=1), index=0).values()
+    assert [p.name for p in connection.pdus] == ["EXCHANGE_MTU_REQ", "EXCHANGE_MTU_RSP"]
