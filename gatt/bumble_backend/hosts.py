@@ -48,6 +48,23 @@ DEFAULT_RSSI = -50
 """dBm reported for an advertiser the radio holds no RSSI for (Bumble's own fixed value)."""
 
 
+
+class LateAnswerHost(Host):
+    """Bumble's Host, dropping a controller's answer to a command whose waiter is gone.
+
+    When the task waiting on an HCI command is cancelled (a link or a kiosk closing), Bumble
+    0.0.236 leaves the cancelled future in place until the task next runs; an answer that
+    arrives in between made ``set_result`` raise ``InvalidStateError`` inside the event loop's
+    callback, which killed the loop's other work. The command's own ``finally`` clears the
+    state, so the late answer is simply dropped here.
+    """
+
+    def on_command_processed(self, event: Any) -> None:
+        pending = self.pending_response
+        if pending is not None and pending.done():
+            return
+        super().on_command_processed(event)
+
 class VirtualRadio:
     """An in-process radio (a Bumble LocalLink) that devices opened on it share.
 
@@ -161,7 +178,7 @@ class VirtualHost(HostOpener):
         radio = self._radio or loop_radio()
         controller = _RadioController(radio._next_name(), radio=radio)
         self._controller = controller
-        host: Any = Host(controller, AsyncPipeSink(controller))
+        host: Any = LateAnswerHost(controller, AsyncPipeSink(controller))
         self._device = new_device(host)
         return self._device
 
@@ -193,7 +210,7 @@ class TransportHost(HostOpener):
         with opening(f"bumble transport {self._name}"):
             self._transport = await open_transport(self._name)
         self._transport.source.terminated.add_done_callback(self._terminated)
-        self._device = new_device(Host(self._transport.source, self._transport.sink))
+        self._device = new_device(LateAnswerHost(self._transport.source, self._transport.sink))
         return self._device
 
     def _terminated(self, _: object) -> None:
