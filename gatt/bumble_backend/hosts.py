@@ -48,7 +48,6 @@ DEFAULT_RSSI = -50
 """dBm reported for an advertiser the radio holds no RSSI for (Bumble's own fixed value)."""
 
 
-
 class LateAnswerHost(Host):
     """Bumble's Host, dropping a controller's answer to a command whose waiter is gone.
 
@@ -64,6 +63,7 @@ class LateAnswerHost(Host):
         if pending is not None and pending.done():
             return
         super().on_command_processed(event)
+
 
 class VirtualRadio:
     """An in-process radio (a Bumble LocalLink) that devices opened on it share.
