@@ -10,8 +10,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
+
 from p2ppay.issuer import init_issuer, open_issuer
+from p2ppay.radio import pay_on_virtual_radio
+from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
+from protocol import Invoice, SignedDocument
 
 
 def now_s() -> int:
@@ -67,3 +72,23 @@ def documents(wallet: Wallet, invoice_id: bytes) -> tuple[bytes | None, bytes | 
         None if payment is None else payment.signed,
         None if receipt is None else receipt.signed,
     )
+
+
+async def pay_once(
+    homes: Homes,
+    *,
+    amount: int,
+    currency: str = "EUR",
+    mtu: int = 247,
+    approve_up_to: int = 20_00,
+) -> tuple[SessionOutcome, SessionOutcome, SignedDocument[Invoice]]:
+    """One payer session and one payee request on a fresh virtual radio."""
+    with homes.open_payer() as payer_wallet, homes.open_payee() as payee_wallet:
+        payer = PayerRole(
+            wallet=payer_wallet, approver=AutoApprove(limit=approve_up_to, currency="EUR")
+        )
+        payee = PayeeRole(wallet=payee_wallet)
+        invoice = payee.new_invoice(amount=amount, currency=currency, memo="coffee")
+        with anyio.fail_after(30):
+            payer_out, payee_out = await pay_on_virtual_radio(payer, payee, invoice, mtu=mtu)
+    return payer_out, payee_out, invoice

@@ -4,36 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import anyio
 import pytest
 
-from p2ppay.radio import pay_on_virtual_radio
-from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
 from p2ppay.store import Role, SessionState
-from protocol import Invoice, SignedDocument
-from tests.app.world import Homes, documents, make_homes, spent
+from tests.app.world import documents, make_homes, pay_once, spent
 
 pytestmark = pytest.mark.anyio
-
-
-async def pay_once(
-    homes: Homes,
-    *,
-    amount: int,
-    currency: str = "EUR",
-    mtu: int = 247,
-    approve_up_to: int = 20_00,
-) -> tuple[SessionOutcome, SessionOutcome, SignedDocument[Invoice]]:
-    """One payer session and one payee request on a fresh virtual radio."""
-    with homes.open_payer() as payer_wallet, homes.open_payee() as payee_wallet:
-        payer = PayerRole(
-            wallet=payer_wallet, approver=AutoApprove(limit=approve_up_to, currency="EUR")
-        )
-        payee = PayeeRole(wallet=payee_wallet)
-        invoice = payee.new_invoice(amount=amount, currency=currency, memo="coffee")
-        with anyio.fail_after(30):
-            payer_out, payee_out = await pay_on_virtual_radio(payer, payee, invoice, mtu=mtu)
-    return payer_out, payee_out, invoice
 
 
 @pytest.mark.parametrize("mtu", [23, 185, 247, 517])

@@ -17,8 +17,7 @@ from gatt.link import LinkOptions
 from p2ppay.radio import PAYER_INFO, pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole, SessionOutcome
 from p2ppay.store import SessionState
-from tests.app.test_payment_virtual import pay_once
-from tests.app.world import documents, make_homes, spent
+from tests.app.world import documents, make_homes, pay_once, spent
 
 pytestmark = pytest.mark.anyio
 

@@ -13,8 +13,7 @@ from p2ppay.issuer import open_issuer
 from p2ppay.store.documents import allowance_in
 from p2ppay.wallet import read_identity
 from protocol import Allowance, open_as
-from tests.app.test_payment_virtual import pay_once
-from tests.app.world import make_homes, now_s
+from tests.app.world import make_homes, now_s, pay_once
 from tests.cli_world import cli
 
 pytestmark = pytest.mark.anyio

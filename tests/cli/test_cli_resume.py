@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from p2ppay.roles import PayeeRole
-from tests.app.test_payment_virtual import pay_once
-from tests.app.world import make_homes
+from tests.app.world import make_homes, pay_once
 from tests.cli_world import cli
 
 pytestmark = pytest.mark.anyio

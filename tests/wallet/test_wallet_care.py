@@ -17,8 +17,7 @@ import pytest
 from p2ppay.errors import AppErrorCode, WalletError
 from p2ppay.wallet import KdfParams, WalletHome, open_wallet
 from p2ppay.wallet.backup import restore_backup, write_backup
-from tests.app.test_payment_virtual import pay_once
-from tests.app.world import make_homes, now_s, spent
+from tests.app.world import make_homes, now_s, pay_once, spent
 from tests.cli_world import ROOT
 
 pytestmark = pytest.mark.anyio
