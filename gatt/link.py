@@ -182,9 +182,14 @@ class Peripheral(ABC):
         """Stop advertising, close any open Link, release the adapter. Idempotent."""
 
     @abstractmethod
-    async def accept(self, *, tag: str) -> Link:
+    async def accept(self, *, tag: str, same_address: bool = False) -> Link:
         """Advertise the service with ``local_name_for(tag)`` and wait for a central to start
         a session (its START write); return that session's Link.
+
+        A backend that chooses its own addresses advertises each session from a fresh one
+        (nothing on the air links two sessions); ``same_address`` keeps the last session's,
+        so a central that lost its link can find this peripheral again. Backends whose
+        operating system manages the address (``os``) and the memory backend ignore it.
 
         Advertising stops when the Link is returned (or the call is cancelled). A central
         that connects while another session's Link is open is disconnected, and one that

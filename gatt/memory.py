@@ -303,7 +303,7 @@ class MemoryPeripheral(Peripheral):
             self._link = None
         self._started = False
 
-    async def accept(self, *, tag: str) -> Link:
+    async def accept(self, *, tag: str, same_address: bool = False) -> Link:
         if self._accepting:
             raise RuntimeError("accept is already running")
         if not self._started or self._radio is None:

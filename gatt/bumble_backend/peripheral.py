@@ -220,7 +220,7 @@ class BumblePeripheral(Peripheral):
         self._device = None
         await self._host.close()
 
-    async def accept(self, *, tag: str) -> Link:
+    async def accept(self, *, tag: str, same_address: bool = False) -> Link:
         device = self.device
         if self._waiting is not None:
             raise RuntimeError("accept is already running")
@@ -232,8 +232,9 @@ class BumblePeripheral(Peripheral):
         self._waiting = waiting
         link: _PeripheralLink | None = None
         try:
-            with hci_step("start advertising"):
-                await rotate_address(device)
+            if not same_address:
+                with hci_step("start advertising"):
+                    await rotate_address(device)
             while link is None:
                 if not self._pending:
                     with hci_step("start advertising"):

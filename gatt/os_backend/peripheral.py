@@ -246,7 +246,7 @@ class BlessPeripheral(Peripheral):
         finally:
             await bluez.unregister_application(server)
 
-    async def accept(self, *, tag: str) -> Link:
+    async def accept(self, *, tag: str, same_address: bool = False) -> Link:
         if self._server is None or self._loop is None:
             raise LinkClosed("the peripheral is not started")
         if self._link is not None and not self._link.closed:

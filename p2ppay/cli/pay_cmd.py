@@ -47,11 +47,20 @@ from protocol import parse_amount
 
 __all__ = ["register"]
 
+RETRY_WINDOW = 30.0
+"""Seconds ``pay --once`` stays on the air for the payee's retry after a link lost once our
+payment went out (the payee's own retry scans for up to its ``--within``)."""
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pay = subparsers.add_parser("pay", help="be the payer: advertise and pay an invoice")
     add_adapter(pay)
-    pay.add_argument("--once", action="store_true", help="serve one payee, then exit")
+    pay.add_argument(
+        "--once",
+        action="store_true",
+        help="serve one payee, then exit (a payment whose link was lost is first kept on offer "
+        f"for the payee's retry, up to {RETRY_WINDOW:g} s)",
+    )
     pay.add_argument(
         "--auto-approve-up-to",
         metavar="AMOUNT",
@@ -166,6 +175,15 @@ async def _serve(
     async with payer_peripheral(adapter, options) as peripheral:
         if once:
             outcome = await role.serve_one(peripheral)
+            if outcome.status == "resumable":
+                # Our payment went out, the receipt did not come: the payee retries by our
+                # address, so stay on the air (same address) a little before giving up.
+                out.progress(
+                    f"link lost after paying; waiting up to {RETRY_WINDOW:g} s for the payee "
+                    "to retry"
+                )
+                with anyio.move_on_after(RETRY_WINDOW):
+                    outcome = await role.serve_one(peripheral, same_address=True)
             _report(out, outcome)
             return Exit.OK if outcome.completed else Exit.FAILED
         failure: Exception | None = None
@@ -173,8 +191,11 @@ async def _serve(
             # Listen before serving, so a signal is never lost to the default handler.
             await tg.start(_stop_on_signal, tg.cancel_scope, out)
             try:
+                last: SessionOutcome | None = None
                 while True:
-                    _report(out, await role.serve_one(peripheral))
+                    resumable = last is not None and last.status == "resumable"
+                    last = await role.serve_one(peripheral, same_address=resumable)
+                    _report(out, last)
             except Exception as exc:  # re-raised below as itself, not in an ExceptionGroup
                 failure = exc
                 tg.cancel_scope.cancel()

@@ -127,13 +127,21 @@ class PayerRole:
                 "(`allowance request` or from your issuer)",
             )
 
-    async def serve_one(self, peripheral: Peripheral) -> SessionOutcome:
-        """Advertise with a fresh tag, serve the first payee that connects, return how it went."""
+    async def serve_one(
+        self, peripheral: Peripheral, *, same_address: bool = False
+    ) -> SessionOutcome:
+        """Advertise with a fresh tag, serve the first payee that connects, return how it went.
+
+        ``same_address``: advertise from the last session's address, for a payee whose link
+        was lost after our payment went out (the last outcome ``resumable``): its retry follows
+        that address. Otherwise every session has a fresh one (nothing links two sessions
+        before the payer pays; after it paid, that payee knows who paid it anyway).
+        """
         # Fail before advertising when there is nothing to pay with.
         self.check_can_pay()
         tag = new_session_tag()
         self.progress(f"advertising as payer, session tag {tag}; waiting for a payee")
-        link = await peripheral.accept(tag=tag)
+        link = await peripheral.accept(tag=tag, same_address=same_address)
         async with link:
             self.progress(f"payee connected (ATT MTU {link.peer.att_mtu})")
             session = self._session(link, tag=tag)

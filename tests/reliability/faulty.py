@@ -60,7 +60,7 @@ class DroppingPeripheral(Peripheral):
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    async def accept(self, *, tag: str) -> Link:
-        link = await self._inner.accept(tag=tag)
+    async def accept(self, *, tag: str, same_address: bool = False) -> Link:
+        link = await self._inner.accept(tag=tag, same_address=same_address)
         self.last = DroppingLink(link, self.drop_at if self.drop_at is not None else 1 << 30)
         return self.last
