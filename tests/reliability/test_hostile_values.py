@@ -650,6 +650,7 @@ async def test_any_values_in_several_fields_end_as_the_rules_say(
         assert isinstance(serial, int)
         counter, spent = values["counter"], values["spent"]
         assert isinstance(counter, int) and isinstance(spent, int)
-        fuzzing.seen[serial] = Head(counter=counter, hash=document_hash(result.sent[1]), spent=spent)
+        sent_hash = document_hash(result.sent[1])
+        fuzzing.seen[serial] = Head(counter=counter, hash=sent_hash, spent=spent)
     fuzzing.ended[ended] = fuzzing.ended.get(ended, 0) + 1
     runs.add()

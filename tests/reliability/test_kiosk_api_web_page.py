@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from p2ppay.errors import AppErrorCode
-from tests.kiosk.test_web_page_attacks import ATTACKS, BODY, _invoices, _tcp_kiosk, tcp_client
+from tests.kiosk.kit import tcp_client
+from tests.kiosk.test_web_page_attacks import ATTACKS, BODY, _invoices, _tcp_kiosk
 
 pytestmark = pytest.mark.anyio
 
