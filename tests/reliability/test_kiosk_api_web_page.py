@@ -50,5 +50,3 @@ async def test_a_web_page_can_neither_create_nor_cancel_an_invoice(
         still = (await pos.get(f"/invoices/{mine}")).json()
         assert still["state"] in {"queued", "scanning"}
         assert (await pos.post(f"/invoices/{mine}/cancel")).json()["state"] == "cancelled"
-
-
