@@ -37,7 +37,7 @@ class CountingLink(LocalLink):
     """A Bumble LocalLink that counts the ATT PDUs it carries (L2CAP channel 4)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # bumble: LocalLink.__init__ unannotated
         self.att_pdus = 0
 
     def send_acl_data(

@@ -21,6 +21,11 @@ def test_ruff_reports_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ruff_format_is_enforced() -> None:
+    result = _run(str(BIN / "ruff"), "format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_mypy_passes_strict_on_protocol_and_gatt() -> None:
     result = _run(sys.executable, "-m", "mypy", "protocol", "gatt", "p2ppay")
     assert result.returncode == 0, result.stdout + result.stderr

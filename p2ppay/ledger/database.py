@@ -226,7 +226,7 @@ class PostgresDatabase(Database):
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 1, max_size: int = 8) -> PostgresDatabase:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         try:
             pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)

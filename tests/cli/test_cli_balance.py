@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,10 @@ from tests.cli_world import cli
 pytestmark = pytest.mark.anyio
 
 
-def _json(home: Path, *args: str) -> dict[str, object]:
+def _json(home: Path, *args: str) -> dict[str, Any]:
     result = cli("--home", str(home), *args, "--json")
-    return json.loads(result.stdout)
+    out: dict[str, Any] = json.loads(result.stdout)  # the CLI's JSON contract, untyped
+    return out
 
 
 async def test_balance_shows_what_is_left_and_what_is_not_settled(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def test_scan_lists_the_advertising_payer_and_its_tag_pays(
             payers = scanned["payers"]
         assert len(payers) == 1 and scanned["copied_tags"] == []
         (found,) = payers
-        assert isinstance(found["rssi"], int) and found["seen"] >= 1
+        seen = found["seen"]
+        assert isinstance(found["rssi"], int) and isinstance(seen, int) and seen >= 1
         request = cli(
             "--home", payee, "request", "1.50", "EUR", "--tag", str(found["tag"]),
             "--adapter", adapter, "--json",

@@ -18,7 +18,7 @@ from anyio.abc import TaskGroup
 from nacl.signing import SigningKey
 
 from gatt.bumble_backend import VirtualRadio
-from gatt.link import LinkOptions
+from gatt.link import Central, LinkOptions
 from p2ppay.conformance import (
     Action,
     Case,
@@ -33,6 +33,8 @@ from p2ppay.conformance import (
 from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprovalLimits, CappedAutoApprove, PayeeRole, PayerRole
 from p2ppay.roles.selection import PayerChoice
+from p2ppay.wallet import Wallet
+from protocol import Invoice, SignedDocument
 from protocol.keys import public_key
 from tests.app.world import Homes, make_homes
 
@@ -45,12 +47,12 @@ def _clock() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _payer_role(wallet: object, progress: Callable[[str], None]) -> PayerRole:
+def _payer_role(wallet: Wallet, progress: Callable[[str], None]) -> PayerRole:
     limits = AutoApprovalLimits(currency="EUR", per_payment=20_00, total=100_00, count=10)
     return PayerRole(
         wallet=wallet,
         approver=CappedAutoApprove(limits=limits),
-        progress=progress,  # type: ignore[arg-type]
+        progress=progress,
     )
 
 
@@ -143,9 +145,9 @@ async def test_a_payer_that_leaks_refusal_codes_fails_the_cases_that_check_them(
 class _PayeeOperator:
     """Does on our payee what the runner asks: a new request, or resume the last one."""
 
-    def __init__(self, role: PayeeRole, central: object, tg: TaskGroup) -> None:
+    def __init__(self, role: PayeeRole, central: Central, tg: TaskGroup) -> None:
         self.role, self.central, self.tg = role, central, tg
-        self.invoice = None
+        self.invoice: SignedDocument[Invoice] | None = None
         self.done = anyio.Event()
         self.done.set()
         self.asked: list[tuple[str, Action]] = []
@@ -159,9 +161,9 @@ class _PayeeOperator:
         self.done = anyio.Event()
         self.tg.start_soon(self._collect, self.invoice, self.done)
 
-    async def _collect(self, invoice: object, done: anyio.Event) -> None:
+    async def _collect(self, invoice: SignedDocument[Invoice], done: anyio.Event) -> None:
         try:
-            await self.role.collect(self.central, invoice)  # type: ignore[arg-type]
+            await self.role.collect(self.central, invoice)
         finally:
             done.set()
 

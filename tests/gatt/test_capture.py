@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import pytest
 
@@ -79,7 +80,9 @@ def test_the_link_model_counts_an_event_per_direction_run_and_packets_per_event(
         lambda data: b"pcap" + data[4:],
     ],
 )
-def test_a_damaged_capture_is_an_error_never_a_shorter_list(damage) -> None:
+def test_a_damaged_capture_is_an_error_never_a_shorter_list(
+    damage: Callable[[bytes], bytes],
+) -> None:
     with pytest.raises(CaptureError):
         parse_btsnoop(damage(_capture()))
 

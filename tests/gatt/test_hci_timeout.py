@@ -15,6 +15,7 @@ import time
 import anyio
 import pytest
 from bumble.device import Device
+from bumble.transport.common import TransportSink
 
 from gatt.bumble_backend import BumbleCentral, BumblePeripheral, VirtualRadio
 from gatt.bumble_backend.hosts import VirtualHost
@@ -45,7 +46,8 @@ class DeafHost(VirtualHost):
         device = await super().open()
         device.command_timeout = COMMAND_TIMEOUT
         host = device.host
-        sink = host.hci_sink
+        assert host.hci_sink is not None  # open() has connected the host to its controller
+        sink: TransportSink = host.hci_sink
         opener = self
 
         class Dropping:

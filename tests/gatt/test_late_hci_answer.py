@@ -20,7 +20,7 @@ from gatt.bumble_backend.hosts import LateAnswerHost, VirtualHost
 pytestmark = pytest.mark.anyio
 
 
-def _answer() -> hci.HCI_Command_Complete_Event:
+def _answer() -> hci.HCI_Command_Complete_Event[hci.HCI_StatusReturnParameters]:
     return hci.HCI_Command_Complete_Event(
         num_hci_command_packets=1,
         command_opcode=hci.HCI_RESET_COMMAND,

@@ -12,6 +12,7 @@ import anyio
 import pytest
 from bumble.core import UUID as BumbleUUID
 from bumble.device import Peer
+from bumble.hci import Address
 
 from gatt import LinkClosed, LinkOptions, open_central, open_peripheral
 from gatt.bumble_backend import VirtualRadio
@@ -259,6 +260,7 @@ async def test_a_central_that_never_starts_a_session_is_dropped_and_advertising_
         await device.power_on()
         try:
             # A bare GATT client that connects and then does nothing.
+            assert isinstance(result.handle, Address)  # a Bumble scan result
             connection = await device.connect(result.handle)
             gone = anyio.Event()
             connection.on(connection.EVENT_DISCONNECTION, lambda *_: gone.set())
@@ -306,6 +308,7 @@ async def test_peripheral_opens_a_session_on_a_bare_one_byte_start() -> None:
         device = await raw.open()
         await device.power_on()
         try:
+            assert isinstance(result.handle, Address)  # a Bumble scan result
             gatt_peer = Peer(await device.connect(result.handle))
             [service] = await gatt_peer.discover_service(str(SERVICE.uuid))
             found = {c.uuid: c for c in await service.discover_characteristics()}

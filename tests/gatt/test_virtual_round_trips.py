@@ -18,6 +18,7 @@ import pytest
 from bumble import gatt
 from bumble.core import UUID
 from bumble.device import Peer
+from bumble.hci import Address
 from bumble.snoop import BtSnooper
 
 from gatt.bumble_backend import BumbleCentral, BumblePeripheral, VirtualRadio
@@ -138,6 +139,7 @@ class _Profile1Central:
     async def connect(self, tag: str) -> None:
         result = await self.central.find(tag=tag, within=5)
         device = self.central.device
+        assert isinstance(result.handle, Address)  # a Bumble scan result
         connection = await device.connect(result.handle)
         peer = Peer(connection)
         await peer.request_mtu(517)

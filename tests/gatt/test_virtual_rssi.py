@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import anyio
 import pytest
 
@@ -39,7 +41,7 @@ async def test_each_virtual_peripheral_is_heard_at_its_own_rssi() -> None:
         anyio.create_task_group() as tg,
     ):
         for peripheral, tag in zip((near, far, default), tags, strict=True):
-            tg.start_soon(lambda p=peripheral, t=tag: p.accept(tag=t))
+            tg.start_soon(functools.partial(peripheral.accept, tag=tag))
         heard = await _heard(radio, tags)
         tg.cancel_scope.cancel()
     assert heard == {tags[0]: -40, tags[1]: -75, tags[2]: DEFAULT_RSSI}

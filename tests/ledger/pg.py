@@ -129,9 +129,9 @@ def start_postgres() -> PgServer:
         if ready.returncode == 0:
             return server
         if process.poll() is not None or time.monotonic() > deadline:
-            log = (root / "server.log").read_text(errors="replace")
+            server_log = (root / "server.log").read_text(errors="replace")
             server.stop()
-            raise RuntimeError(f"PostgreSQL did not start:\n{log}")
+            raise RuntimeError(f"PostgreSQL did not start:\n{server_log}")
         time.sleep(0.1)
 
 

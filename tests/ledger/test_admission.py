@@ -15,10 +15,11 @@ import pytest
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppErrorCode
-from p2ppay.ledger import verifier
+from p2ppay.ledger import settlement, verifier
 from p2ppay.ledger.auth import SignedRequest
 from p2ppay.ledger.errors import LedgerError
-from p2ppay.ledger.service import LedgerConfig, LedgerService
+from p2ppay.ledger.service import DEFAULT_BUNDLES_PER_MINUTE, LedgerConfig, LedgerService
+from p2ppay.ledger.settlement import Checked, Outcome
 from protocol.keys import public_key
 from tests.ledger.world import now_s
 
@@ -29,11 +30,11 @@ pytestmark = pytest.mark.anyio
 def verified(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     """Every bundle the ledger verifies, in order."""
     seen: list[bytes] = []
-    real = verifier.check_bundle
+    real = settlement.check_bundle  # the function verifier calls by its own name
 
-    def counting(raw: bytes, **kwargs: object) -> object:
+    def counting(raw: bytes, *, issuer: bytes, now: int) -> Checked | Outcome:
         seen.append(raw)
-        return real(raw, **kwargs)  # type: ignore[arg-type]
+        return real(raw, issuer=issuer, now=now)
 
     monkeypatch.setattr(verifier, "check_bundle", counting)
     yield seen
@@ -43,9 +44,14 @@ def signed(key: SigningKey, nonce: bytes) -> SignedRequest:
     return SignedRequest(public_key=public_key(key), timestamp=now_s(), nonce=nonce)
 
 
-async def open_service(tmp_path: Path, **extra: int) -> LedgerService:
+async def open_service(
+    tmp_path: Path, *, bundles_per_minute: int = DEFAULT_BUNDLES_PER_MINUTE
+) -> LedgerService:
     config = LedgerConfig(
-        db_url=f"sqlite:///{tmp_path / 'l.db'}", admin_token="t" * 32, clock=now_s, **extra
+        db_url=f"sqlite:///{tmp_path / 'l.db'}",
+        admin_token="t" * 32,
+        clock=now_s,
+        bundles_per_minute=bundles_per_minute,
     )
     return await LedgerService.open(config)
 

@@ -183,7 +183,7 @@ def own_lists(answer: dict[str, Any], *, key_field: bytes, version: int | None =
         from protocol.documents import to_payload
 
         payload = {**to_payload(revoked.doc), 3: version}
-        listed = b64(sign1(ATTACKER, Kind.REVOCATION_LIST, cbor.encode(payload)))  # type: ignore[arg-type]
+        listed = b64(sign1(ATTACKER, Kind.REVOCATION_LIST, cbor.encode(payload)))
     return {
         **answer,
         "issuers": [public_key(ATTACKER).hex()],

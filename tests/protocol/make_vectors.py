@@ -143,7 +143,7 @@ def documents() -> list[Case]:
     flipped[-1] ^= 1
     unsorted_payload = b"\xa8" + b"".join(
         cbor2.dumps(k) + cbor2.dumps(v)
-        for k, v in sorted(to_payload(invoice.doc).items(), reverse=True)  # type: ignore[type-var]
+        for k, v in sorted(to_payload(invoice.doc).items(), reverse=True)
     )
     wrong_alg = [cbor.encode({1: -7, 16: Kind.INVOICE.value}), *inv_env[1:]]
     unknown_kind = [cbor.encode({1: -8, 16: "application/cose"}), *inv_env[1:]]
@@ -164,21 +164,21 @@ def documents() -> list[Case]:
         return _signed_payload("issuer", kind, cbor.encode(payload))
 
     cases = [
-        _valid("issuer-set", issuer_set,  # type: ignore[arg-type]
+        _valid("issuer-set", issuer_set,
                "The ledger (its key is the issuer key) trusts one issuer."),
-        _valid("revocation-list", revocations,  # type: ignore[arg-type]
+        _valid("revocation-list", revocations,
                "The ledger's revocation list: version 2, two keys in revocation order."),
         _invalid("revocation-version-not-count",
-                 ledger_signed(Kind.REVOCATION_LIST, _with(revocations, version=10**6)),  # type: ignore[arg-type]
+                 ledger_signed(Kind.REVOCATION_LIST, _with(revocations, version=10**6)),
                  ErrorCode.TRUST_VERSION_MISMATCH,
                  "A list claiming version 1000000 with two keys (it would freeze the list)."),
         _invalid("revocation-key-twice",
                  ledger_signed(Kind.REVOCATION_LIST,
-                               _with(revocations, keys=[revoked[0], revoked[0]])),  # type: ignore[arg-type]
+                               _with(revocations, keys=[revoked[0], revoked[0]])),
                  ErrorCode.TRUST_KEYS_NOT_CANONICAL, "A revocation list naming one key twice."),
         _invalid("issuer-set-unsorted",
                  ledger_signed(Kind.ISSUER_SET,
-                               _with(issuer_set, issuers=sorted(revoked, reverse=True))),  # type: ignore[arg-type]
+                               _with(issuer_set, issuers=sorted(revoked, reverse=True))),
                  ErrorCode.TRUST_KEYS_NOT_CANONICAL, "An issuer set not in ascending order."),
         _valid("allowance", allowance, "An issuer's allowance: 100.00 EUR offline, serial 7."),
         _valid("invoice", invoice, "A payee's invoice for 12.50 EUR, memo 'coffee'."),
@@ -193,7 +193,7 @@ def documents() -> list[Case]:
             "An abort naming its session's invoice and payment hashes."),
         _invalid("abort-payment-without-invoice",
                  _signed_payload("payer", Kind.ABORT, cbor.encode(
-                     {**to_payload(abort.doc), 6: payment.hash})),  # type: ignore[dict-item]
+                     {**to_payload(abort.doc), 6: payment.hash})),
                  ErrorCode.DOC_FIELD_VALUE, "An abort naming a payment but not its invoice."),
         # 1xx: encoding
         _invalid("truncated", inv_raw[:-1], ErrorCode.CBOR_MALFORMED, "Last byte cut off."),
@@ -239,7 +239,7 @@ def documents() -> list[Case]:
                  "The payload is an array."),
         _invalid("missing-nonce", payee_signed(_with(invoice, nonce=_DROP)),
                  ErrorCode.DOC_MISSING_FIELD, "Invoice without key 8 (nonce)."),
-        _invalid("unknown-key", payee_signed({**to_payload(invoice.doc), 42: 0}),  # type: ignore[dict-item]
+        _invalid("unknown-key", payee_signed({**to_payload(invoice.doc), 42: 0}),
                  ErrorCode.DOC_UNKNOWN_FIELD, "Invoice with key 42."),
         _invalid("amount-as-text", payee_signed(_with(invoice, amount="12.50")),
                  ErrorCode.DOC_FIELD_TYPE, "Invoice amount as a text string."),
@@ -273,7 +273,7 @@ def documents() -> list[Case]:
         # 2xx: payment against its allowance
         _invalid("payer-not-wallet",
                  _signed_payload("payee", Kind.PAYMENT, cbor.encode(
-                     _with(payment, payer=public_key(W.payee)))),  # type: ignore[arg-type]
+                     _with(payment, payer=public_key(W.payee)))),
                  ErrorCode.PAYMENT_PAYER_NOT_WALLET, "Signed by a key other than the wallet."),
         _invalid("currency-not-allowance", payer_signed(_with(payment, currency="USD")),
                  ErrorCode.PAYMENT_CURRENCY_NOT_ALLOWANCE, "USD paid from an EUR allowance."),

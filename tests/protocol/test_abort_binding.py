@@ -10,6 +10,7 @@ gets its exact signed bytes to show the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
 
 from protocol.documents import Abort, Invoice, Payment
@@ -24,7 +25,7 @@ TIGHT = RiskPolicy(
 )
 
 
-def _failed(events: list[object]) -> Failed:
+def _failed(events: Sequence[object]) -> Failed:
     (failed,) = [e for e in events if isinstance(e, Failed)]
     return failed
 

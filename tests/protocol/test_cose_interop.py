@@ -12,9 +12,9 @@ import cbor2
 import pytest
 from pycose.algorithms import EdDSA
 from pycose.headers import KID, Algorithm
-from pycose.keys import OKPKey
 from pycose.keys.curves import Ed25519
-from pycose.messages import Sign1Message
+from pycose.keys.okp import OKPKey
+from pycose.messages.sign1message import Sign1Message
 
 from protocol import ErrorCode, RemoteProtocolError, cbor
 from protocol.builders import make_abort

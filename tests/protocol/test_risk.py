@@ -7,6 +7,7 @@ any receipt exists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
 
 import pytest
@@ -25,18 +26,18 @@ EUR = RiskPolicy(
 )
 
 
-def _code(**kwargs: object) -> ErrorCode | None:
-    args: dict[str, object] = {
-        "amount": 10_00,
-        "currency": "EUR",
-        "policy": EUR,
-        "list_fetched_at": NOW - 60,
-        "received_from_payer": 0,
-        "now": NOW,
-    }
-    args.update(kwargs)
+def _code(
+    *, amount: int, list_fetched_at: int | None = NOW - 60, received_from_payer: int = 0
+) -> ErrorCode | None:
     try:
-        check_risk(**args)
+        check_risk(
+            amount=amount,
+            currency="EUR",
+            policy=EUR,
+            list_fetched_at=list_fetched_at,
+            received_from_payer=received_from_payer,
+            now=NOW,
+        )
     except RemoteProtocolError as exc:
         return exc.code
     return None
@@ -88,7 +89,7 @@ def test_a_policy_for_an_unknown_currency_is_refused() -> None:
         RiskPolicy(limits=MappingProxyType({"XXX": limits}))
 
 
-def _failed(events: list[object]) -> Failed:
+def _failed(events: Sequence[object]) -> Failed:
     ends = [e for e in events if isinstance(e, Failed)]
     assert len(ends) == 1, events
     return ends[0]

@@ -13,9 +13,7 @@ from protocol.session import Timeouts
 SESSIONS = (Path(__file__).resolve().parents[2] / "protocol" / "SESSIONS.md").read_text()
 
 
-@pytest.mark.parametrize(
-    "code", [c for c in ErrorCode if 500 <= c < 800], ids=lambda c: c.name
-)
+@pytest.mark.parametrize("code", [c for c in ErrorCode if 500 <= c < 800], ids=lambda c: c.name)
 def test_sessions_md_lists_each_session_code_with_its_number(code: ErrorCode) -> None:
     assert f"| {int(code)} | `{code.name}` |" in SESSIONS
 

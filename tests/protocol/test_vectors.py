@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -12,10 +13,12 @@ from protocol import ErrorCode, ProtocolError, verify_document
 from protocol.acceptance import check_payment
 from protocol.chain import ChainHead, ChainKey, FraudProof, check_chain
 from protocol.cose import Kind
-from protocol.documents import Invoice, IssuerSet, Payment, RevocationList
+from protocol.documents import Document, Invoice, IssuerSet, Payment, RevocationList
 from protocol.trustlists import check_issuer_set_update, check_revocation_update, open_list
 from protocol.verify import open_as
 from tests.protocol import make_vectors
+
+D = TypeVar("D", bound=Document)
 
 VECTORS = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 
@@ -38,7 +41,7 @@ def _head(data: dict[str, Any] | None) -> ChainHead | None:
     )
 
 
-def _verdict(run: Any) -> str:
+def _verdict(run: Callable[[], object]) -> str:
     try:
         run()
     except ProtocolError as exc:
@@ -102,21 +105,25 @@ def test_chain_vector(case: dict[str, Any]) -> None:
     assert _verdict(run) == _expected(case)
 
 
-@pytest.mark.parametrize("case", _load("trust.json"), ids=lambda c: c["name"])
-def test_trust_vector(case: dict[str, Any]) -> None:
-    cls = {"issuer_set": IssuerSet, "revocation_list": RevocationList}[case["kind"]]
+def _check_update(case: dict[str, Any], cls: type[D], check: Callable[[D | None, D], None]) -> None:
+    """Open the case's new (and cached) list as ``cls`` and ``check`` the update."""
     ledger = bytes.fromhex(case["ledger"])
 
-    def run() -> None:
-        new = open_list(bytes.fromhex(case["new"]), cls, ledger=ledger, now=case["now"]).doc
-        cached = None
-        if case["cached"] is not None:
-            cached = open_list(bytes.fromhex(case["cached"]), cls, ledger=ledger, now=case["now"])
-        if isinstance(new, RevocationList):
-            check_revocation_update(None if cached is None else cached.doc, new)  # type: ignore[arg-type]
-        else:
-            check_issuer_set_update(None if cached is None else cached.doc, new)  # type: ignore[arg-type]
+    def opened(data: str) -> D:
+        return open_list(bytes.fromhex(data), cls, ledger=ledger, now=case["now"]).doc
 
+    new = opened(case["new"])
+    cached = None if case["cached"] is None else opened(case["cached"])
+    check(cached, new)
+
+
+@pytest.mark.parametrize("case", _load("trust.json"), ids=lambda c: c["name"])
+def test_trust_vector(case: dict[str, Any]) -> None:
+    runs: dict[str, Callable[[], None]] = {
+        "issuer_set": lambda: _check_update(case, IssuerSet, check_issuer_set_update),
+        "revocation_list": lambda: _check_update(case, RevocationList, check_revocation_update),
+    }
+    run = runs[case["kind"]]
     assert _verdict(run) == _expected(case)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +49,10 @@ def runs(request: pytest.FixtureRequest) -> RunCount:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield  # type: ignore[misc]
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     marker = item.get_closest_marker("reliability")
     path = os.environ.get(RESULTS_ENV)
     if report.when == "call" and marker is not None and path:
@@ -68,4 +70,4 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         }
         with Path(path).open("a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
-    return report  # type: ignore[return-value]
+    return report

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from nacl.signing import SigningKey
 
 from gatt.errors import LinkClosed
-from gatt.link import LinkOptions
+from gatt.link import Central, Link, LinkOptions, Peripheral
 from gatt.memory import MemoryRadio
 from gatt.spec import SERVICE
 from p2ppay.issuer import open_issuer
@@ -395,7 +396,7 @@ async def test_a_forged_receipt_is_not_kept(tmp_path: Path) -> None:
 
 
 async def _genuine_pair_through(
-    world: World, relay: Callable[[object, object], Awaitable[None]]
+    world: World, relay: Callable[[Peripheral, Central], Coroutine[Any, Any, None]]
 ) -> tuple[SessionOutcome, SessionOutcome]:
     """A genuine payer (radio A) and payee (radio B) with ``relay(peripheral_b, central_a)``
     in between, Mallory's devices on both radios."""
@@ -428,12 +429,12 @@ async def _genuine_pair_through(
 async def test_a_man_in_the_middle_with_its_own_keys_gets_no_payment(tmp_path: Path) -> None:
     world = World.make(tmp_path)
 
-    async def relay(peripheral: object, central: object) -> None:
-        to_payee = await Mallory.as_payer(peripheral, MALLORY)  # type: ignore[arg-type]
+    async def relay(peripheral: Peripheral, central: Central) -> None:
+        to_payee = await Mallory.as_payer(peripheral, MALLORY)
         async with to_payee.link:
             await to_payee.answer()
             invoice = await to_payee.read()
-            to_payer = await Mallory.as_payee(central, MALLORY)  # type: ignore[arg-type]
+            to_payer = await Mallory.as_payee(central, MALLORY)
             async with to_payer.link:
                 await to_payer.offer()
                 await to_payer.write(MessageKind.INVOICE, invoice.body)
@@ -454,10 +455,10 @@ async def test_a_man_in_the_middle_with_its_own_keys_gets_no_payment(tmp_path: P
 async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
     world = World.make(tmp_path)
 
-    async def relay(peripheral: object, central: object) -> None:
-        from_payee = await peripheral.accept(tag="downgr")  # type: ignore[attr-defined]
-        found = await central.find(within=5)  # type: ignore[attr-defined]
-        to_payer = await central.connect(found)  # type: ignore[attr-defined]
+    async def relay(peripheral: Peripheral, central: Central) -> None:
+        from_payee = await peripheral.accept(tag="downgr")
+        found = await central.find(within=5)
+        to_payer = await central.connect(found)
         await from_payee.receive()  # the opening: the offer in clear, bound into the prologue
         # It even names the payer's own tag, so only the prologue can catch the rewrite.
         worse = Offer.from_capabilities(
@@ -466,13 +467,13 @@ async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
         envelope = Message(kind=MessageKind.OFFER, body=worse.encode()).encode()
         (rewritten,) = chunk_message(envelope, from_payee.max_chunk)
 
-        async def pump(src: object, dst: object) -> None:
+        async def pump(src: Link, dst: Link) -> None:
             try:
                 while True:
-                    await dst.send(await src.receive())  # type: ignore[attr-defined]
+                    await dst.send(await src.receive())
             except LinkClosed:
-                await dst.aclose()  # type: ignore[attr-defined]
-                await src.aclose()  # type: ignore[attr-defined]
+                await dst.aclose()
+                await src.aclose()
 
         await to_payer.send(rewritten)
         async with anyio.create_task_group() as tg:
@@ -491,17 +492,17 @@ async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
 async def test_a_relay_under_its_own_tag_fails_the_tag_binding(tmp_path: Path) -> None:
     world = World.make(tmp_path)
 
-    async def relay(peripheral: object, central: object) -> None:
-        from_payee = await peripheral.accept(tag="relay2")  # type: ignore[attr-defined]
-        to_payer = await central.connect(await central.find(within=5))  # type: ignore[attr-defined]
+    async def relay(peripheral: Peripheral, central: Central) -> None:
+        from_payee = await peripheral.accept(tag="relay2")
+        to_payer = await central.connect(await central.find(within=5))
 
-        async def pump(src: object, dst: object) -> None:
+        async def pump(src: Link, dst: Link) -> None:
             try:
                 while True:
-                    await dst.send(await src.receive())  # type: ignore[attr-defined]
+                    await dst.send(await src.receive())
             except LinkClosed:
-                await dst.aclose()  # type: ignore[attr-defined]
-                await src.aclose()  # type: ignore[attr-defined]
+                await dst.aclose()
+                await src.aclose()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(pump, from_payee, to_payer)

@@ -11,6 +11,7 @@ acceptance rules as the oracle. After every session
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -302,7 +303,7 @@ def _message_cases() -> list[tuple[str, Make, str]]:
         def make(payer: SigningKey, invoice: SignedDocument[Invoice]) -> Sent:
             fields = {1: public_key(payer), 2: code, 3: reason, 4: now_s(), 5: invoice.hash,
                       **(more or {})}  # fmt: skip
-            return MessageKind.ABORT, sign1(payer, Kind.ABORT, payload_bytes(fields))  # type: ignore[arg-type]
+            return MessageKind.ABORT, sign1(payer, Kind.ABORT, payload_bytes(fields))
 
         return make
 
@@ -431,13 +432,13 @@ async def test_boundary_values_in_every_field_end_typed_and_lose_nothing(
     home = payee_home(tmp_path)
     seen: dict[str, str] = {}
     chain = Chain()
-    cases = [(n, m, e, None) for n, m, e in TABLE]
+    cases: list[tuple[str, Make, str, Chain | None]] = [(n, m, e, None) for n, m, e in TABLE]
     cases += [(n, m, e, chain) for n, m, e in _chain_cases(chain)]
     with open_wallet(home, passphrase=None, now=now_s()) as wallet:
         probe = Probe(home, wallet)
         for name, make, _, on_chain in cases:
             payer = chain.payer if on_chain is not None else SigningKey(os.urandom(32))
-            result = await probe.session(payer, lambda invoice, m=make, p=payer: m(p, invoice))
+            result = await probe.session(payer, functools.partial(make, payer))
             seen[name] = check_after(home, result, None)
             if on_chain is not None and seen[name] == "completed":
                 on_chain.accepted(result.sent)
@@ -630,7 +631,9 @@ async def test_any_values_in_several_fields_end_as_the_rules_say(
         fields.setdefault("spent", fields.get("amount", AMOUNT))
         hostile = Hostile(payment=fields, allowance=allowance, extra=extra)
         values.update(hostile.values(payer, invoice))
-        values["grant"] = {**cbor2.loads(cbor2.loads(values["allowance"]).value[2])}
+        forged = values["allowance"]
+        assert isinstance(forged, bytes)
+        values["grant"] = {**cbor2.loads(cbor2.loads(forged).value[2])}
         return hostile.build(payer, invoice)
 
     result = await fuzzing.probe.session(payer, make)
@@ -645,8 +648,9 @@ async def test_any_values_in_several_fields_end_as_the_rules_say(
     if ok:
         serial = grant_values["serial"]
         assert isinstance(serial, int)
-        fuzzing.seen[serial] = Head(
-            counter=values["counter"], hash=document_hash(result.sent[1]), spent=values["spent"]
-        )  # type: ignore[arg-type]
+        counter, spent = values["counter"], values["spent"]
+        assert isinstance(counter, int) and isinstance(spent, int)
+        sent_hash = document_hash(result.sent[1])
+        fuzzing.seen[serial] = Head(counter=counter, hash=sent_hash, spent=spent)
     fuzzing.ended[ended] = fuzzing.ended.get(ended, 0) + 1
     runs.add()

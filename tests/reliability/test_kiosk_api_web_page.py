@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from p2ppay.errors import AppErrorCode
-from tests.kiosk.test_web_page_attacks import ATTACKS, BODY, _invoices, _tcp_kiosk, tcp_client
+from tests.kiosk.kit import tcp_client
+from tests.kiosk.test_web_page_attacks import ATTACKS, BODY, _invoices, _tcp_kiosk
 
 pytestmark = pytest.mark.anyio
 
@@ -49,5 +50,3 @@ async def test_a_web_page_can_neither_create_nor_cancel_an_invoice(
         still = (await pos.get(f"/invoices/{mine}")).json()
         assert still["state"] in {"queued", "scanning"}
         assert (await pos.post(f"/invoices/{mine}/cancel")).json()["state"] == "cancelled"
-
-

@@ -117,14 +117,15 @@ async def test_receipt_equivocation(tmp_path: Path) -> None:
     "a remembered refusal is not verified again",
 )
 async def test_free_verification(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from p2ppay.ledger import verifier
+    from p2ppay.ledger import settlement, verifier
+    from p2ppay.ledger.settlement import Checked, Outcome
 
     seen: list[bytes] = []
-    real = verifier.check_bundle
+    real = settlement.check_bundle  # the function verifier calls by its own name
 
-    def counting(raw: bytes, **kwargs: object) -> object:
+    def counting(raw: bytes, *, issuer: bytes, now: int) -> Checked | Outcome:
         seen.append(raw)
-        return real(raw, **kwargs)  # type: ignore[arg-type]
+        return real(raw, issuer=issuer, now=now)
 
     monkeypatch.setattr(verifier, "check_bundle", counting)
     await admission.test_an_unregistered_caller_is_refused_before_any_bundle_is_verified(

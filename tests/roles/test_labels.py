@@ -72,14 +72,16 @@ async def test_each_side_is_named_by_its_label_marked_self_named(tmp_path: Path)
     payee_home, payer_home = str(homes.payee.root), str(homes.payer.root)
     (entry,) = json.loads(cli("--home", payee_home, "history", "--json").stdout)["entries"]
     assert (entry["peer_label"], entry["peer_name"]) == ("Ana", None)
-    assert f'from "Ana" (self-named) · {fingerprint(payer_key)}' in cli(
-        "--home", payee_home, "history"
-    ).stdout
+    assert (
+        f'from "Ana" (self-named) · {fingerprint(payer_key)}'
+        in cli("--home", payee_home, "history").stdout
+    )
     shown = json.loads(cli("--home", payer_home, "show", invoice.doc.id.hex(), "--json").stdout)
     assert shown["peer_label"] == "Bob's café"
-    assert 'to: "Bob\'s café" (self-named)' in cli(
-        "--home", payer_home, "show", invoice.doc.id.hex()
-    ).stdout
+    assert (
+        'to: "Bob\'s café" (self-named)'
+        in cli("--home", payer_home, "show", invoice.doc.id.hex()).stdout
+    )
 
     # The name the payee gave that key in its own contacts wins over the self-chosen label.
     cli("--home", payee_home, "contacts", "add", "Ana from the bakery", payer_key.hex())

@@ -25,7 +25,8 @@ def _pay(home: Path, *extra: str) -> dict[str, object]:
         check=False,
     )  # fmt: skip
     assert result.returncode == 3, result.stdout + result.stderr
-    return json.loads(result.stdout)
+    error: dict[str, object] = json.loads(result.stdout)
+    return error
 
 
 def test_no_allowance_in_that_currency_names_the_ones_held(tmp_path: Path) -> None:
