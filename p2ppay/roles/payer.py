@@ -42,13 +42,13 @@ from p2ppay.store import OutboxStatus, Role
 from p2ppay.store.documents import (
     find_payment,
     invoice_record,
-    outgoing_payment,
     payer_head,
+    payment_in,
     receipt_record,
 )
 from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.wallet import Wallet
-from protocol import ErrorCode, Invoice, Payment, Receipt, format_amount, open_as
+from protocol import ErrorCode, Invoice, Payment, SignedDocument, format_amount
 from protocol.session import (
     Completed,
     Event,
@@ -209,7 +209,8 @@ class _PayerEvents:
     session: PayerSession
     session_id: str
     link: Link
-    invoice: bytes | None = None
+    invoice: SignedDocument[Invoice] | None = None
+    """The session's invoice, as the session verified it (None until it arrived)."""
     sending: CrashPoint | None = None
     """The crash point to reach once the chunks now queued are sent (the payment's)."""
 
@@ -232,7 +233,7 @@ class _PayerEvents:
             async def ask() -> None:
                 nonlocal decision, failed
                 try:
-                    decision = await self.role.approver(event.invoice, event.sas)
+                    decision = await self.role.approver(event.invoice.doc, event.sas)
                 except Exception as exc:  # re-raised below as itself, not in an ExceptionGroup
                     failed = exc
                 tg.cancel_scope.cancel()
@@ -268,11 +269,9 @@ class _PayerEvents:
         now_ms = self.role.clock()
         now = now_ms // 1000
         if isinstance(event, InvoiceReceived):
-            self.invoice = event.invoice_bytes
+            self.invoice = event.invoice
             store.payments.record_invoice(
-                invoice_record(open_as(event.invoice_bytes, Invoice)),
-                now=now,
-                session_id=self.session_id,
+                invoice_record(event.invoice), now=now, session_id=self.session_id
             )
             self.role.progress(_describe_invoice(event))
             if event.resumed:
@@ -290,11 +289,11 @@ class _PayerEvents:
                 self.role.progress(f"declined: {decision.reason}")
                 self.session.decline(decision.reason, now=self.role.clock())
         elif isinstance(event, PersistRequired):
-            assert self.invoice is not None
-            payment = open_as(event.document, Payment)
+            payment = event.document
+            assert isinstance(payment.doc, Payment), "a payer only persists its payment"
             self.role.crash.reach(CrashPoint.PAYER_BEFORE_PERSIST_PAYMENT)
             store.payments.persist_outgoing(
-                outgoing_payment(payment, invoice=self.invoice),
+                payment_in(payment, invoice=event.invoice),
                 now=now,
                 session_id=self.session_id,
             )
@@ -303,18 +302,18 @@ class _PayerEvents:
             self.session.persisted(event.record_id, now=self.role.clock())
             self.sending = CrashPoint.PAYER_AFTER_SEND_PAYMENT
         elif isinstance(event, ReceiptReceived):
-            receipt = open_as(event.receipt_bytes, Receipt)
+            assert self.invoice is not None, "a receipt only follows an invoice"
             self.role.crash.reach(CrashPoint.PAYER_BEFORE_PERSIST_RECEIPT)
             store.payments.persist_receipt(
-                receipt_record(receipt, invoice_id=_invoice_id(self.invoice)),
+                receipt_record(event.receipt, invoice_id=self.invoice.doc.id),
                 now=now,
                 session_id=self.session_id,
             )
             self.role.crash.reach(CrashPoint.PAYER_AFTER_PERSIST_RECEIPT)
-            self.role.progress(f"receipt received: {event.receipt.verdict.name.lower()}")
+            self.role.progress(f"receipt received: {event.receipt.doc.verdict.name.lower()}")
         elif isinstance(event, Failed) and event.abort is not None and self.invoice is not None:
             # The payee's signed word on a payment we sent: evidence for the ledger.
-            invoice_id = _invoice_id(self.invoice)
+            invoice_id = self.invoice.doc.id
             if store.payments.payment(invoice_id) is not None:
                 store.aborts.keep(invoice_id, event.abort, now=now)
                 # The payee refused the payment it received: it is synced as refused (no
@@ -329,13 +328,8 @@ class _PayerEvents:
             return
 
 
-def _invoice_id(invoice: bytes | None) -> bytes:
-    assert invoice is not None, "a receipt only follows an invoice"
-    return open_as(invoice, Invoice).doc.id
-
-
 def _describe_invoice(event: InvoiceReceived) -> str:
-    invoice = event.invoice
+    invoice = event.invoice.doc
     amount = format_amount(invoice.amount, invoice.currency)
     return (
         f"invoice {invoice.id.hex()}: {amount} {invoice.currency} memo {invoice.memo!r}; "

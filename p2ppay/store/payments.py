@@ -34,9 +34,8 @@ from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import counterparties, outbox, sessions, wallet_state
 from p2ppay.store.connection import Database
 from p2ppay.store.records import (
-    IncomingPayment,
     InvoiceRecord,
-    OutgoingPayment,
+    PaymentIn,
     PaymentRecord,
     ReceiptRecord,
     Role,
@@ -121,9 +120,7 @@ def _mismatch(why: str) -> StoreError:
     return StoreError(AppErrorCode.PAYER_STATE_MISMATCH, why)
 
 
-def _insert_payment(
-    conn: sqlite3.Connection, p: OutgoingPayment | IncomingPayment, role: Role, now: int
-) -> None:
+def _insert_payment(conn: sqlite3.Connection, p: PaymentIn, role: Role, now: int) -> None:
     conn.execute(
         f"INSERT INTO payments ({_PAYMENT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -158,7 +155,7 @@ def _repeat_or_conflict(
     return existing, False
 
 
-def _check_matches_invoice(invoice: InvoiceRecord, p: OutgoingPayment | IncomingPayment) -> None:
+def _check_matches_invoice(invoice: InvoiceRecord, p: PaymentIn) -> None:
     if p.amount_minor != invoice.amount_minor or p.currency != invoice.currency:
         raise _mismatch("the payment's amount or currency differs from the invoice")
 
@@ -197,10 +194,7 @@ def _advance_session(
     sessions.set_state(conn, session_id, state, now=now)
 
 
-_PaymentIn = OutgoingPayment | IncomingPayment
-
-
-def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn) -> None:
+def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn) -> None:
     """Payer: the payment is ours and continues its allowance's chain within the limit."""
     del invoice
     if payment.payer_key != wallet_state.owner(conn):
@@ -227,7 +221,7 @@ def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _
 
 
 def _apply_outgoing(
-    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn, now: int
+    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn, now: int
 ) -> None:
     """Payer: the allowance's counter, chain head and spent move with the payment."""
     conn.execute(
@@ -244,7 +238,7 @@ def _apply_outgoing(
     counterparties.record_paid_to(conn, invoice.payee_key, now=now)
 
 
-def _check_incoming(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn) -> None:
+def _check_incoming(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn) -> None:
     """Payee: our invoice, and the payer's chain only moves forward."""
     if invoice.payee_key != wallet_state.owner(conn):
         raise _mismatch("the invoice was not issued by this wallet")
@@ -257,7 +251,7 @@ def _check_incoming(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _
 
 
 def _apply_incoming(
-    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn, now: int
+    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn, now: int
 ) -> None:
     """Payee: remember the payer's chain head as last seen."""
     del invoice
@@ -319,7 +313,7 @@ class Payments:
             return stored, created
 
     def persist_outgoing(
-        self, payment: OutgoingPayment, *, now: int, session_id: str | None = None
+        self, payment: PaymentIn, *, now: int, session_id: str | None = None
     ) -> tuple[PaymentRecord, bool]:
         """Payer: store our signed payment with the counter, chain and spent moves, atomically.
 
@@ -339,7 +333,7 @@ class Payments:
         )
 
     def persist_incoming(
-        self, payment: IncomingPayment, *, now: int, session_id: str | None = None
+        self, payment: PaymentIn, *, now: int, session_id: str | None = None
     ) -> tuple[PaymentRecord, bool]:
         """Payee: store a verified payment before signing the receipt. Idempotent by invoice.
 
@@ -358,13 +352,13 @@ class Payments:
 
     def _persist_payment(
         self,
-        payment: _PaymentIn,
+        payment: PaymentIn,
         role: Role,
         *,
         now: int,
         session_id: str | None,
-        check: Callable[[sqlite3.Connection, InvoiceRecord, _PaymentIn], None],
-        apply: Callable[[sqlite3.Connection, InvoiceRecord, _PaymentIn, int], None],
+        check: Callable[[sqlite3.Connection, InvoiceRecord, PaymentIn], None],
+        apply: Callable[[sqlite3.Connection, InvoiceRecord, PaymentIn, int], None],
     ) -> tuple[PaymentRecord, bool]:
         """One transaction: a repeat returns the stored payment; otherwise ``check`` the
         role's rules, insert, ``apply`` the role's state moves, queue for sync, advance."""

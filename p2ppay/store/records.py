@@ -17,12 +17,11 @@ __all__ = [
     "AllowanceRecord",
     "Counterparty",
     "HistoryEntry",
-    "IncomingPayment",
     "InvoiceRecord",
     "LedgerPin",
     "OutboxItem",
     "OutboxStatus",
-    "OutgoingPayment",
+    "PaymentIn",
     "PayerState",
     "PaymentRecord",
     "ReceiptRecord",
@@ -99,8 +98,13 @@ class InvoiceRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
-class OutgoingPayment:
-    """A payment we signed as payer; must continue our counter, chain and allowance."""
+class PaymentIn:
+    """A payment to store, either direction: the fields of a verified payment document.
+
+    Which rules it must pass depends on the step that stores it: ``persist_outgoing`` (ours:
+    it continues our allowance's chain) or ``persist_incoming`` (received: the payer's chain
+    moves forward). Built from a verified document by ``store.documents.payment_in``.
+    """
 
     invoice_id: bytes
     payer_key: bytes
@@ -108,26 +112,9 @@ class OutgoingPayment:
     currency: str
     counter: int
     prev_hash: bytes | None
-    """Hash of our previous payment (``None`` for the first one)."""
+    """Hash of the payer's previous payment (``None`` for the first one)."""
     cumulative_minor: int
     """Total spent under the allowance including this payment."""
-    allowance_issuer: bytes
-    allowance_serial: int
-    payment_hash: bytes
-    signed: bytes
-
-
-@dataclass(frozen=True, kw_only=True)
-class IncomingPayment:
-    """A payment we received as payee, already verified offline by ``protocol``."""
-
-    invoice_id: bytes
-    payer_key: bytes
-    amount_minor: int
-    currency: str
-    counter: int
-    prev_hash: bytes | None
-    cumulative_minor: int
     allowance_issuer: bytes
     allowance_serial: int
     payment_hash: bytes

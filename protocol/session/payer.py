@@ -189,7 +189,7 @@ class PayerSession(SessionBase[PayerState]):
             self._fail(ErrorCode.SESSION_WALLET_CANNOT_PAY, f"{exc.code.name}: {exc.message}")
             return
         self._move(Input.APPROVE)
-        self._require_persist(RecordKind.PAYMENT, self._payment, invoice_id=invoice.doc.id)
+        self._require_persist(RecordKind.PAYMENT, self._payment, invoice=invoice)
 
     def decline(self, reason: str = "declined", *, now: int | None = None) -> None:
         """The user refused: Abort to the payee and fail with SESSION_DECLINED."""
@@ -274,16 +274,12 @@ class PayerSession(SessionBase[PayerState]):
                     ErrorCode.SESSION_RESUME_CONFLICT, "invoice id reused with other bytes"
                 )
             self._payment = payment
-            self._events.append(
-                InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=True)
-            )
+            self._events.append(InvoiceReceived(invoice=invoice, sas=sas, resumed=True))
             self._send_payment(payment)
             self._move(Input.INVOICE_RESUMED)
             return
         self._check_can_pay(invoice.doc)
-        self._events.append(
-            InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=False)
-        )
+        self._events.append(InvoiceReceived(invoice=invoice, sas=sas, resumed=False))
         self._move(Input.INVOICE)
 
     def _check_can_pay(self, invoice: Invoice) -> None:
@@ -319,12 +315,12 @@ class PayerSession(SessionBase[PayerState]):
             raise RemoteProtocolError(ErrorCode.SESSION_DOCUMENT_MISMATCH, "receipt")
         if receipt.doc.verdict is not Verdict.ACCEPTED:
             code = receipt.doc.code or int(ErrorCode.SESSION_PEER_ABORTED)
-            self._events.append(ReceiptReceived(receipt=receipt.doc, receipt_bytes=body))
+            self._events.append(ReceiptReceived(receipt=receipt))
             self._fail_rejected(code)
             return
-        self._events.append(ReceiptReceived(receipt=receipt.doc, receipt_bytes=body))
+        self._events.append(ReceiptReceived(receipt=receipt))
         self._move(Input.RECEIPT)
-        self._events.append(Completed(invoice_id=invoice.doc.id, receipt_bytes=body))
+        self._events.append(Completed(invoice_id=invoice.doc.id, receipt=receipt))
 
     def _fail_rejected(self, code: int) -> None:
         try:

@@ -11,7 +11,7 @@ from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import (
     InvoiceRecord,
     OutboxStatus,
-    OutgoingPayment,
+    PaymentIn,
     PaymentRecord,
     Role,
     SessionState,
@@ -39,7 +39,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _pay(
     store: Store, n: int, *, amount: int = 100, session_id: str | None = None
-) -> tuple[InvoiceRecord, OutgoingPayment, tuple[PaymentRecord, bool]]:
+) -> tuple[InvoiceRecord, PaymentIn, tuple[PaymentRecord, bool]]:
     inv = invoice(n, amount=amount)
     store.payments.record_invoice(inv, now=NOW, session_id=session_id)
     payment = outgoing(inv, next_link(store, amount=amount))

@@ -120,12 +120,12 @@ class PayerApp:
                 session.decline("not today")
         elif isinstance(event, PersistRequired):
             assert event.kind is RecordKind.PAYMENT and event.counter is not None
-            self.payments[event.invoice_id] = event.document
+            self.payments[event.invoice_id] = event.document.raw
             self.counters.append(event.counter)
-            self.head = head_of(open_as(event.document, Payment))
+            self.head = head_of(open_as(event.document.raw, Payment))
             session.persisted(event.record_id)
         elif isinstance(event, ReceiptReceived):
-            self.receipts[event.receipt.payment] = event.receipt_bytes
+            self.receipts[event.receipt.doc.payment] = event.receipt.raw
 
 
 @dataclass
@@ -171,7 +171,7 @@ class PayeeApp:
             self.heads[event.head.key] = event.head
         elif isinstance(event, PersistRequired):
             store = self.payments if event.kind is RecordKind.PAYMENT else self.receipts
-            store[event.invoice_id] = event.document
+            store[event.invoice_id] = event.document.raw
             session.persisted(event.record_id)
 
 

@@ -106,7 +106,7 @@ def test_payment_completes_at_chunk_size(chunk_size: int) -> None:
     payer_end, payee_end = outcome(payer_app.events), outcome(payee_app.events)
     assert isinstance(payer_end, Completed)
     assert isinstance(payee_end, Completed)
-    assert payer_end.receipt_bytes == payee_end.receipt_bytes
+    assert payer_end.receipt.raw == payee_end.receipt.raw
 
 
 def test_receipt_names_the_payment_both_sides_persisted() -> None:
@@ -262,7 +262,7 @@ def test_payer_discloses_its_wallet_key_only_with_the_payment() -> None:
     _pump(payer, payee)
     received, persist = _events(payee)
     assert isinstance(persist, PersistRequired)
-    assert isinstance(received, PaymentReceived) and received.payment.payer == wallet_key
+    assert isinstance(received, PaymentReceived) and received.payment.doc.payer == wallet_key
 
 
 def _feed_channel(channel: Channel, session: PayerSession | PayeeSession) -> None:
