@@ -16,10 +16,11 @@ Invariants:
   ``created=False`` and changes nothing (no second counter, no second spend); a *different*
   document for a stored invoice id is ``STORE_CONFLICT`` and changes nothing.
 - A payer payment is accepted only if it continues its allowance's chain exactly: its key
-  is the wallet's, the allowance is the active one, its counter is the next one, its
-  ``prev_hash`` is the chain head, its cumulative is the allowance's spent plus its amount,
-  within the limit, and its amount and currency are the invoice's. The counter, chain head
-  and spent move in the same transaction as the payment, or not at all.
+  is the wallet's, the allowance is the active one, it is the next link after the chain
+  head by ``protocol.chain.follow`` (the rules the payee and the ledger apply: counter,
+  ``prev_hash``, cumulative), within the limit, and its amount and currency are the
+  invoice's. The counter, chain head and spent move in the same transaction as the
+  payment, or not at all.
 - A payee payment must match the invoice and carry a counter above the last one accepted
   on its chain (issuer, serial).
 - A receipt must name the stored payment's hash.
@@ -42,6 +43,8 @@ from p2ppay.store.records import (
     SessionState,
     Transfer,
 )
+from protocol.chain import ChainHead, ChainKey, Link, follow
+from protocol.errors import RemoteProtocolError
 
 __all__ = ["Payments"]
 
@@ -206,16 +209,30 @@ def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: P
         raise StoreError(AppErrorCode.NO_ALLOWANCE, "the payment's allowance is not active")
     if allowance.currency != payment.currency:
         raise _mismatch("the allowance is in another currency")
-    expected = 1 if allowance.last_counter is None else allowance.last_counter + 1
-    if payment.counter != expected:
-        raise _mismatch(f"counter {payment.counter}, expected {expected}")
-    if payment.prev_hash != allowance.chain_head:
-        raise _mismatch("prev_hash is not the chain head")
-    if payment.cumulative_minor != allowance.spent_minor + payment.amount_minor:
-        raise _mismatch(
-            f"cumulative {payment.cumulative_minor}, expected "
-            f"{allowance.spent_minor + payment.amount_minor}"
+    key = ChainKey(issuer=allowance.issuer_key, serial=allowance.serial)
+    head = (
+        None
+        if allowance.last_counter is None or allowance.chain_head is None
+        else ChainHead(
+            key=key,
+            counter=allowance.last_counter,
+            hash=allowance.chain_head,
+            spent=allowance.spent_minor,
         )
+    )
+    link = Link(
+        counter=payment.counter,
+        prev=payment.prev_hash,
+        spent=payment.cumulative_minor,
+        amount=payment.amount_minor,
+        hash=payment.payment_hash,
+    )
+    try:
+        # protocol's chain rules, the ones the payee and the ledger apply: the next link only
+        if follow(head, key=key, link=link) is head:
+            raise _mismatch("the payment is already the chain head")
+    except RemoteProtocolError as exc:
+        raise _mismatch(f"{exc.code.name}: {exc.message}") from exc
     if payment.cumulative_minor > allowance.limit_minor:
         raise StoreError(AppErrorCode.ALLOWANCE_EXCEEDED, "over the allowance's limit")
 
