@@ -13,7 +13,8 @@ Invariants:
 - Every session is in the store's log from the moment a payee connects, and ends there as
   completed, resumable (paid, receipt missing) or failed, with the code.
 - Nobody holds the payer: the whole offer must arrive within ``timeouts.offer_ms`` of the
-  session's start (the peripheral already bounds connect-to-START), and a session that
+  session's start (``PayerSession.start`` when the link is accepted; the peripheral
+  already bounds connect-to-START), and a session that
   ends before a valid invoice arrived is reported to the peripheral as wasted, which backs
   off from that central's address (:mod:`gatt.backoff`).
 - Crash points (:mod:`p2ppay.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
@@ -34,7 +35,7 @@ from gatt.errors import LinkClosed
 from gatt.link import Link, Peripheral
 from gatt.spec import new_session_tag
 from p2ppay.crashpoints import CrashPlan, CrashPoint
-from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
+from p2ppay.driver import Clock, Outcome, run_session, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.approval import Approver, Decision
 from p2ppay.roles.outcome import SessionOutcome, code_name, end_session, fail_on_store_error
@@ -48,7 +49,7 @@ from p2ppay.store.documents import (
 )
 from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.wallet import Wallet
-from protocol import ErrorCode, Invoice, Payment, SignedDocument, format_amount
+from protocol import Invoice, Payment, SignedDocument, format_amount
 from protocol.session import (
     Completed,
     Event,
@@ -140,19 +141,17 @@ class PayerRole:
             handler = _PayerEvents(
                 role=self, session=session, session_id=record.session_id, link=link
             )
+            # The offer timer runs from here: a central that connects and then says
+            # nothing, or dribbles its offer, holds the payer for at most ``offer_ms``.
+            session.start(self.clock())
             try:
-                ended = await self._await_offer(session, link)
-                outcome: Outcome = (
-                    ended
-                    if ended is not None
-                    else await run_session(
-                        session,
-                        link,
-                        handler,
-                        clock=self.clock,
-                        linger=self.linger,
-                        on_sent=handler.sent,
-                    )
+                outcome: Outcome = await run_session(
+                    session,
+                    link,
+                    handler,
+                    clock=self.clock,
+                    linger=self.linger,
+                    on_sent=handler.sent,
                 )
             except AppError as exc:
                 fail_on_store_error(self.wallet.store, record.session_id, exc, now=self._seconds())
@@ -167,35 +166,6 @@ class PayerRole:
                 tag=tag,
                 sas=session.sas,
             )
-
-    async def _await_offer(self, session: PayerSession, link: Link) -> Outcome | None:
-        """Feed the payee's chunks to ``session`` until its whole offer is in, or end.
-
-        A PayerSession has no clock before its first chunk, so its own timers cannot cover
-        a central that starts a session and then says nothing, or dribbles its offer; this
-        wait does (``offer_ms``), so such a central holds the payer for at most that long.
-        Returns None once the session moved past the offer (answered it, or failed on it).
-        """
-        with anyio.move_on_after(self.timeouts.offer_ms / 1000):
-            while session.state is PayerState.AWAIT_OFFER:
-                timer = session.get_timer()  # a partly received offer's reassembly deadline
-                delay = None if timer is None else max(0, timer - self.clock()) / 1000
-                chunk = None
-                with anyio.move_on_after(math.inf if delay is None else delay):
-                    try:
-                        chunk = await link.receive()
-                    except LinkClosed as exc:
-                        return LinkLost(reason=str(exc) or "link closed")
-                if chunk is None:
-                    session.handle_timer(self.clock())
-                else:
-                    session.receive_data(chunk, self.clock())
-            return None
-        return Failed(
-            code=ErrorCode.SESSION_HANDSHAKE_TIMEOUT,
-            reason="the payee sent no offer in time",
-            by_peer=False,
-        )
 
     def _seconds(self) -> int:
         return self.clock() // 1000

@@ -2,6 +2,7 @@
 
 Flow (see :data:`~protocol.session.states.PAYER_TRANSITIONS`)::
 
+    start(now)            the central's START: the offer timer runs (``Timeouts.offer_ms``)
     <- opening (offer)    answer it in Noise message 1 (or a Refusal if unusable)
     <- Noise msg 2        the payee's static key and its invoice: verify the invoice, check
        (invoice)          the payee's key is the Noise peer's
@@ -153,6 +154,7 @@ class PayerSession(SessionBase[PayerState]):
         self._invoice: SignedDocument[Invoice] | None = None
         self._payment: SignedDocument[Payment] | None = None
         self._resumption = False
+        self._started = False
 
     def _phase(self, state: PayerState) -> tuple[int, ErrorCode] | None:
         return {
@@ -171,6 +173,23 @@ class PayerSession(SessionBase[PayerState]):
         }.get(state)
 
     # --- app inputs -------------------------------------------------------------------
+
+    def start(self, now: int) -> None:
+        """Begin at ``now`` (ms), when the central's START arrived: arm the offer timer.
+
+        The whole offer must then arrive within ``Timeouts.offer_ms``, else the session
+        fails with SESSION_HANDSHAKE_TIMEOUT (nothing is sent: the payee has not spoken).
+        Call once, before the first chunk; it changes no state (the payer has nothing to
+        send first). Without it the session has no clock until its first chunk.
+        """
+        if self._state is not PayerState.AWAIT_OFFER or self._started:
+            raise LocalProtocolError(
+                ErrorCode.SESSION_API_MISUSE, f"start in state {self._state.name}"
+            )
+        self._started = True
+        self._tick(now)
+        self._deadline = self._now + self._timeouts.offer_ms
+        self._timeout_code = ErrorCode.SESSION_HANDSHAKE_TIMEOUT
 
     def approve(self, *, now: int | None = None) -> None:
         """The user agreed to pay the invoice: sign the payment and ask the app to persist it."""

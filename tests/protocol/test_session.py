@@ -415,6 +415,39 @@ def test_payee_handshake_times_out_at_its_deadline() -> None:
     assert payee.get_timer() is None
 
 
+def test_payer_offer_times_out_from_its_start_and_sends_nothing() -> None:
+    payer = PayerApp().session(timeouts=Timeouts(offer_ms=2000))
+    assert payer.get_timer() is None  # no clock before start() or a chunk
+    payer.start(NOW_MS)
+    assert payer.get_timer() == NOW_MS + 2000
+    payer.handle_timer(NOW_MS + 1999)
+    assert payer.state is PayerState.AWAIT_OFFER
+    payer.handle_timer(NOW_MS + 2000)
+    assert _failed(_events(payer)).code == ErrorCode.SESSION_HANDSHAKE_TIMEOUT
+    assert payer.data_to_send() == []  # the payee never spoke: nothing to answer it with
+    assert payer.get_timer() is None
+
+
+def test_payer_offer_in_time_moves_to_the_invoice_timer() -> None:
+    payer = PayerApp().session(timeouts=Timeouts(offer_ms=2000, invoice_ms=700))
+    payee = PayeeApp().session(make_invoice())
+    payer.start(NOW_MS)
+    payee.start(NOW_MS + 100)
+    for chunk in payee.data_to_send():
+        payer.receive_data(chunk, NOW_MS + 100)
+    assert payer.state is PayerState.AWAIT_INVOICE
+    assert payer.get_timer() == NOW_MS + 100 + 700
+
+
+def test_payer_start_twice_or_late_is_local_misuse() -> None:
+    payer = PayerApp().session()
+    payer.start(NOW_MS)
+    with pytest.raises(LocalProtocolError) as err:
+        payer.start(NOW_MS)
+    assert err.value.code is ErrorCode.SESSION_API_MISUSE
+    assert payer.get_timer() == NOW_MS + Timeouts().offer_ms
+
+
 def test_payer_approval_timeout_aborts_the_payee() -> None:
     payer = PayerApp().session(timeouts=Timeouts(approval_ms=500))
     payee = PayeeApp().session(make_invoice())
