@@ -156,8 +156,8 @@ def run_history(args: argparse.Namespace, out: Output) -> int:
 def run_show(args: argparse.Namespace, out: Output) -> int:
     contacts = load_contacts(home_of(args))
     with _store(args) as store:
-        invoice_id = store.payments.resolve_id(args.id)
-        transfer = store.payments.transfer(invoice_id)
+        invoice_id = store.lookups.resolve_id(args.id)
+        transfer = store.lookups.transfer(invoice_id)
         settlement = settlements(store).get(invoice_id)
         entry = next((e for e in store.sessions.history() if e.invoice_id == invoice_id), None)
     documents = [document_json(open_as(transfer.invoice.signed, Invoice))]
@@ -233,8 +233,8 @@ def _receipt_lines(
 
 def run_export(args: argparse.Namespace, out: Output) -> int:
     with _store(args) as store:
-        invoice_id = store.payments.resolve_id(args.id)
-        transfer = store.payments.transfer(invoice_id)
+        invoice_id = store.lookups.resolve_id(args.id)
+        transfer = store.lookups.transfer(invoice_id)
     if transfer.payment is None or transfer.receipt is None:
         raise AppError(AppErrorCode.NOT_COMPLETE, "no receipt yet for this invoice")
     bundle = encode_bundle(

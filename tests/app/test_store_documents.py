@@ -111,8 +111,8 @@ def test_payments_built_from_the_stored_head_pass_the_payees_offline_check(pair:
 
 def test_both_sides_keep_the_same_three_signed_documents(pair: Pair) -> None:
     invoice_id = _pay(pair, 1250)
-    payer_side = pair.payer.payments.transfer(invoice_id)
-    payee_side = pair.payee.payments.transfer(invoice_id)
+    payer_side = pair.payer.lookups.transfer(invoice_id)
+    payee_side = pair.payee.lookups.transfer(invoice_id)
     assert payer_side.signed_documents() == payee_side.signed_documents()
     assert [open_document(d).kind.name for d in payer_side.signed_documents()] == [
         "INVOICE",

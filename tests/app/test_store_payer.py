@@ -196,7 +196,7 @@ def test_the_verified_receipt_completes_the_payer_session(store: Store) -> None:
     _, created = store.payments.persist_receipt(
         receipt(inv, payment.payment_hash), now=NOW, session_id=session.session_id
     )
-    transfer = store.payments.transfer(inv.invoice_id)
+    transfer = store.lookups.transfer(inv.invoice_id)
     assert created
     assert store.sessions.get(session.session_id).state is SessionState.COMPLETED
     assert transfer.status is SessionState.COMPLETED and transfer.role is Role.PAYER
