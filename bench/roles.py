@@ -13,7 +13,9 @@ Attribution: every asyncio callback runs in a context; the payer's task and the 
 each set a context variable naming their side, and tasks and callbacks they start inherit
 it. The CPU time (``time.thread_time``) of each callback is added to its side; callbacks
 of nobody's (the virtual radio's own controller) go to ``radio``. Signing the invoice
-(``PayeeRole.new_invoice``) counts for the payee. The last line is one JSON object.
+(``PayeeRole.new_invoice``) counts for the payee. Each side's Ed25519 signature checks
+(``protocol.cose``'s ``VerifyKey.verify``) are counted too: a deterministic measure of
+documents opened again. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from nacl.signing import VerifyKey
 
+import protocol.cose
 from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
 from p2ppay.issuer import init_issuer, open_issuer
@@ -40,6 +44,15 @@ from p2ppay.wallet import WalletHome, init_wallet, open_wallet
 
 _SIDE: contextvars.ContextVar[str] = contextvars.ContextVar("bench_side", default="radio")
 _CPU: dict[str, float] = {"payer": 0.0, "payee": 0.0, "radio": 0.0}
+_VERIFIES: dict[str, int] = {"payer": 0, "payee": 0, "radio": 0}
+
+
+class _CountingVerifyKey(VerifyKey):
+    """``VerifyKey`` that counts each signature check for the side running it."""
+
+    def verify(self, *args: Any, **kwargs: Any) -> Any:
+        _VERIFIES[_SIDE.get()] += 1
+        return super().verify(*args, **kwargs)
 
 
 def _install_meter() -> Callable[[], None]:
@@ -55,9 +68,11 @@ def _install_meter() -> Callable[[], None]:
             _CPU[side] += time.thread_time() - start
 
     asyncio.events.Handle._run = _run  # type: ignore[method-assign]
+    protocol.cose.VerifyKey = _CountingVerifyKey  # type: ignore[misc]
 
     def uninstall() -> None:
         asyncio.events.Handle._run = original  # type: ignore[method-assign]
+        protocol.cose.VerifyKey = VerifyKey  # type: ignore[misc]
 
     return uninstall
 
@@ -100,7 +115,9 @@ async def _run(root: Path, *, payments: int, mtu: int) -> dict[str, Any]:
             try:
                 for _ in range(payments):
                     start = time.thread_time()
+                    _SIDE.set("payee")
                     invoice = payee.new_invoice(amount=1, currency="EUR", memo="bench")
+                    _SIDE.set("radio")
                     _CPU["payee"] += time.thread_time() - start
 
                     async def serve() -> None:
@@ -118,7 +135,8 @@ async def _run(root: Path, *, payments: int, mtu: int) -> dict[str, Any]:
             finally:
                 uninstall()
             wall = time.perf_counter() - wall
-    return {"payments": completed, "mtu": mtu, "wall_s": wall, **_CPU}
+    verifies = {f"{side}_verifies": count for side, count in _VERIFIES.items()}
+    return {"payments": completed, "mtu": mtu, "wall_s": wall, **_CPU, **verifies}
 
 
 def main() -> None:
@@ -131,9 +149,10 @@ def main() -> None:
     n = result["payments"]
     per = {side: 1000 * result[side] / n for side in ("payer", "payee", "radio")}
     print(f"{n} payments at ATT MTU {result['mtu']}, {result['wall_s']:.1f} s wall")
-    print(f"{'side':<8}{'CPU ms/payment':>16}")
+    checks = {side: result[f"{side}_verifies"] / n for side in ("payer", "payee", "radio")}
+    print(f"{'side':<8}{'CPU ms/payment':>16}{'signature checks/payment':>26}")
     for side, ms in per.items():
-        print(f"{side:<8}{ms:>16.2f}")
+        print(f"{side:<8}{ms:>16.2f}{checks[side]:>26.1f}")
     print(
         json.dumps(
             {
@@ -142,6 +161,8 @@ def main() -> None:
                 "payer_cpu_ms": round(per["payer"], 3),
                 "payee_cpu_ms": round(per["payee"], 3),
                 "radio_cpu_ms": round(per["radio"], 3),
+                "payer_verifies": checks["payer"],
+                "payee_verifies": checks["payee"],
                 "wall_s": round(result["wall_s"], 3),
             }
         )
