@@ -22,7 +22,7 @@ __all__ = [
     "OutboxItem",
     "OutboxStatus",
     "PaymentIn",
-    "PayerState",
+    "PayerPosition",
     "PaymentRecord",
     "ReceiptRecord",
     "RecoveredSession",
@@ -206,8 +206,11 @@ class AllowanceRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PayerState:
+class PayerPosition:
     """What the next payment must continue: the active allowance and its chain head.
+
+    (Not the session's ``protocol.session.PayerState``: this is where the wallet stands on
+    its allowance's chain, read from the store.)
 
     Each allowance, named by (issuer key, serial), has its own chain: counters 1, 2, 3...,
     each payment naming the hash of the previous one and the cumulative spent.
