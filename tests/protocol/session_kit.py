@@ -35,7 +35,7 @@ from protocol.session import (
     RecordKind,
 )
 from protocol.session.channel import Channel
-from protocol.verify import open_as
+from protocol.verify import SignedDocument, open_as
 
 ISSUER = SigningKey(bytes([1]) * 32)
 PAYER = SigningKey(bytes([2]) * 32)
@@ -147,8 +147,9 @@ class PayeeApp:
         docs = [open_as(raw, Payment).doc for raw in self.payments.values()]
         return sum(d.amount for d in docs if d.payer == payer and d.currency == currency)
 
-    def session(self, invoice: bytes, **options: int) -> PayeeSession:
-        invoice_id = open_as(invoice, Invoice).doc.id
+    def session(self, invoice: bytes | SignedDocument[Invoice], **options: int) -> PayeeSession:
+        opened = open_as(invoice, Invoice) if isinstance(invoice, bytes) else invoice
+        invoice_id = opened.doc.id
         resume = None
         if invoice_id in self.payments:
             resume = PayeeResume(

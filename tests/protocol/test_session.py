@@ -11,7 +11,7 @@ from protocol.builders import make_allowance as make_allowance_at
 from protocol.builders import make_invoice as make_invoice_with_issuers
 from protocol.cbor import encode as cbor_encode
 from protocol.chain import ChainHead, ChainKey
-from protocol.documents import Abort, Invoice, Payment, Receipt
+from protocol.documents import Abort, Allowance, Invoice, Payment, Receipt
 from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import chunk_message
 from protocol.keys import document_hash, key_id, public_key
@@ -22,6 +22,7 @@ from protocol.session import (
     Completed,
     Failed,
     InvoiceReceived,
+    PayeePolicy,
     PayeeSession,
     PayeeState,
     PayerSession,
@@ -107,6 +108,30 @@ def test_payment_completes_at_chunk_size(chunk_size: int) -> None:
     assert isinstance(payer_end, Completed)
     assert isinstance(payee_end, Completed)
     assert payer_end.receipt.raw == payee_end.receipt.raw
+
+
+def test_a_payee_session_takes_its_verified_invoice_and_hands_the_same_one_back() -> None:
+    payer_app, payee_app = PayerApp(), PayeeApp()
+    invoice = open_as(make_invoice(), Invoice)
+    payer, payee = payer_app.session(), payee_app.session(invoice)
+    run(payer, payee, payer_app, payee_app)
+    payer_end, payee_end = outcome(payer_app.events), outcome(payee_app.events)
+    assert isinstance(payer_end, Completed) and isinstance(payee_end, Completed)
+    [received] = [e for e in payer_app.events if isinstance(e, InvoiceReceived)]
+    assert received.invoice.raw == invoice.raw  # the exact bytes the payee was given
+    [*_, receipt] = [e for e in payee_app.events if isinstance(e, PersistRequired)]
+    assert receipt.invoice is invoice  # the payee's own events carry it, never re-opened
+
+
+def test_a_payee_session_refuses_a_verified_document_that_is_not_an_invoice() -> None:
+    allowance = open_as(make_allowance(), Allowance)
+    with pytest.raises(LocalProtocolError) as err:
+        PayeeSession(
+            identity=PAYEE,
+            invoice=allowance,  # type: ignore[arg-type]
+            policy=PayeePolicy(trusted_issuers=()),
+        )
+    assert err.value.code is ErrorCode.COSE_WRONG_KIND
 
 
 def test_receipt_names_the_payment_both_sides_persisted() -> None:
