@@ -23,8 +23,9 @@ from dataclasses import dataclass, field, replace
 
 from gatt.errors import GattError
 from gatt.link import Central, Link, ScanResult
+from p2ppay.clock import Clock, seconds, wall_ms
 from p2ppay.crashpoints import CrashPlan, CrashPoint
-from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
+from p2ppay.driver import LinkLost, Outcome, run_session
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.outcome import SessionOutcome, end_session, fail_on_store_error
 from p2ppay.roles.selection import PayerChoice, choose_payer
@@ -239,7 +240,7 @@ class PayeeRole:
         self.progress(f"  payer {result.tag} at {result.rssi} dBm ({result.address})")
 
     def _seconds(self) -> int:
-        return self.clock() // 1000
+        return seconds(self.clock)
 
 
 @dataclass(kw_only=True)

@@ -34,8 +34,9 @@ import anyio
 from gatt.errors import LinkClosed
 from gatt.link import Link, Peripheral
 from gatt.spec import new_session_tag
+from p2ppay.clock import Clock, seconds, wall_ms
 from p2ppay.crashpoints import CrashPlan, CrashPoint
-from p2ppay.driver import Clock, Outcome, run_session, wall_ms
+from p2ppay.driver import Outcome, run_session
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.approval import Approver, Decision
 from p2ppay.roles.outcome import SessionOutcome, code_name, end_session, fail_on_store_error
@@ -168,7 +169,7 @@ class PayerRole:
             )
 
     def _seconds(self) -> int:
-        return self.clock() // 1000
+        return seconds(self.clock)
 
 
 @dataclass(kw_only=True)
