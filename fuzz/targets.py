@@ -164,10 +164,10 @@ def mutated_wire(data: bytes) -> bool:
                     session.approve(now=NOW_MS)
                 elif isinstance(event, PersistRequired):
                     if event.kind is RecordKind.PAYMENT:
-                        persisted[name].append(event.document)
+                        persisted[name].append(event.document.raw)
                     session.persisted(event.record_id, now=NOW_MS)
                 elif isinstance(event, ReceiptReceived):
-                    receipts.append(event.receipt_bytes)
+                    receipts.append(event.receipt.raw)
                 else:
                     assert isinstance(event, PaymentReceived | Completed | Failed)
         for sender, receiver in ((payee, payer), (payer, payee)):

@@ -22,7 +22,6 @@ Invariants:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -31,6 +30,7 @@ import anyio
 
 from gatt.errors import LinkClosed
 from gatt.link import Link
+from p2ppay.clock import Clock, wall_ms
 from protocol.session import NEED_DATA, Completed, Event, Failed, NeedData
 
 __all__ = [
@@ -45,9 +45,6 @@ __all__ = [
     "wall_ms",
 ]
 
-Clock = Callable[[], int]
-"""Returns Unix time in milliseconds."""
-
 EventHandler = Callable[[Event], Awaitable[None]]
 """The app's answer to one session event (it may call app inputs on the session)."""
 
@@ -57,11 +54,6 @@ SentHook = Callable[[], None]
 
 LINGER_SECONDS = 2.0
 """How long the side that sent the last message waits for the peer to hang up."""
-
-
-def wall_ms() -> int:
-    """The wall clock in Unix milliseconds (documents carry Unix seconds)."""
-    return time.time_ns() // 1_000_000
 
 
 class SessionLike(Protocol):

@@ -47,6 +47,7 @@ __all__ = [
     "check_chain",
     "conflict",
     "find_forks",
+    "follow",
     "head_of",
     "link_of",
 ]
@@ -238,31 +239,43 @@ def advance(head: ChainHead | None, payment: SignedDocument[Payment]) -> ChainHe
     compares it with the stored payment at that counter and, if they differ, builds a
     :class:`FraudProof`.
     """
-    doc = payment.doc
-    key = chain_key(payment)
+    return follow(head, key=chain_key(payment), link=link_of(payment))
+
+
+def follow(head: ChainHead | None, *, key: ChainKey, link: Link) -> ChainHead:
+    """:func:`advance` on values: the payment at ``link`` of chain ``key``, after ``head``.
+
+    For a caller that holds a payment's fields rather than the document (a wallet's store
+    checking a payment record against its chain head): the same rules, in the same order.
+    """
+    new = ChainHead(key=key, counter=link.counter, hash=link.hash, spent=link.spent)
     if head is None:
-        if doc.counter != 1:
-            raise RemoteProtocolError(ErrorCode.CHAIN_COUNTER_GAP, f"chain starts at {doc.counter}")
-        if doc.spent != doc.amount:
+        if link.counter != 1:
+            raise RemoteProtocolError(
+                ErrorCode.CHAIN_COUNTER_GAP, f"chain starts at {link.counter}"
+            )
+        if link.prev is not None:  # a verified payment cannot break this (DOC_CHAIN_START)
+            raise RemoteProtocolError(ErrorCode.CHAIN_PREV_HASH_MISMATCH, "first link has a prev")
+        if link.spent != link.amount:
             raise RemoteProtocolError(ErrorCode.CHAIN_CUMULATIVE_MISMATCH, "first spent != amount")
-        return head_of(payment)
+        return new
     if key != head.key:
         raise RemoteProtocolError(ErrorCode.CHAIN_OTHER_ALLOWANCE)
-    if payment.hash == head.hash:
+    if link.hash == head.hash:
         return head
-    if doc.counter <= head.counter:
-        raise RemoteProtocolError(ErrorCode.CHAIN_COUNTER_REUSED, f"counter {doc.counter}")
-    if doc.counter != head.counter + 1:
+    if link.counter <= head.counter:
+        raise RemoteProtocolError(ErrorCode.CHAIN_COUNTER_REUSED, f"counter {link.counter}")
+    if link.counter != head.counter + 1:
         raise RemoteProtocolError(
-            ErrorCode.CHAIN_COUNTER_GAP, f"counter {doc.counter} after {head.counter}"
+            ErrorCode.CHAIN_COUNTER_GAP, f"counter {link.counter} after {head.counter}"
         )
-    if doc.prev != head.hash:
+    if link.prev != head.hash:
         raise RemoteProtocolError(ErrorCode.CHAIN_PREV_HASH_MISMATCH)
-    if doc.spent != head.spent + doc.amount:
+    if link.spent != head.spent + link.amount:
         raise RemoteProtocolError(
-            ErrorCode.CHAIN_CUMULATIVE_MISMATCH, f"{doc.spent} != {head.spent} + {doc.amount}"
+            ErrorCode.CHAIN_CUMULATIVE_MISMATCH, f"{link.spent} != {head.spent} + {link.amount}"
         )
-    return head_of(payment)
+    return new
 
 
 def check_chain(payments: Sequence[SignedDocument[Payment]]) -> ChainHead:

@@ -13,12 +13,12 @@ import argparse
 import getpass
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from gatt.adapters import DEFAULT_ADAPTER
+from p2ppay.clock import seconds, wall_ms
 from p2ppay.errors import AppError, AppErrorCode, WalletError
 from p2ppay.wallet import Wallet, WalletHome, open_wallet
 
@@ -50,8 +50,8 @@ BACKUP_PASSPHRASE_ENV = "P2PPAY_BACKUP_PASSPHRASE"
 
 
 def now_s() -> int:
-    """The wall clock in Unix seconds."""
-    return int(time.time())
+    """The wall clock in Unix seconds (:mod:`p2ppay.clock`; a command reads it once)."""
+    return seconds(wall_ms)
 
 
 def int_in(low: int, high: int) -> Callable[[str], int]:

@@ -211,7 +211,7 @@ def _summary(
     if not completed:
         steps.say("demo", f"payment failed: {payee_out.error or payer_out.error}")
         return summary
-    transfer = payee_wallet.store.payments.transfer(bytes.fromhex(payee_out.invoice_id or ""))
+    transfer = payee_wallet.store.lookups.transfer(bytes.fromhex(payee_out.invoice_id or ""))
     payment, receipt = transfer.payment, transfer.receipt
     assert payment is not None and receipt is not None, "a completed payee stored both"
     bundle = encode_bundle(transfer.invoice.signed, payment.signed, receipt.signed)

@@ -21,7 +21,6 @@ import argparse
 import math
 import os
 import string
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ import anyio
 
 from p2ppay.cli.common import add_ca_file, add_json, needs_extra
 from p2ppay.cli.output import Exit, Output
+from p2ppay.clock import in_seconds, wall_ms
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger.errors import LedgerError
 from protocol.money import parse_amount
@@ -197,7 +197,7 @@ def run_serve(args: argparse.Namespace, out: Output) -> int:
     config = LedgerConfig(
         db_url=args.db,
         admin_token=_token(args, serving=True),
-        clock=lambda: int(time.time()),
+        clock=in_seconds(wall_ms),
         verify_workers=max(0, args.verify_workers),
         issuer_key_file=args.issuer_key_file,
         issuer_passphrase=None if passphrase is None else passphrase.encode("utf-8"),

@@ -74,7 +74,7 @@ def _labels(store: Store, history: list[HistoryEntry]) -> dict[tuple[Role, bytes
     for entry in history:
         if entry.invoice_id is None:
             continue
-        label = _peer_label(store.payments.transfer(entry.invoice_id), entry.role)
+        label = _peer_label(store.lookups.transfer(entry.invoice_id), entry.role)
         if label is not None:
             labels[(entry.role, entry.invoice_id)] = label
     return labels
@@ -192,8 +192,8 @@ def run_history(args: argparse.Namespace, out: Output) -> int:
 def run_show(args: argparse.Namespace, out: Output) -> int:
     contacts = load_contacts(home_of(args))
     with _store(args) as store:
-        invoice_id = store.payments.resolve_id(args.id)
-        transfer = store.payments.transfer(invoice_id)
+        invoice_id = store.lookups.resolve_id(args.id)
+        transfer = store.lookups.transfer(invoice_id)
         settlement = settlements(store).get(invoice_id)
         entry = next((e for e in store.sessions.history() if e.invoice_id == invoice_id), None)
     documents = [document_json(open_as(transfer.invoice.signed, Invoice))]
@@ -273,8 +273,8 @@ def _receipt_lines(
 
 def run_export(args: argparse.Namespace, out: Output) -> int:
     with _store(args) as store:
-        invoice_id = store.payments.resolve_id(args.id)
-        transfer = store.payments.transfer(invoice_id)
+        invoice_id = store.lookups.resolve_id(args.id)
+        transfer = store.lookups.transfer(invoice_id)
     if transfer.payment is None or transfer.receipt is None:
         raise AppError(AppErrorCode.NOT_COMPLETE, "no receipt yet for this invoice")
     bundle = encode_bundle(

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace, out: Output) -> int:
     with unlock(home_of(args)) as wallet:
         payments = wallet.store.payments
-        invoice_id = payments.resolve_id(args.invoice_id)
+        invoice_id = wallet.store.lookups.resolve_id(args.invoice_id)
         record = payments.invoice(invoice_id)
         refused = [
             s for s in wallet.store.sessions.for_invoice(invoice_id)

@@ -25,7 +25,6 @@ Invariants:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import anyio
 
 from gatt.errors import AdapterUnavailable, GattError
 from gatt.link import Central, Link, ScanResult
+from p2ppay.clock import Clock, seconds, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.adapter import AdapterSupervisor
 from p2ppay.kiosk.config import KioskConfig
@@ -108,7 +108,9 @@ class Cashier:
         adapter: AdapterSupervisor,
         metrics: KioskMetrics,
         on_stored: Callable[[], None] = lambda: None,
+        clock: Clock = wall_ms,
     ) -> None:
+        self._clock = clock
         self._wallet = wallet
         self._config = config
         self._board = board
@@ -183,7 +185,7 @@ class Cashier:
             job.cancel_scope.cancel()
 
     async def _serve(self, job: Job) -> None:
-        expires_in = job.invoice.doc.expires - time.time()
+        expires_in = job.invoice.doc.expires - self._clock() / 1000
         if expires_in <= 0:
             expired = _Ending(
                 error=AppErrorCode.KIOSK_QUEUE_TIMEOUT.name,
@@ -242,6 +244,7 @@ class Cashier:
             on_sas=lambda sas: self._publish_sas(job, sas),
             risk=self._config.risk_policy(),
             timeouts=Timeouts(payment_ms=int(self._config.payments.payer_wait * 1000)),
+            clock=self._clock,
         )
         try:
             async with self._adapter.use() as central:
@@ -292,7 +295,7 @@ class Cashier:
 
     def _close_open_sessions(self, reason: str) -> None:
         store = self._wallet.store
-        now = int(time.time())
+        now = seconds(self._clock)
         for record in store.sessions.unfinished():
             store.sessions.fail(
                 record.session_id,

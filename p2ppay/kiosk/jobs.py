@@ -27,7 +27,6 @@ Invariants:
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from enum import Enum
@@ -35,6 +34,7 @@ from typing import Any
 
 import anyio
 
+from p2ppay.clock import Clock, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from protocol import Invoice, SignedDocument, format_amount
 
@@ -42,8 +42,8 @@ __all__ = ["TERMINAL", "Job", "JobBoard", "JobState", "StatusEvent", "now_ms"]
 
 
 def now_ms() -> float:
-    """Wall clock in Unix milliseconds (event timestamps)."""
-    return time.time() * 1000
+    """Wall clock in Unix milliseconds: the default of :class:`JobBoard`'s clock."""
+    return float(wall_ms())
 
 
 class JobState(Enum):
@@ -175,7 +175,8 @@ class Job:
 class JobBoard:
     """The jobs the API knows, and the bounded queue the cashier takes them from."""
 
-    def __init__(self, *, queue_size: int, keep: int = 1000) -> None:
+    def __init__(self, *, queue_size: int, keep: int = 1000, clock: Clock = wall_ms) -> None:
+        self._clock = clock
         self._queue_size = queue_size
         self._keep = keep
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -272,7 +273,7 @@ class JobBoard:
             seq=len(job.events) + 1,
             request_id=job.request_id,
             state=state,
-            at_ms=now_ms(),
+            at_ms=float(self._clock()),
             **details,
         )
         job._record(event)

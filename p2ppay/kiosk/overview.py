@@ -68,7 +68,7 @@ def overview(kiosk: Kiosk, *, now: float, last: int = 20) -> Overview:
     midnight = (
         datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     )
-    received = kiosk.wallet.store.payments.received_since(int(midnight))
+    received = kiosk.wallet.store.lookups.received_since(int(midnight))
     return Overview(
         health={**health, "ok": ok},
         queue=_queue(kiosk),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hmac
 import html
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from importlib import resources
@@ -34,7 +33,6 @@ from starlette.routing import Route
 
 from p2ppay.kiosk.display import display_view
 from p2ppay.kiosk.guard import COOKIE, GuardPolicy, operator_cookie
-from p2ppay.kiosk.jobs import now_ms
 from p2ppay.kiosk.overview import Overview, overview
 from p2ppay.kiosk.service import Kiosk
 
@@ -68,7 +66,7 @@ class _Login(BaseModel):
 
 def _current(kiosk: Kiosk) -> dict[str, Any]:
     job = kiosk.cashier.current or kiosk.board.latest()
-    return display_view(job, now_ms=now_ms())
+    return display_view(job, now_ms=float(kiosk.clock()))
 
 
 def screen_routes(kiosk: Kiosk, policy: GuardPolicy) -> list[Route]:
@@ -105,7 +103,8 @@ def screen_routes(kiosk: Kiosk, policy: GuardPolicy) -> list[Route]:
     async def operator(request: Request) -> Response:
         if not request.scope.get("p2ppay.operator", False):
             return HTMLResponse(_login_html(), status_code=401, headers=_HEADERS)
-        page = _operator_html(overview(kiosk, now=time.time()), kiosk.config.payments.currency)
+        content = overview(kiosk, now=kiosk.clock() / 1000)
+        page = _operator_html(content, kiosk.config.payments.currency)
         return HTMLResponse(page, headers=_HEADERS)
 
     async def login(request: Request) -> Response:

@@ -24,6 +24,7 @@ import anyio
 
 from gatt.link import LinkOptions
 from gatt.spec import TAG_ALPHABET, TAG_LENGTH
+from p2ppay.clock import Clock, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.kiosk.adapter import AdapterSupervisor, CentralFactory
 from p2ppay.kiosk.cashier import Cashier, final_state
@@ -93,11 +94,15 @@ class Kiosk:
         wallet: Wallet,
         central_factory: CentralFactory | None = None,
         sync: SyncFn | None = None,
+        clock: Clock = wall_ms,
     ) -> None:
+        """``clock``: Unix ms, the one clock of the kiosk (invoices, sessions, the store,
+        the screens, job timestamps and the syncer)."""
         self.config = config
         self.wallet = wallet
+        self.clock = clock
         self.metrics = KioskMetrics()
-        self.board = JobBoard(queue_size=config.payments.queue_size)
+        self.board = JobBoard(queue_size=config.payments.queue_size, clock=clock)
         radio = config.radio
         options = LinkOptions(max_att_mtu=radio.max_att_mtu, connect_timeout=radio.connect_timeout)
         daemon = config.daemon
@@ -111,7 +116,9 @@ class Kiosk:
         self.syncer = (
             None
             if sync is None
-            else Syncer(sync, interval=config.ledger.sync_interval, metrics=self.metrics)
+            else Syncer(
+                sync, interval=config.ledger.sync_interval, metrics=self.metrics, clock=clock
+            )
         )
         self.cashier = Cashier(
             wallet=wallet,
@@ -120,8 +127,9 @@ class Kiosk:
             adapter=self.adapter,
             metrics=self.metrics,
             on_stored=self.syncer.poke if self.syncer is not None else lambda: None,
+            clock=clock,
         )
-        self._role = PayeeRole(wallet=wallet)
+        self._role = PayeeRole(wallet=wallet, clock=clock)
         self._stop = anyio.Event()
         self._stopped = anyio.Event()
 
@@ -162,7 +170,7 @@ class Kiosk:
         invoice = self._role.new_invoice(
             amount=minor, currency=wanted, memo=memo, ttl=payments.invoice_ttl
         )
-        job = Job(invoice=invoice, tag=tag)
+        job = Job(invoice=invoice, tag=tag, created_ms=float(self.clock()))
         self.board.submit(job)
         self.metrics.requests += 1
         log.info(

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+from p2ppay.clock import Clock, in_seconds, wall_ms
 from p2ppay.kiosk.metrics import KioskMetrics
 from p2ppay.store import OutboxStatus, Store
 from p2ppay.wallet import Wallet
@@ -39,7 +40,7 @@ def backlog(store: Store) -> int:
     return len(outbox.items(OutboxStatus.PENDING)) + len(outbox.items(OutboxStatus.SENT))
 
 
-def ledger_sync(wallet: Wallet, url: str) -> SyncFn:
+def ledger_sync(wallet: Wallet, url: str, *, clock: Clock = wall_ms) -> SyncFn:
     """The sync client's outbox upload for ``wallet`` against the ledger at ``url``."""
     # The HTTP client is imported only by a kiosk that has a ledger configured.
     from p2ppay.sync import LedgerClient, RetryPolicy, ledger_ca_file, sync_outbox
@@ -54,7 +55,7 @@ def ledger_sync(wallet: Wallet, url: str) -> SyncFn:
         async with LedgerClient(
             url, wallet.identity.signing_key, retry=retry, ca_file=ca_file
         ) as client:
-            return await sync_outbox(wallet.store, client, now=lambda: int(time.time()))
+            return await sync_outbox(wallet.store, client, now=in_seconds(clock))
 
     return sync
 
@@ -63,8 +64,15 @@ class Syncer:
     """Calls ``sync`` on a timer and after payments."""
 
     def __init__(
-        self, sync: SyncFn, *, interval: float, metrics: KioskMetrics, min_gap: float = 2.0
+        self,
+        sync: SyncFn,
+        *,
+        interval: float,
+        metrics: KioskMetrics,
+        min_gap: float = 2.0,
+        clock: Clock = wall_ms,
     ) -> None:
+        self._clock = clock
         self._sync = sync
         self._interval = interval
         self._min_gap = min(min_gap, interval)
@@ -95,7 +103,7 @@ class Syncer:
             log.warning("sync failed", extra={"reason": str(exc), "error": type(exc).__name__})
             return False
         self._metrics.sync_runs["ok"] += 1
-        self._metrics.last_sync_success = time.time()
+        self._metrics.last_sync_success = self._clock() / 1000
         # The report's own JSON form (counts by outcome), never a Python repr in a JSON log.
         as_json = getattr(report, "as_json", None)
         log.info(

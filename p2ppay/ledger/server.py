@@ -15,7 +15,6 @@ from __future__ import annotations
 import secrets
 import socket
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 import anyio
 
+from p2ppay.clock import seconds, wall_ms
 from p2ppay.errors import AppErrorCode
 from p2ppay.ledger.api import create_app
 from p2ppay.ledger.errors import LedgerError
@@ -36,7 +36,7 @@ Tls = tuple[Path, Path]
 
 
 def _clock() -> int:
-    return int(time.time())
+    return seconds(wall_ms)
 
 
 @dataclass(frozen=True, kw_only=True)

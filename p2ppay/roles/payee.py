@@ -23,17 +23,26 @@ from dataclasses import dataclass, field, replace
 
 from gatt.errors import GattError
 from gatt.link import Central, Link, ScanResult
+from p2ppay.clock import Clock, seconds, wall_ms
 from p2ppay.crashpoints import CrashPlan, CrashPoint
-from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
+from p2ppay.driver import LinkLost, Outcome, run_session
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.outcome import SessionOutcome, end_session, fail_on_store_error
 from p2ppay.roles.selection import PayerChoice, choose_payer
 from p2ppay.store import Role
-from p2ppay.store.documents import incoming_payment, invoice_record, last_seen, receipt_record
+from p2ppay.store.documents import invoice_record, last_seen, payment_in, receipt_record
 from p2ppay.wallet import Wallet
 from p2ppay.wallet.contacts import counterparty, load_contacts, sendable_label
 from p2ppay.wallet.limits import parse_limits
-from protocol import Invoice, ProtocolError, SignedDocument, format_amount, make_invoice
+from protocol import (
+    Invoice,
+    Payment,
+    ProtocolError,
+    Receipt,
+    SignedDocument,
+    format_amount,
+    make_invoice,
+)
 from protocol.chain import ChainHead, ChainKey
 from protocol.keys import key_id
 from protocol.risk import RiskPolicy, check_risk
@@ -46,7 +55,6 @@ from protocol.session import (
     PayeeSession,
     PaymentReceived,
     PersistRequired,
-    RecordKind,
     Timeouts,
 )
 
@@ -229,7 +237,7 @@ class PayeeRole:
         )
         return PayeeSession(
             identity=self.wallet.identity.signing_key,
-            invoice=invoice.raw,
+            invoice=invoice,
             policy=policy,
             resume=self._resume(invoice.doc.id),
             max_chunk_size=link.max_chunk,
@@ -251,7 +259,7 @@ class PayeeRole:
         self.progress(f"  payer {result.tag} at {result.rssi} dBm ({result.address})")
 
     def _seconds(self) -> int:
-        return self.clock() // 1000
+        return seconds(self.clock)
 
 
 @dataclass(kw_only=True)
@@ -285,7 +293,7 @@ class _PayeeEvents:
         store = self.role.wallet.store
         now = self.role.clock() // 1000
         if isinstance(event, PaymentReceived):
-            payment = event.payment
+            payment = event.payment.doc
             amount = format_amount(payment.amount, payment.currency)
             name = load_contacts(self.role.wallet.home).name_of(payment.payer)
             payer = counterparty(payment.payer, label=payment.label, name=name)
@@ -295,18 +303,19 @@ class _PayeeEvents:
             )
         elif isinstance(event, PersistRequired):
             crash = self.role.crash
-            if event.kind is RecordKind.PAYMENT:
+            document = event.document
+            if isinstance(document.doc, Payment):
                 crash.reach(CrashPoint.PAYEE_BEFORE_PERSIST_PAYMENT)
                 store.payments.persist_incoming(
-                    incoming_payment(event.document, invoice=self.invoice),
+                    payment_in(document, invoice=event.invoice),
                     now=now,
                     session_id=self.session_id,
                 )
                 crash.reach(CrashPoint.PAYEE_AFTER_PERSIST_PAYMENT)
-            else:
+            elif isinstance(document.doc, Receipt):
                 crash.reach(CrashPoint.PAYEE_BEFORE_PERSIST_RECEIPT)
                 store.payments.persist_receipt(
-                    receipt_record(event.document, invoice_id=self.invoice.doc.id),
+                    receipt_record(document, invoice_id=event.invoice_id),
                     now=now,
                     session_id=self.session_id,
                 )

@@ -14,7 +14,8 @@ Invariants:
   completed, resumable (paid, receipt missing), refused (paid, and the payee's signed Abort
   refused it) or failed, with the code.
 - Nobody holds the payer: the whole offer must arrive within ``timeouts.offer_ms`` of the
-  session's start (the peripheral already bounds connect-to-START), and a session that
+  session's start (``PayerSession.start`` when the link is accepted; the peripheral
+  already bounds connect-to-START), and a session that
   ends before a valid invoice arrived is reported to the peripheral as wasted, which backs
   off from that central's address (:mod:`gatt.backoff`).
 - Crash points (:mod:`p2ppay.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
@@ -34,8 +35,9 @@ import anyio
 from gatt.errors import LinkClosed
 from gatt.link import Link, Peripheral
 from gatt.spec import new_session_tag
+from p2ppay.clock import Clock, seconds, wall_ms
 from p2ppay.crashpoints import CrashPlan, CrashPoint
-from p2ppay.driver import Clock, LinkLost, Outcome, run_session, wall_ms
+from p2ppay.driver import Outcome, run_session
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.approval import Approver, Decision
 from p2ppay.roles.outcome import SessionOutcome, code_name, end_session, fail_on_store_error
@@ -43,14 +45,14 @@ from p2ppay.store import Role
 from p2ppay.store.documents import (
     find_payment,
     invoice_record,
-    outgoing_payment,
     payer_head,
+    payment_in,
     receipt_record,
 )
 from p2ppay.store.outbox import REFUSED_BY_PAYEE
 from p2ppay.wallet import Wallet
 from p2ppay.wallet.contacts import sendable_label
-from protocol import ErrorCode, Invoice, Payment, Receipt, format_amount, open_as
+from protocol import Invoice, Payment, SignedDocument, format_amount
 from protocol.session import (
     Completed,
     Event,
@@ -151,19 +153,17 @@ class PayerRole:
             handler = _PayerEvents(
                 role=self, session=session, session_id=record.session_id, link=link
             )
+            # The offer timer runs from here: a central that connects and then says
+            # nothing, or dribbles its offer, holds the payer for at most ``offer_ms``.
+            session.start(self.clock())
             try:
-                ended = await self._await_offer(session, link)
-                outcome: Outcome = (
-                    ended
-                    if ended is not None
-                    else await run_session(
-                        session,
-                        link,
-                        handler,
-                        clock=self.clock,
-                        linger=self.linger,
-                        on_sent=handler.sent,
-                    )
+                outcome: Outcome = await run_session(
+                    session,
+                    link,
+                    handler,
+                    clock=self.clock,
+                    linger=self.linger,
+                    on_sent=handler.sent,
                 )
             except AppError as exc:
                 fail_on_store_error(self.wallet.store, record.session_id, exc, now=self._seconds())
@@ -179,37 +179,8 @@ class PayerRole:
                 sas=session.sas,
             )
 
-    async def _await_offer(self, session: PayerSession, link: Link) -> Outcome | None:
-        """Feed the payee's chunks to ``session`` until its whole offer is in, or end.
-
-        A PayerSession has no clock before its first chunk, so its own timers cannot cover
-        a central that starts a session and then says nothing, or dribbles its offer; this
-        wait does (``offer_ms``), so such a central holds the payer for at most that long.
-        Returns None once the session moved past the offer (answered it, or failed on it).
-        """
-        with anyio.move_on_after(self.timeouts.offer_ms / 1000):
-            while session.state is PayerState.AWAIT_OFFER:
-                timer = session.get_timer()  # a partly received offer's reassembly deadline
-                delay = None if timer is None else max(0, timer - self.clock()) / 1000
-                chunk = None
-                with anyio.move_on_after(math.inf if delay is None else delay):
-                    try:
-                        chunk = await link.receive()
-                    except LinkClosed as exc:
-                        return LinkLost(reason=str(exc) or "link closed")
-                if chunk is None:
-                    session.handle_timer(self.clock())
-                else:
-                    session.receive_data(chunk, self.clock())
-            return None
-        return Failed(
-            code=ErrorCode.SESSION_HANDSHAKE_TIMEOUT,
-            reason="the payee sent no offer in time",
-            by_peer=False,
-        )
-
     def _seconds(self) -> int:
-        return self.clock() // 1000
+        return seconds(self.clock)
 
 
 @dataclass(kw_only=True)
@@ -220,7 +191,8 @@ class _PayerEvents:
     session: PayerSession
     session_id: str
     link: Link
-    invoice: bytes | None = None
+    invoice: SignedDocument[Invoice] | None = None
+    """The session's invoice, as the session verified it (None until it arrived)."""
     sending: CrashPoint | None = None
     """The crash point to reach once the chunks now queued are sent (the payment's)."""
 
@@ -243,7 +215,7 @@ class _PayerEvents:
             async def ask() -> None:
                 nonlocal decision, failed
                 try:
-                    decision = await self.role.approver(event.invoice, event.sas)
+                    decision = await self.role.approver(event.invoice.doc, event.sas)
                 except Exception as exc:  # re-raised below as itself, not in an ExceptionGroup
                     failed = exc
                 tg.cancel_scope.cancel()
@@ -279,11 +251,9 @@ class _PayerEvents:
         now_ms = self.role.clock()
         now = now_ms // 1000
         if isinstance(event, InvoiceReceived):
-            self.invoice = event.invoice_bytes
+            self.invoice = event.invoice
             store.payments.record_invoice(
-                invoice_record(open_as(event.invoice_bytes, Invoice)),
-                now=now,
-                session_id=self.session_id,
+                invoice_record(event.invoice), now=now, session_id=self.session_id
             )
             self.role.progress(_describe_invoice(event))
             if event.resumed:
@@ -301,11 +271,11 @@ class _PayerEvents:
                 self.role.progress(f"declined: {decision.reason}")
                 self.session.decline(decision.reason, now=self.role.clock())
         elif isinstance(event, PersistRequired):
-            assert self.invoice is not None
-            payment = open_as(event.document, Payment)
+            payment = event.document
+            assert isinstance(payment.doc, Payment), "a payer only persists its payment"
             self.role.crash.reach(CrashPoint.PAYER_BEFORE_PERSIST_PAYMENT)
             store.payments.persist_outgoing(
-                outgoing_payment(payment, invoice=self.invoice),
+                payment_in(payment, invoice=event.invoice),
                 now=now,
                 session_id=self.session_id,
             )
@@ -314,18 +284,18 @@ class _PayerEvents:
             self.session.persisted(event.record_id, now=self.role.clock())
             self.sending = CrashPoint.PAYER_AFTER_SEND_PAYMENT
         elif isinstance(event, ReceiptReceived):
-            receipt = open_as(event.receipt_bytes, Receipt)
+            assert self.invoice is not None, "a receipt only follows an invoice"
             self.role.crash.reach(CrashPoint.PAYER_BEFORE_PERSIST_RECEIPT)
             store.payments.persist_receipt(
-                receipt_record(receipt, invoice_id=_invoice_id(self.invoice)),
+                receipt_record(event.receipt, invoice_id=self.invoice.doc.id),
                 now=now,
                 session_id=self.session_id,
             )
             self.role.crash.reach(CrashPoint.PAYER_AFTER_PERSIST_RECEIPT)
-            self.role.progress(f"receipt received: {event.receipt.verdict.name.lower()}")
+            self.role.progress(f"receipt received: {event.receipt.doc.verdict.name.lower()}")
         elif isinstance(event, Failed) and event.abort is not None and self.invoice is not None:
             # The payee's signed word on a payment we sent: evidence for the ledger.
-            invoice_id = _invoice_id(self.invoice)
+            invoice_id = self.invoice.doc.id
             if store.payments.payment(invoice_id) is not None:
                 # The payee refused the payment it received: the session ends refused (no
                 # receipt will come, nothing to resume), it is synced as refused, and the
@@ -341,13 +311,8 @@ class _PayerEvents:
             return
 
 
-def _invoice_id(invoice: bytes | None) -> bytes:
-    assert invoice is not None, "a receipt only follows an invoice"
-    return open_as(invoice, Invoice).doc.id
-
-
 def _describe_invoice(event: InvoiceReceived) -> str:
-    invoice = event.invoice
+    invoice = event.invoice.doc
     amount = format_amount(invoice.amount, invoice.currency)
     return (
         f"invoice {invoice.id.hex()}: {amount} {invoice.currency} memo {invoice.memo!r}; "

@@ -5,10 +5,10 @@ helpers extract them from verified ``protocol.verify.SignedDocument`` values in 
 so the roles never copy fields by hand.
 
 Invariants:
-- Only checked documents come in: a ``SignedDocument`` (what ``protocol`` returns after
-  checking signatures and rules) or raw bytes, which are opened here with
-  ``protocol.verify.open_as`` (signatures and rules, no clock: the session already applied
-  the time checks). The record keeps the exact bytes and the hash ``protocol`` computed.
+- Only verified documents come in: a ``SignedDocument`` as a session event, a builder or
+  ``protocol.verify`` returned it (signatures and rules already checked; never bytes,
+  which would have to be opened, and verified, once more). The record keeps the exact
+  bytes and the hash ``protocol`` computed.
 - A payment is tied to its invoice by the invoice's hash, never by trust: a payment that
   names another invoice is refused here (``PAYER_STATE_MISMATCH``) before it reaches the store.
 """
@@ -16,49 +16,35 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.records import (
     AllowanceRecord,
-    IncomingPayment,
     InvoiceRecord,
-    OutgoingPayment,
+    PaymentIn,
     ReceiptRecord,
     SeenChain,
 )
 from p2ppay.store.store import Store
 from p2ppay.store.wallet_state import AllowanceIn
 from protocol.chain import ChainHead, ChainKey
-from protocol.documents import Allowance, Document, Invoice, Payment, Receipt
-from protocol.verify import SignedDocument, open_as
-
-_D = TypeVar("_D", bound=Document)
+from protocol.documents import Allowance, Invoice, Payment, Receipt
+from protocol.verify import SignedDocument
 
 __all__ = [
     "allowance_in",
     "find_payment",
-    "incoming_payment",
     "invoice_record",
     "last_seen",
     "last_seen_lookup",
-    "outgoing_payment",
     "payer_head",
+    "payment_in",
     "receipt_record",
 ]
 
 
-def _opened(document: bytes | SignedDocument[_D], cls: type[_D]) -> SignedDocument[_D]:
-    if isinstance(document, bytes):
-        return open_as(document, cls)
-    if not isinstance(document.doc, cls):
-        raise TypeError(f"expected a {cls.__name__}")
-    return document
-
-
-def invoice_record(document: bytes | SignedDocument[Invoice]) -> InvoiceRecord:
+def invoice_record(invoice: SignedDocument[Invoice]) -> InvoiceRecord:
     """The store record of an invoice (ours, or the one a payee sent us)."""
-    invoice = _opened(document, Invoice)
     doc = invoice.doc
     return InvoiceRecord(
         invoice_id=doc.id,
@@ -73,19 +59,16 @@ def invoice_record(document: bytes | SignedDocument[Invoice]) -> InvoiceRecord:
     )
 
 
-def outgoing_payment(
-    document: bytes | SignedDocument[Payment], *, invoice: bytes | SignedDocument[Invoice]
-) -> OutgoingPayment:
-    """The store record of a payment we signed for ``invoice`` (``PersistRequired.document``)."""
-    payment = _opened(document, Payment)
-    invoice = _opened(invoice, Invoice)
+def payment_in(payment: SignedDocument[Payment], *, invoice: SignedDocument[Invoice]) -> PaymentIn:
+    """The store record of a payment for ``invoice``: one we signed (``PersistRequired``) or
+    one we received and accepted; the store step that takes it applies that side's rules."""
     if payment.doc.invoice != invoice.hash:
         raise StoreError(AppErrorCode.PAYER_STATE_MISMATCH, "the payment names another invoice")
     allowance = payment.allowance
     if allowance is None:
         raise StoreError(AppErrorCode.PAYER_STATE_MISMATCH, "an unverified payment")
     doc = payment.doc
-    return OutgoingPayment(
+    return PaymentIn(
         invoice_id=invoice.doc.id,
         payer_key=doc.payer,
         amount_minor=doc.amount,
@@ -100,19 +83,8 @@ def outgoing_payment(
     )
 
 
-def incoming_payment(
-    payment: bytes | SignedDocument[Payment], *, invoice: bytes | SignedDocument[Invoice]
-) -> IncomingPayment:
-    """The store record of a payment we received (and accepted) for our ``invoice``."""
-    # The same fields as an outgoing payment; only the checks the store applies differ.
-    return IncomingPayment(**vars(outgoing_payment(payment, invoice=invoice)))
-
-
-def receipt_record(
-    document: bytes | SignedDocument[Receipt], *, invoice_id: bytes
-) -> ReceiptRecord:
+def receipt_record(receipt: SignedDocument[Receipt], *, invoice_id: bytes) -> ReceiptRecord:
     """The store record of a receipt for the payment of ``invoice_id``."""
-    receipt = _opened(document, Receipt)
     doc = receipt.doc
     return ReceiptRecord(
         invoice_id=invoice_id,
@@ -124,9 +96,8 @@ def receipt_record(
     )
 
 
-def allowance_in(document: bytes | SignedDocument[Allowance]) -> AllowanceIn:
+def allowance_in(allowance: SignedDocument[Allowance]) -> AllowanceIn:
     """What the store needs to import an allowance (check its window before importing)."""
-    allowance = _opened(document, Allowance)
     doc = allowance.doc
     return AllowanceIn(
         issuer_key=doc.issuer,

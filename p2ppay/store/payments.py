@@ -16,13 +16,18 @@ Invariants:
   ``created=False`` and changes nothing (no second counter, no second spend); a *different*
   document for a stored invoice id is ``STORE_CONFLICT`` and changes nothing.
 - A payer payment is accepted only if it continues its allowance's chain exactly: its key
-  is the wallet's, the allowance is the active one, its counter is the next one, its
-  ``prev_hash`` is the chain head, its cumulative is the allowance's spent plus its amount,
-  within the limit, and its amount and currency are the invoice's. The counter, chain head
-  and spent move in the same transaction as the payment, or not at all.
+  is the wallet's, the allowance is the active one, it is the next link after the chain
+  head by ``protocol.chain.follow`` (the rules the payee and the ledger apply: counter,
+  ``prev_hash``, cumulative), within the limit, and its amount and currency are the
+  invoice's. The counter, chain head and spent move in the same transaction as the
+  payment, or not at all.
 - A payee payment must match the invoice and carry a counter above the last one accepted
   on its chain (issuer, serial).
 - A receipt must name the stored payment's hash.
+
+Split by responsibility: the table rows are read and written in :mod:`.rows`, each step
+moves its session through :func:`.sessions.advance` (the session log's progress rules,
+beside its transitions), and the CLI's reads across invoices live in :mod:`.lookups`.
 """
 
 from __future__ import annotations
@@ -34,114 +39,29 @@ from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import counterparties, outbox, sessions, wallet_state
 from p2ppay.store.connection import Database
 from p2ppay.store.records import (
-    IncomingPayment,
     InvoiceRecord,
-    OutgoingPayment,
+    PaymentIn,
     PaymentRecord,
     ReceiptRecord,
     Role,
     SessionState,
-    Transfer,
 )
+from p2ppay.store.rows import (
+    INVOICE_COLUMNS,
+    RECEIPT_COLUMNS,
+    insert_payment,
+    read_invoice,
+    read_payment,
+    read_receipt,
+)
+from protocol.chain import ChainHead, ChainKey, Link, follow
+from protocol.errors import RemoteProtocolError
 
 __all__ = ["Payments"]
-
-_INVOICE = (
-    "invoice_id, payee_key, amount_minor, currency, memo, created_at, expires_at, "
-    "invoice_hash, signed"
-)
-_PAYMENT = (
-    "invoice_id, role, payer_key, amount_minor, currency, counter, prev_hash, "
-    "cumulative_minor, allowance_issuer, allowance_serial, payment_hash, signed, recorded_at"
-)
-_RECEIPT = "invoice_id, payment_hash, verdict, issued_at, receipt_hash, signed"
-
-
-def _invoice(conn: sqlite3.Connection, invoice_id: bytes) -> InvoiceRecord | None:
-    row = conn.execute(f"SELECT {_INVOICE} FROM invoices WHERE invoice_id = ?", (invoice_id,))
-    found = row.fetchone()
-    if found is None:
-        return None
-    iid, payee, amount, currency, memo, created, expires, digest, signed = found
-    return InvoiceRecord(
-        invoice_id=iid,
-        payee_key=payee,
-        amount_minor=amount,
-        currency=currency,
-        memo=memo,
-        created_at=created,
-        expires_at=expires,
-        invoice_hash=digest,
-        signed=signed,
-    )
-
-
-def _payment(conn: sqlite3.Connection, invoice_id: bytes) -> PaymentRecord | None:
-    found = conn.execute(
-        f"SELECT {_PAYMENT} FROM payments WHERE invoice_id = ?", (invoice_id,)
-    ).fetchone()
-    if found is None:
-        return None
-    iid, role, payer, amount, cur, counter, prev, cumul, issuer, serial, digest, signed, at = found
-    return PaymentRecord(
-        invoice_id=iid,
-        role=Role(role),
-        payer_key=payer,
-        amount_minor=amount,
-        currency=cur,
-        counter=counter,
-        prev_hash=prev,
-        cumulative_minor=cumul,
-        allowance_issuer=issuer,
-        allowance_serial=serial,
-        payment_hash=digest,
-        signed=signed,
-        recorded_at=at,
-    )
-
-
-def _receipt(conn: sqlite3.Connection, invoice_id: bytes) -> ReceiptRecord | None:
-    found = conn.execute(
-        f"SELECT {_RECEIPT} FROM receipts WHERE invoice_id = ?", (invoice_id,)
-    ).fetchone()
-    if found is None:
-        return None
-    iid, payment_hash, verdict, issued, digest, signed = found
-    return ReceiptRecord(
-        invoice_id=iid,
-        payment_hash=payment_hash,
-        verdict=verdict,
-        issued_at=issued,
-        receipt_hash=digest,
-        signed=signed,
-    )
 
 
 def _mismatch(why: str) -> StoreError:
     return StoreError(AppErrorCode.PAYER_STATE_MISMATCH, why)
-
-
-def _insert_payment(
-    conn: sqlite3.Connection, p: OutgoingPayment | IncomingPayment, role: Role, now: int
-) -> None:
-    conn.execute(
-        f"INSERT INTO payments ({_PAYMENT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            p.invoice_id,
-            role.value,
-            p.payer_key,
-            p.amount_minor,
-            p.currency,
-            p.counter,
-            p.prev_hash,
-            p.cumulative_minor,
-            p.allowance_issuer,
-            p.allowance_serial,
-            p.payment_hash,
-            p.signed,
-            now,
-        ),
-    )
 
 
 def _repeat_or_conflict(
@@ -158,49 +78,12 @@ def _repeat_or_conflict(
     return existing, False
 
 
-def _check_matches_invoice(invoice: InvoiceRecord, p: OutgoingPayment | IncomingPayment) -> None:
+def _check_matches_invoice(invoice: InvoiceRecord, p: PaymentIn) -> None:
     if p.amount_minor != invoice.amount_minor or p.currency != invoice.currency:
         raise _mismatch("the payment's amount or currency differs from the invoice")
 
 
-_PROGRESS: dict[SessionState, int] = {
-    SessionState.OPEN: 0,
-    SessionState.PAYMENT_PERSISTED: 1,
-    SessionState.RESUMABLE: 1,
-    SessionState.RECEIPT_PERSISTED: 2,
-    SessionState.COMPLETED: 3,
-}
-"""How far a session got in durable steps; FAILED has no rank (nothing may follow it)."""
-
-
-def _advance_session(
-    conn: sqlite3.Connection,
-    session_id: str | None,
-    *,
-    invoice_id: bytes,
-    role: Role,
-    state: SessionState,
-    now: int,
-) -> None:
-    if session_id is None:
-        return
-    session = sessions.attach_invoice(conn, session_id, invoice_id, now=now, catch_up=False)
-    if session.role is not role:
-        raise StoreError(
-            AppErrorCode.BAD_TRANSITION, f"session {session_id} is a {session.role.value} session"
-        )
-    if _PROGRESS.get(session.state, -1) >= _PROGRESS[state]:
-        return  # a repeat of a step this session already passed: never move backwards
-    if session.state is SessionState.OPEN and state is SessionState.COMPLETED:
-        # A payer session that never saw its payment persisted passes through that state.
-        sessions.set_state(conn, session_id, SessionState.PAYMENT_PERSISTED, now=now)
-    sessions.set_state(conn, session_id, state, now=now)
-
-
-_PaymentIn = OutgoingPayment | IncomingPayment
-
-
-def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn) -> None:
+def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn) -> None:
     """Payer: the payment is ours and continues its allowance's chain within the limit."""
     del invoice
     if payment.payer_key != wallet_state.owner(conn):
@@ -212,22 +95,36 @@ def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _
         raise StoreError(AppErrorCode.NO_ALLOWANCE, "the payment's allowance is not active")
     if allowance.currency != payment.currency:
         raise _mismatch("the allowance is in another currency")
-    expected = 1 if allowance.last_counter is None else allowance.last_counter + 1
-    if payment.counter != expected:
-        raise _mismatch(f"counter {payment.counter}, expected {expected}")
-    if payment.prev_hash != allowance.chain_head:
-        raise _mismatch("prev_hash is not the chain head")
-    if payment.cumulative_minor != allowance.spent_minor + payment.amount_minor:
-        raise _mismatch(
-            f"cumulative {payment.cumulative_minor}, expected "
-            f"{allowance.spent_minor + payment.amount_minor}"
+    key = ChainKey(issuer=allowance.issuer_key, serial=allowance.serial)
+    head = (
+        None
+        if allowance.last_counter is None or allowance.chain_head is None
+        else ChainHead(
+            key=key,
+            counter=allowance.last_counter,
+            hash=allowance.chain_head,
+            spent=allowance.spent_minor,
         )
+    )
+    link = Link(
+        counter=payment.counter,
+        prev=payment.prev_hash,
+        spent=payment.cumulative_minor,
+        amount=payment.amount_minor,
+        hash=payment.payment_hash,
+    )
+    try:
+        # protocol's chain rules, the ones the payee and the ledger apply: the next link only
+        if follow(head, key=key, link=link) is head:
+            raise _mismatch("the payment is already the chain head")
+    except RemoteProtocolError as exc:
+        raise _mismatch(f"{exc.code.name}: {exc.message}") from exc
     if payment.cumulative_minor > allowance.limit_minor:
         raise StoreError(AppErrorCode.ALLOWANCE_EXCEEDED, "over the allowance's limit")
 
 
 def _apply_outgoing(
-    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn, now: int
+    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn, now: int
 ) -> None:
     """Payer: the allowance's counter, chain head and spent move with the payment."""
     conn.execute(
@@ -244,7 +141,7 @@ def _apply_outgoing(
     counterparties.record_paid_to(conn, invoice.payee_key, now=now)
 
 
-def _check_incoming(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn) -> None:
+def _check_incoming(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn) -> None:
     """Payee: our invoice, and the payer's chain only moves forward."""
     if invoice.payee_key != wallet_state.owner(conn):
         raise _mismatch("the invoice was not issued by this wallet")
@@ -257,7 +154,7 @@ def _check_incoming(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _
 
 
 def _apply_incoming(
-    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: _PaymentIn, now: int
+    conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn, now: int
 ) -> None:
     """Payee: remember the payer's chain head as last seen."""
     del invoice
@@ -289,11 +186,11 @@ class Payments:
         is how a retry with the same invoice resumes.
         """
         with self._db.write() as conn:
-            existing = _invoice(conn, invoice.invoice_id)
+            existing = read_invoice(conn, invoice.invoice_id)
             created = existing is None
             if existing is None:
                 conn.execute(
-                    f"INSERT INTO invoices ({_INVOICE}, recorded_at) "
+                    f"INSERT INTO invoices ({INVOICE_COLUMNS}, recorded_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         invoice.invoice_id,
@@ -314,12 +211,12 @@ class Payments:
                 )
             if session_id is not None:
                 sessions.attach_invoice(conn, session_id, invoice.invoice_id, now=now)
-            stored = _invoice(conn, invoice.invoice_id)
+            stored = read_invoice(conn, invoice.invoice_id)
             assert stored is not None
             return stored, created
 
     def persist_outgoing(
-        self, payment: OutgoingPayment, *, now: int, session_id: str | None = None
+        self, payment: PaymentIn, *, now: int, session_id: str | None = None
     ) -> tuple[PaymentRecord, bool]:
         """Payer: store our signed payment with the counter, chain and spent moves, atomically.
 
@@ -339,7 +236,7 @@ class Payments:
         )
 
     def persist_incoming(
-        self, payment: IncomingPayment, *, now: int, session_id: str | None = None
+        self, payment: PaymentIn, *, now: int, session_id: str | None = None
     ) -> tuple[PaymentRecord, bool]:
         """Payee: store a verified payment before signing the receipt. Idempotent by invoice.
 
@@ -358,33 +255,33 @@ class Payments:
 
     def _persist_payment(
         self,
-        payment: _PaymentIn,
+        payment: PaymentIn,
         role: Role,
         *,
         now: int,
         session_id: str | None,
-        check: Callable[[sqlite3.Connection, InvoiceRecord, _PaymentIn], None],
-        apply: Callable[[sqlite3.Connection, InvoiceRecord, _PaymentIn, int], None],
+        check: Callable[[sqlite3.Connection, InvoiceRecord, PaymentIn], None],
+        apply: Callable[[sqlite3.Connection, InvoiceRecord, PaymentIn, int], None],
     ) -> tuple[PaymentRecord, bool]:
         """One transaction: a repeat returns the stored payment; otherwise ``check`` the
         role's rules, insert, ``apply`` the role's state moves, queue for sync, advance."""
         with self._db.write() as conn:
-            existing = _payment(conn, payment.invoice_id)
+            existing = read_payment(conn, payment.invoice_id)
             if existing is not None:
                 result = _repeat_or_conflict(existing, payment.payment_hash, role)
             else:
-                invoice = _invoice(conn, payment.invoice_id)
+                invoice = read_invoice(conn, payment.invoice_id)
                 if invoice is None:
                     raise StoreError(AppErrorCode.STORE_NOT_FOUND, "record the invoice first")
                 _check_matches_invoice(invoice, payment)
                 check(conn, invoice, payment)
-                _insert_payment(conn, payment, role, now)
+                insert_payment(conn, payment, role, now)
                 apply(conn, invoice, payment, now)
                 outbox.enqueue(conn, payment.invoice_id, role, now=now)
-                stored = _payment(conn, payment.invoice_id)
+                stored = read_payment(conn, payment.invoice_id)
                 assert stored is not None
                 result = stored, True
-            _advance_session(
+            sessions.advance(
                 conn,
                 session_id,
                 invoice_id=payment.invoice_id,
@@ -404,16 +301,17 @@ class Payments:
         and any earlier attempt at this invoice become ``completed``).
         """
         with self._db.write() as conn:
-            payment = _payment(conn, receipt.invoice_id)
+            payment = read_payment(conn, receipt.invoice_id)
             if payment is None:
                 raise StoreError(AppErrorCode.STORE_NOT_FOUND, "no stored payment for the receipt")
             if receipt.payment_hash != payment.payment_hash:
                 raise StoreError(AppErrorCode.STORE_CONFLICT, "the receipt names another payment")
-            existing = _receipt(conn, receipt.invoice_id)
+            existing = read_receipt(conn, receipt.invoice_id)
             created = existing is None
             if existing is None:
                 conn.execute(
-                    f"INSERT INTO receipts ({_RECEIPT}, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO receipts ({RECEIPT_COLUMNS}, recorded_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         receipt.invoice_id,
                         receipt.payment_hash,
@@ -434,7 +332,7 @@ class Payments:
                 SessionState.COMPLETED if role is Role.PAYER else (SessionState.RECEIPT_PERSISTED)
             )
             if session_id is not None:
-                _advance_session(
+                sessions.advance(
                     conn,
                     session_id,
                     invoice_id=receipt.invoice_id,
@@ -449,19 +347,19 @@ class Payments:
                 except_id=session_id or "",
                 now=now,
             )
-            stored = _receipt(conn, receipt.invoice_id)
+            stored = read_receipt(conn, receipt.invoice_id)
             assert stored is not None
             return stored, created
 
     def invoice(self, invoice_id: bytes) -> InvoiceRecord | None:
         """The stored invoice, if any."""
         with self._db.read() as conn:
-            return _invoice(conn, invoice_id)
+            return read_invoice(conn, invoice_id)
 
     def payment(self, invoice_id: bytes) -> PaymentRecord | None:
         """The stored payment for an invoice, if any (payer: resend these bytes on a retry)."""
         with self._db.read() as conn:
-            return _payment(conn, invoice_id)
+            return read_payment(conn, invoice_id)
 
     def outgoing_bytes(self, invoice_id: bytes) -> bytes | None:
         """Payer: the signed payment we persisted for ``invoice_id`` (resend it on a retry)."""
@@ -473,64 +371,4 @@ class Payments:
     def receipt(self, invoice_id: bytes) -> ReceiptRecord | None:
         """The stored receipt for an invoice, if any (payee: resend these bytes on a retry)."""
         with self._db.read() as conn:
-            return _receipt(conn, invoice_id)
-
-    def transfer(self, invoice_id: bytes) -> Transfer:
-        """Everything about one invoice (for ``show`` and ``export``); ``STORE_NOT_FOUND``."""
-        with self._db.read() as conn:
-            invoice = _invoice(conn, invoice_id)
-            if invoice is None:
-                raise StoreError(AppErrorCode.STORE_NOT_FOUND, "no such invoice")
-            payment = _payment(conn, invoice_id)
-            latest = conn.execute(
-                "SELECT role, state FROM sessions WHERE invoice_id = ? ORDER BY seq DESC LIMIT 1",
-                (invoice_id,),
-            ).fetchone()
-            role = (
-                payment.role
-                if payment is not None
-                else (None if latest is None else Role(latest[0]))
-            )
-            return Transfer(
-                invoice=invoice,
-                payment=payment,
-                receipt=_receipt(conn, invoice_id),
-                role=role,
-                status=None if latest is None else SessionState(latest[1]),
-            )
-
-    def resolve_id(self, text: str) -> bytes:
-        """An invoice id from hex text: the full id or a unique prefix of at least 4 digits."""
-        cleaned = text.strip().lower()
-        try:
-            if len(cleaned) % 2 == 0:
-                bytes.fromhex(cleaned)
-            else:
-                bytes.fromhex(cleaned + "0")
-        except ValueError:
-            raise StoreError(AppErrorCode.STORE_NOT_FOUND, f"{text!r} is not hex") from None
-        if len(cleaned) < 4:
-            raise StoreError(AppErrorCode.AMBIGUOUS_ID, "give at least 4 hex digits")
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT invoice_id FROM invoices WHERE substr(lower(hex(invoice_id)), 1, ?) = ? "
-                "LIMIT 2",
-                (len(cleaned), cleaned),
-            ).fetchall()
-        if not rows:
-            raise StoreError(AppErrorCode.STORE_NOT_FOUND, f"no invoice {text}")
-        if len(rows) > 1:
-            raise StoreError(AppErrorCode.AMBIGUOUS_ID, f"{text} matches several invoices")
-        found: bytes = rows[0][0]
-        return found
-
-    def received_since(self, since: int) -> dict[str, tuple[int, int]]:
-        """Payments received (as payee) and stored at or after ``since`` (Unix seconds):
-        currency -> (how many, total in minor units). Stored money only, never asked."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT currency, count(*), sum(amount_minor) FROM payments "
-                "WHERE role = 'payee' AND recorded_at >= ? GROUP BY currency ORDER BY currency",
-                (since,),
-            ).fetchall()
-        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+            return read_receipt(conn, invoice_id)

@@ -17,13 +17,12 @@ __all__ = [
     "AllowanceRecord",
     "Counterparty",
     "HistoryEntry",
-    "IncomingPayment",
     "InvoiceRecord",
     "LedgerPin",
     "OutboxItem",
     "OutboxStatus",
-    "OutgoingPayment",
-    "PayerState",
+    "PaymentIn",
+    "PayerPosition",
     "PaymentRecord",
     "ReceiptRecord",
     "RecoveredSession",
@@ -104,8 +103,13 @@ class InvoiceRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
-class OutgoingPayment:
-    """A payment we signed as payer; must continue our counter, chain and allowance."""
+class PaymentIn:
+    """A payment to store, either direction: the fields of a verified payment document.
+
+    Which rules it must pass depends on the step that stores it: ``persist_outgoing`` (ours:
+    it continues our allowance's chain) or ``persist_incoming`` (received: the payer's chain
+    moves forward). Built from a verified document by ``store.documents.payment_in``.
+    """
 
     invoice_id: bytes
     payer_key: bytes
@@ -113,26 +117,9 @@ class OutgoingPayment:
     currency: str
     counter: int
     prev_hash: bytes | None
-    """Hash of our previous payment (``None`` for the first one)."""
+    """Hash of the payer's previous payment (``None`` for the first one)."""
     cumulative_minor: int
     """Total spent under the allowance including this payment."""
-    allowance_issuer: bytes
-    allowance_serial: int
-    payment_hash: bytes
-    signed: bytes
-
-
-@dataclass(frozen=True, kw_only=True)
-class IncomingPayment:
-    """A payment we received as payee, already verified offline by ``protocol``."""
-
-    invoice_id: bytes
-    payer_key: bytes
-    amount_minor: int
-    currency: str
-    counter: int
-    prev_hash: bytes | None
-    cumulative_minor: int
     allowance_issuer: bytes
     allowance_serial: int
     payment_hash: bytes
@@ -224,8 +211,11 @@ class AllowanceRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PayerState:
+class PayerPosition:
     """What the next payment must continue: the active allowance and its chain head.
+
+    (Not the session's ``protocol.session.PayerState``: this is where the wallet stands on
+    its allowance's chain, read from the store.)
 
     Each allowance, named by (issuer key, serial), has its own chain: counters 1, 2, 3...,
     each payment naming the hash of the previous one and the cumulative spent.

@@ -244,6 +244,46 @@ def recover(conn: sqlite3.Connection, *, now: int) -> tuple[RecoveredSession, ..
     return tuple(recovered)
 
 
+PROGRESS: dict[SessionState, int] = {
+    SessionState.OPEN: 0,
+    SessionState.PAYMENT_PERSISTED: 1,
+    SessionState.RESUMABLE: 1,
+    SessionState.RECEIPT_PERSISTED: 2,
+    SessionState.COMPLETED: 3,
+}
+"""How far a session got in durable steps; FAILED has no rank (nothing may follow it)."""
+
+
+def advance(
+    conn: sqlite3.Connection,
+    session_id: str | None,
+    *,
+    invoice_id: bytes,
+    role: Role,
+    state: SessionState,
+    now: int,
+) -> None:
+    """A money step's move of session ``session_id`` (if any) to ``state``, in its transaction.
+
+    Ties the invoice to the session; never moves a session backwards (a repeat of a step it
+    already passed changes nothing); a payer session completing from ``open`` passes
+    through ``payment_persisted``. ``BAD_TRANSITION`` for a session of the other role.
+    """
+    if session_id is None:
+        return
+    session = attach_invoice(conn, session_id, invoice_id, now=now, catch_up=False)
+    if session.role is not role:
+        raise StoreError(
+            AppErrorCode.BAD_TRANSITION, f"session {session_id} is a {session.role.value} session"
+        )
+    if PROGRESS.get(session.state, -1) >= PROGRESS[state]:
+        return  # a repeat of a step this session already passed: never move backwards
+    if session.state is SessionState.OPEN and state is SessionState.COMPLETED:
+        # A payer session that never saw its payment persisted passes through that state.
+        set_state(conn, session_id, SessionState.PAYMENT_PERSISTED, now=now)
+    set_state(conn, session_id, state, now=now)
+
+
 class SessionLog:
     """Start, advance, end and list sessions. Money steps live in ``payments``."""
 

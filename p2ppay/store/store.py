@@ -21,6 +21,7 @@ from p2ppay.store import wallet_state as wallet_state_module
 from p2ppay.store.aborts import ReceivedAborts
 from p2ppay.store.connection import Database, connect
 from p2ppay.store.counterparties import Counterparties
+from p2ppay.store.lookups import Lookups
 from p2ppay.store.migrations import migrate
 from p2ppay.store.outbox import Outbox
 from p2ppay.store.payments import Payments
@@ -46,6 +47,8 @@ class Store:
         """Payer state (counter, chain head) and allowances."""
         self.payments = Payments(db)
         """Invoices, payments and receipts: the money steps."""
+        self.lookups = Lookups(db)
+        """Reads for the CLI, sync and kiosk: one invoice's story, ids from hex prefixes."""
         self.sessions = SessionLog(db)
         """The session log and history."""
         self.counterparties = Counterparties(db)

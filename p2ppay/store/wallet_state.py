@@ -20,7 +20,7 @@ from typing import Any
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
-from p2ppay.store.records import AllowanceRecord, PayerState
+from p2ppay.store.records import AllowanceRecord, PayerPosition
 
 __all__ = ["AllowanceIn", "WalletState"]
 
@@ -111,9 +111,9 @@ def allowance_by_serial(
     return None if row is None else _allowance(row)
 
 
-def payer_state(conn: sqlite3.Connection, currency: str | None) -> PayerState:
+def payer_state(conn: sqlite3.Connection, currency: str | None) -> PayerPosition:
     """What the next payment must continue."""
-    return PayerState(public_key=owner(conn), allowance=active_allowance(conn, currency))
+    return PayerPosition(public_key=owner(conn), allowance=active_allowance(conn, currency))
 
 
 class WalletState:
@@ -127,7 +127,7 @@ class WalletState:
         with self._db.read() as conn:
             return owner(conn)
 
-    def payer_state(self, currency: str | None = None) -> PayerState:
+    def payer_state(self, currency: str | None = None) -> PayerPosition:
         """The active allowance (in ``currency`` if given) with its chain head."""
         with self._db.read() as conn:
             return payer_state(conn, currency)

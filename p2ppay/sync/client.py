@@ -21,7 +21,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import ssl
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from p2ppay.api import schemas
 from p2ppay.api.signing import sign_request
+from p2ppay.clock import seconds, wall_ms
 from p2ppay.errors import AppError, AppErrorCode
 
 __all__ = ["AdminClient", "LedgerClient", "RetryPolicy", "SyncError", "check_ledger_url"]
@@ -81,7 +81,7 @@ class RetryPolicy:
 
 
 def _clock() -> int:
-    return int(time.time())
+    return seconds(wall_ms)
 
 
 def _loopback(host: str) -> bool:

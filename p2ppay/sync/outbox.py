@@ -119,7 +119,7 @@ at every sync: if the payee uploaded an accepted receipt for the same payment, t
 
 
 def _entry(store: Store, item: OutboxItem) -> _Entry | None:
-    transfer = store.payments.transfer(item.invoice_id)
+    transfer = store.lookups.transfer(item.invoice_id)
     if transfer.payment is None:
         return None
     bundle = None

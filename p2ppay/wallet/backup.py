@@ -31,7 +31,6 @@ import os
 import sqlite3
 import struct
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import nacl.secret
 import nacl.utils
 from nacl.pwhash import argon2id
 
+from p2ppay.clock import seconds, wall_ms
 from p2ppay.errors import AppErrorCode, WalletError
 from p2ppay.files.keyfile import KdfParams, normalize_passphrase, peek_key_file
 from p2ppay.wallet.atomic import fsync_dir, replace_file
@@ -113,7 +113,7 @@ def write_backup(
     for optional in (home.config_file, home.contacts_file):
         if optional.exists():
             files[optional.name] = optional.read_bytes()
-    created = int(time.time()) if now is None else now
+    created = seconds(wall_ms) if now is None else now
     plain = cbor2.dumps({"wallet": public_key, "created": created, "files": files})
     salt = nacl.utils.random(16)
     nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)

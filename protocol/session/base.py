@@ -32,12 +32,12 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from nacl.signing import SigningKey
 
 from protocol.builders import make_abort
-from protocol.documents import MAX_REASON_BYTES, Abort, Payment
+from protocol.documents import MAX_REASON_BYTES, Abort, Invoice, Payment, Receipt
 from protocol.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.noise import constant_time_equal, x25519_from_ed25519_public
 from protocol.session.channel import Channel
@@ -186,7 +186,11 @@ class SessionBase(ABC, Generic[S]):
             self._timeout_code = phase[1]
 
     def _require_persist(
-        self, kind: RecordKind, document: SignedDocument[Any], *, invoice_id: bytes
+        self,
+        kind: RecordKind,
+        document: SignedDocument[Payment] | SignedDocument[Receipt],
+        *,
+        invoice: SignedDocument[Invoice],
     ) -> None:
         """Emit PersistRequired for ``document``; only its record id unlocks ``persisted``."""
         self._pending_record = record_id_of(kind, document.hash)
@@ -195,8 +199,8 @@ class SessionBase(ABC, Generic[S]):
             PersistRequired(
                 record_id=self._pending_record,
                 kind=kind,
-                document=document.raw,
-                invoice_id=invoice_id,
+                document=document,
+                invoice=invoice,
                 counter=counter,
             )
         )

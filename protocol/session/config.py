@@ -14,8 +14,8 @@ class Timeouts:
     """How long each wait may last, in milliseconds."""
 
     offer_ms: int = 2_000
-    """Payer: from the session's start (the central's START) to the whole offer. The
-    session has no clock before its first chunk, so the app enforces it."""
+    """Payer: from the session's start (the central's START, ``PayerSession.start``) to
+    the whole offer."""
     handshake_ms: int = 10_000
     """Payee: from sending its offer to the payer's answer."""
     invoice_ms: int = 2_000

@@ -1,8 +1,10 @@
 """What a session tells the application: frozen, keyword-only event values.
 
 Invariants:
-- Events are plain values: they hold documents as both their exact signed bytes (what the
-  app stores and forwards) and the parsed model (what the app shows); never a live object.
+- Events are plain values: they hold each document as the verified
+  :class:`~protocol.verify.SignedDocument` the session checked (its exact signed bytes in
+  ``raw``, the typed model in ``doc``, its hash), never a live object. The app stores and
+  shows these as they are: it never opens (and re-verifies) a document a session handed it.
 - :data:`NEED_DATA` is the only non-event that :meth:`next_event` returns: "feed me bytes,
   an app input or a timer first".
 """
@@ -15,6 +17,7 @@ from typing import Final, TypeAlias
 
 from protocol.chain import ChainHead
 from protocol.documents import Invoice, Payment, Receipt
+from protocol.verify import SignedDocument
 
 __all__ = [
     "NEED_DATA",
@@ -65,8 +68,8 @@ class InvoiceReceived:
     session re-sends it by itself and no approval is asked.
     """
 
-    invoice: Invoice
-    invoice_bytes: bytes
+    invoice: SignedDocument[Invoice]
+    """The invoice, verified (signature, rules, validity at the session's clock)."""
     sas: str
     """The short authentication string both screens may show."""
     resumed: bool
@@ -76,8 +79,8 @@ class InvoiceReceived:
 class PaymentReceived:
     """Payee: a payment that passed the offline acceptance checks (or the persisted one)."""
 
-    payment: Payment
-    payment_bytes: bytes
+    payment: SignedDocument[Payment]
+    """The payment, verified, with its verified allowance."""
     head: ChainHead
     """The payer's chain head after this payment: store it as ``last_seen`` with the payment."""
     resumed: bool
@@ -87,8 +90,8 @@ class PaymentReceived:
 class ReceiptReceived:
     """Payer: the payee's verified receipt for our payment."""
 
-    receipt: Receipt
-    receipt_bytes: bytes
+    receipt: SignedDocument[Receipt]
+    """The receipt, verified; it names our payment."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,10 +104,17 @@ class PersistRequired:
 
     record_id: str
     kind: RecordKind
-    document: bytes
-    invoice_id: bytes
+    document: SignedDocument[Payment] | SignedDocument[Receipt]
+    """The document to store, verified (or just signed by this session)."""
+    invoice: SignedDocument[Invoice]
+    """The session's invoice, verified: what the document is for."""
     counter: int | None
     """The payer's counter this payment uses (payments only)."""
+
+    @property
+    def invoice_id(self) -> bytes:
+        """The id of the invoice the document is for."""
+        return self.invoice.doc.id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +122,8 @@ class Completed:
     """The session ended with a receipt both sides hold."""
 
     invoice_id: bytes
-    receipt_bytes: bytes
+    receipt: SignedDocument[Receipt]
+    """The receipt, as signed by the payee."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,7 +34,7 @@ from nacl.signing import SigningKey
 from protocol.acceptance import check_payment
 from protocol.builders import make_receipt
 from protocol.chain import ChainHead, ChainKey, chain_key, head_of
-from protocol.documents import Invoice, Payment, Verdict
+from protocol.documents import Invoice, Payment, Receipt, Verdict
 from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import MAX_CHUNK_SIZE
 from protocol.keys import public_key
@@ -99,7 +99,7 @@ class PayeeSession(SessionBase[PayeeState]):
         self,
         *,
         identity: SigningKey,
-        invoice: bytes,
+        invoice: bytes | SignedDocument[Invoice],
         policy: PayeePolicy,
         resume: PayeeResume | None = None,
         max_chunk_size: int = MAX_CHUNK_SIZE,
@@ -108,11 +108,16 @@ class PayeeSession(SessionBase[PayeeState]):
         tag: str | None = None,
         new_key: Callable[[], KeyPair] = KeyPair.generate,
     ) -> None:
-        """``invoice``: the signed invoice to send. ``max_chunk_size``: chunk_size_for_mtu(mtu).
+        """``invoice``: the signed invoice to send (its bytes, or as ``protocol.verify`` or
+        ``make_invoice`` returned it). ``max_chunk_size``: chunk_size_for_mtu(mtu).
         ``tag``: the session tag of the advertisement the payee chose (bound into the offer).
         ``new_key``: where the fresh Noise ephemeral key pair comes from (called once, here);
         random unless a transcript (``protocol/vectors/sessions.json``) fixes it."""
-        self._invoice: SignedDocument[Invoice] = open_as(invoice, Invoice)
+        self._invoice: SignedDocument[Invoice] = (
+            open_as(invoice, Invoice) if isinstance(invoice, bytes) else invoice
+        )
+        if not isinstance(self._invoice.doc, Invoice):
+            raise LocalProtocolError(ErrorCode.COSE_WRONG_KIND, "not an invoice")
         if self._invoice.doc.payee != public_key(identity):
             raise LocalProtocolError(ErrorCode.ACCEPT_PAYEE_MISMATCH, "invoice of another payee")
         self._policy = policy
@@ -143,7 +148,7 @@ class PayeeSession(SessionBase[PayeeState]):
         self._payment: SignedDocument[Payment] | None = None
         self._received: bytes | None = None
         """Hash of the payment received (signature valid), accepted or not."""
-        self._receipt: bytes | None = None
+        self._receipt: SignedDocument[Receipt] | None = None
 
     def _phase(self, state: PayeeState) -> tuple[int, ErrorCode] | None:
         return {
@@ -176,8 +181,8 @@ class PayeeSession(SessionBase[PayeeState]):
             self._make_receipt(self._payment)
             return
         assert self._receipt is not None
-        self._send(MessageKind.RECEIPT, self._receipt)
-        self._events.append(Completed(invoice_id=self._invoice.doc.id, receipt_bytes=self._receipt))
+        self._send(MessageKind.RECEIPT, self._receipt.raw)
+        self._events.append(Completed(invoice_id=self._invoice.doc.id, receipt=self._receipt))
 
     def _session_hashes(self) -> tuple[bytes | None, bytes | None]:
         return self._invoice.hash, self._received
@@ -233,12 +238,8 @@ class PayeeSession(SessionBase[PayeeState]):
         self._check_risk(opened.doc)
         self._payment = opened
         self._move(Input.PAYMENT)
-        self._events.append(
-            PaymentReceived(
-                payment=opened.doc, payment_bytes=body, head=accepted.head, resumed=False
-            )
-        )
-        self._require_persist(RecordKind.PAYMENT, opened, invoice_id=self._invoice.doc.id)
+        self._events.append(PaymentReceived(payment=opened, head=accepted.head, resumed=False))
+        self._require_persist(RecordKind.PAYMENT, opened, invoice=self._invoice)
 
     def _check_risk(self, payment: Payment) -> None:
         now = self._now // 1000
@@ -258,9 +259,7 @@ class PayeeSession(SessionBase[PayeeState]):
                 ErrorCode.SESSION_RESUME_CONFLICT, "another payment for a paid invoice"
             )
         self._payment = opened
-        event = PaymentReceived(
-            payment=opened.doc, payment_bytes=opened.raw, head=head_of(opened), resumed=True
-        )
+        event = PaymentReceived(payment=opened, head=head_of(opened), resumed=True)
         if resume.receipt is None:
             self._move(Input.PAYMENT_RESUMED)
             self._events.append(event)
@@ -269,9 +268,9 @@ class PayeeSession(SessionBase[PayeeState]):
         self._send(MessageKind.RECEIPT, resume.receipt)
         self._move(Input.PAYMENT_RECEIPTED)
         self._events.append(event)
-        self._events.append(
-            Completed(invoice_id=self._invoice.doc.id, receipt_bytes=resume.receipt)
-        )
+        # The receipt this payee signed and stored: opened only on this (rare) path.
+        receipt = open_as(resume.receipt, Receipt)
+        self._events.append(Completed(invoice_id=self._invoice.doc.id, receipt=receipt))
 
     def _make_receipt(self, payment: SignedDocument[Payment]) -> None:
         signed = make_receipt(
@@ -280,5 +279,5 @@ class PayeeSession(SessionBase[PayeeState]):
             verdict=Verdict.ACCEPTED,
             now=self._now // 1000,
         )
-        self._receipt = signed.raw
-        self._require_persist(RecordKind.RECEIPT, signed, invoice_id=self._invoice.doc.id)
+        self._receipt = signed
+        self._require_persist(RecordKind.RECEIPT, signed, invoice=self._invoice)

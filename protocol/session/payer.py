@@ -2,6 +2,7 @@
 
 Flow (see :data:`~protocol.session.states.PAYER_TRANSITIONS`)::
 
+    start(now)            the central's START: the offer timer runs (``Timeouts.offer_ms``)
     <- opening (offer)    answer it in Noise message 1 (or a Refusal if unusable)
     <- Noise msg 2        the payee's static key and its invoice: verify the invoice, check
        (invoice)          the payee's key is the Noise peer's
@@ -156,6 +157,7 @@ class PayerSession(SessionBase[PayerState]):
         self._invoice: SignedDocument[Invoice] | None = None
         self._payment: SignedDocument[Payment] | None = None
         self._resumption = False
+        self._started = False
 
     def _phase(self, state: PayerState) -> tuple[int, ErrorCode] | None:
         return {
@@ -175,6 +177,23 @@ class PayerSession(SessionBase[PayerState]):
 
     # --- app inputs -------------------------------------------------------------------
 
+    def start(self, now: int) -> None:
+        """Begin at ``now`` (ms), when the central's START arrived: arm the offer timer.
+
+        The whole offer must then arrive within ``Timeouts.offer_ms``, else the session
+        fails with SESSION_HANDSHAKE_TIMEOUT (nothing is sent: the payee has not spoken).
+        Call once, before the first chunk; it changes no state (the payer has nothing to
+        send first). Without it the session has no clock until its first chunk.
+        """
+        if self._state is not PayerState.AWAIT_OFFER or self._started:
+            raise LocalProtocolError(
+                ErrorCode.SESSION_API_MISUSE, f"start in state {self._state.name}"
+            )
+        self._started = True
+        self._tick(now)
+        self._deadline = self._now + self._timeouts.offer_ms
+        self._timeout_code = ErrorCode.SESSION_HANDSHAKE_TIMEOUT
+
     def approve(self, *, now: int | None = None) -> None:
         """The user agreed to pay the invoice: sign the payment and ask the app to persist it."""
         self._check_app_input(Input.APPROVE)
@@ -193,7 +212,7 @@ class PayerSession(SessionBase[PayerState]):
             self._fail(ErrorCode.SESSION_WALLET_CANNOT_PAY, f"{exc.code.name}: {exc.message}")
             return
         self._move(Input.APPROVE)
-        self._require_persist(RecordKind.PAYMENT, self._payment, invoice_id=invoice.doc.id)
+        self._require_persist(RecordKind.PAYMENT, self._payment, invoice=invoice)
 
     def decline(self, reason: str = "declined", *, now: int | None = None) -> None:
         """The user refused: Abort to the payee and fail with SESSION_DECLINED."""
@@ -278,16 +297,12 @@ class PayerSession(SessionBase[PayerState]):
                     ErrorCode.SESSION_RESUME_CONFLICT, "invoice id reused with other bytes"
                 )
             self._payment = payment
-            self._events.append(
-                InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=True)
-            )
+            self._events.append(InvoiceReceived(invoice=invoice, sas=sas, resumed=True))
             self._send_payment(payment)
             self._move(Input.INVOICE_RESUMED)
             return
         self._check_can_pay(invoice.doc)
-        self._events.append(
-            InvoiceReceived(invoice=invoice.doc, invoice_bytes=body, sas=sas, resumed=False)
-        )
+        self._events.append(InvoiceReceived(invoice=invoice, sas=sas, resumed=False))
         self._move(Input.INVOICE)
 
     def _check_can_pay(self, invoice: Invoice) -> None:
@@ -323,12 +338,12 @@ class PayerSession(SessionBase[PayerState]):
             raise RemoteProtocolError(ErrorCode.SESSION_DOCUMENT_MISMATCH, "receipt")
         if receipt.doc.verdict is not Verdict.ACCEPTED:
             code = receipt.doc.code or int(ErrorCode.SESSION_PEER_ABORTED)
-            self._events.append(ReceiptReceived(receipt=receipt.doc, receipt_bytes=body))
+            self._events.append(ReceiptReceived(receipt=receipt))
             self._fail_rejected(code)
             return
-        self._events.append(ReceiptReceived(receipt=receipt.doc, receipt_bytes=body))
+        self._events.append(ReceiptReceived(receipt=receipt))
         self._move(Input.RECEIPT)
-        self._events.append(Completed(invoice_id=invoice.doc.id, receipt_bytes=body))
+        self._events.append(Completed(invoice_id=invoice.doc.id, receipt=receipt))
 
     def _fail_rejected(self, code: int) -> None:
         try:

@@ -14,11 +14,10 @@ from p2ppay.store import Role, SessionState, Store
 from p2ppay.store.documents import (
     allowance_in,
     find_payment,
-    incoming_payment,
     invoice_record,
     last_seen_lookup,
-    outgoing_payment,
     payer_head,
+    payment_in,
     receipt_record,
 )
 from protocol.acceptance import check_payment
@@ -55,7 +54,7 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
         Store.open(tmp_path / "payer.sqlite3", wallet_key=public_key(PAYER), now=NOW) as payer,
         Store.open(tmp_path / "payee.sqlite3", wallet_key=public_key(PAYEE), now=NOW) as payee,
     ):
-        payer.wallet.import_allowance(allowance_in(allowance.raw), now=NOW)
+        payer.wallet.import_allowance(allowance_in(allowance), now=NOW)
         payee.trust.add_issuer(public_key(ISSUER), now=NOW)
         yield Pair(payer=payer, payee=payee)
 
@@ -64,10 +63,10 @@ def _pay(pair: Pair, amount: int, *, now: int = NOW) -> bytes:
     """One whole payment, as the roles will drive it; returns the invoice id."""
     invoice = make_invoice(PAYEE, amount=amount, currency="EUR", now=now)
     payee_sid = pair.payee.sessions.start(Role.PAYEE, now=now).session_id
-    pair.payee.payments.record_invoice(invoice_record(invoice.raw), now=now, session_id=payee_sid)
+    pair.payee.payments.record_invoice(invoice_record(invoice), now=now, session_id=payee_sid)
 
     payer_sid = pair.payer.sessions.start(Role.PAYER, now=now).session_id
-    pair.payer.payments.record_invoice(invoice_record(invoice.raw), now=now, session_id=payer_sid)
+    pair.payer.payments.record_invoice(invoice_record(invoice), now=now, session_id=payer_sid)
     state = pair.payer.wallet.payer_state("EUR")
     assert state.allowance is not None
     payment = make_payment(
@@ -77,7 +76,7 @@ def _pay(pair: Pair, amount: int, *, now: int = NOW) -> bytes:
         head=payer_head(state.allowance),
     )
     pair.payer.payments.persist_outgoing(
-        outgoing_payment(payment.raw, invoice=invoice.raw), now=now, session_id=payer_sid
+        payment_in(payment, invoice=invoice), now=now, session_id=payer_sid
     )
 
     accepted = check_payment(
@@ -90,10 +89,10 @@ def _pay(pair: Pair, amount: int, *, now: int = NOW) -> bytes:
         now=now,
     )
     pair.payee.payments.persist_incoming(
-        incoming_payment(accepted.payment, invoice=invoice), now=now, session_id=payee_sid
+        payment_in(accepted.payment, invoice=invoice), now=now, session_id=payee_sid
     )
     receipt = make_receipt(PAYEE, payment_hash=payment.hash, verdict=Verdict.ACCEPTED, now=now)
-    record = receipt_record(receipt.raw, invoice_id=invoice.doc.id)
+    record = receipt_record(receipt, invoice_id=invoice.doc.id)
     pair.payee.payments.persist_receipt(record, now=now, session_id=payee_sid)
     pair.payee.sessions.complete(payee_sid, now=now)
     pair.payer.payments.persist_receipt(record, now=now, session_id=payer_sid)
@@ -112,8 +111,8 @@ def test_payments_built_from_the_stored_head_pass_the_payees_offline_check(pair:
 
 def test_both_sides_keep_the_same_three_signed_documents(pair: Pair) -> None:
     invoice_id = _pay(pair, 1250)
-    payer_side = pair.payer.payments.transfer(invoice_id)
-    payee_side = pair.payee.payments.transfer(invoice_id)
+    payer_side = pair.payer.lookups.transfer(invoice_id)
+    payee_side = pair.payee.lookups.transfer(invoice_id)
     assert payer_side.signed_documents() == payee_side.signed_documents()
     assert [open_document(d).kind.name for d in payer_side.signed_documents()] == [
         "INVOICE",
@@ -143,7 +142,7 @@ def test_a_payment_naming_another_invoice_is_refused_before_the_store(pair: Pair
         PAYER, invoice=first, allowance=open_as(state.allowance.signed, Allowance), head=None
     )
     with pytest.raises(StoreError) as err:
-        outgoing_payment(payment.raw, invoice=other.raw)
+        payment_in(payment, invoice=other)
     assert err.value.code is AppErrorCode.PAYER_STATE_MISMATCH
 
 

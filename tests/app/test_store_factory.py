@@ -15,9 +15,8 @@ from pathlib import Path
 
 from p2ppay.store import (
     AllowanceIn,
-    IncomingPayment,
     InvoiceRecord,
-    OutgoingPayment,
+    PaymentIn,
     ReceiptRecord,
     Store,
 )
@@ -100,12 +99,10 @@ class Link:
     serial: int = 1
 
 
-def outgoing(
-    inv: InvoiceRecord, link: Link, *, payer: bytes = WALLET, salt: str = ""
-) -> OutgoingPayment:
+def outgoing(inv: InvoiceRecord, link: Link, *, payer: bytes = WALLET, salt: str = "") -> PaymentIn:
     """A payment of ``inv`` at ``link`` (``salt`` makes a different document)."""
     payment_hash = digest("payment", inv.invoice_id, link, payer, salt)
-    return OutgoingPayment(
+    return PaymentIn(
         invoice_id=inv.invoice_id,
         payer_key=payer,
         amount_minor=inv.amount_minor,
@@ -120,11 +117,9 @@ def outgoing(
     )
 
 
-def incoming(
-    inv: InvoiceRecord, link: Link, *, payer: bytes = PAYEE, salt: str = ""
-) -> IncomingPayment:
+def incoming(inv: InvoiceRecord, link: Link, *, payer: bytes = PAYEE, salt: str = "") -> PaymentIn:
     """A payment of ``inv`` by ``payer`` received at ``link``."""
-    return IncomingPayment(**vars(outgoing(inv, link, payer=payer, salt=salt)))
+    return outgoing(inv, link, payer=payer, salt=salt)
 
 
 def receipt(inv: InvoiceRecord, payment_hash: bytes, *, salt: str = "") -> ReceiptRecord:

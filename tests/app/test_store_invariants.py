@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.store import IncomingPayment, Role, Store
+from p2ppay.store import PaymentIn, Role, Store
 from tests.app.test_store_factory import (
     ISSUER,
     NOW,
@@ -115,7 +115,7 @@ def test_counter_and_spent_move_only_with_a_stored_payment(sequence: list[Op]) -
             store.close()
 
 
-def _received(n: int, counter: int) -> IncomingPayment:
+def _received(n: int, counter: int) -> PaymentIn:
     link = Link(
         counter=counter,
         prev=None if counter == 1 else digest("previous", counter - 1),

@@ -11,7 +11,7 @@ from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import (
     InvoiceRecord,
     OutboxStatus,
-    OutgoingPayment,
+    PaymentIn,
     PaymentRecord,
     Role,
     SessionState,
@@ -39,7 +39,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _pay(
     store: Store, n: int, *, amount: int = 100, session_id: str | None = None
-) -> tuple[InvoiceRecord, OutgoingPayment, tuple[PaymentRecord, bool]]:
+) -> tuple[InvoiceRecord, PaymentIn, tuple[PaymentRecord, bool]]:
     inv = invoice(n, amount=amount)
     store.payments.record_invoice(inv, now=NOW, session_id=session_id)
     payment = outgoing(inv, next_link(store, amount=amount))
@@ -196,7 +196,7 @@ def test_the_verified_receipt_completes_the_payer_session(store: Store) -> None:
     _, created = store.payments.persist_receipt(
         receipt(inv, payment.payment_hash), now=NOW, session_id=session.session_id
     )
-    transfer = store.payments.transfer(inv.invoice_id)
+    transfer = store.lookups.transfer(inv.invoice_id)
     assert created
     assert store.sessions.get(session.session_id).state is SessionState.COMPLETED
     assert transfer.status is SessionState.COMPLETED and transfer.role is Role.PAYER

@@ -126,9 +126,9 @@ def test_a_session_id_is_unique(store: Store) -> None:
 def test_an_invoice_id_resolves_from_a_unique_hex_prefix(store: Store) -> None:
     inv = invoice(1)
     store.payments.record_invoice(inv, now=NOW)
-    assert store.payments.resolve_id(inv.invoice_id.hex()[:6].upper()) == inv.invoice_id
+    assert store.lookups.resolve_id(inv.invoice_id.hex()[:6].upper()) == inv.invoice_id
     with pytest.raises(StoreError) as err:
-        store.payments.resolve_id("ffffffff")
+        store.lookups.resolve_id("ffffffff")
     assert err.value.code is AppErrorCode.STORE_NOT_FOUND
 
 

@@ -6,17 +6,21 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
+from pathlib import Path
 
 import pytest
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.kiosk import Kiosk
 from p2ppay.kiosk.adapter import backoff_delays
 from p2ppay.kiosk.display import display_view, human_reason
 from p2ppay.kiosk.jobs import Job, JobBoard, JobState
 from p2ppay.kiosk.logs import JsonFormatter
 from p2ppay.kiosk.metrics import BUCKETS, KioskMetrics
 from protocol import make_invoice
+from tests.kiosk.kit import kiosk_config, make_shop
 
 
 def _job() -> Job:
@@ -127,3 +131,19 @@ def test_the_display_says_each_state_in_words_and_goes_idle_after_the_hold() -> 
 def test_an_unknown_failure_code_still_gets_a_sentence_naming_it() -> None:
     assert human_reason("SOMETHING_NEW") == "The payment could not be completed (SOMETHING_NEW)."
     assert human_reason(None) == ""
+
+
+@pytest.mark.anyio
+async def test_the_kiosk_dates_everything_by_its_injected_clock(tmp_path: Path) -> None:
+    # An hour from now, at a whole second: invoices, jobs and their events all say so.
+    at_ms = (int(time.time()) + 3600) * 1000
+    shop = make_shop(tmp_path, payers=0)
+    with shop.open_kiosk_wallet() as wallet:
+        config = kiosk_config(shop, tmp_path / "pos.sock")
+        kiosk = Kiosk(config=config, wallet=wallet, clock=lambda: at_ms)
+        job = kiosk.create(amount="1.00", currency="EUR")
+        assert job.invoice.doc.created == at_ms // 1000
+        assert job.created_ms == at_ms
+        assert [event.at_ms for event in job.events] == [at_ms]
+        stored = wallet.store.payments.invoice(job.invoice.doc.id)
+        assert stored is not None and stored.created_at == at_ms // 1000

@@ -24,11 +24,10 @@ from nacl.signing import SigningKey
 from p2ppay.files.keyfile import KdfParams
 from p2ppay.ledger import running_ledger
 from p2ppay.store.documents import (
-    incoming_payment,
     invoice_record,
     last_seen,
-    outgoing_payment,
     payer_head,
+    payment_in,
     receipt_record,
 )
 from p2ppay.sync import AdminClient, LedgerClient, RetryPolicy, request_allowance
@@ -141,7 +140,7 @@ def pay_offline(
         if cheat_head is False:
             payer_wallet.store.payments.record_invoice(invoice_record(invoice), now=now)
             payer_wallet.store.payments.persist_outgoing(
-                outgoing_payment(payment, invoice=invoice), now=now
+                payment_in(payment, invoice=invoice), now=now
             )
         store = payee_wallet.store
         check_payment(
@@ -156,7 +155,7 @@ def pay_offline(
             now=now,
         )
         store.payments.record_invoice(invoice_record(invoice), now=now)
-        store.payments.persist_incoming(incoming_payment(payment, invoice=invoice), now=now)
+        store.payments.persist_incoming(payment_in(payment, invoice=invoice), now=now)
         receipt = make_receipt(
             payee.key, payment_hash=payment.hash, verdict=Verdict.ACCEPTED, now=now
         )

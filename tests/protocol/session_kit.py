@@ -35,7 +35,7 @@ from protocol.session import (
     RecordKind,
 )
 from protocol.session.channel import Channel
-from protocol.verify import open_as
+from protocol.verify import SignedDocument, open_as
 
 ISSUER = SigningKey(bytes([1]) * 32)
 PAYER = SigningKey(bytes([2]) * 32)
@@ -120,12 +120,12 @@ class PayerApp:
                 session.decline("not today")
         elif isinstance(event, PersistRequired):
             assert event.kind is RecordKind.PAYMENT and event.counter is not None
-            self.payments[event.invoice_id] = event.document
+            self.payments[event.invoice_id] = event.document.raw
             self.counters.append(event.counter)
-            self.head = head_of(open_as(event.document, Payment))
+            self.head = head_of(open_as(event.document.raw, Payment))
             session.persisted(event.record_id)
         elif isinstance(event, ReceiptReceived):
-            self.receipts[event.receipt.payment] = event.receipt_bytes
+            self.receipts[event.receipt.doc.payment] = event.receipt.raw
 
 
 @dataclass
@@ -147,8 +147,9 @@ class PayeeApp:
         docs = [open_as(raw, Payment).doc for raw in self.payments.values()]
         return sum(d.amount for d in docs if d.payer == payer and d.currency == currency)
 
-    def session(self, invoice: bytes, **options: int) -> PayeeSession:
-        invoice_id = open_as(invoice, Invoice).doc.id
+    def session(self, invoice: bytes | SignedDocument[Invoice], **options: int) -> PayeeSession:
+        opened = open_as(invoice, Invoice) if isinstance(invoice, bytes) else invoice
+        invoice_id = opened.doc.id
         resume = None
         if invoice_id in self.payments:
             resume = PayeeResume(
@@ -171,7 +172,7 @@ class PayeeApp:
             self.heads[event.head.key] = event.head
         elif isinstance(event, PersistRequired):
             store = self.payments if event.kind is RecordKind.PAYMENT else self.receipts
-            store[event.invoice_id] = event.document
+            store[event.invoice_id] = event.document.raw
             session.persisted(event.record_id)
 
 

@@ -84,19 +84,19 @@ def event_json(event: Event) -> dict[str, Any]:
     """What a transcript says of an event: what another implementation must also report."""
     name = type(event).__name__
     if isinstance(event, InvoiceReceived):
-        return {"event": name, "invoice": _hash(event.invoice_bytes), "sas": event.sas,
+        return {"event": name, "invoice": _hash(event.invoice.raw), "sas": event.sas,
                 "resumed": event.resumed}  # fmt: skip
     if isinstance(event, PaymentReceived):
-        return {"event": name, "payment": _hash(event.payment_bytes),
+        return {"event": name, "payment": _hash(event.payment.raw),
                 "counter": event.head.counter, "resumed": event.resumed}  # fmt: skip
     if isinstance(event, PersistRequired):
         return {"event": name, "record_id": event.record_id, "kind": event.kind.value,
                 "invoice_id": event.invoice_id.hex(), "counter": event.counter}  # fmt: skip
     if isinstance(event, ReceiptReceived):
-        return {"event": name, "receipt": _hash(event.receipt_bytes)}
+        return {"event": name, "receipt": _hash(event.receipt.raw)}
     if isinstance(event, Completed):
         return {"event": name, "invoice_id": event.invoice_id.hex(),
-                "receipt": _hash(event.receipt_bytes)}  # fmt: skip
+                "receipt": _hash(event.receipt.raw)}  # fmt: skip
     if isinstance(event, Failed):
         try:
             code_name = ErrorCode(event.code).name
@@ -273,7 +273,7 @@ class _Run:
                 call = "approve" if self.leg.approve else "decline"
                 self.todo.append((HUMAN_MS, lambda c=call: self.call("payer", c)))
             elif isinstance(event, PersistRequired):
-                self.persisted[event.record_id] = event.document
+                self.persisted[event.record_id] = event.document.raw
                 rid = event.record_id
                 self.todo.append((DISK_MS, lambda n=name, r=rid: self.call(n, "persisted", r)))
         chunks = session.data_to_send()

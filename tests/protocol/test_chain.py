@@ -8,11 +8,14 @@ from protocol import ErrorCode, RemoteProtocolError
 from protocol.chain import (
     ChainKey,
     FraudProof,
+    Link,
     advance,
     chain_key,
     check_chain,
     find_forks,
+    follow,
     head_of,
+    link_of,
 )
 from protocol.cose import Kind
 from protocol.documents import Payment, to_payload
@@ -93,6 +96,24 @@ def test_first_payment_must_spend_exactly_its_amount() -> None:
     with pytest.raises(RemoteProtocolError) as exc:
         advance(None, forged)
     assert _code(exc) is ErrorCode.CHAIN_CUMULATIVE_MISMATCH
+
+
+def test_follow_on_a_payments_values_gives_the_same_head_as_advance() -> None:
+    first, second = _chain(2)
+    head = advance(None, first)
+    assert follow(None, key=chain_key(first), link=link_of(first)) == head
+    assert follow(head, key=chain_key(second), link=link_of(second)) == advance(head, second)
+
+
+def test_follow_refuses_a_first_link_that_names_a_previous_payment() -> None:
+    [first] = _chain(1)
+    link = link_of(first)
+    forged = Link(
+        counter=1, prev=b"\x00" * 32, spent=link.spent, amount=link.amount, hash=link.hash
+    )
+    with pytest.raises(RemoteProtocolError) as exc:
+        follow(None, key=chain_key(first), link=forged)
+    assert _code(exc) is ErrorCode.CHAIN_PREV_HASH_MISMATCH
 
 
 def test_a_payment_of_another_allowance_does_not_extend_the_chain() -> None:

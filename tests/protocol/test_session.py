@@ -11,7 +11,7 @@ from protocol.builders import make_allowance as make_allowance_at
 from protocol.builders import make_invoice as make_invoice_with_issuers
 from protocol.cbor import encode as cbor_encode
 from protocol.chain import ChainHead, ChainKey
-from protocol.documents import Abort, Invoice, Payment, Receipt
+from protocol.documents import Abort, Allowance, Invoice, Payment, Receipt
 from protocol.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from protocol.framing import chunk_message
 from protocol.keys import document_hash, key_id, public_key
@@ -22,6 +22,7 @@ from protocol.session import (
     Completed,
     Failed,
     InvoiceReceived,
+    PayeePolicy,
     PayeeSession,
     PayeeState,
     PayerSession,
@@ -106,7 +107,31 @@ def test_payment_completes_at_chunk_size(chunk_size: int) -> None:
     payer_end, payee_end = outcome(payer_app.events), outcome(payee_app.events)
     assert isinstance(payer_end, Completed)
     assert isinstance(payee_end, Completed)
-    assert payer_end.receipt_bytes == payee_end.receipt_bytes
+    assert payer_end.receipt.raw == payee_end.receipt.raw
+
+
+def test_a_payee_session_takes_its_verified_invoice_and_hands_the_same_one_back() -> None:
+    payer_app, payee_app = PayerApp(), PayeeApp()
+    invoice = open_as(make_invoice(), Invoice)
+    payer, payee = payer_app.session(), payee_app.session(invoice)
+    run(payer, payee, payer_app, payee_app)
+    payer_end, payee_end = outcome(payer_app.events), outcome(payee_app.events)
+    assert isinstance(payer_end, Completed) and isinstance(payee_end, Completed)
+    [received] = [e for e in payer_app.events if isinstance(e, InvoiceReceived)]
+    assert received.invoice.raw == invoice.raw  # the exact bytes the payee was given
+    [*_, receipt] = [e for e in payee_app.events if isinstance(e, PersistRequired)]
+    assert receipt.invoice is invoice  # the payee's own events carry it, never re-opened
+
+
+def test_a_payee_session_refuses_a_verified_document_that_is_not_an_invoice() -> None:
+    allowance = open_as(make_allowance(), Allowance)
+    with pytest.raises(LocalProtocolError) as err:
+        PayeeSession(
+            identity=PAYEE,
+            invoice=allowance,  # type: ignore[arg-type]
+            policy=PayeePolicy(trusted_issuers=()),
+        )
+    assert err.value.code is ErrorCode.COSE_WRONG_KIND
 
 
 def test_receipt_names_the_payment_both_sides_persisted() -> None:
@@ -262,7 +287,7 @@ def test_payer_discloses_its_wallet_key_only_with_the_payment() -> None:
     _pump(payer, payee)
     received, persist = _events(payee)
     assert isinstance(persist, PersistRequired)
-    assert isinstance(received, PaymentReceived) and received.payment.payer == wallet_key
+    assert isinstance(received, PaymentReceived) and received.payment.doc.payer == wallet_key
 
 
 def _feed_channel(channel: Channel, session: PayerSession | PayeeSession) -> None:
@@ -413,6 +438,39 @@ def test_payee_handshake_times_out_at_its_deadline() -> None:
     payee.handle_timer(NOW_MS + 2000)
     assert _failed(_events(payee)).code == ErrorCode.SESSION_HANDSHAKE_TIMEOUT
     assert payee.get_timer() is None
+
+
+def test_payer_offer_times_out_from_its_start_and_sends_nothing() -> None:
+    payer = PayerApp().session(timeouts=Timeouts(offer_ms=2000))
+    assert payer.get_timer() is None  # no clock before start() or a chunk
+    payer.start(NOW_MS)
+    assert payer.get_timer() == NOW_MS + 2000
+    payer.handle_timer(NOW_MS + 1999)
+    assert payer.state is PayerState.AWAIT_OFFER
+    payer.handle_timer(NOW_MS + 2000)
+    assert _failed(_events(payer)).code == ErrorCode.SESSION_HANDSHAKE_TIMEOUT
+    assert payer.data_to_send() == []  # the payee never spoke: nothing to answer it with
+    assert payer.get_timer() is None
+
+
+def test_payer_offer_in_time_moves_to_the_invoice_timer() -> None:
+    payer = PayerApp().session(timeouts=Timeouts(offer_ms=2000, invoice_ms=700))
+    payee = PayeeApp().session(make_invoice())
+    payer.start(NOW_MS)
+    payee.start(NOW_MS + 100)
+    for chunk in payee.data_to_send():
+        payer.receive_data(chunk, NOW_MS + 100)
+    assert payer.state is PayerState.AWAIT_INVOICE
+    assert payer.get_timer() == NOW_MS + 100 + 700
+
+
+def test_payer_start_twice_or_late_is_local_misuse() -> None:
+    payer = PayerApp().session()
+    payer.start(NOW_MS)
+    with pytest.raises(LocalProtocolError) as err:
+        payer.start(NOW_MS)
+    assert err.value.code is ErrorCode.SESSION_API_MISUSE
+    assert payer.get_timer() == NOW_MS + Timeouts().offer_ms
 
 
 def test_payer_approval_timeout_aborts_the_payee() -> None:

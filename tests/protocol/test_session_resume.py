@@ -61,7 +61,7 @@ def test_cut_at_every_chunk_boundary_then_resume(chunk_size: int) -> None:
         payer_end, payee_end = outcome(payer_app.events), outcome(payee_app.events)
         assert isinstance(payer_end, Completed), f"cut {cut}: {payer_end}"
         assert isinstance(payee_end, Completed), f"cut {cut}: {payee_end}"
-        assert payer_end.receipt_bytes == payee_end.receipt_bytes
+        assert payer_end.receipt.raw == payee_end.receipt.raw
         assert payee_app.payments == payer_app.payments
 
 
