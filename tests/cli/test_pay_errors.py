@@ -26,7 +26,7 @@ class _AdapterStopsAnswering:
     def __init__(self) -> None:
         self.served = 0
 
-    async def serve_one(self, peripheral: Peripheral) -> object:
+    async def serve_one(self, peripheral: Peripheral, *, same_address: bool = False) -> object:
         self.served += 1
         raise AdapterUnavailable("start advertising: the controller did not answer")
 
