@@ -47,12 +47,12 @@ import anyio
 import httpx
 
 from gatt.bumble_backend import loop_radio
-from p2ppay.issuer import init_issuer, open_issuer
 from p2ppay.kiosk import Kiosk, parse_config
 from p2ppay.kiosk.daemon import serve
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
+from p2ppay.wallet.issuer import init_issuer, open_issuer
 
 PHASES = ("queued", "scanning", "connecting", "handshake", "persisting")
 PAYERS = 5

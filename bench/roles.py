@@ -37,10 +37,10 @@ from nacl.signing import VerifyKey
 import protocol.cose
 from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
-from p2ppay.issuer import init_issuer, open_issuer
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.wallet import WalletHome, init_wallet, open_wallet
+from p2ppay.wallet.issuer import init_issuer, open_issuer
 
 _SIDE: contextvars.ContextVar[str] = contextvars.ContextVar("bench_side", default="radio")
 _CPU: dict[str, float] = {"payer": 0.0, "payee": 0.0, "radio": 0.0}

@@ -31,13 +31,13 @@ try:
 except ImportError:  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from p2ppay.crashpoints import CRASH_EXIT_CODE, CrashPoint
-from tests.app.world import make_homes
+from p2ppay.roles.crashpoints import CRASH_EXIT_CODE, CrashPoint
 from tests.controllers import bumble_controllers
 from tests.reliability.harness import Run, World
 from tests.reliability.invariants import check, snapshot
 from tests.reliability.processes import Pair
 from tests.reliability.test_crash_points import one_run
+from tests.world import make_homes
 
 DONE = Run(payer="completed", payee="completed")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import anyio
 
-from p2ppay.issuer import init_issuer, open_issuer
-from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole
+from p2ppay.roles.radio import pay_on_virtual_radio
 from p2ppay.wallet import WalletHome, init_wallet, open_wallet
+from p2ppay.wallet.issuer import init_issuer, open_issuer
 
 
 def make_wallets(root: Path) -> tuple[WalletHome, WalletHome]:

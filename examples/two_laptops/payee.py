@@ -15,8 +15,8 @@ import time
 
 import anyio
 
-from p2ppay.radio import payee_central
 from p2ppay.roles import PayeeRole
+from p2ppay.roles.radio import payee_central
 from p2ppay.wallet import WalletHome, open_wallet
 from protocol import parse_amount
 

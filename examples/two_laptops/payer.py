@@ -16,8 +16,8 @@ import time
 
 import anyio
 
-from p2ppay.radio import payer_peripheral
 from p2ppay.roles import AutoApprove, PayerRole
+from p2ppay.roles.radio import payer_peripheral
 from p2ppay.wallet import WalletHome, open_wallet
 from protocol import parse_amount
 

@@ -13,8 +13,8 @@ import anyio
 from gatt.link import LinkOptions
 from p2ppay.cli.common import add_adapter, add_json, int_in, seconds_in
 from p2ppay.cli.output import Exit, Output
-from p2ppay.radio import payee_central
 from p2ppay.roles import PayeeRole, PayerChoice, SessionOutcome
+from p2ppay.roles.radio import payee_central
 from p2ppay.wallet import Wallet
 from protocol import Invoice, SignedDocument
 

@@ -40,10 +40,10 @@ from p2ppay.conformance import (
     instruction,
     run_cases,
 )
-from p2ppay.driver import wall_ms
 from p2ppay.errors import AppError, AppErrorCode
-from p2ppay.issuer import DevIssuer, open_issuer
-from p2ppay.radio import payee_central, payer_peripheral
+from p2ppay.roles.driver import wall_ms
+from p2ppay.roles.radio import payee_central, payer_peripheral
+from p2ppay.wallet.issuer import DevIssuer, open_issuer
 from protocol import format_amount, parse_amount
 from protocol.documents import Allowance
 from protocol.keys import public_key

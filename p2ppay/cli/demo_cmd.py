@@ -23,8 +23,8 @@ import anyio
 
 from p2ppay.cli.common import add_json, now_s
 from p2ppay.cli.output import Exit, Output
-from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
+from p2ppay.roles.radio import pay_on_virtual_radio
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
 from protocol import format_amount, parse_amount
 from protocol.bundle import encode_bundle, verify_bundle

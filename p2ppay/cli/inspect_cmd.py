@@ -20,7 +20,7 @@ from typing import Any
 from p2ppay.cli.common import read_input
 from p2ppay.cli.humane import local_time
 from p2ppay.cli.output import Exit, Output
-from p2ppay.render import document_json, summary_line
+from p2ppay.cli.render import document_json, summary_line
 from protocol import (
     Allowance,
     Document,

@@ -18,8 +18,8 @@ from p2ppay.cli.common import (
     write_output,
 )
 from p2ppay.cli.output import Exit, Output
-from p2ppay.issuer import init_issuer, open_issuer
 from p2ppay.wallet import parse_public_key
+from p2ppay.wallet.issuer import init_issuer, open_issuer
 from protocol import format_amount, parse_amount
 
 __all__ = ["register"]

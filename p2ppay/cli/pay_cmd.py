@@ -31,7 +31,6 @@ from p2ppay.cli.common import add_adapter, add_json, home_of, int_in, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.cli.terminal import TerminalPrompt
 from p2ppay.errors import AppError, AppErrorCode
-from p2ppay.radio import payer_peripheral
 from p2ppay.roles import (
     Approver,
     AutoApprovalLimits,
@@ -41,6 +40,7 @@ from p2ppay.roles import (
     SessionOutcome,
     decline_all,
 )
+from p2ppay.roles.radio import payer_peripheral
 from p2ppay.wallet import Wallet, parse_public_key
 from p2ppay.wallet.contacts import load_contacts
 from protocol import parse_amount

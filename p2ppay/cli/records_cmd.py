@@ -18,8 +18,8 @@ from typing import Any
 from p2ppay.cli.common import add_json, home_of, now_s, write_output
 from p2ppay.cli.humane import local_time, money
 from p2ppay.cli.output import Exit, Output
+from p2ppay.cli.render import document_json
 from p2ppay.errors import AppError, AppErrorCode
-from p2ppay.render import document_json
 from p2ppay.roles import code_name
 from p2ppay.store import HistoryEntry, Role, Store, Transfer
 from p2ppay.store.settlement import Settlement, settlements

@@ -24,7 +24,7 @@ import anyio
 from gatt.link import ScanResult
 from p2ppay.cli.common import add_adapter, add_json, seconds_in
 from p2ppay.cli.output import Exit, Output, status_line
-from p2ppay.radio import payee_central
+from p2ppay.roles.radio import payee_central
 
 __all__ = ["register"]
 

@@ -26,7 +26,7 @@ from gatt.link import Central, Link, Peripheral
 from gatt.spec import new_session_tag
 from p2ppay.conformance.cases import Action, Case, Outcome
 from p2ppay.conformance.peer import Heard, HeardKind
-from p2ppay.driver import Clock
+from p2ppay.roles.driver import Clock
 from protocol.chain import ChainHead, head_of
 from protocol.documents import Allowance, Payment
 from protocol.session.messages import MessageKind

@@ -24,7 +24,7 @@ import anyio
 
 from gatt.errors import GattError, LinkClosed
 from gatt.link import Link
-from p2ppay.driver import Clock
+from p2ppay.roles.driver import Clock
 from protocol.documents import Abort
 from protocol.errors import ErrorCode, ProtocolError, RemoteProtocolError
 from protocol.noise import KeyPair, constant_time_equal, x25519_from_ed25519_public

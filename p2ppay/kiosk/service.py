@@ -32,8 +32,8 @@ from p2ppay.kiosk.config import KioskConfig
 from p2ppay.kiosk.jobs import Job, JobBoard, JobState
 from p2ppay.kiosk.metrics import KioskMetrics
 from p2ppay.kiosk.syncer import Syncer, SyncFn, backlog
-from p2ppay.radio import payee_central
 from p2ppay.roles import PayeeRole, code_name
+from p2ppay.roles.radio import payee_central
 from p2ppay.store import Role
 from p2ppay.wallet import Wallet
 from protocol import ProtocolError, format_amount, parse_amount

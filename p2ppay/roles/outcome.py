@@ -15,8 +15,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from p2ppay.driver import LinkLost, Outcome
 from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.roles.driver import LinkLost, Outcome
 from p2ppay.store import SessionState, Store
 from protocol import ErrorCode, format_amount
 from protocol.session import Completed, Failed

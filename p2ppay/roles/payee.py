@@ -12,7 +12,7 @@ Invariants:
   the per-payment or stale-list limit is refused before it is signed.
 - A retry after a lost link goes back to the same payer (by address), never silently to
   another one; a stored payment is only ever completed with that same payment.
-- Crash points (:mod:`p2ppay.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
+- Crash points (:mod:`p2ppay.roles.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
   before/after the payment and the receipt are stored, and after the receipt is sent.
 """
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from gatt.errors import GattError
 from gatt.link import Central, Link, ScanResult
 from p2ppay.clock import Clock, seconds, wall_ms
-from p2ppay.crashpoints import CrashPlan, CrashPoint
-from p2ppay.driver import LinkLost, Outcome, run_session
 from p2ppay.errors import AppError, AppErrorCode
+from p2ppay.roles.crashpoints import CrashPlan, CrashPoint
+from p2ppay.roles.driver import LinkLost, Outcome, run_session
 from p2ppay.roles.outcome import SessionOutcome, end_session, fail_on_store_error
 from p2ppay.roles.selection import PayerChoice, choose_payer
 from p2ppay.store import Role

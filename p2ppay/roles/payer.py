@@ -1,7 +1,7 @@
 """The payer role: advertise, accept one payee at a time, approve, pay, keep the receipt.
 
 Per session: a fresh session tag on air, a :class:`~protocol.session.PayerSession` built from
-the store's payer state, driven over the accepted Link by :func:`p2ppay.driver.run_session`,
+the store's payer state, driven over the accepted Link by :func:`p2ppay.roles.driver.run_session`,
 and every event answered from the store.
 
 Invariants:
@@ -18,7 +18,7 @@ Invariants:
   already bounds connect-to-START), and a session that
   ends before a valid invoice arrived is reported to the peripheral as wasted, which backs
   off from that central's address (:mod:`gatt.backoff`).
-- Crash points (:mod:`p2ppay.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
+- Crash points (:mod:`p2ppay.roles.crashpoints`, off unless ``P2PPAY_CRASH_AT`` names one) sit
   around each durable step: before/after the payment is stored, after it is sent, and
   before/after the receipt is stored.
 """
@@ -36,10 +36,10 @@ from gatt.errors import LinkClosed
 from gatt.link import Link, Peripheral
 from gatt.spec import new_session_tag
 from p2ppay.clock import Clock, seconds, wall_ms
-from p2ppay.crashpoints import CrashPlan, CrashPoint
-from p2ppay.driver import Outcome, run_session
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.approval import Approver, Decision
+from p2ppay.roles.crashpoints import CrashPlan, CrashPoint
+from p2ppay.roles.driver import Outcome, run_session
 from p2ppay.roles.outcome import SessionOutcome, code_name, end_session, fail_on_store_error
 from p2ppay.store import Role
 from p2ppay.store.documents import (

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.app.world import make_homes, pay_once
 from tests.cli_world import cli
+from tests.world import make_homes, pay_once
 
 pytestmark = pytest.mark.anyio
 

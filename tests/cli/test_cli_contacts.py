@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from p2ppay.wallet import read_identity
-from tests.app.world import make_homes, pay_once
 from tests.cli_world import cli
+from tests.world import make_homes, pay_once
 
 pytestmark = pytest.mark.anyio
 

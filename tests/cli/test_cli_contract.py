@@ -170,8 +170,8 @@ OFFLINE = [c for c in COMMANDS if c not in LONG_RUNNING | ON_AIR_OR_NETWORK]
 @pytest.fixture(scope="module")
 def wallet_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wallet that is also a development issuer, holding an allowance it granted itself."""
-    from p2ppay.issuer import init_issuer, open_issuer
     from p2ppay.wallet import KdfParams, WalletHome, init_wallet, open_wallet
+    from p2ppay.wallet.issuer import init_issuer, open_issuer
 
     home = WalletHome(root=tmp_path_factory.mktemp("contract") / "w")
     identity = init_wallet(home, passphrase=None, now=1_800_000_000, kdf=KdfParams.minimum())

@@ -89,7 +89,7 @@ def test_history_of_a_new_wallet_is_an_empty_list(
 def test_a_serving_payer_stops_cleanly_on_a_signal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signum: signal.Signals
 ) -> None:
-    from tests.app.world import make_homes
+    from tests.world import make_homes
 
     homes = make_homes(tmp_path)
     proc = subprocess.Popen(

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from p2ppay.issuer import read_issuer_key
 from p2ppay.wallet import WalletHome
+from p2ppay.wallet.issuer import read_issuer_key
 from tests.cli_world import ROOT, cli, cli_json, set_up_wallets
 
 

@@ -14,10 +14,10 @@ import anyio
 import pytest
 
 from p2ppay.cli.output import Output, status_line
-from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole
+from p2ppay.roles.radio import pay_on_virtual_radio
 from protocol.session import Timeouts
-from tests.app.world import make_homes
+from tests.world import make_homes
 
 
 class _Clock:

@@ -30,13 +30,13 @@ from p2ppay.conformance import (
     run_cases,
     throwaway_allowance,
 )
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprovalLimits, CappedAutoApprove, PayeeRole, PayerRole
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.roles.selection import PayerChoice
 from p2ppay.wallet import Wallet
 from protocol import Invoice, SignedDocument
 from protocol.keys import public_key
-from tests.app.world import Homes, make_homes
+from tests.world import Homes, make_homes
 
 pytestmark = pytest.mark.anyio
 

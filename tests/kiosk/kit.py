@@ -21,12 +21,12 @@ import httpx
 
 from gatt.bumble_backend.hosts import VirtualRadio
 from gatt.link import Peripheral
-from p2ppay.issuer import init_issuer, open_issuer
 from p2ppay.kiosk import Kiosk, KioskConfig, parse_config
 from p2ppay.kiosk.daemon import serve
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import Approver, AutoApprove, Decision, PayerRole, SessionOutcome
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
+from p2ppay.wallet.issuer import init_issuer, open_issuer
 from protocol import Invoice
 
 TAG_LINE = "advertising as payer, session tag "

@@ -13,9 +13,9 @@ import anyio
 import pytest
 
 from gatt.link import Peripheral
-from p2ppay.crashpoints import CRASH_EXIT_CODE
-from p2ppay.radio import payer_peripheral
 from p2ppay.roles import AutoApprove, Decision, PayerRole, SessionOutcome
+from p2ppay.roles.crashpoints import CRASH_EXIT_CODE
+from p2ppay.roles.radio import payer_peripheral
 from p2ppay.wallet import Wallet
 from protocol.session import Timeouts
 from tests.kiosk.kit import HeldApproval, make_shop, pos_client, short_socket_dir, wait_final

@@ -17,8 +17,8 @@ import anyio
 import pytest
 
 from p2ppay.ledger import running_ledger
-from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole
+from p2ppay.roles.radio import pay_on_virtual_radio
 from p2ppay.store import OutboxStatus
 from p2ppay.sync import sync_outbox
 from protocol.builders import make_receipt

@@ -10,8 +10,8 @@ import pytest
 from p2ppay.ledger import running_ledger
 from p2ppay.store.settlement import Settlement, settlement_of
 from p2ppay.sync import fund_wallet, sync_outbox, sync_wallet, wallet_statement
-from tests.app.world import Homes, pay_once
 from tests.ledger.world import fund, new_party, now_s, trust_ledger
+from tests.world import Homes, pay_once
 
 pytestmark = pytest.mark.anyio
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from p2ppay.errors import StoreError
-from p2ppay.issuer import init_issuer, open_issuer
 from p2ppay.store import OutboxStatus
+from p2ppay.wallet.issuer import init_issuer, open_issuer
 from tests.ledger.world import Party, new_party, now_s, pay_offline
 
 

@@ -175,7 +175,7 @@ async def test_a_revoked_wallet_gets_no_new_allowance(db_url: str, tmp_path: Pat
 async def test_a_bundle_from_another_issuer_is_rejected_with_its_code(
     db_url: str, tmp_path: Path
 ) -> None:
-    from tests.app.world import make_homes
+    from tests.world import make_homes
 
     homes = make_homes(tmp_path / "dev")  # a development issuer the ledger does not know
     with homes.open_payer() as payer_wallet, homes.open_payee() as payee_wallet:

@@ -1,6 +1,6 @@
 """Whole payments in one process over the memory radio, with crashes and link faults injected.
 
-A "crash" here is :class:`SimulatedCrash` raised by a :class:`~p2ppay.crashpoints.CrashPlan`
+A "crash" here is :class:`SimulatedCrash` raised by a :class:`~p2ppay.roles.crashpoints.CrashPlan`
 at the same points where the product would call ``os._exit``: the crashing side's wallet is
 then dropped and reopened from disk (the store's recovery runs), exactly as after a restart.
 Every money step is its own SQLite transaction and crash points sit between them, so what
@@ -21,12 +21,12 @@ import anyio
 from gatt.link import LinkOptions
 from gatt.memory import MemoryFaults, MemoryRadio
 from gatt.spec import SERVICE
-from p2ppay.crashpoints import NEVER, CrashPlan, CrashPoint
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole, SessionOutcome
+from p2ppay.roles.crashpoints import NEVER, CrashPlan, CrashPoint
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.wallet import Wallet
 from protocol import Invoice, SignedDocument
-from tests.app.world import Homes, make_homes
+from tests.world import Homes, make_homes
 
 __all__ = ["CRASHED", "QUICK", "Run", "SimulatedCrash", "World", "crash_plan", "payer_role"]
 

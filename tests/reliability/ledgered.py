@@ -15,9 +15,9 @@ from pathlib import Path
 
 from p2ppay.store.settlement import Settlement, settlement_of
 from p2ppay.sync import AdminClient, sync_outbox
-from tests.app.world import Homes
 from tests.ledger.world import LedgerAt, Party, fund, new_party, now_s, trust_ledger
 from tests.reliability.harness import World
+from tests.world import Homes
 
 __all__ = ["DEPOSIT", "RESERVE", "Ledgered", "check_ledger", "ledger_world", "sync_both"]
 

@@ -26,8 +26,8 @@ from nacl.signing import SigningKey
 from gatt.bumble_backend import VirtualRadio
 from gatt.errors import LinkClosed
 from gatt.link import LinkOptions
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import PayeeRole, SessionOutcome
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
 from protocol import ErrorCode, Invoice, SignedDocument, open_as
 from protocol.documents import Abort, Receipt, Verdict
@@ -35,10 +35,10 @@ from protocol.money import MAX_AMOUNT
 from protocol.risk import RiskLimits, RiskPolicy
 from protocol.session import Timeouts
 from protocol.session.messages import Message, MessageKind
-from tests.app.world import now_s
 from tests.reliability.harness import QUICK
 from tests.reliability.invariants import MONEY_TABLES, PAYEE_INVARIANTS, money_state
 from tests.reliability.mallory import Mallory
+from tests.world import now_s
 
 __all__ = [
     "ISSUER",

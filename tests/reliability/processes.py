@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from p2ppay.crashpoints import CRASH_AT_ENV
+from p2ppay.roles.crashpoints import CRASH_AT_ENV
 from p2ppay.wallet import WalletHome
-from tests.app.world import Homes
+from tests.world import Homes
 
 __all__ = ["Pair", "invoice_ids"]
 

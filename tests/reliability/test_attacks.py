@@ -21,10 +21,10 @@ from gatt.errors import LinkClosed
 from gatt.link import Central, Link, LinkOptions, Peripheral
 from gatt.memory import MemoryRadio
 from gatt.spec import SERVICE
-from p2ppay.issuer import open_issuer
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import PayeeRole, SessionOutcome
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.wallet import WalletHome, init_wallet, open_wallet
+from p2ppay.wallet.issuer import open_issuer
 from protocol import ErrorCode, Invoice, SignedDocument, open_as
 from protocol.builders import make_allowance, make_payment, make_receipt
 from protocol.chain import ChainHead, ChainKey
@@ -33,10 +33,10 @@ from protocol.framing import chunk_message
 from protocol.keys import document_hash, public_key
 from protocol.negotiation import Capabilities, Offer
 from protocol.session.messages import Message, MessageKind, decode_refusal
-from tests.app.world import now_s
 from tests.reliability.harness import QUICK, World, payer_role
 from tests.reliability.invariants import money_state
 from tests.reliability.mallory import Mallory, raw_sign, with_payload
+from tests.world import now_s
 
 pytestmark = pytest.mark.anyio
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from p2ppay.crashpoints import CRASH_EXIT_CODE, CrashPoint
+from p2ppay.roles.crashpoints import CRASH_EXIT_CODE, CrashPoint
 from protocol import Invoice, open_as
-from tests.app.world import Homes, make_homes
 from tests.controllers import bumble_controllers
 from tests.reliability.harness import World
 from tests.reliability.invariants import INVARIANTS, check, snapshot
 from tests.reliability.processes import Pair, invoice_ids
+from tests.world import Homes, make_homes
 
 
 def _paid_once(homes: Homes, invoice_id: bytes) -> None:

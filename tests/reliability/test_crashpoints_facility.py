@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from p2ppay.crashpoints import CRASH_AT_ENV, CRASH_EXIT_CODE, NEVER, CrashPlan, CrashPoint
+from p2ppay.roles.crashpoints import CRASH_AT_ENV, CRASH_EXIT_CODE, NEVER, CrashPlan, CrashPoint
 
 
 def test_without_the_variable_no_point_fires() -> None:
@@ -37,7 +37,7 @@ def test_every_point_is_named_by_its_role() -> None:
 
 def test_the_product_plan_exits_the_process_with_its_code_skipping_cleanup() -> None:
     code = (
-        "import atexit, sys; from p2ppay.crashpoints import CrashPlan, CrashPoint; "
+        "import atexit, sys; from p2ppay.roles.crashpoints import CrashPlan, CrashPoint; "
         "atexit.register(lambda: print('cleanup ran')); "
         "CrashPlan.from_environment().reach(CrashPoint.PAYER_AFTER_PERSIST_PAYMENT); "
         "print('survived')"

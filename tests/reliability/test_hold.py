@@ -34,8 +34,8 @@ from gatt.bumble_backend.peripheral import BumblePeripheral
 from gatt.errors import GattError
 from gatt.link import LinkOptions
 from gatt.spec import SERVICE
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
+from p2ppay.roles.radio import PAYER_INFO
 from tests.reliability.conftest import RunCount
 from tests.reliability.harness import QUICK, World
 from tests.reliability.invariants import INVARIANTS, check, snapshot

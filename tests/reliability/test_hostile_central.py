@@ -16,8 +16,8 @@ from gatt.errors import LinkClosed
 from gatt.link import Link, LinkOptions
 from gatt.memory import MemoryRadio
 from gatt.spec import SERVICE
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole
+from p2ppay.roles.radio import PAYER_INFO
 from protocol.session import Timeouts
 from tests.reliability.conftest import RunCount
 from tests.reliability.harness import QUICK, World

@@ -31,7 +31,6 @@ from protocol.keys import document_hash, public_key
 from protocol.money import MAX_AMOUNT
 from protocol.session.messages import MessageKind, encode_refusal
 from protocol.verify import MAX_CLOCK_SKEW
-from tests.app.world import now_s
 from tests.reliability.conftest import RunCount
 from tests.reliability.mallory import ABSENT, forge_allowance, forge_payment, payload_bytes
 from tests.reliability.payee_probe import (
@@ -42,6 +41,7 @@ from tests.reliability.payee_probe import (
     check_after,
     payee_home,
 )
+from tests.world import now_s
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,8 @@ from nacl.signing import SigningKey
 from gatt.bumble_backend import loop_radio
 from gatt.errors import LinkClosed
 from gatt.spec import new_session_tag
-from p2ppay.radio import PAYER_INFO
+from p2ppay.roles.radio import PAYER_INFO
 from protocol import Invoice, open_as
-from tests.app.world import now_s
 from tests.kiosk.kit import (
     customers,
     kiosk_config,
@@ -35,6 +34,7 @@ from tests.reliability.invariants import money_state
 from tests.reliability.mallory import Mallory
 from tests.reliability.payee_probe import ISSUER, PAYEE_INVARIANTS, check_store
 from tests.reliability.test_hostile_values import TABLE
+from tests.world import now_s
 
 pytestmark = pytest.mark.anyio
 

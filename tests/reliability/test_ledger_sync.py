@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from p2ppay.crashpoints import CrashPoint
 from p2ppay.ledger import running_ledger
+from p2ppay.roles.crashpoints import CrashPoint
 from tests.reliability.conftest import RunCount
 from tests.reliability.harness import CRASHED, Run
 from tests.reliability.invariants import INVARIANTS, LEDGER_INVARIANTS, check

@@ -17,8 +17,8 @@ import pytest
 from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
 from gatt.memory import MemoryFaults
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import PayeeRole
+from p2ppay.roles.radio import PAYER_INFO
 from tests.reliability.conftest import RunCount
 from tests.reliability.faulty import DroppingPeripheral
 from tests.reliability.harness import QUICK, Run, World, payer_role

@@ -18,8 +18,8 @@ from gatt.bumble_backend import VirtualRadio
 from gatt.bumble_backend.hosts import VirtualHost
 from gatt.link import LinkOptions
 from gatt.spec import SERVICE, Role
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
+from p2ppay.roles.radio import PAYER_INFO
 from protocol.session import Timeouts
 from tests.reliability.conftest import RunCount
 from tests.reliability.harness import QUICK, World

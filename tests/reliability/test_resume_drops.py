@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gatt.memory import MemoryFaults
-from p2ppay.crashpoints import CrashPoint
+from p2ppay.roles.crashpoints import CrashPoint
 from tests.reliability.conftest import RunCount
 from tests.reliability.harness import CRASHED, Run, World
 from tests.reliability.invariants import INVARIANTS, check

@@ -26,8 +26,8 @@ from nacl.signing import SigningKey
 
 from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprovalLimits, CappedAutoApprove, PayerRole, SessionOutcome
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.wallet.config import WalletConfig, save_config
 from protocol import ErrorCode, open_as
 from protocol.builders import make_invoice
@@ -37,10 +37,10 @@ from protocol.keys import key_id, public_key
 from protocol.negotiation import Capabilities, Offer
 from protocol.noise import x25519_from_ed25519_public
 from protocol.session.messages import Message, MessageKind, decode_refusal, encode_refusal
-from tests.app.world import now_s
 from tests.reliability.conftest import RunCount
 from tests.reliability.harness import World
 from tests.reliability.mallory import Mallory
+from tests.world import now_s
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,6 @@ import pytest
 
 from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import (
     AutoApprovalLimits,
     CappedAutoApprove,
@@ -24,9 +23,10 @@ from p2ppay.roles import (
     PayerRole,
     SessionOutcome,
 )
+from p2ppay.roles.radio import PAYER_INFO
 from p2ppay.wallet import WalletHome, init_wallet, open_wallet
 from protocol import Invoice
-from tests.app.world import Homes, make_homes, now_s, spent
+from tests.world import Homes, make_homes, now_s, spent
 
 pytestmark = pytest.mark.anyio
 

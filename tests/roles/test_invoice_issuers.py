@@ -11,7 +11,7 @@ import pytest
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles import PayeeRole
 from protocol.keys import key_id
-from tests.app.world import make_homes, now_s, pay_once, spent
+from tests.world import make_homes, now_s, pay_once, spent
 
 pytestmark = pytest.mark.anyio
 

@@ -18,17 +18,17 @@ import anyio
 import pytest
 
 from gatt.bumble_backend import VirtualRadio
-from p2ppay.radio import PAYER_INFO, pay_on_virtual_radio
 from p2ppay.roles import PayeeRole, PayerChoice, PayerRole, PromptApprove
+from p2ppay.roles.radio import PAYER_INFO, pay_on_virtual_radio
 from p2ppay.wallet import WalletHome
 from p2ppay.wallet.config import WalletConfig, load_config, save_config
 from p2ppay.wallet.contacts import fingerprint
 from protocol import ErrorCode, Invoice, SignedDocument
 from protocol.documents import to_payload
 from protocol.session.messages import Message, MessageKind, decode_refusal
-from tests.app.world import Homes, make_homes, spent
 from tests.cli_world import cli
 from tests.reliability.mallory import Mallory, raw_sign
+from tests.world import Homes, make_homes, spent
 
 pytestmark = pytest.mark.anyio
 

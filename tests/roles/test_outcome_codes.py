@@ -13,7 +13,7 @@ from p2ppay.roles.outcome import end_session
 from p2ppay.store import Role
 from protocol import ErrorCode
 from protocol.session import Failed
-from tests.app.world import make_homes, now_s
+from tests.world import make_homes, now_s
 
 
 def _ended(tmp_path: Path, failed: Failed) -> tuple[str | None, str, int | None]:

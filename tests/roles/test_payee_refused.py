@@ -17,11 +17,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole
+from p2ppay.roles.radio import pay_on_virtual_radio
 from p2ppay.store import OutboxStatus, SessionState
-from tests.app.world import make_homes, now_s, spent
 from tests.cli_world import cli
+from tests.world import make_homes, now_s, spent
 
 pytestmark = pytest.mark.anyio
 

@@ -16,12 +16,12 @@ import anyio
 import pytest
 
 from p2ppay.errors import AppError, AppErrorCode, WalletError
-from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole
+from p2ppay.roles.radio import pay_on_virtual_radio
 from p2ppay.wallet import WalletConfig, load_config, save_config
 from protocol.risk import RiskLimits, RiskPolicy
-from tests.app.world import Homes, make_homes, now_s
 from tests.cli_world import cli
+from tests.world import Homes, make_homes, now_s
 
 pytestmark = pytest.mark.anyio
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from p2ppay.issuer import open_issuer
 from p2ppay.store.documents import allowance_in
 from p2ppay.wallet import read_identity
+from p2ppay.wallet.issuer import open_issuer
 from protocol import Allowance, open_as
-from tests.app.world import make_homes, now_s, pay_once
 from tests.cli_world import cli
+from tests.world import make_homes, now_s, pay_once
 
 pytestmark = pytest.mark.anyio
 

@@ -14,10 +14,10 @@ import pytest
 
 from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
-from p2ppay.radio import PAYER_INFO, pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole, SessionOutcome
+from p2ppay.roles.radio import PAYER_INFO, pay_on_virtual_radio
 from p2ppay.store import SessionState
-from tests.app.world import documents, make_homes, pay_once, spent
+from tests.world import documents, make_homes, pay_once, spent
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from p2ppay.store import Role, SessionState
-from tests.app.world import documents, make_homes, pay_once, spent
+from tests.world import documents, make_homes, pay_once, spent
 
 pytestmark = pytest.mark.anyio
 

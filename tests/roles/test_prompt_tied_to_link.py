@@ -13,11 +13,11 @@ import anyio
 import pytest
 
 from p2ppay.cli.terminal import TerminalPrompt
-from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import Decision, PayeeRole, PayerChoice, PayerRole
+from p2ppay.roles.radio import pay_on_virtual_radio
 from protocol import Invoice
 from protocol.session import Timeouts
-from tests.app.world import make_homes, spent
+from tests.world import make_homes, spent
 
 pytestmark = pytest.mark.anyio
 

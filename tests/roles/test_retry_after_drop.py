@@ -16,10 +16,10 @@ import pytest
 
 from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
-from p2ppay.radio import PAYER_INFO
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
-from tests.app.world import make_homes, spent
+from p2ppay.roles.radio import PAYER_INFO
 from tests.reliability.faulty import DroppingPeripheral
+from tests.world import make_homes, spent
 
 pytestmark = pytest.mark.anyio
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from p2ppay.errors import AppErrorCode, IssuerError, WalletError
-from p2ppay.issuer import init_issuer, open_issuer, read_issuer_key
 from p2ppay.wallet import KdfParams, WalletHome, open_wallet
+from p2ppay.wallet.issuer import init_issuer, open_issuer, read_issuer_key
 from protocol.documents import Allowance
 from protocol.verify import verify_as
 

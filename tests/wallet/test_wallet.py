@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from p2ppay.errors import AppErrorCode, IssuerError, StoreError, WalletError
-from p2ppay.issuer import init_issuer, open_issuer
 from p2ppay.wallet import (
     HOME_ENV,
     KdfParams,
@@ -24,6 +23,7 @@ from p2ppay.wallet import (
     save_config,
     wallet_id_of,
 )
+from p2ppay.wallet.issuer import init_issuer, open_issuer
 from protocol.keys import key_id
 
 FAST = KdfParams.minimum()

@@ -17,8 +17,8 @@ import pytest
 from p2ppay.errors import AppErrorCode, WalletError
 from p2ppay.wallet import KdfParams, WalletHome, open_wallet
 from p2ppay.wallet.backup import restore_backup, write_backup
-from tests.app.world import make_homes, now_s, pay_once, spent
 from tests.cli_world import ROOT
+from tests.world import make_homes, now_s, pay_once, spent
 
 pytestmark = pytest.mark.anyio
 FAST = KdfParams.minimum()

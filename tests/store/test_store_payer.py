@@ -17,7 +17,7 @@ from p2ppay.store import (
     SessionState,
     Store,
 )
-from tests.app.test_store_factory import (
+from tests.store.records import (
     NOW,
     WALLET,
     Link,

@@ -18,7 +18,7 @@ import pytest
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import Role, SessionState, Store
-from tests.app.test_store_factory import (
+from tests.store.records import (
     FIRST_INCOMING,
     NOW,
     WALLET,
@@ -30,7 +30,7 @@ from tests.app.test_store_factory import (
     outgoing,
     receipt,
 )
-from tests.app.test_store_factory import (
+from tests.store.records import (
     ISSUER as FIRST_INCOMING_ISSUER,
 )
 
@@ -114,7 +114,7 @@ def test_a_second_writer_process_is_refused_at_open(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     code = "from pathlib import Path; import sys\n" + textwrap.dedent(
         """
-        from tests.app.test_store_factory import open_store
+        from tests.store.records import open_store
         from p2ppay.errors import StoreError
         try:
             open_store(Path(sys.argv[1]))
@@ -192,7 +192,7 @@ _KILLED_MID_STEP = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from tests.app.test_store_factory import (
+    from tests.store.records import (
         FIRST_INCOMING, NOW, WALLET, allowance, incoming, invoice, next_link, open_store,
         outgoing, receipt)
     from p2ppay.store import Role

@@ -11,7 +11,7 @@ import pytest
     "module",
     [
         "p2ppay.errors",
-        "p2ppay.issuer",
+        "p2ppay.wallet.issuer",
         "p2ppay.store",
         "p2ppay.store.documents",
         "p2ppay.wallet",

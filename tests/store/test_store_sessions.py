@@ -9,7 +9,7 @@ import pytest
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import TRANSITIONS, AllowanceRecord, Role, SessionState, Store
-from tests.app.test_store_factory import (
+from tests.store.records import (
     NOW,
     PAYEE,
     allowance,

@@ -13,7 +13,7 @@ import pytest
 
 from p2ppay.errors import AppErrorCode
 from p2ppay.store import Role, SessionState, Store
-from tests.app.test_store_factory import (
+from tests.store.records import (
     FIRST_INCOMING,
     NOW,
     WALLET,
@@ -139,7 +139,7 @@ _CRASH_AFTER_PERSIST = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from tests.app.test_store_factory import (
+    from tests.store.records import (
         NOW, allowance, invoice, next_link, open_store, outgoing)
     from p2ppay.store import Role
     store = open_store(Path(sys.argv[1]))

@@ -9,7 +9,7 @@ import pytest
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import OutboxStatus, Store
-from tests.app.test_store_factory import (
+from tests.store.records import (
     FIRST_INCOMING,
     NOW,
     WALLET,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import PaymentIn, Role, Store
-from tests.app.test_store_factory import (
+from tests.store.records import (
     ISSUER,
     NOW,
     PAYEE,

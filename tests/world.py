@@ -12,10 +12,10 @@ from pathlib import Path
 
 import anyio
 
-from p2ppay.issuer import init_issuer, open_issuer
-from p2ppay.radio import pay_on_virtual_radio
 from p2ppay.roles import AutoApprove, PayeeRole, PayerRole, SessionOutcome
+from p2ppay.roles.radio import pay_on_virtual_radio
 from p2ppay.wallet import Wallet, WalletHome, init_wallet, open_wallet
+from p2ppay.wallet.issuer import init_issuer, open_issuer
 from protocol import Invoice, SignedDocument
 
 

@@ -10,7 +10,7 @@ import pytest
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store import SCHEMA_VERSION, OutboxStatus, Role, SessionState
 from p2ppay.store.migrations import MIGRATIONS
-from tests.app.test_store_factory import (
+from tests.store.records import (
     NOW,
     WALLET,
     allowance,
