@@ -68,11 +68,11 @@ def _install_meter() -> Callable[[], None]:
             _CPU[side] += time.thread_time() - start
 
     asyncio.events.Handle._run = _run  # type: ignore[method-assign]
-    protocol.cose.VerifyKey = _CountingVerifyKey  # type: ignore[misc]
+    protocol.cose.VerifyKey = _CountingVerifyKey  # type: ignore[attr-defined]
 
     def uninstall() -> None:
         asyncio.events.Handle._run = original  # type: ignore[method-assign]
-        protocol.cose.VerifyKey = VerifyKey  # type: ignore[misc]
+        protocol.cose.VerifyKey = VerifyKey  # type: ignore[attr-defined]
 
     return uninstall
 

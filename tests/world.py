@@ -59,7 +59,7 @@ def make_homes(
 
 def spent(wallet: Wallet) -> int:
     """What the payer has spent under its active allowance (it must have one)."""
-    allowance = wallet.store.wallet.payer_state().allowance
+    allowance = wallet.store.allowances.payer_position().allowance
     assert allowance is not None
     return allowance.spent_minor
 

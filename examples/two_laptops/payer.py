@@ -24,7 +24,7 @@ from protocol import parse_amount
 
 async def main(home: str, adapter: str, limit: str) -> int:
     with open_wallet(WalletHome.resolve(home), passphrase=None, now=int(time.time())) as wallet:
-        allowance = wallet.store.wallet.payer_state().allowance
+        allowance = wallet.store.allowances.payer_position().allowance
         if allowance is None:
             print("no allowance: run 'p2ppay allowance import FILE' first")
             return 1

@@ -58,7 +58,7 @@ def _allowance_json(record: AllowanceRecord, *, now: int) -> dict[str, Any]:
 def run_list(args: argparse.Namespace, out: Output) -> int:
     now = now_s()
     with open_store(home_of(args), now=now, readonly=True) as store:
-        records = sorted(store.wallet.allowances(), key=lambda a: (not a.active, -a.imported_at))
+        records = sorted(store.allowances.all(), key=lambda a: (not a.active, -a.imported_at))
     lines = []
     for record in records:
         state = "active" if record.active else "replaced"

@@ -16,7 +16,7 @@ from typing import Any
 from p2ppay.cli.common import add_json, home_of, now_s
 from p2ppay.cli.humane import fingerprint, local_time, money, span
 from p2ppay.cli.output import Exit, Output
-from p2ppay.store import Role, Store
+from p2ppay.store import Side, Store
 from p2ppay.store.settlement import Settlement, settlements
 from p2ppay.wallet import open_store
 from protocol import format_amount
@@ -30,10 +30,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _pending(store: Store) -> dict[tuple[Role, str], int]:
+def _pending(store: Store) -> dict[tuple[Side, str], int]:
     """Unsettled amounts by (role, currency)."""
     state = settlements(store)
-    pending: dict[tuple[Role, str], int] = defaultdict(int)
+    pending: dict[tuple[Side, str], int] = defaultdict(int)
     for entry in store.sessions.history():
         if entry.invoice_id is None or entry.amount_minor is None or entry.currency is None:
             continue
@@ -45,7 +45,7 @@ def _pending(store: Store) -> dict[tuple[Role, str], int]:
 def balance_json(store: Store, *, now: int) -> dict[str, Any]:
     """The ``--json`` body (module docstring)."""
     pending = _pending(store)
-    active = {a.currency: a for a in store.wallet.allowances() if a.active}
+    active = {a.currency: a for a in store.allowances.all() if a.active}
     currencies: dict[str, Any] = {}
     for currency in sorted({*active, *(c for _, c in pending)}):
         allowance = active.get(currency)
@@ -56,8 +56,8 @@ def balance_json(store: Store, *, now: int) -> dict[str, Any]:
             "not_after": None,
             "expired": None,
             "issuer": None,
-            "pending_out": format_amount(pending.get((Role.PAYER, currency), 0), currency),
-            "pending_in": format_amount(pending.get((Role.PAYEE, currency), 0), currency),
+            "pending_out": format_amount(pending.get((Side.PAYER, currency), 0), currency),
+            "pending_in": format_amount(pending.get((Side.PAYEE, currency), 0), currency),
         }
         if allowance is not None:
             row.update(
@@ -73,7 +73,7 @@ def balance_json(store: Store, *, now: int) -> dict[str, Any]:
 
 
 def _lines(body: dict[str, Any], store: Store, *, now: int) -> list[str]:
-    active = {a.currency: a for a in store.wallet.allowances() if a.active}
+    active = {a.currency: a for a in store.allowances.all() if a.active}
     lines: list[str] = []
     for currency, row in body["currencies"].items():
         allowance = active.get(currency)

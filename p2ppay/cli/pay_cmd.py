@@ -139,7 +139,7 @@ def _approver(args: argparse.Namespace, wallet: Wallet, out: Output) -> Approver
             AppErrorCode.APPROVAL_POLICY_REQUIRED,
             "no terminal to ask on: pass --auto-approve-up-to AMOUNT",
         )
-    state = wallet.store.wallet.payer_state(args.currency)
+    state = wallet.store.allowances.payer_position(args.currency)
     if state.allowance is None:
         raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
     return CappedAutoApprove(

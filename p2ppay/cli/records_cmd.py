@@ -21,7 +21,7 @@ from p2ppay.cli.output import Exit, Output
 from p2ppay.cli.render import document_json
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles import code_name
-from p2ppay.store import HistoryEntry, Role, Store, Transfer
+from p2ppay.store import HistoryEntry, Side, Store, Transfer
 from p2ppay.store.settlement import Settlement, settlements
 from p2ppay.wallet import open_store
 from p2ppay.wallet.contacts import Contacts, counterparty, load_contacts
@@ -58,19 +58,19 @@ def _peer_text(key: bytes | None, label: str | None, contacts: Contacts) -> str:
     return counterparty(key, label=label, name=contacts.name_of(key))
 
 
-def _peer_label(transfer: Transfer, role: Role | None) -> str | None:
+def _peer_label(transfer: Transfer, role: Side | None) -> str | None:
     """The label the counterparty signed: the payee's invoice's for a payer, the payer's
     payment's for a payee (documents verified when they were stored)."""
-    if role is Role.PAYER:
+    if role is Side.PAYER:
         return open_as(transfer.invoice.signed, Invoice).doc.label
-    if role is Role.PAYEE and transfer.payment is not None:
+    if role is Side.PAYEE and transfer.payment is not None:
         return open_as(transfer.payment.signed, Payment).doc.label
     return None
 
 
-def _labels(store: Store, history: list[HistoryEntry]) -> dict[tuple[Role, bytes], str]:
+def _labels(store: Store, history: list[HistoryEntry]) -> dict[tuple[Side, bytes], str]:
     """(role, invoice id) -> the counterparty's label, for the entries that have one."""
-    labels: dict[tuple[Role, bytes], str] = {}
+    labels: dict[tuple[Side, bytes], str] = {}
     for entry in history:
         if entry.invoice_id is None:
             continue

@@ -28,7 +28,7 @@ from p2ppay.cli.collect import (
 from p2ppay.cli.common import home_of, now_s, unlock
 from p2ppay.cli.output import Exit, Output
 from p2ppay.errors import AppError, AppErrorCode, StoreError
-from p2ppay.store import SessionState
+from p2ppay.store import SessionStatus
 from p2ppay.wallet import Wallet
 from protocol import Invoice, SignedDocument, format_amount, open_as
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         record = payments.invoice(invoice_id)
         refused = [
             s for s in wallet.store.sessions.for_invoice(invoice_id)
-            if s.state is SessionState.REFUSED
+            if s.state is SessionStatus.REFUSED
         ]  # fmt: skip
         if refused:
             raise AppError(
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 f"the payee refused this payment ({refused[-1].detail}); nothing to resume: "
                 "`sync` asks the ledger for its final word",
             )
-        if record is None or record.payee_key != wallet.store.wallet.public_key():
+        if record is None or record.payee_key != wallet.store.allowances.public_key():
             raise StoreError(
                 AppErrorCode.STORE_NOT_FOUND, f"no invoice {args.invoice_id} issued by this wallet"
             )

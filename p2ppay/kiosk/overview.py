@@ -18,7 +18,7 @@ from typing import Any
 
 from p2ppay.kiosk.service import Kiosk
 from p2ppay.roles import code_name
-from p2ppay.store import Role, SessionState
+from p2ppay.store import SessionStatus, Side
 from protocol import format_amount
 
 __all__ = ["Overview", "PaymentLine", "overview"]
@@ -54,7 +54,7 @@ class Overview:
     ledger: str | None
 
 
-def _state(status: SessionState, has_payment: bool, has_receipt: bool) -> str:
+def _state(status: SessionStatus, has_payment: bool, has_receipt: bool) -> str:
     if has_receipt:
         return "completed"
     if has_payment:
@@ -102,7 +102,7 @@ def _last_payments(kiosk: Kiosk, last: int) -> list[PaymentLine]:
     for entry in kiosk.wallet.store.sessions.history(limit=4 * last):
         if len(lines) >= last:
             break
-        if entry.role is not Role.PAYEE or entry.invoice_id is None:
+        if entry.role is not Side.PAYEE or entry.invoice_id is None:
             continue
         if entry.amount_minor is None or entry.currency is None:
             continue

@@ -34,7 +34,7 @@ from p2ppay.kiosk.metrics import KioskMetrics
 from p2ppay.kiosk.syncer import Syncer, SyncFn, backlog
 from p2ppay.roles import PayeeRole, code_name
 from p2ppay.roles.radio import payee_central
-from p2ppay.store import Role
+from p2ppay.store import Side
 from p2ppay.wallet import Wallet
 from protocol import ProtocolError, format_amount, parse_amount
 
@@ -53,7 +53,7 @@ def stored_view(wallet: Wallet, request_id: str) -> dict[str, Any] | None:
     if invoice is None or invoice.payee_key != wallet.identity.public_key:
         return None
     state = final_state(wallet, invoice_id)
-    attempts = [s for s in wallet.store.sessions.for_invoice(invoice_id) if s.role is Role.PAYEE]
+    attempts = [s for s in wallet.store.sessions.for_invoice(invoice_id) if s.role is Side.PAYEE]
     last = attempts[-1] if attempts else None
     error: str | None = None
     reason = ""

@@ -17,7 +17,7 @@ from typing import Any
 
 from p2ppay.errors import AppError, AppErrorCode
 from p2ppay.roles.driver import LinkLost, Outcome
-from p2ppay.store import SessionState, Store
+from p2ppay.store import SessionStatus, Store
 from protocol import ErrorCode, format_amount
 from protocol.session import Completed, Failed
 
@@ -55,7 +55,7 @@ class SessionOutcome:
     @property
     def completed(self) -> bool:
         """True when both sides hold the receipt."""
-        return self.status == SessionState.COMPLETED.value
+        return self.status == SessionStatus.COMPLETED.value
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` form."""
@@ -86,7 +86,7 @@ def outcome_of(
     reason = ""
     if isinstance(outcome, Failed):
         error, reason = _failure(outcome)
-    elif isinstance(outcome, LinkLost) and record.state is not SessionState.COMPLETED:
+    elif isinstance(outcome, LinkLost) and record.state is not SessionStatus.COMPLETED:
         error, reason = AppErrorCode.LINK_LOST.name, outcome.reason
     elif isinstance(outcome, LinkLost):
         # The payee's receipt was on disk before the link went: the payment is complete.

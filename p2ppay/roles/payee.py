@@ -29,7 +29,7 @@ from p2ppay.roles.crashpoints import CrashPlan, CrashPoint
 from p2ppay.roles.driver import LinkLost, Outcome, run_session
 from p2ppay.roles.outcome import SessionOutcome, end_session, fail_on_store_error
 from p2ppay.roles.selection import PayerChoice, choose_payer
-from p2ppay.store import Role
+from p2ppay.store import Side
 from p2ppay.store.documents import invoice_record, last_seen, payment_in, receipt_record
 from p2ppay.wallet import Wallet
 from p2ppay.wallet.contacts import counterparty, load_contacts, sendable_label
@@ -184,7 +184,7 @@ class PayeeRole:
         self, central: Central, payer: ScanResult, invoice: SignedDocument[Invoice]
     ) -> SessionOutcome:
         store = self.wallet.store
-        record = store.sessions.start(Role.PAYEE, now=self._seconds(), peer_label=payer.address)
+        record = store.sessions.start(Side.PAYEE, now=self._seconds(), peer_label=payer.address)
         store.sessions.attach_invoice(record.session_id, invoice.doc.id, now=self._seconds())
         try:
             link = await central.connect(payer)
@@ -248,7 +248,7 @@ class PayeeRole:
     def _resume(self, invoice_id: bytes) -> PayeeResume | None:
         payments = self.wallet.store.payments
         payment = payments.payment(invoice_id)
-        if payment is None or payment.role is not Role.PAYEE:
+        if payment is None or payment.role is not Side.PAYEE:
             return None
         receipt = payments.receipt(invoice_id)
         return PayeeResume(

@@ -41,7 +41,7 @@ from p2ppay.roles.approval import Approver, Decision
 from p2ppay.roles.crashpoints import CrashPlan, CrashPoint
 from p2ppay.roles.driver import Outcome, run_session
 from p2ppay.roles.outcome import SessionOutcome, code_name, end_session, fail_on_store_error
-from p2ppay.store import Role
+from p2ppay.store import Side
 from p2ppay.store.documents import (
     find_payment,
     invoice_record,
@@ -89,7 +89,7 @@ class PayerRole:
     """Where to die on purpose (reliability tests); by default from ``P2PPAY_CRASH_AT``."""
 
     def _session(self, link: Link, *, tag: str) -> PayerSession:
-        state = self.wallet.store.wallet.payer_state(self.currency)
+        state = self.wallet.store.allowances.payer_position(self.currency)
         if state.allowance is None:
             raise AppError(AppErrorCode.NO_ALLOWANCE, "import an allowance before paying")
         return PayerSession(
@@ -109,9 +109,9 @@ class PayerRole:
         """Raise NO_ALLOWANCE (saying which currencies the wallet holds) or ALLOWANCE_EXPIRED
         (saying when), so a payer never advertises what it cannot pay with."""
         store = self.wallet.store
-        allowance = store.wallet.payer_state(self.currency).allowance
+        allowance = store.allowances.payer_position(self.currency).allowance
         if allowance is None:
-            held = sorted({a.currency for a in store.wallet.allowances() if a.active})
+            held = sorted({a.currency for a in store.allowances.all() if a.active})
             wanted = f" in {self.currency}" if self.currency else ""
             hint = (
                 f" (this wallet holds {', '.join(held)}: pass --currency)"
@@ -148,7 +148,7 @@ class PayerRole:
             self.progress(f"payee connected (ATT MTU {link.peer.att_mtu})")
             session = self._session(link, tag=tag)
             record = self.wallet.store.sessions.start(
-                Role.PAYER, now=self._seconds(), peer_label=link.peer.address
+                Side.PAYER, now=self._seconds(), peer_label=link.peer.address
             )
             handler = _PayerEvents(
                 role=self, session=session, session_id=record.session_id, link=link

@@ -1,7 +1,7 @@
 """The wallet's local store: SQLite, persist before send, recovery at open.
 
 One module per concern: ``connection`` (pragmas, transactions, error translation, writer
-lock), ``migrations`` (schema by ``user_version``), ``wallet_state`` (counter, chain head,
+lock), ``migrations`` (schema by ``user_version``), ``allowances`` (counter, chain head,
 allowances), ``payments`` (invoices, payments, receipts: the money steps), ``sessions``
 (log, transitions, recovery, history), ``counterparties``, ``outbox`` (sync), ``trust``
 (issuer keys, revocations), ``records`` (the values), and ``store`` (the facade).
@@ -9,6 +9,7 @@ allowances), ``payments`` (invoices, payments, receipts: the money steps), ``ses
 
 from __future__ import annotations
 
+from p2ppay.store.allowances import AllowanceIn
 from p2ppay.store.migrations import SCHEMA_VERSION
 from p2ppay.store.records import (
     AllowanceRecord,
@@ -24,16 +25,15 @@ from p2ppay.store.records import (
     ReceiptRecord,
     RecoveredSession,
     RevocationInfo,
-    Role,
     SeenChain,
     SessionRecord,
-    SessionState,
+    SessionStatus,
+    Side,
     Transfer,
     TrustedIssuer,
 )
 from p2ppay.store.sessions import TRANSITIONS
 from p2ppay.store.store import DEFAULT_BUSY_TIMEOUT_MS, Store
-from p2ppay.store.wallet_state import AllowanceIn
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_MS",
@@ -53,10 +53,10 @@ __all__ = [
     "RecoveredSession",
     "LedgerPin",
     "RevocationInfo",
-    "Role",
+    "Side",
     "SeenChain",
     "SessionRecord",
-    "SessionState",
+    "SessionStatus",
     "Store",
     "Transfer",
     "TrustedIssuer",

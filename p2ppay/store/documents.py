@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from p2ppay.errors import AppErrorCode, StoreError
+from p2ppay.store.allowances import AllowanceIn
 from p2ppay.store.records import (
     AllowanceRecord,
     InvoiceRecord,
@@ -26,7 +27,6 @@ from p2ppay.store.records import (
     SeenChain,
 )
 from p2ppay.store.store import Store
-from p2ppay.store.wallet_state import AllowanceIn
 from protocol.chain import ChainHead, ChainKey
 from protocol.documents import Allowance, Invoice, Payment, Receipt
 from protocol.verify import SignedDocument

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
-from p2ppay.store.records import Role, SessionState, Transfer
+from p2ppay.store.records import SessionStatus, Side, Transfer
 from p2ppay.store.rows import read_invoice, read_payment, read_receipt
 
 __all__ = ["Lookups"]
@@ -37,14 +37,14 @@ class Lookups:
             role = (
                 payment.role
                 if payment is not None
-                else (None if latest is None else Role(latest[0]))
+                else (None if latest is None else Side(latest[0]))
             )
             return Transfer(
                 invoice=invoice,
                 payment=payment,
                 receipt=read_receipt(conn, invoice_id),
                 role=role,
-                status=None if latest is None else SessionState(latest[1]),
+                status=None if latest is None else SessionStatus(latest[1]),
             )
 
     def resolve_id(self, text: str) -> bytes:

@@ -18,7 +18,7 @@ from typing import Any
 
 from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
-from p2ppay.store.records import OutboxItem, OutboxStatus, Role
+from p2ppay.store.records import OutboxItem, OutboxStatus, Side
 
 __all__ = ["OUTBOX_TRANSITIONS", "REFUSED_BY_PAYEE", "Outbox", "mark_in"]
 
@@ -45,7 +45,7 @@ def _item(row: Any) -> OutboxItem:
     invoice_id, role, status, created, updated, attempts, detail = row
     return OutboxItem(
         invoice_id=invoice_id,
-        role=Role(role),
+        role=Side(role),
         status=OutboxStatus(status),
         created_at=created,
         updated_at=updated,
@@ -54,7 +54,7 @@ def _item(row: Any) -> OutboxItem:
     )
 
 
-def enqueue(conn: sqlite3.Connection, invoice_id: bytes, role: Role, *, now: int) -> None:
+def enqueue(conn: sqlite3.Connection, invoice_id: bytes, role: Side, *, now: int) -> None:
     """Queue the payment's bundle for the ledger (inside the payment's transaction)."""
     conn.execute(
         f"INSERT INTO outbox ({_COLUMNS}) VALUES (?, ?, 'pending', ?, ?, 0, '') "

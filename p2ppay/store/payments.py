@@ -36,15 +36,15 @@ import sqlite3
 from collections.abc import Callable
 
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.store import counterparties, outbox, sessions, wallet_state
+from p2ppay.store import allowances, counterparties, outbox, sessions
 from p2ppay.store.connection import Database
 from p2ppay.store.records import (
     InvoiceRecord,
     PaymentIn,
     PaymentRecord,
     ReceiptRecord,
-    Role,
-    SessionState,
+    SessionStatus,
+    Side,
 )
 from p2ppay.store.rows import (
     INVOICE_COLUMNS,
@@ -65,7 +65,7 @@ def _mismatch(why: str) -> StoreError:
 
 
 def _repeat_or_conflict(
-    existing: PaymentRecord, payment_hash: bytes, role: Role
+    existing: PaymentRecord, payment_hash: bytes, role: Side
 ) -> tuple[PaymentRecord, bool]:
     if existing.role is not role:
         raise StoreError(
@@ -86,9 +86,9 @@ def _check_matches_invoice(invoice: InvoiceRecord, p: PaymentIn) -> None:
 def _check_outgoing(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn) -> None:
     """Payer: the payment is ours and continues its allowance's chain within the limit."""
     del invoice
-    if payment.payer_key != wallet_state.owner(conn):
+    if payment.payer_key != allowances.owner(conn):
         raise _mismatch("the payment is not signed by this wallet's key")
-    allowance = wallet_state.allowance_by_serial(
+    allowance = allowances.allowance_by_serial(
         conn, payment.allowance_issuer, payment.allowance_serial
     )
     if allowance is None or not allowance.active:
@@ -143,7 +143,7 @@ def _apply_outgoing(
 
 def _check_incoming(conn: sqlite3.Connection, invoice: InvoiceRecord, payment: PaymentIn) -> None:
     """Payee: our invoice, and the payer's chain only moves forward."""
-    if invoice.payee_key != wallet_state.owner(conn):
+    if invoice.payee_key != allowances.owner(conn):
         raise _mismatch("the invoice was not issued by this wallet")
     seen = counterparties.seen_chain(conn, payment.allowance_issuer, payment.allowance_serial)
     if seen is not None and payment.counter <= seen.last_counter:
@@ -228,7 +228,7 @@ class Payments:
         """
         return self._persist_payment(
             payment,
-            Role.PAYER,
+            Side.PAYER,
             now=now,
             session_id=session_id,
             check=_check_outgoing,
@@ -246,7 +246,7 @@ class Payments:
         """
         return self._persist_payment(
             payment,
-            Role.PAYEE,
+            Side.PAYEE,
             now=now,
             session_id=session_id,
             check=_check_incoming,
@@ -256,7 +256,7 @@ class Payments:
     def _persist_payment(
         self,
         payment: PaymentIn,
-        role: Role,
+        role: Side,
         *,
         now: int,
         session_id: str | None,
@@ -286,7 +286,7 @@ class Payments:
                 session_id,
                 invoice_id=payment.invoice_id,
                 role=role,
-                state=SessionState.PAYMENT_PERSISTED,
+                state=SessionStatus.PAYMENT_PERSISTED,
                 now=now,
             )
             return result
@@ -329,7 +329,7 @@ class Payments:
                 )
             role = payment.role
             target = (
-                SessionState.COMPLETED if role is Role.PAYER else (SessionState.RECEIPT_PERSISTED)
+                SessionStatus.COMPLETED if role is Side.PAYER else (SessionStatus.RECEIPT_PERSISTED)
             )
             if session_id is not None:
                 sessions.advance(
@@ -364,7 +364,7 @@ class Payments:
     def outgoing_bytes(self, invoice_id: bytes) -> bytes | None:
         """Payer: the signed payment we persisted for ``invoice_id`` (resend it on a retry)."""
         payment = self.payment(invoice_id)
-        if payment is None or payment.role is not Role.PAYER:
+        if payment is None or payment.role is not Side.PAYER:
             return None
         return payment.signed
 

@@ -27,16 +27,16 @@ __all__ = [
     "ReceiptRecord",
     "RecoveredSession",
     "RevocationInfo",
-    "Role",
+    "Side",
     "SeenChain",
     "SessionRecord",
-    "SessionState",
+    "SessionStatus",
     "Transfer",
     "TrustedIssuer",
 ]
 
 
-class Role(Enum):
+class Side(Enum):
     """Which side of a payment this wallet played."""
 
     PAYER = "payer"
@@ -45,7 +45,7 @@ class Role(Enum):
     """We were paid: we signed the invoice and the receipt and keep the payment."""
 
 
-class SessionState(Enum):
+class SessionStatus(Enum):
     """Where a session stands; derived from what is durable, so a restart cannot lie."""
 
     OPEN = "open"
@@ -131,7 +131,7 @@ class PaymentRecord:
     """A stored payment, either direction."""
 
     invoice_id: bytes
-    role: Role
+    role: Side
     payer_key: bytes
     amount_minor: int
     currency: str
@@ -166,9 +166,9 @@ class Transfer:
     invoice: InvoiceRecord
     payment: PaymentRecord | None
     receipt: ReceiptRecord | None
-    role: Role | None
+    role: Side | None
     """Our role, from the payment or the latest session (``None`` if neither exists yet)."""
-    status: SessionState | None
+    status: SessionStatus | None
     """The latest session's state for this invoice (``None`` if no session ran)."""
 
     def signed_documents(self) -> tuple[bytes, ...]:
@@ -268,8 +268,8 @@ class SessionRecord:
     """One run of the payer or payee role with one peer."""
 
     session_id: str
-    role: Role
-    state: SessionState
+    role: Side
+    state: SessionStatus
     invoice_id: bytes | None
     peer_key: bytes | None
     peer_label: str
@@ -288,10 +288,10 @@ class RecoveredSession:
     """A session found unfinished when the store opened, and where it was moved."""
 
     session_id: str
-    role: Role
+    role: Side
     invoice_id: bytes | None
-    previous: SessionState
-    state: SessionState
+    previous: SessionStatus
+    state: SessionStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,8 +299,8 @@ class HistoryEntry:
     """One line of history: the latest session per (role, invoice), newest first."""
 
     session_id: str
-    role: Role
-    status: SessionState
+    role: Side
+    status: SessionStatus
     invoice_id: bytes | None
     amount_minor: int | None
     currency: str | None
@@ -321,7 +321,7 @@ class OutboxItem:
     """A record waiting for (or done with) the ledger."""
 
     invoice_id: bytes
-    role: Role
+    role: Side
     status: OutboxStatus
     created_at: int
     updated_at: int

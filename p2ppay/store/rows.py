@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from p2ppay.store.records import InvoiceRecord, PaymentIn, PaymentRecord, ReceiptRecord, Role
+from p2ppay.store.records import InvoiceRecord, PaymentIn, PaymentRecord, ReceiptRecord, Side
 
 __all__ = [
     "INVOICE_COLUMNS",
@@ -63,7 +63,7 @@ def read_payment(conn: sqlite3.Connection, invoice_id: bytes) -> PaymentRecord |
     iid, role, payer, amount, cur, counter, prev, cumul, issuer, serial, digest, signed, at = found
     return PaymentRecord(
         invoice_id=iid,
-        role=Role(role),
+        role=Side(role),
         payer_key=payer,
         amount_minor=amount,
         currency=cur,
@@ -95,7 +95,7 @@ def read_receipt(conn: sqlite3.Connection, invoice_id: bytes) -> ReceiptRecord |
     )
 
 
-def insert_payment(conn: sqlite3.Connection, p: PaymentIn, role: Role, now: int) -> None:
+def insert_payment(conn: sqlite3.Connection, p: PaymentIn, role: Side, now: int) -> None:
     conn.execute(
         f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (

@@ -43,16 +43,16 @@ from p2ppay.store.records import (
     HistoryEntry,
     OutboxStatus,
     RecoveredSession,
-    Role,
     SessionRecord,
-    SessionState,
+    SessionStatus,
+    Side,
 )
 
 __all__ = ["TRANSITIONS", "UNFINISHED", "SessionLog"]
 
-_S = SessionState
-TRANSITIONS: dict[Role, dict[SessionState, frozenset[SessionState]]] = {
-    Role.PAYER: {
+_S = SessionStatus
+TRANSITIONS: dict[Side, dict[SessionStatus, frozenset[SessionStatus]]] = {
+    Side.PAYER: {
         _S.OPEN: frozenset({_S.PAYMENT_PERSISTED, _S.FAILED}),
         _S.PAYMENT_PERSISTED: frozenset({_S.COMPLETED, _S.RESUMABLE, _S.REFUSED}),
         _S.RESUMABLE: frozenset({_S.COMPLETED, _S.REFUSED}),
@@ -60,7 +60,7 @@ TRANSITIONS: dict[Role, dict[SessionState, frozenset[SessionState]]] = {
         _S.FAILED: frozenset(),
         _S.REFUSED: frozenset(),
     },
-    Role.PAYEE: {
+    Side.PAYEE: {
         _S.OPEN: frozenset({_S.PAYMENT_PERSISTED, _S.RECEIPT_PERSISTED, _S.FAILED}),
         _S.PAYMENT_PERSISTED: frozenset({_S.RECEIPT_PERSISTED, _S.RESUMABLE}),
         _S.RECEIPT_PERSISTED: frozenset({_S.COMPLETED}),
@@ -85,8 +85,8 @@ def _record(row: Any) -> SessionRecord:
     sid, role, state, invoice_id, peer_key, peer_label, started, updated, code, detail, rec = row
     return SessionRecord(
         session_id=sid,
-        role=Role(role),
-        state=SessionState(state),
+        role=Side(role),
+        state=SessionStatus(state),
         invoice_id=invoice_id,
         peer_key=peer_key,
         peer_label=peer_label,
@@ -118,7 +118,7 @@ def durable_facts(conn: sqlite3.Connection, invoice_id: bytes | None) -> tuple[b
     return has_payment, receipt.fetchone() is not None
 
 
-def settle_state(role: Role, *, has_payment: bool, has_receipt: bool) -> SessionState:
+def settle_state(role: Side, *, has_payment: bool, has_receipt: bool) -> SessionStatus:
     """Where a session that stops now must end, given what is on disk."""
     if not has_payment:
         return _S.FAILED
@@ -130,7 +130,7 @@ def settle_state(role: Role, *, has_payment: bool, has_receipt: bool) -> Session
 def set_state(
     conn: sqlite3.Connection,
     session_id: str,
-    state: SessionState,
+    state: SessionStatus,
     *,
     now: int,
     error_code: int | None = None,
@@ -184,7 +184,7 @@ def attach_invoice(
         # A retry of an invoice already paid: this session resumes from what is durable.
         target = (
             _S.RECEIPT_PERSISTED
-            if has_receipt and current.role is Role.PAYEE
+            if has_receipt and current.role is Side.PAYEE
             else (_S.PAYMENT_PERSISTED)
         )
         return set_state(conn, session_id, target, now=now, detail="resumed")
@@ -192,7 +192,7 @@ def attach_invoice(
 
 
 def complete_others(
-    conn: sqlite3.Connection, *, role: Role, invoice_id: bytes, except_id: str, now: int
+    conn: sqlite3.Connection, *, role: Side, invoice_id: bytes, except_id: str, now: int
 ) -> None:
     """Close earlier attempts at an invoice once a later session finished it."""
     rows = conn.execute(
@@ -201,9 +201,9 @@ def complete_others(
         (invoice_id, role.value, except_id),
     ).fetchall()
     for other_id, _ in rows:
-        target = _S.COMPLETED if role is Role.PAYER else _S.RECEIPT_PERSISTED
+        target = _S.COMPLETED if role is Side.PAYER else _S.RECEIPT_PERSISTED
         set_state(conn, str(other_id), target, now=now, detail=f"finished by session {except_id}")
-        if role is Role.PAYEE:
+        if role is Side.PAYEE:
             set_state(conn, str(other_id), _S.COMPLETED, now=now)
 
 
@@ -219,7 +219,7 @@ def recover(conn: sqlite3.Connection, *, now: int) -> tuple[RecoveredSession, ..
         has_payment, has_receipt = durable_facts(conn, session.invoice_id)
         target = settle_state(session.role, has_payment=has_payment, has_receipt=has_receipt)
         detail = "interrupted; recovered at restart"
-        if target is _S.COMPLETED and session.role is Role.PAYEE:
+        if target is _S.COMPLETED and session.role is Side.PAYEE:
             detail = "interrupted after the receipt was stored; delivery unconfirmed"
             if session.state is _S.PAYMENT_PERSISTED:
                 set_state(conn, session.session_id, _S.RECEIPT_PERSISTED, now=now)
@@ -244,12 +244,12 @@ def recover(conn: sqlite3.Connection, *, now: int) -> tuple[RecoveredSession, ..
     return tuple(recovered)
 
 
-PROGRESS: dict[SessionState, int] = {
-    SessionState.OPEN: 0,
-    SessionState.PAYMENT_PERSISTED: 1,
-    SessionState.RESUMABLE: 1,
-    SessionState.RECEIPT_PERSISTED: 2,
-    SessionState.COMPLETED: 3,
+PROGRESS: dict[SessionStatus, int] = {
+    SessionStatus.OPEN: 0,
+    SessionStatus.PAYMENT_PERSISTED: 1,
+    SessionStatus.RESUMABLE: 1,
+    SessionStatus.RECEIPT_PERSISTED: 2,
+    SessionStatus.COMPLETED: 3,
 }
 """How far a session got in durable steps; FAILED has no rank (nothing may follow it)."""
 
@@ -259,8 +259,8 @@ def advance(
     session_id: str | None,
     *,
     invoice_id: bytes,
-    role: Role,
-    state: SessionState,
+    role: Side,
+    state: SessionStatus,
     now: int,
 ) -> None:
     """A money step's move of session ``session_id`` (if any) to ``state``, in its transaction.
@@ -278,9 +278,9 @@ def advance(
         )
     if PROGRESS.get(session.state, -1) >= PROGRESS[state]:
         return  # a repeat of a step this session already passed: never move backwards
-    if session.state is SessionState.OPEN and state is SessionState.COMPLETED:
+    if session.state is SessionStatus.OPEN and state is SessionStatus.COMPLETED:
         # A payer session that never saw its payment persisted passes through that state.
-        set_state(conn, session_id, SessionState.PAYMENT_PERSISTED, now=now)
+        set_state(conn, session_id, SessionStatus.PAYMENT_PERSISTED, now=now)
     set_state(conn, session_id, state, now=now)
 
 
@@ -292,7 +292,7 @@ class SessionLog:
 
     def start(
         self,
-        role: Role,
+        role: Side,
         *,
         now: int,
         peer_key: bytes | None = None,
@@ -358,7 +358,7 @@ class SessionLog:
             # sending it); a payer that holds the receipt goes straight to completed.
             if (
                 target is _S.COMPLETED
-                and current.role is Role.PAYEE
+                and current.role is Side.PAYEE
                 and current.state is _S.PAYMENT_PERSISTED
             ):
                 set_state(conn, session_id, _S.RECEIPT_PERSISTED, now=now)
@@ -376,7 +376,7 @@ class SessionLog:
         """
         with self._db.write() as conn:
             current = get(conn, session_id)
-            if current.invoice_id is None or current.role is not Role.PAYER:
+            if current.invoice_id is None or current.role is not Side.PAYER:
                 raise StoreError(
                     AppErrorCode.BAD_TRANSITION, f"session {session_id} has no payment to refuse"
                 )
@@ -412,7 +412,7 @@ class SessionLog:
             ).fetchall()
         return [_record(r) for r in rows]
 
-    def resumable(self, role: Role | None = None) -> list[SessionRecord]:
+    def resumable(self, role: Side | None = None) -> list[SessionRecord]:
         """Sessions with money on disk and no receipt, waiting for a retry."""
         with self._db.read() as conn:
             rows = conn.execute(
@@ -431,7 +431,7 @@ class SessionLog:
             ).fetchall()
         return [_record(r) for r in rows]
 
-    def events(self, session_id: str) -> list[tuple[int, SessionState, int | None, str]]:
+    def events(self, session_id: str) -> list[tuple[int, SessionStatus, int | None, str]]:
         """The session's audit trail: (time, state, error code, detail), oldest first."""
         with self._db.read() as conn:
             rows = conn.execute(
@@ -439,7 +439,7 @@ class SessionLog:
                 "WHERE session_id = ? ORDER BY seq",
                 (session_id,),
             ).fetchall()
-        return [(int(a), SessionState(s), c, str(d)) for a, s, c, d in rows]
+        return [(int(a), SessionStatus(s), c, str(d)) for a, s, c, d in rows]
 
     def invoices_without_session(self) -> list[tuple[bytes, int, str, str, int, int]]:
         """Invoices no session carried yet (no payer was met): ``(invoice_id, amount_minor,
@@ -481,8 +481,8 @@ class SessionLog:
         return [
             HistoryEntry(
                 session_id=str(r[0]),
-                role=Role(r[1]),
-                status=SessionState(r[2]),
+                role=Side(r[1]),
+                status=SessionStatus(r[2]),
                 invoice_id=r[3],
                 amount_minor=r[4],
                 currency=r[5],

@@ -16,9 +16,10 @@ from pathlib import Path
 from types import TracebackType
 
 from p2ppay.errors import AppErrorCode, StoreError
+from p2ppay.store import allowances as allowances_module
 from p2ppay.store import sessions as sessions_module
-from p2ppay.store import wallet_state as wallet_state_module
 from p2ppay.store.aborts import ReceivedAborts
+from p2ppay.store.allowances import Allowances
 from p2ppay.store.connection import Database, connect
 from p2ppay.store.counterparties import Counterparties
 from p2ppay.store.lookups import Lookups
@@ -28,7 +29,6 @@ from p2ppay.store.payments import Payments
 from p2ppay.store.records import RecoveredSession
 from p2ppay.store.sessions import SessionLog
 from p2ppay.store.trust import Trust
-from p2ppay.store.wallet_state import WalletState
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Store"]
 
@@ -43,7 +43,7 @@ class Store:
         self._db = db
         self._path = path
         self._recovered = recovered
-        self.wallet = WalletState(db)
+        self.allowances = Allowances(db)
         """Payer state (counter, chain head) and allowances."""
         self.payments = Payments(db)
         """Invoices, payments and receipts: the money steps."""
@@ -86,7 +86,7 @@ class Store:
             recovered: tuple[RecoveredSession, ...] = ()
             if readonly:
                 with db.read() as conn:
-                    owner = wallet_state_module.owner(conn)
+                    owner = allowances_module.owner(conn)
                 if wallet_key is not None and owner != wallet_key:
                     raise StoreError(
                         AppErrorCode.STORE_WRONG_WALLET, "this store belongs to another wallet"
@@ -94,9 +94,9 @@ class Store:
             else:
                 with db.write() as conn:
                     if wallet_key is not None:
-                        wallet_state_module.ensure_owner(conn, wallet_key, now=now)
+                        allowances_module.ensure_owner(conn, wallet_key, now=now)
                     else:
-                        wallet_state_module.owner(conn)
+                        allowances_module.owner(conn)
                     recovered = sessions_module.recover(conn, now=now)
         except BaseException:
             db.close()

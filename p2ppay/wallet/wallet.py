@@ -126,9 +126,9 @@ def import_allowance(store: Store, signed: bytes, *, now: int) -> AllowanceRecor
         allowance = verify_as(signed, Allowance, now=now)
     except ProtocolError as exc:
         raise IssuerError(AppErrorCode.ALLOWANCE_INVALID, exc.code.name) from exc
-    if allowance.doc.wallet != store.wallet.public_key():
+    if allowance.doc.wallet != store.allowances.public_key():
         raise IssuerError(AppErrorCode.ALLOWANCE_NOT_MINE, "the allowance names another wallet")
-    return store.wallet.import_allowance(allowance_in(allowance), now=now)
+    return store.allowances.import_allowance(allowance_in(allowance), now=now)
 
 
 def trust_issuer(store: Store, public_key: bytes, *, now: int, label: str = "") -> TrustedIssuer:

@@ -122,7 +122,7 @@ async def test_our_payer_passes_every_case(tmp_path: Path, mtu: int) -> None:
     assert report.passed, "\n".join(report.lines())
     # It paid twice (happy path, and once for the cut-and-resumed invoice), never more.
     with homes.open_payer() as wallet:
-        allowance = wallet.store.wallet.payer_state().allowance
+        allowance = wallet.store.allowances.payer_position().allowance
         assert allowance is not None and allowance.spent_minor == 2 * AMOUNT
 
 

@@ -46,7 +46,7 @@ async def test_the_payer_whose_tag_was_given_pays_even_when_others_are_closer(
         assert wallet.store.payments.receipt(invoice_id) is not None
     with shop.open_payer(2) as payer:
         assert payer.store.payments.payment(invoice_id) is not None
-        assert payer.store.wallet.payer_state().allowance.spent_minor == 4_20  # type: ignore[union-attr]
+        assert payer.store.allowances.payer_position().allowance.spent_minor == 4_20  # type: ignore[union-attr]
 
 
 async def test_without_a_tag_the_strongest_payer_above_the_gate_pays(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ async def test_without_a_tag_the_strongest_payer_above_the_gate_pays(tmp_path: P
         )
     for i, spent in enumerate([0, 2_50, 0]):
         with shop.open_payer(i) as payer:
-            assert payer.store.wallet.payer_state().allowance.spent_minor == spent  # type: ignore[union-attr]
+            assert payer.store.allowances.payer_position().allowance.spent_minor == spent  # type: ignore[union-attr]
 
 
 async def test_a_tag_that_matches_nobody_fails_with_no_payer_found(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ async def test_a_kiosk_killed_mid_payment_fails_it_cleanly_after_restart_and_pay
         for store in (mine.store, theirs.store):
             assert store.payments.payment(first_invoice) is None
             assert store.payments.receipt(second_invoice) is not None
-        state = theirs.store.wallet.payer_state().allowance
+        state = theirs.store.allowances.payer_position().allowance
         assert state is not None and (state.last_counter, state.spent_minor) == (1, 5_00)
         assert [i.invoice_id for i in mine.store.outbox.items()] == [second_invoice]
 
@@ -221,7 +221,7 @@ async def test_a_kiosk_that_dies_at_a_money_step_recovers_it_and_nothing_is_paid
         assert (kept is not None) == (after_restart != "failed")
         assert kept is None or (sent is not None and kept.signed == sent.signed)
         assert mine.store.sessions.unfinished() == []
-        allowance = theirs.store.wallet.payer_state().allowance
+        allowance = theirs.store.allowances.payer_position().allowance
         assert allowance is not None
         paid_first = 7_00 if sent is not None else 0
         assert allowance.spent_minor == paid_first + 5_00

@@ -228,7 +228,7 @@ async def test_overlapping_intervals_in_any_order_are_fraud_and_credit_the_hones
         await trust_ledger(ledger, honest)
         good = pay_offline(cheater, honest, 30_00)  # counter 1: (0, 30.00]
         with cheater.open() as wallet:
-            state = wallet.store.wallet.payer_state("EUR")
+            state = wallet.store.allowances.payer_position("EUR")
             assert state.allowance is not None
             allowance = open_as(state.allowance.signed, Allowance)
         # Counter 2 with an invented prev, claiming (0, 40.00]: overlaps counter 1.

@@ -46,7 +46,7 @@ async def test_an_allowance_moves_its_amount_from_balance_to_reserve(
         (allowance,) = statement.allowances
         assert (allowance.limit_minor, allowance.reserve_left_minor) == (20_00, 20_00)
         with payer.open() as wallet:
-            state = wallet.store.wallet.payer_state("EUR")
+            state = wallet.store.allowances.payer_position("EUR")
         assert state.allowance is not None and state.allowance.serial == allowance.serial
 
 

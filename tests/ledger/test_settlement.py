@@ -139,7 +139,9 @@ async def test_a_fork_across_two_payees_is_fraud_with_a_proof_and_revokes_the_pa
                 trusted = wallet.store.trust.issuer_keys()
         assert payer.public in revoked
         with payer.open() as wallet:
-            allowance = open_as(wallet.store.wallet.payer_state("EUR").allowance.signed, Allowance)  # type: ignore[union-attr]
+            record = wallet.store.allowances.payer_position("EUR").allowance
+            assert record is not None
+            allowance = open_as(record.signed, Allowance)
         invoice = make_invoice(third.key, amount=1_00, currency="EUR", now=now_s())
         payment = make_payment(payer.key, invoice=invoice, allowance=allowance, head=None)
         with pytest.raises(RemoteProtocolError) as refused:

@@ -138,7 +138,7 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
             await sync(payee, url)
         await fund(ledger, cheater, deposit=100_00, allowance=50_00)
         with cheater.open() as wallet:
-            state = wallet.store.wallet.payer_state("EUR")
+            state = wallet.store.allowances.payer_position("EUR")
             assert state.allowance is not None
             allowance = open_as(state.allowance.signed, Allowance)
         async with AdminClient(ledger.url, ledger.admin_token) as admin:

@@ -130,7 +130,7 @@ def pay_offline(
     """
     now = now_s()
     with payer.open() as payer_wallet, payee.open() as payee_wallet:
-        state = payer_wallet.store.wallet.payer_state(currency)
+        state = payer_wallet.store.allowances.payer_position(currency)
         assert state.allowance is not None, "the payer has no allowance"
         allowance = open_as(state.allowance.signed, Allowance)
         head = payer_head(state.allowance) if cheat_head is False else cheat_head

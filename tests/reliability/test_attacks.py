@@ -59,7 +59,7 @@ def _payer_key(world: World) -> SigningKey:
 
 def _allowance(world: World) -> SignedDocument[Allowance]:
     with world.homes.open_payer() as payer:
-        state = payer.store.wallet.payer_state()
+        state = payer.store.allowances.payer_position()
         assert state.allowance is not None
         return open_as(state.allowance.signed, Allowance)
 

@@ -154,7 +154,7 @@ async def test_a_trackers_sessions_share_no_byte_that_identifies_the_payer(
     radio = VirtualRadio()
     options = LinkOptions(max_att_mtu=185)
     with world.homes.open_payer() as payer_wallet:
-        allowance_state = payer_wallet.store.wallet.payer_state().allowance
+        allowance_state = payer_wallet.store.allowances.payer_position().allowance
         assert allowance_state is not None
         allowance = open_as(allowance_state.signed, Allowance)
         wallet_key = public_key(payer_wallet.identity.signing_key)
@@ -178,7 +178,7 @@ async def test_a_trackers_sessions_share_no_byte_that_identifies_the_payer(
                     for invoice in invoices.values():
                         heard.append(await _track_once(tracker, invoice))
         runs.add(len(heard))
-        assert payer_wallet.store.wallet.payer_state().allowance.spent_minor == 0  # type: ignore[union-attr]
+        assert payer_wallet.store.allowances.payer_position().allowance.spent_minor == 0  # type: ignore[union-attr]
 
     # the payer's app knows why it refused; the tracker only hears "declined"
     assert [s.error for s in served] == [

@@ -32,7 +32,7 @@ async def test_a_payer_whose_issuer_the_payee_does_not_accept_declines_before_si
     with homes.open_payer() as payer:
         assert payer.store.payments.payment(invoice.doc.id) is None
         assert spent(payer) == 0
-        assert payer.store.wallet.payer_state().next_counter == 1  # no counter used
+        assert payer.store.allowances.payer_position().next_counter == 1  # no counter used
         statuses = [e.status.value for e in payer.store.sessions.history()]
         assert "resumable" not in statuses
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from p2ppay.roles.outcome import end_session
-from p2ppay.store import Role
+from p2ppay.store import Side
 from protocol import ErrorCode
 from protocol.session import Failed
 from tests.world import make_homes, now_s
@@ -20,7 +20,7 @@ def _ended(tmp_path: Path, failed: Failed) -> tuple[str | None, str, int | None]
     homes = make_homes(tmp_path)
     with homes.open_payee() as wallet:
         store = wallet.store
-        record = store.sessions.start(Role.PAYEE, now=now_s(), peer_label="test")
+        record = store.sessions.start(Side.PAYEE, now=now_s(), peer_label="test")
         outcome = end_session(store, record.session_id, failed, now=now_s(), tag="t", sas=None)
         return outcome.error, outcome.reason, store.sessions.get(record.session_id).error_code
 

@@ -19,7 +19,7 @@ import pytest
 
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole
 from p2ppay.roles.radio import pay_on_virtual_radio
-from p2ppay.store import OutboxStatus, SessionState
+from p2ppay.store import OutboxStatus, SessionStatus
 from tests.cli_world import cli
 from tests.world import make_homes, now_s, spent
 
@@ -44,7 +44,7 @@ async def test_a_payment_the_payee_refused_ends_refused_with_the_money_as_specif
         assert (payer_out.status, payer_out.error) == ("refused", "ACCEPT_PAYER_REVOKED")
         assert (payee_out.status, payee_out.error) == ("failed", "ACCEPT_PAYER_REVOKED")
         (session,) = payer_wallet.store.sessions.for_invoice(invoice_id)
-        assert session.state is SessionState.REFUSED
+        assert session.state is SessionStatus.REFUSED
         assert session.detail == "refused by the payee: ACCEPT_PAYER_REVOKED"
         assert payer_wallet.store.sessions.resumable() == []
         (item,) = payer_wallet.store.outbox.items()
@@ -52,7 +52,7 @@ async def test_a_payment_the_payee_refused_ends_refused_with_the_money_as_specif
         assert item.detail == "refused by the payee: ACCEPT_PAYER_REVOKED"
         assert len(payer_wallet.store.aborts.pending()) == 1  # the evidence, for the ledger
         # The counter is used and the amount spent: the next payment chains on from it.
-        allowance = payer_wallet.store.wallet.payer_state().allowance
+        allowance = payer_wallet.store.allowances.payer_position().allowance
         assert allowance is not None and allowance.last_counter == 1
         assert spent(payer_wallet) == 4_00
         # The payee kept nothing of it.

@@ -43,7 +43,7 @@ def test_an_expired_allowance_is_refused_before_advertising(tmp_path: Path) -> N
         key, 10_00, "EUR", now=now_s() - 3 * 86_400, valid_for=86_400
     )
     with homes.open_payer() as payer:  # stored while it was valid; it has expired since
-        payer.store.wallet.import_allowance(allowance_in(open_as(old, Allowance)), now=now_s())
+        payer.store.allowances.import_allowance(allowance_in(open_as(old, Allowance)), now=now_s())
     error = _pay(homes.payer.root)
     assert error["error"] == "ALLOWANCE_EXPIRED"
     assert "expired on" in str(error["message"]) and "UTC" in str(error["message"])

@@ -16,7 +16,7 @@ from gatt.bumble_backend import VirtualRadio
 from gatt.link import LinkOptions
 from p2ppay.roles import AutoApprove, PayeeRole, PayerChoice, PayerRole, SessionOutcome
 from p2ppay.roles.radio import PAYER_INFO, pay_on_virtual_radio
-from p2ppay.store import SessionState
+from p2ppay.store import SessionStatus
 from tests.world import documents, make_homes, pay_once, spent
 
 pytestmark = pytest.mark.anyio
@@ -112,7 +112,7 @@ async def test_a_payee_that_vanishes_after_the_payment_is_stored_is_paid_once_on
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(serve)
                     tg.start_soon(collect_until_vanished)
-            assert first["payer"].status == SessionState.RESUMABLE.value
+            assert first["payer"].status == SessionStatus.RESUMABLE.value
             assert first["payer"].error == "LINK_LOST"
 
             second: dict[str, SessionOutcome] = {}
@@ -126,7 +126,7 @@ async def test_a_payee_that_vanishes_after_the_payment_is_stored_is_paid_once_on
                     second["payee"] = await payee.collect(central, invoice)
         assert second["payer"].status == second["payee"].status == "completed"
         assert second["payee"].invoice_id == invoice.doc.id.hex()
-        allowance = payer_wallet.store.wallet.payer_state().allowance
+        allowance = payer_wallet.store.allowances.payer_position().allowance
         assert allowance is not None
         assert (allowance.last_counter, allowance.spent_minor) == (1, 7_00)
         payment, _ = documents(payer_wallet, invoice.doc.id)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from p2ppay.store import Role, SessionState
+from p2ppay.store import SessionStatus, Side
 from tests.world import documents, make_homes, pay_once, spent
 
 pytestmark = pytest.mark.anyio
@@ -48,9 +48,9 @@ async def test_a_second_payment_continues_the_payers_chain(tmp_path: Path) -> No
     _, payee_out, _ = await pay_once(homes, amount=7_00)
     assert payee_out.status == "completed"
     with homes.open_payer() as payer:
-        allowance = payer.store.wallet.payer_state().allowance
+        allowance = payer.store.allowances.payer_position().allowance
         assert allowance is not None
         assert (allowance.last_counter, allowance.spent_minor) == (2, 12_00)
     with homes.open_payee() as payee:
         history = payee.store.sessions.history()
-        assert [h.status for h in history if h.role is Role.PAYEE] == [SessionState.COMPLETED] * 2
+        assert [h.status for h in history if h.role is Side.PAYEE] == [SessionStatus.COMPLETED] * 2

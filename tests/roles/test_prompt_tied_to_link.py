@@ -53,7 +53,7 @@ async def test_a_payee_that_gives_up_withdraws_the_question_and_nothing_is_signe
         assert payer_out.error in {"SESSION_PAYMENT_TIMEOUT", "LINK_LOST"}
         assert payer_wallet.store.payments.payment(invoice.doc.id) is None
         assert spent(payer_wallet) == 0
-        assert payer_wallet.store.wallet.payer_state().next_counter == 1
+        assert payer_wallet.store.allowances.payer_position().next_counter == 1
 
 
 async def test_the_terminal_prompt_can_be_withdrawn_and_drops_stale_answers() -> None:

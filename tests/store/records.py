@@ -137,7 +137,7 @@ def receipt(inv: InvoiceRecord, payment_hash: bytes, *, salt: str = "") -> Recei
 
 def next_link(store: Store, *, currency: str = "EUR", amount: int) -> Link:
     """The link the store expects next for a payment of ``amount``."""
-    state = store.wallet.payer_state(currency)
+    state = store.allowances.payer_position(currency)
     assert state.allowance is not None
     return Link(
         counter=state.next_counter,

@@ -10,7 +10,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.store import Role, SessionState, Store
+from p2ppay.store import SessionStatus, Side, Store
 from p2ppay.store.documents import (
     allowance_in,
     find_payment,
@@ -54,7 +54,7 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
         Store.open(tmp_path / "payer.sqlite3", wallet_key=public_key(PAYER), now=NOW) as payer,
         Store.open(tmp_path / "payee.sqlite3", wallet_key=public_key(PAYEE), now=NOW) as payee,
     ):
-        payer.wallet.import_allowance(allowance_in(allowance), now=NOW)
+        payer.allowances.import_allowance(allowance_in(allowance), now=NOW)
         payee.trust.add_issuer(public_key(ISSUER), now=NOW)
         yield Pair(payer=payer, payee=payee)
 
@@ -62,12 +62,12 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
 def _pay(pair: Pair, amount: int, *, now: int = NOW) -> bytes:
     """One whole payment, as the roles will drive it; returns the invoice id."""
     invoice = make_invoice(PAYEE, amount=amount, currency="EUR", now=now)
-    payee_sid = pair.payee.sessions.start(Role.PAYEE, now=now).session_id
+    payee_sid = pair.payee.sessions.start(Side.PAYEE, now=now).session_id
     pair.payee.payments.record_invoice(invoice_record(invoice), now=now, session_id=payee_sid)
 
-    payer_sid = pair.payer.sessions.start(Role.PAYER, now=now).session_id
+    payer_sid = pair.payer.sessions.start(Side.PAYER, now=now).session_id
     pair.payer.payments.record_invoice(invoice_record(invoice), now=now, session_id=payer_sid)
-    state = pair.payer.wallet.payer_state("EUR")
+    state = pair.payer.allowances.payer_position("EUR")
     assert state.allowance is not None
     payment = make_payment(
         PAYER,
@@ -102,7 +102,7 @@ def _pay(pair: Pair, amount: int, *, now: int = NOW) -> bytes:
 def test_payments_built_from_the_stored_head_pass_the_payees_offline_check(pair: Pair) -> None:
     _pay(pair, 1250)
     _pay(pair, 300, now=NOW + 10)
-    state = pair.payer.wallet.payer_state("EUR")
+    state = pair.payer.allowances.payer_position("EUR")
     seen = pair.payee.counterparties.seen_chain(public_key(ISSUER), 7)
     assert state.allowance is not None and seen is not None
     assert (state.allowance.last_counter, state.allowance.spent_minor) == (2, 1550)
@@ -119,8 +119,8 @@ def test_both_sides_keep_the_same_three_signed_documents(pair: Pair) -> None:
         "PAYMENT",
         "RECEIPT",
     ]
-    assert payer_side.status is payee_side.status is SessionState.COMPLETED
-    assert (payer_side.role, payee_side.role) == (Role.PAYER, Role.PAYEE)
+    assert payer_side.status is payee_side.status is SessionStatus.COMPLETED
+    assert (payer_side.role, payee_side.role) == (Side.PAYER, Side.PAYEE)
 
 
 def test_the_payer_session_finds_the_payment_persisted_for_an_invoice(pair: Pair) -> None:
@@ -136,7 +136,7 @@ def test_the_payer_session_finds_the_payment_persisted_for_an_invoice(pair: Pair
 def test_a_payment_naming_another_invoice_is_refused_before_the_store(pair: Pair) -> None:
     first = make_invoice(PAYEE, amount=100, currency="EUR", now=NOW)
     other = make_invoice(PAYEE, amount=100, currency="EUR", now=NOW)
-    state = pair.payer.wallet.payer_state("EUR")
+    state = pair.payer.allowances.payer_position("EUR")
     assert state.allowance is not None
     payment = make_payment(
         PAYER, invoice=first, allowance=open_as(state.allowance.signed, Allowance), head=None
@@ -150,12 +150,12 @@ def test_history_shows_the_payment_on_both_sides(pair: Pair) -> None:
     invoice_id = _pay(pair, 1250)
     [payer_line] = pair.payer.sessions.history()
     [payee_line] = pair.payee.sessions.history()
-    for line, role in ((payer_line, Role.PAYER), (payee_line, Role.PAYEE)):
+    for line, role in ((payer_line, Side.PAYER), (payee_line, Side.PAYEE)):
         assert (line.invoice_id, line.role, line.amount_minor, line.currency, line.status) == (
             invoice_id,
             role,
             1250,
             "EUR",
-            SessionState.COMPLETED,
+            SessionStatus.COMPLETED,
         )
     assert (payer_line.peer_key, payee_line.peer_key) == (public_key(PAYEE), public_key(PAYER))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.store import Role, SessionState, Store
+from p2ppay.store import SessionStatus, Side, Store
 from tests.store.records import (
     FIRST_INCOMING,
     NOW,
@@ -38,19 +38,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _payer_ready(store: Store) -> str:
-    store.wallet.import_allowance(allowance(), now=NOW)
-    sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+    store.allowances.import_allowance(allowance(), now=NOW)
+    sid = store.sessions.start(Side.PAYER, now=NOW).session_id
     store.payments.record_invoice(invoice(1), now=NOW, session_id=sid)
     return sid
 
 
 def _nothing_paid(store: Store, sid: str) -> None:
     assert store.payments.payment(invoice(1).invoice_id) is None
-    assert store.wallet.payer_state("EUR").next_counter == 1
-    state = store.wallet.payer_state("EUR").allowance
+    assert store.allowances.payer_position("EUR").next_counter == 1
+    state = store.allowances.payer_position("EUR").allowance
     assert state is not None and state.spent_minor == 0
     assert store.outbox.items() == []
-    assert store.sessions.get(sid).state is SessionState.OPEN
+    assert store.sessions.get(sid).state is SessionStatus.OPEN
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_the_payment_succeeds_once_space_is_back(
         store.payments.persist_outgoing(payment, now=NOW, session_id=sid)
     conn.execute(f"PRAGMA max_page_count = {pages * 100}")
     _, created = store.payments.persist_outgoing(payment, now=NOW, session_id=sid)
-    assert created and store.wallet.payer_state("EUR").next_counter == 2
+    assert created and store.allowances.payer_position("EUR").next_counter == 2
 
 
 def test_a_locked_database_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:
@@ -161,7 +161,7 @@ def test_an_error_inside_the_payee_step_leaves_nothing_half_written(tmp_path: Pa
     path = tmp_path / "store.sqlite3"
     inv = invoice(1, payee=WALLET)
     with open_store(path) as store:
-        sid = store.sessions.start(Role.PAYEE, now=NOW).session_id
+        sid = store.sessions.start(Side.PAYEE, now=NOW).session_id
         store.payments.record_invoice(inv, now=NOW, session_id=sid)
         _inject_fault(path, "payment_persisted")
         with pytest.raises(StoreError):
@@ -176,7 +176,7 @@ def test_an_error_inside_the_receipt_step_leaves_no_receipt(tmp_path: Path) -> N
     inv = invoice(1, payee=WALLET)
     payment = incoming(inv, FIRST_INCOMING)
     with open_store(path) as store:
-        sid = store.sessions.start(Role.PAYEE, now=NOW).session_id
+        sid = store.sessions.start(Side.PAYEE, now=NOW).session_id
         store.payments.record_invoice(inv, now=NOW, session_id=sid)
         store.payments.persist_incoming(payment, now=NOW, session_id=sid)
         _inject_fault(path, "receipt_persisted")
@@ -185,7 +185,7 @@ def test_an_error_inside_the_receipt_step_leaves_no_receipt(tmp_path: Path) -> N
                 receipt(inv, payment.payment_hash), now=NOW, session_id=sid
             )
         assert store.payments.receipt(inv.invoice_id) is None
-        assert store.sessions.get(sid).state is SessionState.PAYMENT_PERSISTED
+        assert store.sessions.get(sid).state is SessionStatus.PAYMENT_PERSISTED
 
 
 _KILLED_MID_STEP = textwrap.dedent(
@@ -195,7 +195,7 @@ _KILLED_MID_STEP = textwrap.dedent(
     from tests.store.records import (
         FIRST_INCOMING, NOW, WALLET, allowance, incoming, invoice, next_link, open_store,
         outgoing, receipt)
-    from p2ppay.store import Role
+    from p2ppay.store import Side
 
     path, step = Path(sys.argv[1]), sys.argv[2]
     dies_at = {"payer": "payment_persisted", "payee": "payment_persisted",
@@ -214,15 +214,15 @@ _KILLED_MID_STEP = textwrap.dedent(
     open_store(path).close()  # create and migrate first
     store = open_store(path, on_connect=arm)
     if step == "payer":
-        store.wallet.import_allowance(allowance(), now=NOW)
-        sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+        store.allowances.import_allowance(allowance(), now=NOW)
+        sid = store.sessions.start(Side.PAYER, now=NOW).session_id
         store.payments.record_invoice(invoice(1), now=NOW, session_id=sid)
         store.payments.persist_outgoing(
             outgoing(invoice(1), next_link(store, amount=100)), now=NOW, session_id=sid)
     else:
         inv = invoice(1, payee=WALLET)
         payment = incoming(inv, FIRST_INCOMING)
-        sid = store.sessions.start(Role.PAYEE, now=NOW).session_id
+        sid = store.sessions.start(Side.PAYEE, now=NOW).session_id
         store.payments.record_invoice(inv, now=NOW, session_id=sid)
         store.payments.persist_incoming(payment, now=NOW, session_id=sid)
         store.payments.persist_receipt(
@@ -250,9 +250,9 @@ def test_a_payer_killed_mid_step_reopens_with_nothing_half_written(tmp_path: Pat
     with open_store(path) as reopened:
         [recovered] = reopened.recovered
         assert reopened.payments.payment(invoice(1).invoice_id) is None
-        assert reopened.wallet.payer_state("EUR").next_counter == 1
+        assert reopened.allowances.payer_position("EUR").next_counter == 1
         assert reopened.outbox.items() == []
-    assert recovered.state is SessionState.FAILED
+    assert recovered.state is SessionStatus.FAILED
 
 
 def test_a_payee_killed_while_storing_the_payment_keeps_none_of_it(tmp_path: Path) -> None:
@@ -263,7 +263,7 @@ def test_a_payee_killed_while_storing_the_payment_keeps_none_of_it(tmp_path: Pat
         assert reopened.payments.payment(invoice(1, payee=WALLET).invoice_id) is None
         assert reopened.counterparties.seen_chain(FIRST_INCOMING_ISSUER, 1) is None
         assert reopened.outbox.items() == []
-    assert recovered.state is SessionState.FAILED
+    assert recovered.state is SessionStatus.FAILED
 
 
 def test_a_payee_killed_while_storing_the_receipt_keeps_the_payment_only(tmp_path: Path) -> None:
@@ -274,4 +274,4 @@ def test_a_payee_killed_while_storing_the_receipt_keeps_the_payment_only(tmp_pat
         [recovered] = reopened.recovered
         assert reopened.payments.payment(iid) is not None
         assert reopened.payments.receipt(iid) is None
-    assert recovered.state is SessionState.RESUMABLE
+    assert recovered.state is SessionStatus.RESUMABLE

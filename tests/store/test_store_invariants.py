@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.store import PaymentIn, Role, Store
+from p2ppay.store import PaymentIn, Side, Store
 from tests.store.records import (
     ISSUER,
     NOW,
@@ -51,7 +51,7 @@ def _apply(store: Store, op: str, n: int, paid: dict[int, bytes]) -> Store:
         path = store.path
         store.close()
         return open_store(path)
-    sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+    sid = store.sessions.start(Side.PAYER, now=NOW).session_id
     try:
         store.payments.record_invoice(inv, now=NOW, session_id=sid)
         if op == "pay":
@@ -87,7 +87,7 @@ def _apply(store: Store, op: str, n: int, paid: dict[int, bytes]) -> Store:
 
 
 def _check(store: Store, paid: dict[int, bytes]) -> None:
-    state = store.wallet.payer_state("EUR")
+    state = store.allowances.payer_position("EUR")
     assert state.allowance is not None
     expected_spent = sum(AMOUNTS[n] for n in paid)
     assert state.allowance.spent_minor == expected_spent <= LIMIT
@@ -106,7 +106,7 @@ def test_counter_and_spent_move_only_with_a_stored_payment(sequence: list[Op]) -
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(Path(tmp) / "store.sqlite3")
         try:
-            store.wallet.import_allowance(allowance(limit=LIMIT), now=NOW)
+            store.allowances.import_allowance(allowance(limit=LIMIT), now=NOW)
             paid: dict[int, bytes] = {}
             for op, n in sequence:
                 store = _apply(store, op, n, paid)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.store import SCHEMA_VERSION, OutboxStatus, Role, SessionState
+from p2ppay.store import SCHEMA_VERSION, OutboxStatus, SessionStatus, Side
 from p2ppay.store.migrations import MIGRATIONS
 from tests.store.records import (
     NOW,
@@ -50,9 +50,9 @@ def test_the_connection_runs_with_the_money_pragmas(tmp_path: Path) -> None:
 def test_reopening_keeps_the_data_and_the_version(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     with open_store(path) as store:
-        sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+        sid = store.sessions.start(Side.PAYER, now=NOW).session_id
     with open_store(path) as again:
-        assert again.sessions.get(sid).role is Role.PAYER
+        assert again.sessions.get(sid).role is Side.PAYER
     assert _user_version(path) == SCHEMA_VERSION
 
 
@@ -114,12 +114,12 @@ def test_a_store_opened_with_another_wallet_key_is_refused(tmp_path: Path) -> No
 def test_one_writer_at_a_time_but_readers_alongside(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     with open_store(path) as writer:
-        sid = writer.sessions.start(Role.PAYEE, now=NOW).session_id
+        sid = writer.sessions.start(Side.PAYEE, now=NOW).session_id
         with pytest.raises(StoreError) as err:
             open_store(path)
         with open_store(path, readonly=True) as reader:
-            assert reader.sessions.get(sid).role is Role.PAYEE
-            assert reader.wallet.public_key() == WALLET
+            assert reader.sessions.get(sid).role is Side.PAYEE
+            assert reader.allowances.public_key() == WALLET
     assert err.value.code is AppErrorCode.STORE_IN_USE
 
 
@@ -127,7 +127,7 @@ def test_a_read_only_store_refuses_writes(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     open_store(path).close()
     with open_store(path, readonly=True) as reader, pytest.raises(StoreError) as err:
-        reader.sessions.start(Role.PAYER, now=NOW)
+        reader.sessions.start(Side.PAYER, now=NOW)
     assert err.value.code is AppErrorCode.STORE_READ_ONLY
 
 
@@ -176,10 +176,10 @@ def _as_version_2(path: Path) -> None:
 def test_a_version_2_store_upgrades_keeping_every_row(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     with open_store(path) as store:
-        store.wallet.import_allowance(allowance(), now=NOW)
+        store.allowances.import_allowance(allowance(), now=NOW)
         ids = []
         for n in (1, 2):
-            sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+            sid = store.sessions.start(Side.PAYER, now=NOW).session_id
             inv = invoice(n)
             store.payments.record_invoice(inv, now=NOW, session_id=sid)
             link = next_link(store, amount=inv.amount_minor)
@@ -194,7 +194,7 @@ def test_a_version_2_store_upgrades_keeping_every_row(tmp_path: Path) -> None:
             now=NOW,
             detail="refused by the payee: ACCEPT_PAYER_REVOKED",
         )
-        failed = store.sessions.start(Role.PAYER, now=NOW).session_id
+        failed = store.sessions.start(Side.PAYER, now=NOW).session_id
         store.sessions.fail(failed, now=NOW, error_code=301, detail="declined")
     _as_version_2(path)
     before = _rows(path)
@@ -202,9 +202,9 @@ def test_a_version_2_store_upgrades_keeping_every_row(tmp_path: Path) -> None:
 
     with open_store(path) as store:
         refused, resumable = (store.sessions.get(sid) for sid in ids)
-        assert refused.state is SessionState.REFUSED
-        assert resumable.state is SessionState.RESUMABLE
-        assert store.sessions.get(failed).state is SessionState.FAILED
+        assert refused.state is SessionStatus.REFUSED
+        assert resumable.state is SessionStatus.RESUMABLE
+        assert store.sessions.get(failed).state is SessionStatus.FAILED
     after = _rows(path)
     assert _user_version(path) == SCHEMA_VERSION
     # Every row of every table is kept; only the refused session's state changed, and its

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from p2ppay.errors import AppErrorCode, StoreError
-from p2ppay.store import OutboxStatus, Role, SessionState, Store
+from p2ppay.store import OutboxStatus, SessionStatus, Side, Store
 from tests.store.records import (
     FIRST_INCOMING,
     ISSUER,
@@ -31,7 +31,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def test_a_received_payment_is_stored_and_its_chain_remembered(store: Store) -> None:
-    session = store.sessions.start(Role.PAYEE, now=NOW)
+    session = store.sessions.start(Side.PAYEE, now=NOW)
     inv = invoice(1, payee=WALLET)
     store.payments.record_invoice(inv, now=NOW, session_id=session.session_id)
     payment = incoming(inv, FIRST)
@@ -39,8 +39,8 @@ def test_a_received_payment_is_stored_and_its_chain_remembered(store: Store) -> 
         payment, now=NOW, session_id=session.session_id
     )
     seen = store.counterparties.seen_chain(ISSUER, 1)
-    assert created and record.role is Role.PAYEE
-    assert store.sessions.get(session.session_id).state is SessionState.PAYMENT_PERSISTED
+    assert created and record.role is Side.PAYEE
+    assert store.sessions.get(session.session_id).state is SessionStatus.PAYMENT_PERSISTED
     assert seen is not None
     assert (seen.last_counter, seen.last_hash, seen.last_spent) == (1, payment.payment_hash, 100)
     assert store.outbox.get(inv.invoice_id).status is OutboxStatus.PENDING
@@ -92,7 +92,7 @@ def test_another_invoice_under_a_stored_id_is_a_conflict(store: Store) -> None:
 
 
 def test_the_receipt_is_stored_before_sending_and_completion_follows(store: Store) -> None:
-    session = store.sessions.start(Role.PAYEE, now=NOW)
+    session = store.sessions.start(Side.PAYEE, now=NOW)
     inv = invoice(1, payee=WALLET)
     store.payments.record_invoice(inv, now=NOW, session_id=session.session_id)
     payment = incoming(inv, FIRST)
@@ -100,20 +100,20 @@ def test_the_receipt_is_stored_before_sending_and_completion_follows(store: Stor
     store.payments.persist_receipt(
         receipt(inv, payment.payment_hash), now=NOW, session_id=session.session_id
     )
-    assert store.sessions.get(session.session_id).state is SessionState.RECEIPT_PERSISTED
-    assert store.sessions.complete(session.session_id, now=NOW).state is SessionState.COMPLETED
+    assert store.sessions.get(session.session_id).state is SessionStatus.RECEIPT_PERSISTED
+    assert store.sessions.complete(session.session_id, now=NOW).state is SessionStatus.COMPLETED
 
 
 def test_a_retry_of_a_paid_invoice_resumes_to_the_stored_receipt(store: Store) -> None:
     inv = invoice(1, payee=WALLET)
-    first = store.sessions.start(Role.PAYEE, now=NOW)
+    first = store.sessions.start(Side.PAYEE, now=NOW)
     store.payments.record_invoice(inv, now=NOW, session_id=first.session_id)
     payment = incoming(inv, FIRST)
     store.payments.persist_incoming(payment, now=NOW, session_id=first.session_id)
     store.payments.persist_receipt(receipt(inv, payment.payment_hash), now=NOW)
-    retry = store.sessions.start(Role.PAYEE, now=NOW + 60)
+    retry = store.sessions.start(Side.PAYEE, now=NOW + 60)
     resumed = store.sessions.attach_invoice(retry.session_id, inv.invoice_id, now=NOW + 60)
-    assert resumed.state is SessionState.RECEIPT_PERSISTED
+    assert resumed.state is SessionStatus.RECEIPT_PERSISTED
     assert store.payments.receipt(inv.invoice_id) is not None
 
 
@@ -125,24 +125,24 @@ def test_repeating_the_payment_step_on_a_resumed_session_never_moves_it_back(
     payment = incoming(inv, FIRST)
     store.payments.persist_incoming(payment, now=NOW)
     store.payments.persist_receipt(receipt(inv, payment.payment_hash), now=NOW)
-    retry = store.sessions.start(Role.PAYEE, now=NOW + 1).session_id
+    retry = store.sessions.start(Side.PAYEE, now=NOW + 1).session_id
     store.sessions.attach_invoice(retry, inv.invoice_id, now=NOW + 1)
     _, created = store.payments.persist_incoming(payment, now=NOW + 2, session_id=retry)
     store.payments.persist_receipt(
         receipt(inv, payment.payment_hash), now=NOW + 2, session_id=retry
     )
     assert not created
-    assert store.sessions.get(retry).state is SessionState.RECEIPT_PERSISTED
+    assert store.sessions.get(retry).state is SessionStatus.RECEIPT_PERSISTED
     store.sessions.complete(retry, now=NOW + 3)
     store.payments.persist_receipt(
         receipt(inv, payment.payment_hash), now=NOW + 4, session_id=retry
     )
-    assert store.sessions.get(retry).state is SessionState.COMPLETED
+    assert store.sessions.get(retry).state is SessionStatus.COMPLETED
 
 
 def test_a_failed_session_cannot_carry_a_payment(store: Store) -> None:
     inv = invoice(1, payee=WALLET)
-    sid = store.sessions.start(Role.PAYEE, now=NOW).session_id
+    sid = store.sessions.start(Side.PAYEE, now=NOW).session_id
     store.payments.record_invoice(inv, now=NOW, session_id=sid)
     store.sessions.fail(sid, now=NOW, error_code=1)
     with pytest.raises(StoreError) as err:

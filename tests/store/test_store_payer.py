@@ -13,8 +13,8 @@ from p2ppay.store import (
     OutboxStatus,
     PaymentIn,
     PaymentRecord,
-    Role,
-    SessionState,
+    SessionStatus,
+    Side,
     Store,
 )
 from tests.store.records import (
@@ -33,7 +33,7 @@ from tests.store.records import (
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with open_store(tmp_path / "store.sqlite3") as s:
-        s.wallet.import_allowance(allowance(limit=1000), now=NOW)
+        s.allowances.import_allowance(allowance(limit=1000), now=NOW)
         yield s
 
 
@@ -48,7 +48,7 @@ def _pay(
 
 def test_first_payment_starts_the_chain_at_counter_one(store: Store) -> None:
     _, payment, (record, created) = _pay(store, 1)
-    state = store.wallet.payer_state("EUR")
+    state = store.allowances.payer_position("EUR")
     assert created
     assert record.counter == 1 and record.prev_hash is None
     assert state.allowance is not None
@@ -59,7 +59,7 @@ def test_first_payment_starts_the_chain_at_counter_one(store: Store) -> None:
 def test_each_payment_continues_the_chain(store: Store) -> None:
     _, first, _ = _pay(store, 1, amount=100)
     _, second, (record, _) = _pay(store, 2, amount=250)
-    state = store.wallet.payer_state("EUR")
+    state = store.allowances.payer_position("EUR")
     assert record.counter == 2 and record.prev_hash == first.payment_hash
     assert state.allowance is not None and state.allowance.spent_minor == 350
     assert state.next_counter == 3 and state.prev_hash == second.payment_hash
@@ -68,7 +68,7 @@ def test_each_payment_continues_the_chain(store: Store) -> None:
 def test_a_second_persist_for_one_invoice_returns_the_stored_payment(store: Store) -> None:
     _, payment, (first, _) = _pay(store, 1)
     again, created = store.payments.persist_outgoing(payment, now=NOW + 5)
-    state = store.wallet.payer_state("EUR")
+    state = store.allowances.payer_position("EUR")
     assert not created
     assert again == first
     assert state.allowance is not None
@@ -82,7 +82,7 @@ def test_a_different_payment_for_a_paid_invoice_is_refused_and_changes_nothing(
     other = outgoing(inv, next_link(store, amount=100))
     with pytest.raises(StoreError) as err:
         store.payments.persist_outgoing(other, now=NOW)
-    state = store.wallet.payer_state("EUR")
+    state = store.allowances.payer_position("EUR")
     assert err.value.code is AppErrorCode.STORE_CONFLICT
     assert state.allowance is not None and state.allowance.last_counter == 1
 
@@ -104,7 +104,7 @@ def test_a_payment_that_does_not_continue_the_chain_is_refused(
         store.payments.persist_outgoing(outgoing(inv, link), now=NOW)
     assert err.value.code is AppErrorCode.PAYER_STATE_MISMATCH, why
     assert store.payments.payment(inv.invoice_id) is None
-    assert store.wallet.payer_state("EUR").next_counter == 1
+    assert store.allowances.payer_position("EUR").next_counter == 1
 
 
 def test_a_payment_over_the_allowance_limit_is_refused(store: Store) -> None:
@@ -154,28 +154,28 @@ def test_without_an_allowance_nothing_can_be_paid(tmp_path: Path) -> None:
 
 def test_a_new_allowance_starts_its_own_chain_and_retires_the_old_one(store: Store) -> None:
     _pay(store, 1)
-    store.wallet.import_allowance(allowance(2, limit=500), now=NOW)
+    store.allowances.import_allowance(allowance(2, limit=500), now=NOW)
     _, _, (record, _) = _pay(store, 2)
-    old = next(a for a in store.wallet.allowances() if a.serial == 1)
+    old = next(a for a in store.allowances.all() if a.serial == 1)
     assert (record.counter, record.allowance_serial, record.prev_hash) == (1, 2, None)
     assert not old.active and old.spent_minor == 100
 
 
 def test_importing_the_same_allowance_twice_keeps_its_spent(store: Store) -> None:
     _pay(store, 1)
-    again = store.wallet.import_allowance(allowance(limit=1000), now=NOW + 9)
+    again = store.allowances.import_allowance(allowance(limit=1000), now=NOW + 9)
     assert again.spent_minor == 100 and again.imported_at == NOW
 
 
 def test_another_allowance_with_a_stored_serial_is_a_conflict(store: Store) -> None:
     with pytest.raises(StoreError) as err:
-        store.wallet.import_allowance(allowance(limit=999_999), now=NOW)
+        store.allowances.import_allowance(allowance(limit=999_999), now=NOW)
     assert err.value.code is AppErrorCode.STORE_CONFLICT
 
 
 def test_an_allowance_for_another_wallet_is_refused(store: Store) -> None:
     with pytest.raises(StoreError) as err:
-        store.wallet.import_allowance(allowance(7, wallet=bytes([8]) * 32), now=NOW)
+        store.allowances.import_allowance(allowance(7, wallet=bytes([8]) * 32), now=NOW)
     assert err.value.code is AppErrorCode.STORE_WRONG_WALLET
 
 
@@ -184,22 +184,22 @@ def test_the_payment_is_queued_for_sync_in_the_same_step(store: Store) -> None:
     [item] = store.outbox.items()
     assert (item.invoice_id, item.role, item.status) == (
         inv.invoice_id,
-        Role.PAYER,
+        Side.PAYER,
         OutboxStatus.PENDING,
     )
 
 
 def test_the_verified_receipt_completes_the_payer_session(store: Store) -> None:
-    session = store.sessions.start(Role.PAYER, now=NOW)
+    session = store.sessions.start(Side.PAYER, now=NOW)
     inv, payment, _ = _pay(store, 1, session_id=session.session_id)
-    assert store.sessions.get(session.session_id).state is SessionState.PAYMENT_PERSISTED
+    assert store.sessions.get(session.session_id).state is SessionStatus.PAYMENT_PERSISTED
     _, created = store.payments.persist_receipt(
         receipt(inv, payment.payment_hash), now=NOW, session_id=session.session_id
     )
     transfer = store.lookups.transfer(inv.invoice_id)
     assert created
-    assert store.sessions.get(session.session_id).state is SessionState.COMPLETED
-    assert transfer.status is SessionState.COMPLETED and transfer.role is Role.PAYER
+    assert store.sessions.get(session.session_id).state is SessionStatus.COMPLETED
+    assert transfer.status is SessionStatus.COMPLETED and transfer.role is Side.PAYER
     assert len(transfer.signed_documents()) == 3
 
 
@@ -227,4 +227,4 @@ def test_a_second_different_receipt_is_a_conflict(store: Store) -> None:
 
 
 def test_the_owner_key_is_the_wallet_key(store: Store) -> None:
-    assert store.wallet.public_key() == WALLET
+    assert store.allowances.public_key() == WALLET

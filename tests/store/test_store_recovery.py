@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from p2ppay.errors import AppErrorCode
-from p2ppay.store import Role, SessionState, Store
+from p2ppay.store import SessionStatus, Side, Store
 from tests.store.records import (
     FIRST_INCOMING,
     NOW,
@@ -61,14 +61,14 @@ def _payee_receipt(store: Store, sid: str) -> None:
     )
 
 
-CASES: list[tuple[Role, Callable[[Store, str], None], SessionState, SessionState]] = [
-    (Role.PAYER, _payer_open, SessionState.OPEN, SessionState.FAILED),
-    (Role.PAYER, _payer_invoice, SessionState.OPEN, SessionState.FAILED),
-    (Role.PAYER, _payer_paid, SessionState.PAYMENT_PERSISTED, SessionState.RESUMABLE),
-    (Role.PAYEE, _payer_open, SessionState.OPEN, SessionState.FAILED),
-    (Role.PAYEE, _payee_invoice, SessionState.OPEN, SessionState.FAILED),
-    (Role.PAYEE, _payee_paid, SessionState.PAYMENT_PERSISTED, SessionState.RESUMABLE),
-    (Role.PAYEE, _payee_receipt, SessionState.RECEIPT_PERSISTED, SessionState.COMPLETED),
+CASES: list[tuple[Side, Callable[[Store, str], None], SessionStatus, SessionStatus]] = [
+    (Side.PAYER, _payer_open, SessionStatus.OPEN, SessionStatus.FAILED),
+    (Side.PAYER, _payer_invoice, SessionStatus.OPEN, SessionStatus.FAILED),
+    (Side.PAYER, _payer_paid, SessionStatus.PAYMENT_PERSISTED, SessionStatus.RESUMABLE),
+    (Side.PAYEE, _payer_open, SessionStatus.OPEN, SessionStatus.FAILED),
+    (Side.PAYEE, _payee_invoice, SessionStatus.OPEN, SessionStatus.FAILED),
+    (Side.PAYEE, _payee_paid, SessionStatus.PAYMENT_PERSISTED, SessionStatus.RESUMABLE),
+    (Side.PAYEE, _payee_receipt, SessionStatus.RECEIPT_PERSISTED, SessionStatus.COMPLETED),
 ]
 IDS = [
     "payer-handshake",
@@ -84,14 +84,14 @@ IDS = [
 @pytest.mark.parametrize(("role", "step", "left_in", "recovered_to"), CASES, ids=IDS)
 def test_an_unfinished_session_reopens_into_its_settled_state(
     tmp_path: Path,
-    role: Role,
+    role: Side,
     step: Callable[[Store, str], None],
-    left_in: SessionState,
-    recovered_to: SessionState,
+    left_in: SessionStatus,
+    recovered_to: SessionStatus,
 ) -> None:
     path = tmp_path / "store.sqlite3"
     with open_store(path) as store:
-        store.wallet.import_allowance(allowance(), now=NOW)
+        store.allowances.import_allowance(allowance(), now=NOW)
         sid = store.sessions.start(role, now=NOW).session_id
         step(store, sid)
         assert store.sessions.get(sid).state is left_in
@@ -108,19 +108,19 @@ def test_an_unfinished_session_reopens_into_its_settled_state(
 def test_a_resumable_payer_session_keeps_its_payment_and_counter(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     with open_store(path) as store:
-        store.wallet.import_allowance(allowance(), now=NOW)
-        _payer_paid(store, store.sessions.start(Role.PAYER, now=NOW).session_id)
+        store.allowances.import_allowance(allowance(), now=NOW)
+        _payer_paid(store, store.sessions.start(Side.PAYER, now=NOW).session_id)
     with open_store(path) as reopened:
-        state = reopened.wallet.payer_state("EUR")
+        state = reopened.allowances.payer_position("EUR")
         kept = reopened.payments.payment(invoice(1).invoice_id)
-        assert [s.role for s in reopened.sessions.resumable()] == [Role.PAYER]
+        assert [s.role for s in reopened.sessions.resumable()] == [Side.PAYER]
     assert kept is not None and state.next_counter == 2
 
 
 def test_a_second_open_recovers_nothing_more(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     with open_store(path) as store:
-        store.sessions.start(Role.PAYER, now=NOW)
+        store.sessions.start(Side.PAYER, now=NOW)
     open_store(path).close()
     with open_store(path) as third:
         assert third.recovered == ()
@@ -129,10 +129,10 @@ def test_a_second_open_recovers_nothing_more(tmp_path: Path) -> None:
 def test_a_read_only_open_recovers_nothing(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     with open_store(path) as store:
-        sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+        sid = store.sessions.start(Side.PAYER, now=NOW).session_id
     with open_store(path, readonly=True) as viewer:
         assert viewer.recovered == ()
-        assert viewer.sessions.get(sid).state is SessionState.OPEN
+        assert viewer.sessions.get(sid).state is SessionStatus.OPEN
 
 
 _CRASH_AFTER_PERSIST = textwrap.dedent(
@@ -141,10 +141,10 @@ _CRASH_AFTER_PERSIST = textwrap.dedent(
     from pathlib import Path
     from tests.store.records import (
         NOW, allowance, invoice, next_link, open_store, outgoing)
-    from p2ppay.store import Role
+    from p2ppay.store import Side
     store = open_store(Path(sys.argv[1]))
-    store.wallet.import_allowance(allowance(), now=NOW)
-    sid = store.sessions.start(Role.PAYER, now=NOW).session_id
+    store.allowances.import_allowance(allowance(), now=NOW)
+    sid = store.sessions.start(Side.PAYER, now=NOW).session_id
     store.payments.record_invoice(invoice(1), now=NOW, session_id=sid)
     payment = outgoing(invoice(1), next_link(store, amount=100))
     store.payments.persist_outgoing(payment, now=NOW, session_id=sid)
@@ -163,5 +163,5 @@ def test_a_payer_killed_after_persisting_reopens_resumable(tmp_path: Path) -> No
     )
     with open_store(path) as reopened:
         [recovered] = reopened.recovered
-        assert reopened.wallet.payer_state("EUR").next_counter == 2
-    assert recovered.state is SessionState.RESUMABLE
+        assert reopened.allowances.payer_position("EUR").next_counter == 2
+    assert recovered.state is SessionStatus.RESUMABLE

@@ -155,7 +155,7 @@ def test_an_allowance_granted_to_the_wallet_is_imported(tmp_path: Path) -> None:
     signed = _granted(tmp_path, public.public_key)
     with open_wallet(home, passphrase=None, now=NOW) as wallet:
         record = wallet.import_allowance(signed, now=NOW)
-        state = wallet.store.wallet.payer_state("EUR")
+        state = wallet.store.allowances.payer_position("EUR")
     assert record.limit_minor == 2000 and record.signed == signed
     assert state.allowance == record and state.next_counter == 1
 

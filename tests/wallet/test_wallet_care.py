@@ -35,7 +35,7 @@ async def test_a_restored_wallet_is_the_same_wallet_with_its_history(tmp_path: P
     with open_wallet(restored, passphrase=None, now=now_s()) as wallet, homes.open_payer() as old:
         assert wallet.public == old.public
         assert spent(wallet) == spent(old) == 7_00
-        assert wallet.store.wallet.payer_state().next_counter == 2
+        assert wallet.store.allowances.payer_position().next_counter == 2
         assert len(wallet.store.sessions.history()) == len(old.store.sessions.history())
     assert (restored.root.stat().st_mode & 0o777) == 0o700
 

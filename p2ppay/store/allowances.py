@@ -1,7 +1,7 @@
 """The payer's durable state: whose store this is, its allowances and their chain heads.
 
 Invariants:
-- One row of ``wallet_state`` names the wallet key the store belongs to; opening the store
+- One row of ``allowances`` names the wallet key the store belongs to; opening the store
   with another key is refused (``STORE_WRONG_WALLET``), so two homes can never mix.
 - Each allowance (issuer, serial) carries its own chain: ``last_counter``, ``chain_head`` and
   ``spent_minor``. They change only inside the payer's money step
@@ -22,7 +22,7 @@ from p2ppay.errors import AppErrorCode, StoreError
 from p2ppay.store.connection import Database
 from p2ppay.store.records import AllowanceRecord, PayerPosition
 
-__all__ = ["AllowanceIn", "WalletState"]
+__all__ = ["AllowanceIn", "Allowances"]
 
 _ALLOWANCE_COLUMNS = (
     "issuer_key, serial, wallet_key, currency, limit_minor, not_before, not_after, "
@@ -111,13 +111,14 @@ def allowance_by_serial(
     return None if row is None else _allowance(row)
 
 
-def payer_state(conn: sqlite3.Connection, currency: str | None) -> PayerPosition:
+def payer_position(conn: sqlite3.Connection, currency: str | None) -> PayerPosition:
     """What the next payment must continue."""
     return PayerPosition(public_key=owner(conn), allowance=active_allowance(conn, currency))
 
 
-class WalletState:
-    """Read the payer state; import allowances. Counter moves only with a payment."""
+class Allowances:
+    """The wallet's allowances and where its payments stand: read the payer position, import
+    allowances. The counter moves only with a payment."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -127,10 +128,10 @@ class WalletState:
         with self._db.read() as conn:
             return owner(conn)
 
-    def payer_state(self, currency: str | None = None) -> PayerPosition:
+    def payer_position(self, currency: str | None = None) -> PayerPosition:
         """The active allowance (in ``currency`` if given) with its chain head."""
         with self._db.read() as conn:
-            return payer_state(conn, currency)
+            return payer_position(conn, currency)
 
     def import_allowance(self, allowance: AllowanceIn, *, now: int) -> AllowanceRecord:
         """Store an allowance granted to this wallet and make it the active one in its currency.
@@ -175,7 +176,7 @@ class WalletState:
             assert record is not None
             return record
 
-    def allowances(self) -> list[AllowanceRecord]:
+    def all(self) -> list[AllowanceRecord]:
         """Every allowance ever imported, newest first."""
         with self._db.read() as conn:
             rows = conn.execute(
