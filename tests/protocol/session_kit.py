@@ -15,6 +15,7 @@ from nacl.signing import SigningKey
 from protocol import builders
 from protocol.chain import ChainHead, ChainKey, head_of
 from protocol.documents import Invoice, Payment
+from protocol.framing import MAX_CHUNK_SIZE
 from protocol.keys import public_key
 from protocol.noise import KeyPair
 from protocol.risk import RiskPolicy
@@ -33,6 +34,7 @@ from protocol.session import (
     PersistRequired,
     ReceiptReceived,
     RecordKind,
+    Timeouts,
 )
 from protocol.session.channel import Channel
 from protocol.verify import SignedDocument, open_as
@@ -108,8 +110,15 @@ class PayerApp:
             head=self.head,
         )
 
-    def session(self, **options: int) -> PayerSession:
-        return PayerSession(wallet=self.wallet(), find_payment=self.payments.get, **options)
+    def session(
+        self, *, max_chunk_size: int = MAX_CHUNK_SIZE, timeouts: Timeouts | None = None
+    ) -> PayerSession:
+        return PayerSession(
+            wallet=self.wallet(),
+            find_payment=self.payments.get,
+            max_chunk_size=max_chunk_size,
+            timeouts=timeouts,
+        )
 
     def handle(self, session: PayerSession, event: Event) -> None:
         self.events.append(event)
@@ -147,7 +156,13 @@ class PayeeApp:
         docs = [open_as(raw, Payment).doc for raw in self.payments.values()]
         return sum(d.amount for d in docs if d.payer == payer and d.currency == currency)
 
-    def session(self, invoice: bytes | SignedDocument[Invoice], **options: int) -> PayeeSession:
+    def session(
+        self,
+        invoice: bytes | SignedDocument[Invoice],
+        *,
+        max_chunk_size: int = MAX_CHUNK_SIZE,
+        timeouts: Timeouts | None = None,
+    ) -> PayeeSession:
         opened = open_as(invoice, Invoice) if isinstance(invoice, bytes) else invoice
         invoice_id = opened.doc.id
         resume = None
@@ -163,7 +178,12 @@ class PayeeApp:
             received_from=self.received_from,
         )
         return PayeeSession(
-            identity=self.identity, invoice=invoice, policy=policy, resume=resume, **options
+            identity=self.identity,
+            invoice=invoice,
+            policy=policy,
+            resume=resume,
+            max_chunk_size=max_chunk_size,
+            timeouts=timeouts,
         )
 
     def handle(self, session: PayeeSession, event: Event) -> None:

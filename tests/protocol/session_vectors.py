@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from protocol import ErrorCode
@@ -47,7 +48,7 @@ from protocol.session import (
     ReceiptReceived,
 )
 from protocol.session.messages import Message, MessageKind, decode_refusal
-from protocol.verify import open_as
+from protocol.verify import SignedDocument, open_as
 from tests.protocol.docworld import NOW, World, doc_json, seed
 
 __all__ = ["MTUS", "T0", "event_json", "sessions"]
@@ -271,16 +272,16 @@ class _Run:
             self.steps.append({"at": self.t, "side": name, **event_json(event)})
             if isinstance(event, InvoiceReceived) and not event.resumed:
                 call = "approve" if self.leg.approve else "decline"
-                self.todo.append((HUMAN_MS, lambda c=call: self.call("payer", c)))
+                self.todo.append((HUMAN_MS, partial(self.call, "payer", call)))
             elif isinstance(event, PersistRequired):
                 self.persisted[event.record_id] = event.document.raw
                 rid = event.record_id
-                self.todo.append((DISK_MS, lambda n=name, r=rid: self.call(n, "persisted", r)))
+                self.todo.append((DISK_MS, partial(self.call, name, "persisted", rid)))
         chunks = session.data_to_send()
         while chunks:
             n = next(i for i, c in enumerate(chunks) if not c[0] & 1) + 1
             message, chunks = chunks[:n], chunks[n:]
-            self.todo.append((LINK_MS, lambda s=name, m=message: self.deliver(s, m)))
+            self.todo.append((LINK_MS, partial(self.deliver, name, message)))
 
     def call(self, name: str, what: str, record_id: str | None = None) -> None:
         step: dict[str, Any] = {"at": self.t, "side": name, "call": what}
@@ -305,7 +306,7 @@ class _Run:
         if step_name == "message 2: e, ee, s, es":
             self.sas_hash = self.shadow.sas_hash
         if envelope.kind in _DOCS:
-            signed = open_as(envelope.body, _DOCS[envelope.kind])
+            signed: SignedDocument[Any] = open_as(envelope.body, _DOCS[envelope.kind])
             self.documents[envelope.kind.name.lower()] = {
                 "hash": signed.hash.hex(), "fields": doc_json(signed.doc)}  # fmt: skip
         delivered = len(chunks) - 1 if self.leg.cut_receipt and envelope.kind is (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import pytest
 from nacl.signing import SigningKey
@@ -92,7 +93,7 @@ def _approve(payer: PayerSession) -> PersistRequired:
     return persist
 
 
-def _failed(events: list[object]) -> Failed:
+def _failed(events: Sequence[object]) -> Failed:
     (failed,) = [e for e in events if isinstance(e, Failed)]
     return failed
 
