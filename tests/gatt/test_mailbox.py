@@ -15,8 +15,13 @@ pytestmark = pytest.mark.anyio
 async def test_chunks_fed_from_another_thread_arrive_in_feed_order() -> None:
     inbox: ThreadSafeMailbox[bytes] = ThreadSafeMailbox(asyncio.get_running_loop())
     chunks = [bytes([i]) * (i + 1) for i in range(200)]
+
     # bless on macOS / Windows calls back on the stack's own thread.
-    feeder = threading.Thread(target=lambda: [inbox.feed(chunk) for chunk in chunks])
+    def stack_thread() -> None:
+        for chunk in chunks:
+            inbox.feed(chunk)
+
+    feeder = threading.Thread(target=stack_thread)
     feeder.start()
     received = [await inbox.get() for _ in chunks]
     feeder.join()
@@ -25,9 +30,13 @@ async def test_chunks_fed_from_another_thread_arrive_in_feed_order() -> None:
 
 async def test_close_fed_after_chunks_is_seen_only_once_they_are_consumed() -> None:
     inbox: ThreadSafeMailbox[bytes] = ThreadSafeMailbox(asyncio.get_running_loop())
-    feeder = threading.Thread(
-        target=lambda: (inbox.feed(b"a"), inbox.feed(b"b"), inbox.feed_close("peer left"))
-    )
+
+    def stack_thread() -> None:
+        inbox.feed(b"a")
+        inbox.feed(b"b")
+        inbox.feed_close("peer left")
+
+    feeder = threading.Thread(target=stack_thread)
     feeder.start()
     feeder.join()
     assert [await inbox.get(), await inbox.get()] == [b"a", b"b"]
