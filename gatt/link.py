@@ -29,7 +29,8 @@ Invariants of every Link:
   above detect it by length and AEAD and retry the session).
 - ``len(chunk) <= max_chunk <= 512``: on a peripheral ``max_chunk == min(att_mtu - 3, 512)``
   (notifications), on a central ``min(att_mtu - 3, 510)`` (writes; BlueZ refuses more), for
-  the ATT MTU really in force on this connection.
+  the ATT MTU really in force on this connection. :meth:`Link.send` checks the size and
+  that the link is open once, for every backend; a backend only puts a valid chunk on air.
 - Once the other end goes away (disconnect, State END, radio loss), ``send`` raises
   :class:`~gatt.errors.LinkClosed` and ``receive`` raises it after the chunks already received
   are consumed. ``aclose`` is idempotent and never raises for an already-closed link.
@@ -48,7 +49,7 @@ from typing import Self
 import anyio
 
 from gatt.backoff import BackOffPolicy
-from gatt.errors import LinkTimeout
+from gatt.errors import ChunkTooLarge, LinkClosed, LinkTimeout
 from gatt.spec import ATT_MTU_MAX, Info
 
 __all__ = ["Central", "Link", "LinkOptions", "PeerInfo", "Peripheral", "ScanResult"]
@@ -129,7 +130,11 @@ class Link(ABC):
     def peer(self) -> PeerInfo:
         """The other end: address, MTU, session tag, and Info (central side)."""
 
+    @property
     @abstractmethod
+    def closed(self) -> bool:
+        """True once the link is closed, by either side or by the radio."""
+
     async def send(self, chunk: bytes) -> None:
         """Send one chunk (1..max_chunk bytes) to the peer.
 
@@ -137,6 +142,21 @@ class Link(ABC):
         ``options.write_with_response``); on the peripheral one notification of Server2Client.
         Returns once the backend has taken the chunk; no ATT round trip on the fast path.
         Raises ChunkTooLarge for an oversized or empty chunk, LinkClosed once the link is gone.
+
+        A template: the checks every backend shares are made here, once, in this order (size,
+        then closed), and only a valid chunk on an open link reaches :meth:`_send_chunk`.
+        """
+        if not 0 < len(chunk) <= self.max_chunk:
+            raise ChunkTooLarge(f"chunk of {len(chunk)} bytes; max_chunk is {self.max_chunk}")
+        if self.closed:
+            raise LinkClosed("link closed")
+        await self._send_chunk(bytes(chunk))
+
+    @abstractmethod
+    async def _send_chunk(self, chunk: bytes) -> None:
+        """The backend's part of :meth:`send`: put one checked chunk on air.
+
+        Raises only :mod:`gatt.errors` types (LinkClosed, LinkTimeout) for a failure.
         """
 
     @abstractmethod

@@ -30,7 +30,7 @@ import anyio
 from anyio.lowlevel import RunVar
 
 from gatt._mailbox import Mailbox, MailboxClosed
-from gatt.errors import BadAdapter, ChunkTooLarge, ConnectFailed, LinkClosed
+from gatt.errors import BadAdapter, ConnectFailed, LinkClosed
 from gatt.link import Central, Link, LinkOptions, PeerInfo, Peripheral, ScanResult
 from gatt.spec import Info, ServiceSpec, local_name_for, max_chunk, max_write_chunk
 
@@ -152,18 +152,14 @@ class MemoryLink(Link):
         """True once the connection is gone (either side closed it, or it dropped)."""
         return self._wire.closed
 
-    async def send(self, chunk: bytes) -> None:
-        if not 0 < len(chunk) <= self.max_chunk:
-            raise ChunkTooLarge(f"chunk of {len(chunk)} bytes; max_chunk is {self.max_chunk}")
-        if self._wire.closed:
-            raise LinkClosed("memory link closed")
+    async def _send_chunk(self, chunk: bytes) -> None:
         self._wire.sent += 1
         if self._wire.drop_at is not None and self._wire.sent >= self._wire.drop_at:
             self._wire.close()
             raise LinkClosed(f"memory link dropped at chunk {self._wire.sent}")
         if self._wire.delay:
             await anyio.sleep(self._wire.delay)
-        if not self._outgoing.put(bytes(chunk)):
+        if not self._outgoing.put(chunk):
             raise LinkClosed("memory link closed")
 
     async def receive(self) -> bytes:

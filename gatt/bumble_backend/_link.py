@@ -4,8 +4,9 @@ Invariants:
 - Chunks reach ``receive`` in the order Bumble's callbacks delivered them (one mailbox,
   fed synchronously, so no task reordering).
 - The link is closed exactly once, by whichever comes first: our ``aclose``, the peer's
-  State END, or the HCI disconnection; after that ``send`` raises LinkClosed at once and
-  ``receive`` raises it once the inbox is drained.
+  State END, or the HCI disconnection; after that ``send`` raises LinkClosed at once (the
+  :meth:`gatt.link.Link.send` template checks) and ``receive`` raises it once the inbox is
+  drained. A chunk whose connection drops while it is queued raises LinkClosed too.
 - ``aclose`` delivers what was sent before it (it waits for the host's ACL queue to drain
   before disconnecting), never waits more than :data:`CLOSE_TIMEOUT` seconds even if the
   radio is gone, and never raises because the link is already down.
@@ -23,7 +24,7 @@ from bumble.device import Connection
 
 from gatt._mailbox import Mailbox, MailboxClosed
 from gatt.bumble_backend._common import TaskSet, translated
-from gatt.errors import ChunkTooLarge, LinkClosed
+from gatt.errors import LinkClosed
 from gatt.link import Link, PeerInfo
 from gatt.spec import Info, max_chunk
 
@@ -96,13 +97,9 @@ class BumbleLink(Link):
     async def _say_end(self) -> None:
         """Tell the peer the session is over (State END), without waiting for an answer."""
 
-    async def send(self, chunk: bytes) -> None:
-        if not 0 < len(chunk) <= self.max_chunk:
-            raise ChunkTooLarge(f"chunk of {len(chunk)} bytes; max_chunk is {self.max_chunk}")
-        if self._closed:
-            raise LinkClosed("link closed")
+    async def _send_chunk(self, chunk: bytes) -> None:
         with translated("send"):
-            await self._transmit(bytes(chunk))
+            await self._transmit(chunk)
         if self._closed:
             # The connection dropped while the chunk was queued: it may not have left.
             raise LinkClosed("link closed during send")

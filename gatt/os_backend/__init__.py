@@ -5,7 +5,8 @@ adapter, Linux only). This package is imported only when one of those is chosen
 (:mod:`gatt.adapters`); bless and bleak themselves load on ``start``.
 
 Modules: :mod:`~gatt.os_backend.peripheral` (bless), :mod:`~gatt.os_backend.central` (bleak),
-:mod:`~gatt.os_backend.inbox` (thread-safe ordered hand-over),
+:mod:`~gatt.os_backend._link` (what both links share; chunks arrive through
+:class:`gatt._mailbox.ThreadSafeMailbox`, a thread-safe ordered hand-over),
 :mod:`~gatt.os_backend.retry` (documented retries), :mod:`~gatt.os_backend.names` and
 :mod:`~gatt.os_backend.bluez` (BlueZ specifics).
 

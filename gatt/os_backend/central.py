@@ -11,7 +11,8 @@ Sharp edges handled here:
 - bleak on BlueZ reports ``mtu_size`` 23 until the MTU is acquired: the BlueZ backend's
   ``_acquire_mtu()`` is called once after connecting, as bleak's documentation prescribes.
 - Notifications are subscribed before the first write, and both notification callbacks feed
-  one ordered :class:`ChunkInbox` (State END closes it after the chunks before it).
+  one ordered :class:`~gatt._mailbox.ThreadSafeMailbox` (State END closes it after the chunks
+  before it).
 - Transient connect failures are retried (:func:`gatt.os_backend.retry.connect_with_retry`);
   bleak itself is never patched.
 - Adapter names are exact: bleak resolves ``hciN`` to ``/org/bluez/hciN``.
@@ -37,16 +38,15 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from gatt._mailbox import ThreadSafeMailbox
 from gatt.errors import (
     AdapterUnavailable,
-    ChunkTooLarge,
     ConnectFailed,
-    LinkClosed,
     LinkTimeout,
     ServiceMismatch,
 )
 from gatt.link import Central, Link, LinkOptions, PeerInfo, ScanResult
-from gatt.os_backend.inbox import ChunkInbox
+from gatt.os_backend._link import OsLink
 from gatt.os_backend.names import stack_adapter
 from gatt.os_backend.retry import connect_with_retry
 from gatt.spec import (
@@ -88,76 +88,58 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(error, BleakError | BleakDBusError | TimeoutError | EOFError)
 
 
-class BleakLink(Link):
+class BleakLink(OsLink):
     """The central's end of one session."""
 
     def __init__(
         self,
         client: BleakClient,
-        inbox: ChunkInbox,
+        inbox: ThreadSafeMailbox[bytes],
         *,
         chars: dict[Role, BleakGATTCharacteristic],
         peer: PeerInfo,
         options: LinkOptions,
     ) -> None:
-        self._client = client
-        self._inbox = inbox
-        self._chars = chars
-        self._peer = peer
-        self._options = options
         # The peer may be a BlueZ GATT server: never write more than it accepts.
-        self._max_chunk = max_write_chunk(peer.att_mtu)
-        self._closing = False
+        super().__init__(inbox, peer=peer, max_chunk=max_write_chunk(peer.att_mtu))
+        self._client = client
+        self._chars = chars
+        self._options = options
         self._disconnect: asyncio.Task[None] | None = None
 
     @property
-    def max_chunk(self) -> int:
-        return self._max_chunk
-
-    @property
-    def peer(self) -> PeerInfo:
-        return self._peer
-
-    @property
     def closed(self) -> bool:
-        """True once the link is closed, from either side."""
-        return self._closing or self._inbox.closed
+        # bleak may know of a disconnection before its callback's close reaches the mailbox.
+        return super().closed or not self._client.is_connected
 
-    async def send(self, chunk: bytes) -> None:
-        if not 0 < len(chunk) <= self._max_chunk:
-            raise ChunkTooLarge(f"chunk of {len(chunk)} bytes; max_chunk is {self._max_chunk}")
-        if self.closed or not self._client.is_connected:
-            raise LinkClosed("the session is over")
-        response = self._options.write_with_response
+    async def _put_on_air(self, chunk: bytes) -> None:
         try:
             async with asyncio.timeout(self._options.response_timeout):
                 await self._client.write_gatt_char(
-                    self._chars[Role.CLIENT2SERVER], chunk, response=response
+                    self._chars[Role.CLIENT2SERVER],
+                    chunk,
+                    response=self._options.write_with_response,
                 )
         except TimeoutError as error:
             raise LinkTimeout("write to Client2Server timed out") from error
-        except Exception as error:
-            raise LinkClosed(f"write failed: {error}") from error
 
-    async def receive(self) -> bytes:
-        return await self._inbox.receive()
-
-    async def aclose(self) -> None:
-        if self._closing:
-            if self._disconnect is not None:
-                await asyncio.gather(self._disconnect, return_exceptions=True)
+    async def _end(self, *, tell_peer: bool) -> None:
+        if not tell_peer or not self._client.is_connected:
             return
-        self._closing = True
-        if not self._inbox.closed and self._client.is_connected:
-            try:
-                async with asyncio.timeout(self._options.response_timeout):
-                    await self._client.write_gatt_char(
-                        self._chars[Role.STATE], bytes([StateValue.END]), response=True
-                    )
-            except Exception as error:  # best effort: the peripheral may be gone already
-                _log.debug("END not delivered: %r", error)
-        self._inbox.close("closed locally")
+        try:
+            async with asyncio.timeout(self._options.response_timeout):
+                await self._client.write_gatt_char(
+                    self._chars[Role.STATE], bytes([StateValue.END]), response=True
+                )
+        except Exception as error:  # best effort: the peripheral may be gone already
+            _log.debug("END not delivered: %r", error)
+
+    async def _release(self) -> None:
         await self._ensure_disconnected()
+
+    async def _wait_released(self) -> None:
+        if self._disconnect is not None:
+            await asyncio.gather(self._disconnect, return_exceptions=True)
 
     def peer_ended(self) -> None:
         """State END arrived: close after the chunks before it, then drop the connection."""
@@ -269,7 +251,7 @@ class BleakCentral(Central):
         from bleak import BleakClient
 
         loop = asyncio.get_running_loop()
-        inbox = ChunkInbox(loop)
+        inbox: ThreadSafeMailbox[bytes] = ThreadSafeMailbox(loop)
         holder: list[BleakLink] = []
 
         def on_disconnect(_: BleakClient) -> None:

@@ -6,8 +6,8 @@ when a central writes START; advertising stops then, and resumes only on the nex
 
 Sharp edges handled here:
 - bless callbacks are synchronous and, on macOS / Windows, run on the stack's threads: every
-  callback only reads immutable data or hands over through :class:`ChunkInbox` /
-  ``loop.call_soon_threadsafe``.
+  callback only reads immutable data or hands over through a
+  :class:`~gatt._mailbox.ThreadSafeMailbox` / ``loop.call_soon_threadsafe``.
 - bless sees no ATT MTU: the central's START carries it (:func:`gatt.spec.decode_start`).
 - bless on BlueZ notifies every subscribed central, and gives no client identity: a START
   while a Link is open is refused (a Write Request fails, so that central's ``connect``
@@ -43,11 +43,12 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from gatt._mailbox import ThreadSafeMailbox
 from gatt.backoff import BackOff
-from gatt.errors import AdapterUnavailable, ChunkTooLarge, LinkClosed, LinkTimeout, PublicAddress
+from gatt.errors import AdapterUnavailable, LinkClosed, PublicAddress
 from gatt.link import Link, LinkOptions, PeerInfo, Peripheral
 from gatt.os_backend import bluez
-from gatt.os_backend.inbox import ChunkInbox
+from gatt.os_backend._link import OsLink
 from gatt.os_backend.names import stack_adapter
 from gatt.os_backend.privacy import HOW_TO_ENABLE, adapter_index, privacy_enabled
 from gatt.os_backend.retry import notify_with_backoff
@@ -106,19 +107,15 @@ def _bless_permissions(permissions: Permissions) -> Any:
     return out
 
 
-class BlessLink(Link):
+class BlessLink(OsLink):
     """The peripheral's end of one session: receives Client2Server writes, notifies chunks."""
 
-    def __init__(self, owner: BlessPeripheral, inbox: ChunkInbox, *, att_mtu: int, tag: str):
+    def __init__(
+        self, owner: BlessPeripheral, inbox: ThreadSafeMailbox[bytes], *, att_mtu: int, tag: str
+    ):
+        peer = PeerInfo(address="", att_mtu=att_mtu, tag=tag, info=None)
+        super().__init__(inbox, peer=peer, max_chunk=max_chunk(att_mtu))
         self._owner = owner
-        self._inbox = inbox
-        self._peer = PeerInfo(address="", att_mtu=att_mtu, tag=tag, info=None)
-        self._max_chunk = max_chunk(att_mtu)
-        self._closing = False
-
-    @property
-    def max_chunk(self) -> int:
-        return self._max_chunk
 
     @property
     def peer(self) -> PeerInfo:
@@ -130,32 +127,11 @@ class BlessLink(Link):
         """Record the central's address once the peripheral has worked it out."""
         self._peer = replace(self._peer, address=address)
 
-    @property
-    def closed(self) -> bool:
-        """True once the link is closed, from either side."""
-        return self._closing or self._inbox.closed
+    async def _put_on_air(self, chunk: bytes) -> None:
+        await self._owner.notify(Role.SERVER2CLIENT, chunk)
 
-    async def send(self, chunk: bytes) -> None:
-        if not 0 < len(chunk) <= self._max_chunk:
-            raise ChunkTooLarge(f"chunk of {len(chunk)} bytes; max_chunk is {self._max_chunk}")
-        if self.closed:
-            raise LinkClosed("the session is over")
-        try:
-            await self._owner.notify(Role.SERVER2CLIENT, chunk)
-        except LinkTimeout:
-            raise
-        except Exception as error:
-            raise LinkClosed(f"notification failed: {error}") from error
-
-    async def receive(self) -> bytes:
-        return await self._inbox.receive()
-
-    async def aclose(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        await self._owner.end_session(self, tell_peer=not self._inbox.closed)
-        self._inbox.close("closed locally")
+    async def _end(self, *, tell_peer: bool) -> None:
+        await self._owner.end_session(self, tell_peer=tell_peer)
 
 
 class BlessPeripheral(Peripheral):
@@ -173,7 +149,7 @@ class BlessPeripheral(Peripheral):
         # Written by the stack's callback thread, read on the loop: plain references only.
         self._pending: asyncio.Future[BlessLink] | None = None
         self._tag = ""
-        self._inbox: ChunkInbox | None = None
+        self._inbox: ThreadSafeMailbox[bytes] | None = None
         self._link: BlessLink | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._ours: set[str] = set()  # BlueZ paths of centrals that connected during a session
@@ -368,11 +344,11 @@ class BlessPeripheral(Peripheral):
         if self._pending is None or (self._inbox is not None and not self._inbox.closed):
             # Another central (or a repeated START): refuse, so its connect fails.
             raise _Refused("busy: one central at a time")
-        inbox = ChunkInbox(loop)
-        self._inbox = inbox
-        loop.call_soon_threadsafe(self._started, inbox, att_mtu)
+        started: ThreadSafeMailbox[bytes] = ThreadSafeMailbox(loop)
+        self._inbox = started
+        loop.call_soon_threadsafe(self._started, started, att_mtu)
 
-    def _started(self, inbox: ChunkInbox, att_mtu: int) -> None:
+    def _started(self, inbox: ThreadSafeMailbox[bytes], att_mtu: int) -> None:
         link = BlessLink(self, inbox, att_mtu=att_mtu, tag=self._tag)
         self._link = link
         if self._pending is not None and not self._pending.done():

@@ -33,7 +33,11 @@ class DroppingLink(Link):
             await self._inner.aclose()
             raise LinkClosed(f"dropped at chunk {self.count}")
 
-    async def send(self, chunk: bytes) -> None:
+    @property
+    def closed(self) -> bool:
+        return self._inner.closed
+
+    async def _send_chunk(self, chunk: bytes) -> None:
         await self._tick()
         await self._inner.send(chunk)
 
