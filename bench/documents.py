@@ -49,28 +49,46 @@ def main() -> None:
 
     def flow(i: int) -> None:
         allowance = make_allowance(
-            issuer, wallet=public_key(payer), currency="EUR", limit=100_00,
-            not_before=NOW - 60, not_after=NOW + 86400, serial=i,
-        )  # fmt: skip
+            issuer,
+            wallet=public_key(payer),
+            currency="EUR",
+            limit=100_00,
+            not_before=NOW - 60,
+            not_after=NOW + 86400,
+            serial=i,
+        )
         invoice = make_invoice(
-            payee, amount=12_50, currency="EUR", now=NOW, memo="coffee",
-            invoice_id=ids[i], nonce=ids[i],
-        )  # fmt: skip
+            payee,
+            amount=12_50,
+            currency="EUR",
+            now=NOW,
+            memo="coffee",
+            invoice_id=ids[i],
+            nonce=ids[i],
+        )
         payment = make_payment(payer, invoice=invoice, allowance=allowance, head=None)
         receipt = make_receipt(payee, payment_hash=payment.hash, verdict=Verdict.ACCEPTED, now=NOW)
         # the payer checks the invoice, the payee the payment, the payer the receipt
         verify_as(invoice.raw, Invoice, now=NOW)
         check_payment(
-            payment.raw, invoice=invoice, payee_key=payee_public,
-            trusted_issuers=trusted, now=NOW,
-        )  # fmt: skip
+            payment.raw,
+            invoice=invoice,
+            payee_key=payee_public,
+            trusted_issuers=trusted,
+            now=NOW,
+        )
         verify_as(receipt.raw, Receipt, now=NOW)
 
     # The floor signs and verifies exactly the bytes our flow signs and verifies.
     sample_allowance = make_allowance(
-        issuer, wallet=public_key(payer), currency="EUR", limit=100_00,
-        not_before=NOW - 60, not_after=NOW + 86400, serial=0,
-    )  # fmt: skip
+        issuer,
+        wallet=public_key(payer),
+        currency="EUR",
+        limit=100_00,
+        not_before=NOW - 60,
+        not_after=NOW + 86400,
+        serial=0,
+    )
     sample_invoice = make_invoice(payee, amount=12_50, currency="EUR", now=NOW, memo="coffee")
     sample_payment = make_payment(
         payer, invoice=sample_invoice, allowance=sample_allowance, head=None

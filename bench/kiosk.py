@@ -139,8 +139,9 @@ async def kiosk_run(
                 anyio.create_task_group() as tg,
                 httpx.AsyncClient(transport=transport, base_url="http://kiosk") as pos,
             ):
-                tg.start_soon(lambda: serve(kiosk, stop=stop, on_ready=ready.set,
-                                            handle_signals=False))  # fmt: skip
+                tg.start_soon(
+                    lambda: serve(kiosk, stop=stop, on_ready=ready.set, handle_signals=False)
+                )
                 await ready.wait()
                 await kiosk.adapter.wait_up()
 
@@ -159,9 +160,13 @@ async def kiosk_run(
                     total_ms = (time.perf_counter() - started) * 1000
                     view = (await pos.get(f"/invoices/{request_id}")).json()
                     samples.append(
-                        {"state": final["state"], "error": final["error"], "total_ms": total_ms,
-                         "phases_ms": view["phases_ms"]}
-                    )  # fmt: skip
+                        {
+                            "state": final["state"],
+                            "error": final["error"],
+                            "total_ms": total_ms,
+                            "phases_ms": view["phases_ms"],
+                        }
+                    )
 
                 for i in range(customers):
                     await customer_walks_up(wallets[i % PAYERS], pay)
@@ -248,22 +253,32 @@ def main() -> None:
     per_minute = len(ok) / wall_s * 60
     scan_share = [s["phases_ms"].get("scanning", 0.0) / s["total_ms"] for s in ok]
 
-    print(f"kiosk: {args.customers} customers in a row, select={args.select}, virtual radio, "
-          f"API on a Unix socket")  # fmt: skip
-    print(f"completed {len(ok)}/{len(samples)}; {per_minute:.1f} payments/min "
-          f"(wall {wall_s:.1f} s, including each customer walking up)")  # fmt: skip
+    print(
+        f"kiosk: {args.customers} customers in a row, select={args.select}, virtual radio, "
+        f"API on a Unix socket"
+    )
+    print(
+        f"completed {len(ok)}/{len(samples)}; {per_minute:.1f} payments/min "
+        f"(wall {wall_s:.1f} s, including each customer walking up)"
+    )
     print(f"POS request -> receipt: p50 {p50:.1f} ms, p95 {p95:.1f} ms, mean {mean_total:.1f} ms")
     print(f"{'phase':<12}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}{'share':>9}")
     for name, values in rows:
         share = statistics.fmean(values) / mean_total
-        print(f"{name:<12}{_p(values, 50):>10.1f}{_p(values, 95):>10.1f}"
-              f"{statistics.fmean(values):>10.1f}{share:>8.1%}")  # fmt: skip
-    print(f"scan share (listening for and choosing the payer), per payment: "
-          f"p50 {_p(scan_share, 50):.1%}, p95 {_p(scan_share, 95):.1%}, "
-          f"mean {statistics.fmean(scan_share):.1%} (select={args.select}, "
-          f"listen <= {args.listen:g} s)")  # fmt: skip
-    print(f"baseline: PayeeRole.collect directly ({len(direct)} payments) p50 {direct_p50:.1f} ms; "
-          f"kiosk overhead x{p50 / direct_p50:.2f}")  # fmt: skip
+        print(
+            f"{name:<12}{_p(values, 50):>10.1f}{_p(values, 95):>10.1f}"
+            f"{statistics.fmean(values):>10.1f}{share:>8.1%}"
+        )
+    print(
+        f"scan share (listening for and choosing the payer), per payment: "
+        f"p50 {_p(scan_share, 50):.1%}, p95 {_p(scan_share, 95):.1%}, "
+        f"mean {statistics.fmean(scan_share):.1%} (select={args.select}, "
+        f"listen <= {args.listen:g} s)"
+    )
+    print(
+        f"baseline: PayeeRole.collect directly ({len(direct)} payments) p50 {direct_p50:.1f} ms; "
+        f"kiosk overhead x{p50 / direct_p50:.2f}"
+    )
     print(
         json.dumps(
             {

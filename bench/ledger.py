@@ -62,13 +62,27 @@ def free_port() -> int:
 def start_ledger(db: str, workers: int, key: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "p2ppay", "ledger", "serve", "--db", db, "--port", str(port),
-         "--issuer-key-file", str(key), "--verify-workers", str(workers),
-         "--bundles-per-minute", str(10**9)],
+        [
+            sys.executable,
+            "-m",
+            "p2ppay",
+            "ledger",
+            "serve",
+            "--db",
+            db,
+            "--port",
+            str(port),
+            "--issuer-key-file",
+            str(key),
+            "--verify-workers",
+            str(workers),
+            "--bundles-per-minute",
+            str(10**9),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "P2PPAY_ADMIN_TOKEN": TOKEN},
-    )  # fmt: skip
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -222,9 +236,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument(
-        "--verify-workers", type=int, default=os.cpu_count() or 1,
+        "--verify-workers",
+        type=int,
+        default=os.cpu_count() or 1,
         help="ledger worker processes verifying bundles (0: in the serving process)",
-    )  # fmt: skip
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="sync calls in flight")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")

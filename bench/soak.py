@@ -117,11 +117,21 @@ def main() -> int:
     base_rate = base_runs / base_seconds
     rows = [
         ("clean payments (baseline)", base_runs, 0, base_seconds, base_rate),
-        ("in-process crash+retry+next", soak_runs, len(soak_failures),
-         float(soak["seconds"]), soak_rate),  # type: ignore[arg-type]
-        ("processes: kill+restart+retry", args.processes, len(proc_failures), proc_seconds,
-         args.processes / proc_seconds if proc_seconds else 0.0),
-    ]  # fmt: skip
+        (
+            "in-process crash+retry+next",
+            soak_runs,
+            len(soak_failures),
+            float(soak["seconds"]),  # type: ignore[arg-type]
+            soak_rate,
+        ),
+        (
+            "processes: kill+restart+retry",
+            args.processes,
+            len(proc_failures),
+            proc_seconds,
+            args.processes / proc_seconds if proc_seconds else 0.0,
+        ),
+    ]
     print(f"soak seed {seed}")
     print(f"{'kind':<32} {'runs':>6} {'failed':>6} {'seconds':>8} {'runs/s':>8}")
     for kind, runs, failed, seconds, rate in rows:
@@ -129,15 +139,26 @@ def main() -> int:
     print(f"a crash run costs {base_rate / soak_rate:.1f}x a clean payment (it makes 2-6)")
     for failure in soak_failures + proc_failures:
         print(f"FAILED: {failure}")
-    print(json.dumps({
-        "bench": "soak", "seed": seed,
-        "baseline": {"runs": base_runs, "seconds": base_seconds},
-        "in_process": {"runs": soak_runs, "failures": len(soak_failures),
-                       "seconds": soak["seconds"]},
-        "processes": {"runs": args.processes, "failures": len(proc_failures),
-                      "seconds": proc_seconds},
-        "ratio_clean_to_crash_run": base_rate / soak_rate,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "soak",
+                "seed": seed,
+                "baseline": {"runs": base_runs, "seconds": base_seconds},
+                "in_process": {
+                    "runs": soak_runs,
+                    "failures": len(soak_failures),
+                    "seconds": soak["seconds"],
+                },
+                "processes": {
+                    "runs": args.processes,
+                    "failures": len(proc_failures),
+                    "seconds": proc_seconds,
+                },
+                "ratio_clean_to_crash_run": base_rate / soak_rate,
+            }
+        )
+    )
     return 1 if soak_failures or proc_failures else 0
 
 

@@ -99,17 +99,39 @@ def _one_payment(
     env = {**os.environ, "P2PPAY_PASSPHRASE": "", "BUMBLE_SNOOPER": f"btsnoop:file:{capture}"}
     pay = subprocess.Popen(
         [
-            sys.executable, "-m", "p2ppay", "--home", payer, "pay", "--adapter", adapters[0],
-            "--auto-approve-up-to", "1.00", "--once", "--json",
+            sys.executable,
+            "-m",
+            "p2ppay",
+            "--home",
+            payer,
+            "pay",
+            "--adapter",
+            adapters[0],
+            "--auto-approve-up-to",
+            "1.00",
+            "--once",
+            "--json",
         ],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     started = time.monotonic()
     try:
         _cli(
-            "--home", payee, "request", "1.00", "EUR", "--adapter", adapters[1],
-            "--within", "30", "--json",
-        )  # fmt: skip
+            "--home",
+            payee,
+            "request",
+            "1.00",
+            "EUR",
+            "--adapter",
+            adapters[1],
+            "--within",
+            "30",
+            "--json",
+        )
         pay.communicate(timeout=60)
     finally:
         if pay.poll() is None:
@@ -215,10 +237,15 @@ def main() -> None:
     if args.adapters is None:
         ports = (_free_port(), _free_port())
         controllers = subprocess.Popen(
-            [sys.executable, "-m", "bumble.apps.controllers",
-             *(f"tcp-server:127.0.0.1:{p}" for p in ports)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "bumble.apps.controllers",
+                *(f"tcp-server:127.0.0.1:{p}" for p in ports),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while not all(_listening(p) for p in ports):
             if time.monotonic() > deadline:

@@ -52,9 +52,14 @@ NOW_S = 1_760_000_000
 NOW_MS = NOW_S * 1000
 
 ALLOWANCE = builders.make_allowance(
-    ISSUER, wallet=public_key(PAYER), currency="EUR", limit=100_00,
-    not_before=NOW_S - 3600, not_after=NOW_S + 86_400, serial=1,
-).raw  # fmt: skip
+    ISSUER,
+    wallet=public_key(PAYER),
+    currency="EUR",
+    limit=100_00,
+    not_before=NOW_S - 3600,
+    not_after=NOW_S + 86_400,
+    serial=1,
+).raw
 INVOICE = builders.make_invoice(
     PAYEE, amount=12_50, currency="EUR", now=NOW_S, invoice_id=bytes(16), nonce=bytes(16)
 ).raw

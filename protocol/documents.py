@@ -69,9 +69,19 @@ MAX_ISSUERS = 16
 MAX_LABEL_CHARS = 32
 """Longest self-chosen label (invoice, payment), in Unicode code points."""
 _LABEL_FORBIDDEN = frozenset(
-    [*range(0x00, 0x20), *range(0x7F, 0xA0), 0xAD, 0x061C, 0x180E, *range(0x200B, 0x2010),
-     *range(0x2028, 0x202F), *range(0x2060, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC)]
-)  # fmt: skip
+    [
+        *range(0x00, 0x20),
+        *range(0x7F, 0xA0),
+        0xAD,
+        0x061C,
+        0x180E,
+        *range(0x200B, 0x2010),
+        *range(0x2028, 0x202F),
+        *range(0x2060, 0x2070),
+        0xFEFF,
+        *range(0xFFF9, 0xFFFC),
+    ]
+)
 """Code points a label may not hold: control characters (C0, DEL, C1), line and paragraph
 separators, and the invisible ones that reorder or hide text (zero-width, bidirectional
 embeddings and overrides, soft hyphen, interlinear annotation): a fixed list, so every
@@ -124,9 +134,18 @@ class Invoice(_Doc):
     """A payee's signed request: pay ``amount`` ``currency`` to ``payee`` before ``expires``."""
 
     KIND = Kind.INVOICE
-    WIRE = ((1, "id"), (2, "payee"), (3, "amount"), (4, "currency"), (5, "memo"),
-            (6, "created"), (7, "expires"), (8, "nonce"), (9, "issuers"),
-            (10, "label"))  # fmt: skip
+    WIRE = (
+        (1, "id"),
+        (2, "payee"),
+        (3, "amount"),
+        (4, "currency"),
+        (5, "memo"),
+        (6, "created"),
+        (7, "expires"),
+        (8, "nonce"),
+        (9, "issuers"),
+        (10, "label"),
+    )
     SIGNER = "payee"
 
     id: Annotated[bytes, Field(min_length=ID_SIZE, max_length=ID_SIZE)]
@@ -148,8 +167,15 @@ class Allowance(_Doc):
     """An issuer's credential: ``wallet`` may spend up to ``limit`` offline in the window."""
 
     KIND = Kind.ALLOWANCE
-    WIRE = ((1, "issuer"), (2, "wallet"), (3, "currency"), (4, "limit"),
-            (5, "not_before"), (6, "not_after"), (7, "serial"))  # fmt: skip
+    WIRE = (
+        (1, "issuer"),
+        (2, "wallet"),
+        (3, "currency"),
+        (4, "limit"),
+        (5, "not_before"),
+        (6, "not_after"),
+        (7, "serial"),
+    )
     SIGNER = "issuer"
 
     issuer: PublicKey
@@ -166,8 +192,17 @@ class Payment(_Doc):
     """A payer's signed payment of an invoice: link ``counter`` of its allowance's chain."""
 
     KIND = Kind.PAYMENT
-    WIRE = ((1, "invoice"), (2, "payer"), (3, "amount"), (4, "currency"), (5, "counter"),
-            (6, "prev"), (7, "spent"), (8, "allowance"), (9, "label"))  # fmt: skip
+    WIRE = (
+        (1, "invoice"),
+        (2, "payer"),
+        (3, "amount"),
+        (4, "currency"),
+        (5, "counter"),
+        (6, "prev"),
+        (7, "spent"),
+        (8, "allowance"),
+        (9, "label"),
+    )
     SIGNER = "payer"
 
     invoice: Hash
@@ -208,8 +243,7 @@ class Abort(_Doc):
     """A signed, typed reason why a session ended without a payment."""
 
     KIND = Kind.ABORT
-    WIRE = ((1, "sender"), (2, "code"), (3, "reason"), (4, "time"), (5, "invoice"),
-            (6, "payment"))  # fmt: skip
+    WIRE = ((1, "sender"), (2, "code"), (3, "reason"), (4, "time"), (5, "invoice"), (6, "payment"))
     SIGNER = "sender"
 
     sender: PublicKey

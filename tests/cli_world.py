@@ -63,10 +63,22 @@ def payer_process(home: str, port: int, *extra: str) -> subprocess.Popen[str]:
     up to 20.00 (``extra``: more flags, e.g. ``--once``); stdout and stderr piped."""
     return subprocess.Popen(
         [
-            sys.executable, "-m", "p2ppay", "--home", home, "pay",
-            "--adapter", f"bumble:tcp-client:127.0.0.1:{port}",
-            "--auto-approve-up-to", "20.00", *extra, "--json",
+            sys.executable,
+            "-m",
+            "p2ppay",
+            "--home",
+            home,
+            "pay",
+            "--adapter",
+            f"bumble:tcp-client:127.0.0.1:{port}",
+            "--auto-approve-up-to",
+            "20.00",
+            *extra,
+            "--json",
         ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "P2PPAY_PASSPHRASE": ""},
-    )  # fmt: skip
+    )

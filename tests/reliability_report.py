@@ -75,9 +75,13 @@ def aggregate(records: Iterable[dict[str, object]]) -> list[Row]:
         assert isinstance(invariants, list | tuple)
         row = rows.setdefault(
             key,
-            Row(area=key[0], fault=key[1], expect=str(rec.get("expect", "")),
-                invariants=tuple(str(i) for i in invariants)),
-        )  # fmt: skip
+            Row(
+                area=key[0],
+                fault=key[1],
+                expect=str(rec.get("expect", "")),
+                invariants=tuple(str(i) for i in invariants),
+            ),
+        )
         row.tests += 1
         runs = rec.get("runs", 1)
         seconds = rec.get("seconds", 0.0)
@@ -143,8 +147,11 @@ def invariant_texts() -> dict[str, str]:
 
     doc = invariants.__doc__ or ""
     texts: dict[str, str] = {}
-    for name in (*invariants.INVARIANTS, *invariants.PAYEE_INVARIANTS,
-                 *invariants.LEDGER_INVARIANTS):  # fmt: skip
+    for name in (
+        *invariants.INVARIANTS,
+        *invariants.PAYEE_INVARIANTS,
+        *invariants.LEDGER_INVARIANTS,
+    ):
         marker = f"``{name}``:"
         start = doc.index(marker) + len(marker)
         ends = [i for i in (doc.find("\n- ", start), doc.find("\n\n", start)) if i != -1]
@@ -182,8 +189,12 @@ def _marker_helpers(tree: ast.Module) -> dict[str, str]:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             for inner in ast.walk(node):
-                if (isinstance(inner, ast.Call) and _call_name(inner.func) == "reliability"
-                        and inner.args and isinstance(inner.args[0], ast.Constant)):  # fmt: skip
+                if (
+                    isinstance(inner, ast.Call)
+                    and _call_name(inner.func) == "reliability"
+                    and inner.args
+                    and isinstance(inner.args[0], ast.Constant)
+                ):
                     found[node.name] = str(inner.args[0].value)
     return found
 
@@ -210,16 +221,27 @@ def documented_rows(text: str) -> set[tuple[str, str]]:
 def run_suite(results: Path) -> int:
     """Run tests/reliability with results going to ``results``; pytest's exit code."""
     env = {**os.environ, RESULTS_ENV: str(results)}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SUITE),
-               f"--ignore={SUITE / 'test_report.py'}"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        str(SUITE),
+        f"--ignore={SUITE / 'test_report.py'}",
+    ]
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
 
 
 def _stamp() -> str:
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=False,
-    ).stdout.strip()  # fmt: skip
+    ).stdout.strip()
     return f"Last run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit {commit}"
 
 

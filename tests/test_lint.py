@@ -26,8 +26,21 @@ def test_ruff_format_is_enforced() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_passes_strict_on_protocol_and_gatt() -> None:
-    result = _run(sys.executable, "-m", "mypy", "protocol", "gatt", "p2ppay")
+def test_mypy_passes_strict_on_everything() -> None:
+    """``strict = true`` for the whole project (pyproject.toml): product, tests, benches,
+    examples and fuzz harnesses alike."""
+    result = _run(
+        sys.executable,
+        "-m",
+        "mypy",
+        "protocol",
+        "gatt",
+        "p2ppay",
+        "tests",
+        "bench",
+        "examples",
+        "fuzz",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -14,8 +14,13 @@ from pathlib import Path
 import p2ppay
 
 PACKAGE = Path(p2ppay.__file__).resolve().parent
-WALL_CLOCK = {("time", "time"), ("time", "time_ns"), ("datetime", "now"), ("datetime", "utcnow"),
-              ("date", "today")}  # fmt: skip
+WALL_CLOCK = {
+    ("time", "time"),
+    ("time", "time_ns"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("date", "today"),
+}
 
 
 def _wall_clock_reads(path: Path) -> list[str]:

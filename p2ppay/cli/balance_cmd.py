@@ -122,9 +122,15 @@ def run(args: argparse.Namespace, out: Output) -> int:
         lines = _lines(body, store, now=now)
     out.table(
         body,
-        columns=("currency", "left offline", "valid until", "issuer", "paid, unsettled",
-                 "received, unsettled"),
+        columns=(
+            "currency",
+            "left offline",
+            "valid until",
+            "issuer",
+            "paid, unsettled",
+            "received, unsettled",
+        ),
         rows=_rows(body),
         lines=lines,
-    )  # fmt: skip
+    )
     return Exit.OK

@@ -133,10 +133,13 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 def add_ca_file(parser: argparse.ArgumentParser) -> None:
     """``--ca-file PEM``: trust this CA for the ledger's https certificate (a private CA)."""
     parser.add_argument(
-        "--ca-file", type=Path, default=None, metavar="PEM",
+        "--ca-file",
+        type=Path,
+        default=None,
+        metavar="PEM",
         help="CA certificate(s) for the ledger's https (default: the system CAs, or the "
         "one remembered by register/trust-ledger)",
-    )  # fmt: skip
+    )
 
 
 def add_adapter(parser: argparse.ArgumentParser) -> None:

@@ -59,9 +59,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "conformance", help="check another implementation's payer or payee over the air"
     )
     cmd.add_argument(
-        "--role", required=True, choices=[r.value for r in Role],
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
         help="the role of the device under test",
-    )  # fmt: skip
+    )
     add_adapter(cmd)
     cmd.add_argument(
         "--mtu", type=int_in(23, 517), default=517, help="largest ATT MTU to use (23..517)"
@@ -71,21 +73,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     cmd.add_argument("--currency", default="EUR", help="its currency (default EUR)")
     cmd.add_argument(
-        "--case", action="append", default=[], metavar="NAME",
+        "--case",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="run only this case (repeatable; default: all, in order)",
-    )  # fmt: skip
+    )
     cmd.add_argument(
-        "--within", type=seconds_in(1, 3600), default=60.0,
+        "--within",
+        type=seconds_in(1, 3600),
+        default=60.0,
         help="seconds the DUT has to show up for each session (default 60)",
-    )  # fmt: skip
+    )
     cmd.add_argument(
-        "--patience", type=seconds_in(1, 600), default=10.0,
+        "--patience",
+        type=seconds_in(1, 600),
+        default=10.0,
         help="seconds the DUT has to answer what needs no person (default 10)",
-    )  # fmt: skip
+    )
     cmd.add_argument(
-        "--non-interactive", action="store_true",
+        "--non-interactive",
+        action="store_true",
         help="never wait for Enter between cases (scripts; also when stdin is not a terminal)",
-    )  # fmt: skip
+    )
     add_json(cmd)
     cmd.set_defaults(handler=run)
 
@@ -117,24 +127,36 @@ def run(args: argparse.Namespace, out: Output) -> int:
         return Exit.USAGE
     now = now_s()
     report = Report(
-        role=role, adapter=args.adapter, amount=format_amount(amount, args.currency),
+        role=role,
+        adapter=args.adapter,
+        amount=format_amount(amount, args.currency),
         currency=args.currency,
-    )  # fmt: skip
+    )
     operator = _ConsoleOperator(
-        role=role, amount=amount, currency=args.currency, out=out,
+        role=role,
+        amount=amount,
+        currency=args.currency,
+        out=out,
         wait=not args.non_interactive and sys.stdin.isatty(),
-    )  # fmt: skip
+    )
     ctx = Context(
-        radio=Radio(within=args.within), operator=operator, clock=wall_ms,
-        amount=amount, currency=args.currency, patience=args.patience,
-    )  # fmt: skip
+        radio=Radio(within=args.within),
+        operator=operator,
+        clock=wall_ms,
+        amount=amount,
+        currency=args.currency,
+        patience=args.patience,
+    )
     if role is Role.PAYEE:
         issuer = _issuer(args)
         report.issuer = issuer.public_key.hex()
         raw = issuer.grant(
-            public_key(ctx.identity), amount * 10, args.currency, now=now - 60,
+            public_key(ctx.identity),
+            amount * 10,
+            args.currency,
+            now=now - 60,
             valid_for=ALLOWANCE_VALIDITY,
-        )  # fmt: skip
+        )
         ctx.allowance = open_as(raw, Allowance)
         out.notice(f"the device must trust issuer {report.issuer} (ours: `trust-issuer KEY`)")
     options = LinkOptions(max_att_mtu=args.mtu)

@@ -123,9 +123,14 @@ async def _demo_flow(
         ):
             deposit = allowance_amount * 2
             record = await fund_wallet(
-                ledger.url, ledger.admin_token, payer_wallet,
-                deposit=deposit, allowance=allowance_amount, currency=currency, now=now,
-            )  # fmt: skip
+                ledger.url,
+                ledger.admin_token,
+                payer_wallet,
+                deposit=deposit,
+                allowance=allowance_amount,
+                currency=currency,
+                now=now,
+            )
             assert record is not None
             steps.say(
                 "payer",
@@ -135,9 +140,14 @@ async def _demo_flow(
                 f"({len(record.signed)} bytes)",
             )
             await fund_wallet(
-                ledger.url, ledger.admin_token, payee_wallet,
-                deposit=0, allowance=0, currency=currency, now=now,
-            )  # fmt: skip
+                ledger.url,
+                ledger.admin_token,
+                payee_wallet,
+                deposit=0,
+                allowance=0,
+                currency=currency,
+                now=now,
+            )
             await sync_wallet(ledger.url, payee_wallet, now=now_s)
             issuers = len(payee_wallet.store.trust.issuers())
             steps.say("payee", f"registered; synced the ledger's issuer keys ({issuers})")

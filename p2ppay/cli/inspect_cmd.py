@@ -92,8 +92,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
 def _dates(doc: Document) -> list[tuple[str, str, int]]:
     """(json name, words for a person, Unix seconds) of a document's validity instants."""
     if isinstance(doc, Allowance):
-        return [("valid_from", "valid from", doc.not_before),
-                ("valid_until", "until", doc.not_after)]  # fmt: skip
+        return [
+            ("valid_from", "valid from", doc.not_before),
+            ("valid_until", "until", doc.not_after),
+        ]
     if isinstance(doc, Invoice):
         return [("created", "made", doc.created), ("expires", "expires", doc.expires)]
     return []

@@ -65,9 +65,12 @@ def token_bits(token: str) -> float:
 
 def _admin_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--admin-token-file", type=Path, default=None, metavar="PATH",
+        "--admin-token-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help=f"file holding the admin token (or set {ADMIN_TOKEN_ENV})",
-    )  # fmt: skip
+    )
     # Accepted only to refuse it with a clear error: a token on the command line leaks.
     parser.add_argument("--admin-token", default=None, help=argparse.SUPPRESS)
 
@@ -87,10 +90,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--port", type=int, default=8080)
     _admin_options(serve)
     serve.add_argument(
-        "--issuer-key-file", type=Path, default=None, metavar="PATH",
+        "--issuer-key-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help="the issuer signing key (created 0600 if missing; default for SQLite: "
         "DB.issuer-key; required for PostgreSQL); passphrase from P2PPAY_ISSUER_PASSPHRASE",
-    )  # fmt: skip
+    )
     serve.add_argument(
         "--grace",
         type=int,

@@ -40,9 +40,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _pin_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--ledger-key", default=None, metavar="HEX",
+        "--ledger-key",
+        default=None,
+        metavar="HEX",
         help="the ledger key from the operator (64 hex digits); refuse any other",
-    )  # fmt: skip
+    )
     add_ca_file(parser)
     add_json(parser)
 
@@ -59,9 +61,13 @@ def _pin(args: argparse.Namespace, url: str, *, account: bool) -> Pinned:
             ) as client:
                 if account:
                     return await register_wallet(
-                        wallet, client, url, now=now_s(), ledger_key=expected,
+                        wallet,
+                        client,
+                        url,
+                        now=now_s(),
+                        ledger_key=expected,
                         ca_file=args.ca_file,
-                    )  # fmt: skip
+                    )
                 return await trust_ledger(
                     wallet, client, now=now_s(), ledger_key=expected, ca_file=args.ca_file
                 )

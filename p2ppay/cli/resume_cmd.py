@@ -50,9 +50,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
         invoice_id = wallet.store.lookups.resolve_id(args.invoice_id)
         record = payments.invoice(invoice_id)
         refused = [
-            s for s in wallet.store.sessions.for_invoice(invoice_id)
+            s
+            for s in wallet.store.sessions.for_invoice(invoice_id)
             if s.state is SessionStatus.REFUSED
-        ]  # fmt: skip
+        ]
         if refused:
             raise AppError(
                 AppErrorCode.PAYMENT_REFUSED,
@@ -96,9 +97,12 @@ def _already_paid(
     try:
         with out.live_status():
             outcome = anyio.run(
-                collect, payee_role(args, wallet, out), args.adapter, link_options(args),
+                collect,
+                payee_role(args, wallet, out),
+                args.adapter,
+                link_options(args),
                 invoice,
-            )  # fmt: skip
+            )
         redelivered = outcome.completed
     except AppError as exc:
         if exc.code is not AppErrorCode.NO_PAYER_FOUND:

@@ -143,8 +143,9 @@ class Cashier:
                 try:
                     self._fail_crashed(job)
                 except Exception:
-                    log.exception("could not end the crashed request", extra={
-                        "request_id": job.request_id})  # fmt: skip
+                    log.exception(
+                        "could not end the crashed request", extra={"request_id": job.request_id}
+                    )
             finally:
                 self._current = None
                 self._idle.set()
@@ -249,8 +250,9 @@ class Cashier:
         try:
             async with self._adapter.use() as central:
                 self._board.publish(job, JobState.SCANNING)
-                outcome = await role.collect(PhaseCentral(central, board=self._board, job=job),
-                                             job.invoice)  # fmt: skip
+                outcome = await role.collect(
+                    PhaseCentral(central, board=self._board, job=job), job.invoice
+                )
         except AdapterUnavailable as exc:
             if not self._wallet.store.sessions.for_invoice(job.invoice.doc.id):
                 self._board.requeue_front(job, reason=f"adapter lost: {exc.message}")

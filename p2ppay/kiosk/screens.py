@@ -71,8 +71,10 @@ def _current(kiosk: Kiosk) -> dict[str, Any]:
 
 def screen_routes(kiosk: Kiosk, policy: GuardPolicy) -> list[Route]:
     """The routes of both screens for ``kiosk`` behind ``policy``."""
-    assets = {name: resources.files("p2ppay.kiosk").joinpath("static", name).read_bytes()
-              for name in STATIC}  # fmt: skip
+    assets = {
+        name: resources.files("p2ppay.kiosk").joinpath("static", name).read_bytes()
+        for name in STATIC
+    }
 
     async def display(request: Request) -> Response:
         return HTMLResponse(_display_html(_current(kiosk)), headers=_HEADERS)

@@ -330,8 +330,12 @@ class _Writes:
 
     def add(self, key: tuple[int, str], delta: tuple[int, int, int, int]) -> None:
         old = self.deltas.get(key, (0, 0, 0, 0))
-        self.deltas[key] = (old[0] + delta[0], old[1] + delta[1], old[2] + delta[2],
-                            old[3] + delta[3])  # fmt: skip
+        self.deltas[key] = (
+            old[0] + delta[0],
+            old[1] + delta[1],
+            old[2] + delta[2],
+            old[3] + delta[3],
+        )
 
     def pay(self, item: Checked, chain: _Chain, payee: int, proof: FraudProof | None) -> None:
         """Move the money of one payment (see :func:`settle`) and record its settlement."""
@@ -350,11 +354,25 @@ class _Writes:
         if claimed:
             self.debts.append((chain.account_id, payee, item.currency, claimed, item.payment_hash))
         self.settlements.append(
-            (item.payment_hash, item.invoice_id, chain.id, item.counter, chain.account_id,
-             payee, item.currency, item.amount, from_reserve + from_balance, claimed,
-             int(proof is not None), item.payment_raw, item.raw, self.now, item.spent,
-             item.prev)
-        )  # fmt: skip
+            (
+                item.payment_hash,
+                item.invoice_id,
+                chain.id,
+                item.counter,
+                chain.account_id,
+                payee,
+                item.currency,
+                item.amount,
+                from_reserve + from_balance,
+                claimed,
+                int(proof is not None),
+                item.payment_raw,
+                item.raw,
+                self.now,
+                item.spent,
+                item.prev,
+            )
+        )
 
     async def write(self, tx: Tx, chains: dict[int, _Chain]) -> None:
         await tx.executemany(

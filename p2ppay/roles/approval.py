@@ -81,8 +81,10 @@ class AutoApprovalLimits:
 
     def __post_init__(self) -> None:
         if self.per_payment <= 0 or self.count <= 0 or self.total < self.per_payment:
-            raise ValueError("auto-approval limits: amounts and count must be positive, "
-                             "and the total at least one payment")  # fmt: skip
+            raise ValueError(
+                "auto-approval limits: amounts and count must be positive, "
+                "and the total at least one payment"
+            )
 
 
 @dataclass(kw_only=True)

@@ -190,16 +190,21 @@ class PayeeRole:
             link = await central.connect(payer)
         except GattError as exc:
             return end_session(
-                store, record.session_id, LinkLost(reason=str(exc)), now=self._seconds(),
-                tag=payer.tag, sas=None,
-            )  # fmt: skip
+                store,
+                record.session_id,
+                LinkLost(reason=str(exc)),
+                now=self._seconds(),
+                tag=payer.tag,
+                sas=None,
+            )
         async with link:
             self.progress(f"connected (ATT MTU {link.peer.att_mtu}): handshake")
             self.countdown(self.timeouts.handshake_ms / 1000)
             session = self._session(link, invoice, tag=payer.tag)
             session.start(self.clock())
-            handler = _PayeeEvents(role=self, session=session, session_id=record.session_id,
-                                   invoice=invoice)  # fmt: skip
+            handler = _PayeeEvents(
+                role=self, session=session, session_id=record.session_id, invoice=invoice
+            )
             try:
                 outcome: Outcome = await run_session(
                     session, link, handler, clock=self.clock, on_sent=handler.sent

@@ -47,8 +47,22 @@ class AllowanceIn:
 
 def _allowance(row: Any) -> AllowanceRecord:
     # STRICT tables guarantee each column's type, so values are used as SQLite returns them.
-    (issuer, serial, wallet, currency, limit, nb, na, spent, counter, head, active, digest,
-     signed, at) = row  # fmt: skip
+    (
+        issuer,
+        serial,
+        wallet,
+        currency,
+        limit,
+        nb,
+        na,
+        spent,
+        counter,
+        head,
+        active,
+        digest,
+        signed,
+        at,
+    ) = row
     return AllowanceRecord(
         issuer_key=issuer,
         serial=serial,

@@ -391,9 +391,13 @@ class SessionLog:
             ).fetchall()
             for (other_id,) in earlier:
                 set_state(
-                    conn, str(other_id), _S.REFUSED, now=now, error_code=error_code,
+                    conn,
+                    str(other_id),
+                    _S.REFUSED,
+                    now=now,
+                    error_code=error_code,
                     detail=f"{detail} (in session {session_id})",
-                )  # fmt: skip
+                )
             return set_state(
                 conn, session_id, _S.REFUSED, now=now, error_code=error_code, detail=detail
             )

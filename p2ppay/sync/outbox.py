@@ -184,9 +184,15 @@ async def _upload_aborts(
 
 
 _CALLER_REFUSALS = frozenset(
-    {"LEDGER_UNAUTHENTICATED", "LEDGER_REPLAY", "LEDGER_STALE_REQUEST", "LEDGER_FORBIDDEN",
-     "LEDGER_UNKNOWN_ACCOUNT", "LEDGER_RATE_LIMITED"}
-)  # fmt: skip
+    {
+        "LEDGER_UNAUTHENTICATED",
+        "LEDGER_REPLAY",
+        "LEDGER_STALE_REQUEST",
+        "LEDGER_FORBIDDEN",
+        "LEDGER_UNKNOWN_ACCOUNT",
+        "LEDGER_RATE_LIMITED",
+    }
+)
 """Refusals about the caller, not the bundles: splitting the batch would not help."""
 
 

@@ -109,12 +109,19 @@ def _discovering(adapter: str) -> bool:
     """Whether bluetoothd reports adapter ``adapter`` as scanning (``Adapter1.Discovering``)."""
     reply = subprocess.run(
         [
-            "dbus-send", "--system", "--print-reply", "--dest=org.bluez", f"/org/bluez/{adapter}",
-            "org.freedesktop.DBus.Properties.Get", "string:org.bluez.Adapter1",
+            "dbus-send",
+            "--system",
+            "--print-reply",
+            "--dest=org.bluez",
+            f"/org/bluez/{adapter}",
+            "org.freedesktop.DBus.Properties.Get",
+            "string:org.bluez.Adapter1",
             "string:Discovering",
         ],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return "boolean true" in reply.stdout
 
 
@@ -183,20 +190,35 @@ def run_payment(folder: Path, shared: Path, pair: tuple[str, str]) -> bool:
     for role in ("payer", "payee"):
         shutil.copytree(shared / role, wallets / role)
     payer_argv = _cli(
-        wallets / "payer", "pay", "--adapter", pair[0], "--once",
-        "--auto-approve-up-to", AUTO_APPROVE, "--json",
-    )  # fmt: skip
+        wallets / "payer",
+        "pay",
+        "--adapter",
+        pair[0],
+        "--once",
+        "--auto-approve-up-to",
+        AUTO_APPROVE,
+        "--json",
+    )
     payee_argv = _cli(
-        wallets / "payee", "request", *PAY_AMOUNT, "--adapter", pair[1],
-        "--within", str(FIND_WITHIN), "--json",
-    )  # fmt: skip
-    files = {name: (folder / name).open("wb") for name in ("pay.out", "pay.err", "request.out",
-                                                           "request.err")}  # fmt: skip
+        wallets / "payee",
+        "request",
+        *PAY_AMOUNT,
+        "--adapter",
+        pair[1],
+        "--within",
+        str(FIND_WITHIN),
+        "--json",
+    )
+    files = {
+        name: (folder / name).open("wb")
+        for name in ("pay.out", "pay.err", "request.out", "request.err")
+    }
     # The payer's controller only: the capture is the payer's view, as bench/tap.py's is.
     btmon = subprocess.Popen(
         ["btmon", "-i", pair[0], "-w", str(folder / "payer.btsnoop")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         # The payee first, the payer once it scans (see _await_scanning).
         payee = subprocess.Popen(
@@ -238,18 +260,39 @@ def run_conformance(folder: Path, shared: Path, pair: tuple[str, str]) -> bool:
     index = pair[1].removeprefix("hci")
     # Bumble binds the HCI user channel, which the kernel grants only for a controller that
     # is down: take it from BlueZ.
-    down = subprocess.run(["btmgmt", "--index", index, "power", "off"], capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    down = subprocess.run(
+        ["btmgmt", "--index", index, "power", "off"], capture_output=True, text=True, check=False
+    )
     (folder / "power-off.txt").write_text(down.stdout + down.stderr)
     payer_argv = _cli(
-        wallets / "payer", "pay", "--adapter", pair[0], "--auto-approve-up-to", AUTO_APPROVE,
-        "--auto-approve-count", "10", "--json",
-    )  # fmt: skip
+        wallets / "payer",
+        "pay",
+        "--adapter",
+        pair[0],
+        "--auto-approve-up-to",
+        AUTO_APPROVE,
+        "--auto-approve-count",
+        "10",
+        "--json",
+    )
     runner_argv = [
-        SYSTEM_PYTHON, "-m", "p2ppay", "--home", str(wallets / "runner"), "conformance",
-        "--role", "payer", "--adapter", f"bumble:hci-socket:{index}", "--within", str(STEP),
-        "--patience", "20", "--non-interactive", "--json",
-    ]  # fmt: skip
+        SYSTEM_PYTHON,
+        "-m",
+        "p2ppay",
+        "--home",
+        str(wallets / "runner"),
+        "conformance",
+        "--role",
+        "payer",
+        "--adapter",
+        f"bumble:hci-socket:{index}",
+        "--within",
+        str(STEP),
+        "--patience",
+        "20",
+        "--non-interactive",
+        "--json",
+    ]
     names = ("pay.out", "pay.err", "runner.out", "runner.err")
     files = {name: (folder / name).open("wb") for name in names}
     try:
@@ -257,9 +300,11 @@ def run_conformance(folder: Path, shared: Path, pair: tuple[str, str]) -> bool:
             payer_argv, stdout=files["pay.out"], stderr=files["pay.err"], env=_env()
         )
         runner = subprocess.Popen(
-            runner_argv, stdout=files["runner.out"], stderr=files["runner.err"],
+            runner_argv,
+            stdout=files["runner.out"],
+            stderr=files["runner.err"],
             env=_system_python_env(),
-        )  # fmt: skip
+        )
         runner_rc = _stop(runner, 8 * STEP)
         payer.send_signal(signal.SIGTERM)
         payer_rc = _stop(payer, STEP / 2)

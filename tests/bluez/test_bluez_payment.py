@@ -60,8 +60,10 @@ def test_history_on_each_home_shows_the_payment_completed(
     history = cli_json("--home", str(wallets / role), "history", "--json")["entries"]
     entry = next(e for e in history if e["invoice_id"] == received["invoice_id"])
     assert (entry["role"], entry["amount"], entry["currency"], entry["status"]) == (
-        role, *PAY_AMOUNT, "completed",
-    )  # fmt: skip
+        role,
+        *PAY_AMOUNT,
+        "completed",
+    )
 
 
 def test_both_homes_export_the_same_bundle_and_it_verifies(

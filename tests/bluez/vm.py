@@ -108,13 +108,18 @@ def run_in_vm(
     )
     command = [
         str(VENV_BIN / "vng"),
-        "--run", str(image),
+        "--run",
+        str(image),
         "--disable-kvm",
-        "--cpus", "2",
-        "--memory", memory,
-        "--rwdir", str(out_dir),
-        "--exec", guest,
-    ]  # fmt: skip
+        "--cpus",
+        "2",
+        "--memory",
+        memory,
+        "--rwdir",
+        str(out_dir),
+        "--exec",
+        guest,
+    ]
     # vng execs virtme-run from PATH: the venv's bin must come first.
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     result = subprocess.run(

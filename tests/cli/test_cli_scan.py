@@ -30,9 +30,17 @@ def test_scan_lists_the_advertising_payer_and_its_tag_pays(
         seen = found["seen"]
         assert isinstance(found["rssi"], int) and isinstance(seen, int) and seen >= 1
         request = cli(
-            "--home", payee, "request", "1.50", "EUR", "--tag", str(found["tag"]),
-            "--adapter", adapter, "--json",
-        )  # fmt: skip
+            "--home",
+            payee,
+            "request",
+            "1.50",
+            "EUR",
+            "--tag",
+            str(found["tag"]),
+            "--adapter",
+            adapter,
+            "--json",
+        )
         pay_out, pay_err = pay.communicate(timeout=60)
     finally:
         if pay.poll() is None:

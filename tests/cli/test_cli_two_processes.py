@@ -20,9 +20,17 @@ def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(
     pay = payer_process(payer, port_a, "--once")
     try:
         request = cli(
-            "--home", payee, "request", "12.50", "EUR", "--memo", "lunch", "--json",
-            "--adapter", f"bumble:tcp-client:127.0.0.1:{port_b}",
-        )  # fmt: skip
+            "--home",
+            payee,
+            "request",
+            "12.50",
+            "EUR",
+            "--memo",
+            "lunch",
+            "--json",
+            "--adapter",
+            f"bumble:tcp-client:127.0.0.1:{port_b}",
+        )
         pay_out, pay_err = pay.communicate(timeout=60)
     finally:
         if pay.poll() is None:
@@ -42,8 +50,11 @@ def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(
         history = cli_json("--home", home, "history", "--json")["entries"]
         entry = next(e for e in history if e["invoice_id"] == invoice_id)
         assert (entry["role"], entry["amount"], entry["currency"], entry["status"]) == (
-            role, "12.50", "EUR", "completed",
-        )  # fmt: skip
+            role,
+            "12.50",
+            "EUR",
+            "completed",
+        )
 
     bundles = []
     for home in (payer, payee):
@@ -73,20 +84,40 @@ def test_pay_without_once_auto_approves_one_payment_then_declines(
     port_a, port_b = controllers
     pay = subprocess.Popen(
         [
-            sys.executable, "-m", "p2ppay", "--home", payer, "pay",
-            "--adapter", f"bumble:tcp-client:127.0.0.1:{port_a}",
-            "--auto-approve-up-to", "20.00", "--json",
+            sys.executable,
+            "-m",
+            "p2ppay",
+            "--home",
+            payer,
+            "pay",
+            "--adapter",
+            f"bumble:tcp-client:127.0.0.1:{port_a}",
+            "--auto-approve-up-to",
+            "20.00",
+            "--json",
         ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         requests = [
-            json.loads(cli(
-                "--home", payee, "request", "5.00", "EUR", "--json",
-                "--adapter", f"bumble:tcp-client:127.0.0.1:{port_b}", check=False,
-            ).stdout)
+            json.loads(
+                cli(
+                    "--home",
+                    payee,
+                    "request",
+                    "5.00",
+                    "EUR",
+                    "--json",
+                    "--adapter",
+                    f"bumble:tcp-client:127.0.0.1:{port_b}",
+                    check=False,
+                ).stdout
+            )
             for _ in range(2)
-        ]  # fmt: skip
+        ]
         pay.send_signal(signal.SIGTERM)
         pay_out, pay_err = pay.communicate(timeout=60)
     finally:
@@ -107,8 +138,15 @@ def test_pay_without_once_auto_approves_one_payment_then_declines(
 def test_inconsistent_auto_approval_limits_are_refused_before_advertising(tmp_path: Path) -> None:
     payer, _ = set_up_wallets(tmp_path)
     result = cli(
-        "--home", payer, "pay", "--auto-approve-up-to", "5", "--auto-approve-total", "1",
-        "--json", check=False,
-    )  # fmt: skip
+        "--home",
+        payer,
+        "pay",
+        "--auto-approve-up-to",
+        "5",
+        "--auto-approve-total",
+        "1",
+        "--json",
+        check=False,
+    )
     assert result.returncode == 2  # a contradiction on the command line is usage
     assert json.loads(result.stdout)["error"] == "BAD_APPROVAL_LIMITS"

@@ -93,11 +93,23 @@ def test_a_serving_payer_stops_cleanly_on_a_signal(
 
     homes = make_homes(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "p2ppay", "--home", str(homes.payer.root), "pay",
-         "--auto-approve-up-to", "5.00", "--json"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "p2ppay",
+            "--home",
+            str(homes.payer.root),
+            "pay",
+            "--auto-approve-up-to",
+            "5.00",
+            "--json",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "P2PPAY_PASSPHRASE": ""},
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 30
         assert proc.stderr is not None

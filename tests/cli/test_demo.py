@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_json_reports_a_completed_settled_payment_and_conserved_balances() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "p2ppay", "demo", "--json", "--amount", "7.25", "--mtu", "23"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "completed"
@@ -36,8 +40,12 @@ def test_after_the_demo_both_histories_show_the_payment_settled(tmp_path: Path) 
     def p2ppay(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "p2ppay", *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=True,
+        )
 
     summary = json.loads(p2ppay("demo", "--json", "--keep", str(tmp_path)).stdout)
     for role in ("payer", "payee"):

@@ -43,15 +43,26 @@ def test_the_two_laptop_programs_pay_each_other(
     payer, payee = set_up_wallets(tmp_path)
     port_a, port_b = controllers
     payer_proc = subprocess.Popen(
-        [sys.executable, "examples/two_laptops/payer.py", payer,
-         f"bumble:tcp-client:127.0.0.1:{port_a}", "20.00"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "examples/two_laptops/payer.py",
+            payer,
+            f"bumble:tcp-client:127.0.0.1:{port_a}",
+            "20.00",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         payee_run = run_example(
-            "examples/two_laptops/payee.py", payee, "3.00", "EUR",
+            "examples/two_laptops/payee.py",
+            payee,
+            "3.00",
+            "EUR",
             f"bumble:tcp-client:127.0.0.1:{port_b}",
-        )  # fmt: skip
+        )
         out, err = payer_proc.communicate(timeout=60)
     finally:
         if payer_proc.poll() is None:

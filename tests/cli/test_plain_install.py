@@ -74,8 +74,20 @@ def test_wallet_commands_and_sync_run_on_the_base_install(
     token = tmp_path / "admin-token"
     token.write_text(TOKEN + "\n")
     token.chmod(0o600)
-    code = main(["ledger", "deposit", account["wallet_id"], "50.00", "EUR", "--ledger",
-                 ledger_url, "--admin-token-file", str(token), "--json"])  # fmt: skip
+    code = main(
+        [
+            "ledger",
+            "deposit",
+            account["wallet_id"],
+            "50.00",
+            "EUR",
+            "--ledger",
+            ledger_url,
+            "--admin-token-file",
+            str(token),
+            "--json",
+        ]
+    )
     assert code == 0, capsys.readouterr()
     allowance = plain(home, "allowance", "request", "20.00", "EUR")
     assert (allowance["limit"], allowance["currency"]) == ("20.00", "EUR")
@@ -98,9 +110,12 @@ def test_radio_kiosk_and_ledger_server_name_the_extra_they_need(tmp_path: Path) 
     ]:
         result = subprocess.run(
             [sys.executable, "-c", RUN_WITHOUT_EXTRAS, "--home", str(home), *argv],
-            capture_output=True, text=True, check=False, timeout=120,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
             env={**os.environ, "P2PPAY_ADMIN_TOKEN": TOKEN},
-        )  # fmt: skip
+        )
         said = result.stdout + result.stderr
         assert result.returncode == 3, said
         assert f"pip install 'p2ppay[{extra}]'" in said, said

@@ -18,13 +18,28 @@ from tests.cli_world import ROOT, cli, cli_json, payer_process, set_up_wallets
 def _conformance(home: str, port: int, role: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
-            sys.executable, "-m", "p2ppay", "--home", home, "conformance", "--role", role,
-            "--adapter", f"bumble:tcp-client:127.0.0.1:{port}", "--within", "30",
-            "--non-interactive", "--json", *extra,
+            sys.executable,
+            "-m",
+            "p2ppay",
+            "--home",
+            home,
+            "conformance",
+            "--role",
+            role,
+            "--adapter",
+            f"bumble:tcp-client:127.0.0.1:{port}",
+            "--within",
+            "30",
+            "--non-interactive",
+            "--json",
+            *extra,
         ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "P2PPAY_PASSPHRASE": ""},
-    )  # fmt: skip
+    )
 
 
 def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
@@ -72,8 +87,9 @@ def test_our_payee_driven_by_the_runners_instructions_passes_every_case(
         assert runner.stderr is not None
         for line in runner.stderr:
             if "on the device: start a payment request of 1.00 EUR" in line:
-                result = cli("--home", payee, "request", "1.00", "EUR", "--attempts", "1", *dut,
-                             check=False)  # fmt: skip
+                result = cli(
+                    "--home", payee, "request", "1.00", "EUR", "--attempts", "1", *dut, check=False
+                )
                 invoice_id = json.loads(result.stdout)["invoice_id"]
                 done.append("request")
             elif "on the device: the link was cut on purpose: resume" in line:
@@ -92,9 +108,17 @@ def test_our_payee_driven_by_the_runners_instructions_passes_every_case(
 
 def test_a_device_that_never_appears_is_device_not_found(tmp_path: Path) -> None:
     result = cli(
-        "--home", str(tmp_path / "runner"), "conformance", "--role", "payer", "--within", "1",
-        "--non-interactive", "--json", check=False,
-    )  # fmt: skip
+        "--home",
+        str(tmp_path / "runner"),
+        "conformance",
+        "--role",
+        "payer",
+        "--within",
+        "1",
+        "--non-interactive",
+        "--json",
+        check=False,
+    )
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert (report["error"], report["code"], report["passed"]) == ("DEVICE_NOT_FOUND", 1309, False)

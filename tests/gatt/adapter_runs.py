@@ -23,17 +23,38 @@ def cli_payment(root: Path, peripheral: str, central: str) -> tuple[Any, Any]:
     payer, payee = set_up_wallets(root)
     pay = subprocess.Popen(
         [
-            sys.executable, "-m", "p2ppay", "--home", payer, "pay", "--adapter", peripheral,
-            "--auto-approve-up-to", "20.00", "--once", "--json",
+            sys.executable,
+            "-m",
+            "p2ppay",
+            "--home",
+            payer,
+            "pay",
+            "--adapter",
+            peripheral,
+            "--auto-approve-up-to",
+            "20.00",
+            "--once",
+            "--json",
         ],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "P2PPAY_PASSPHRASE": ""},
-    )  # fmt: skip
+    )
     try:
         request = cli(
-            "--home", payee, "request", "2.50", "EUR", "--adapter", central,
-            "--within", "30", "--json",
-        )  # fmt: skip
+            "--home",
+            payee,
+            "request",
+            "2.50",
+            "EUR",
+            "--adapter",
+            central,
+            "--within",
+            "30",
+            "--json",
+        )
         pay_out, pay_err = pay.communicate(timeout=90)
     finally:
         if pay.poll() is None:
@@ -47,10 +68,18 @@ def tap_bench(peripheral: str, central: str, payments: int) -> tuple[str, Any]:
     """``bench/tap.py --adapters PERIPHERAL,CENTRAL``: its whole output and its JSON line."""
     result = subprocess.run(
         [
-            sys.executable, "bench/tap.py", "--adapters", f"{peripheral},{central}",
-            "--payments", str(payments),
+            sys.executable,
+            "bench/tap.py",
+            "--adapters",
+            f"{peripheral},{central}",
+            "--payments",
+            str(payments),
         ],
-        cwd=ROOT, capture_output=True, text=True, timeout=120 + 60 * payments, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120 + 60 * payments,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout, json.loads(result.stdout.splitlines()[-1])

@@ -40,10 +40,13 @@ def _capture() -> bytes:
             _record(_acl(0x40, big[:200], boundary=2), received=True, at=1_300),
             _record(_acl(0x40, big[200:], boundary=1), received=True, at=1_310),
             _record(_acl(0x40, _att(b"\x1b\x12\x00ok"), boundary=0), received=False, at=1_400),
-            _record(_acl(0x40, struct.pack("<HH", 1, 0x0005) + b"x", boundary=2),
-                    received=True, at=1_500),  # signalling channel: not ATT
+            _record(
+                _acl(0x40, struct.pack("<HH", 1, 0x0005) + b"x", boundary=2),
+                received=True,
+                at=1_500,
+            ),  # signalling channel: not ATT
         ]
-    )  # fmt: skip
+    )
 
 
 def test_att_pdus_are_read_in_order_with_fragments_reassembled() -> None:

@@ -24,10 +24,15 @@ def controller() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A TCP-hosted controller process (killable by the test) and the adapter string for it."""
     ports = (free_port(), free_port())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bumble.apps.controllers",
-         *(f"tcp-server:127.0.0.1:{port}" for port in ports)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bumble.apps.controllers",
+            *(f"tcp-server:127.0.0.1:{port}" for port in ports),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         for port in ports:

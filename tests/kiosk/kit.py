@@ -79,13 +79,22 @@ def short_socket_dir() -> Path:
 def kiosk_config(shop: Shop, socket: Path, **sections: dict[str, Any]) -> KioskConfig:
     data: dict[str, Any] = {
         "wallet": {"home": str(shop.kiosk.root)},
-        "radio": {"adapter": "virtual", "min_rssi": -70, "margin_db": 6, "listen": 0.3,
-                  "scan_timeout": 5.0},
+        "radio": {
+            "adapter": "virtual",
+            "min_rssi": -70,
+            "margin_db": 6,
+            "listen": 0.3,
+            "scan_timeout": 5.0,
+        },
         "payments": {"currency": "EUR", "attempts": 1},
         "api": {"listen": f"unix:{socket}"},
-        "daemon": {"shutdown_grace": 10.0, "health_interval": 0.5, "backoff_initial": 0.2,
-                   "backoff_max": 1.0},
-    }  # fmt: skip
+        "daemon": {
+            "shutdown_grace": 10.0,
+            "health_interval": 0.5,
+            "backoff_initial": 0.2,
+            "backoff_max": 1.0,
+        },
+    }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     return parse_config(data)
@@ -180,8 +189,9 @@ async def running_kiosk(
     ready = anyio.Event()
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: serve(kiosk, stop=stop, on_ready=ready.set, handle_signals=False,
-                                    token=token))  # fmt: skip
+        tg.start_soon(
+            lambda: serve(kiosk, stop=stop, on_ready=ready.set, handle_signals=False, token=token)
+        )
         with anyio.fail_after(10):
             await ready.wait()
             await kiosk.adapter.wait_up()

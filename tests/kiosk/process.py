@@ -111,10 +111,15 @@ class Controllers:
 
     def start(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "bumble.apps.controllers",
-             *(f"tcp-server:127.0.0.1:{port}" for port in self.ports)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "bumble.apps.controllers",
+                *(f"tcp-server:127.0.0.1:{port}" for port in self.ports),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         # Not by connecting: Bumble's tcp-server serves only its latest client, so a probe
         # connection would steal the controller from a kiosk that reconnected first.
         deadline = time.monotonic() + 20

@@ -48,8 +48,14 @@ async def test_the_status_stream_reports_every_phase_in_order(tmp_path: Path) ->
     states = [e["state"] for e in result["events"]]
     # The second handshake event is the SAS, published as soon as the handshake yields it.
     assert states == [
-        "queued", "scanning", "connecting", "handshake", "handshake", "persisting", "completed"
-    ]  # fmt: skip
+        "queued",
+        "scanning",
+        "connecting",
+        "handshake",
+        "handshake",
+        "persisting",
+        "completed",
+    ]
     assert [e["seq"] for e in result["events"]] == list(range(1, 8))
     assert [e["sas"] for e in result["events"][3:5]] == [None, result["final"]["sas"]]
     assert result["final"]["sas"]

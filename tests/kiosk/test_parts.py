@@ -36,8 +36,9 @@ def test_a_log_line_is_one_json_object_with_the_callers_fields() -> None:
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        logger.warning("payment finished", extra={"request_id": "ab", "phases_ms": {"x": 1.5},
-                                                  "odd": object()})  # fmt: skip
+        logger.warning(
+            "payment finished", extra={"request_id": "ab", "phases_ms": {"x": 1.5}, "odd": object()}
+        )
     finally:
         logger.removeHandler(handler)
     line = json.loads(stream.getvalue())
@@ -49,8 +50,14 @@ def test_a_log_line_is_one_json_object_with_the_callers_fields() -> None:
 def test_prometheus_histograms_are_cumulative_and_end_with_inf_equal_to_count() -> None:
     metrics = KioskMetrics()
     for total_ms in (3.0, 40.0, 700.0, 120_000.0):
-        metrics.finished(status="completed", error=None, phases_ms={"scanning": total_ms / 2},
-                         total_ms=total_ms, currency="EUR", amount_minor=100)  # fmt: skip
+        metrics.finished(
+            status="completed",
+            error=None,
+            phases_ms={"scanning": total_ms / 2},
+            total_ms=total_ms,
+            currency="EUR",
+            amount_minor=100,
+        )
     text = metrics.render(queue_depth=0, adapter_up=True, sync_backlog=lambda: 0)
     buckets = [
         int(line.rsplit(" ", 1)[1])
@@ -87,8 +94,10 @@ def test_the_board_numbers_events_and_a_terminal_job_never_changes() -> None:
     board.publish(job, JobState.SCANNING)
     board.publish(job, JobState.FAILED, error="NO_PAYER_FOUND")
     assert [(e.seq, e.state) for e in job.events] == [
-        (1, JobState.QUEUED), (2, JobState.SCANNING), (3, JobState.FAILED)
-    ]  # fmt: skip
+        (1, JobState.QUEUED),
+        (2, JobState.SCANNING),
+        (3, JobState.FAILED),
+    ]
     assert set(job.phase_ms) == {"queued", "scanning"}
     with pytest.raises(RuntimeError):
         board.publish(job, JobState.COMPLETED)

@@ -82,8 +82,11 @@ async def test_the_display_shows_amount_sas_and_paid_and_the_operator_page_lists
             origin = f"http://127.0.0.1:{port}/"
             assert fetched and all(url.startswith(origin) for url in fetched), fetched
             assert {url[len(origin) :] for url in fetched} >= {
-                "display", "static/display.css", "static/display.js", "display/events"
-            }  # fmt: skip
+                "display",
+                "static/display.css",
+                "static/display.js",
+                "display/events",
+            }
             await page.evaluate(SCREENS_SEEN)
             assert await page.locator("html").get_attribute("lang") == "en"
             assert await screen_of(page) == "idle"

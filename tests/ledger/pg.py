@@ -114,12 +114,27 @@ def start_postgres() -> PgServer:
     port = _free_port()
     with open(root / "server.log", "wb") as log:  # the child keeps its own copy of the fd
         process = subprocess.Popen(
-            [*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-             "-h", "127.0.0.1", "-k", str(root), "-c", "fsync=off", "-c", "max_connections=200",
-             "-c", "synchronous_commit=off"],
+            [
+                *run_as,
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(root),
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "synchronous_commit=off",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=log,
-        )  # fmt: skip
+        )
     server = PgServer(root=root, port=port, process=process, bindir=bindir, run_as=run_as)
     deadline = time.monotonic() + 30
     while True:

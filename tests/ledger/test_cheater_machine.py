@@ -167,8 +167,9 @@ def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachi
 
         # --- offline payments -----------------------------------------------------------
 
-        def _offer(self, payer: Wallet, payee_index: int, payment: SignedDocument[Payment],
-                   invoice: Any) -> bool:  # fmt: skip
+        def _offer(
+            self, payer: Wallet, payee_index: int, payment: SignedDocument[Payment], invoice: Any
+        ) -> bool:
             """The payee decides; an accepted payment's bundle lands in both outboxes."""
             payee = self.wallets[payee_index]
             now = self.clock[0]
@@ -262,9 +263,15 @@ def machine_for(portal: BlockingPortal, db_url: Any) -> type[RuleBasedStateMachi
                 prev = before[-1].hash if right_prev and before else os.urandom(32)
             invoice = make_invoice(self.wallets[to].key, amount=amount, currency="EUR", now=now)
             doc = Payment(
-                invoice=invoice.hash, payer=cheater.public, amount=amount, currency="EUR",
-                counter=counter, prev=prev, spent=spent, allowance=allowance.raw,
-            )  # fmt: skip
+                invoice=invoice.hash,
+                payer=cheater.public,
+                amount=amount,
+                currency="EUR",
+                counter=counter,
+                prev=prev,
+                spent=spent,
+                allowance=allowance.raw,
+            )
             payment = sign(cheater.key, doc, allowance=allowance)
             if self._offer(cheater, to, payment, invoice):
                 cheater.heads.append(head_of(payment))

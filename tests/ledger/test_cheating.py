@@ -96,11 +96,16 @@ async def test_twenty_self_payments_are_refused_offline_code_and_move_nothing(
         allowance = await cheater_with_allowance(ledger, cheater, 50_00)
         bundles = [
             signed_payment(
-                cheater, allowance, payee=cheater, amount=50_00, counter=k, spent=50_00,  # type: ignore[arg-type]
+                cheater,
+                allowance,  # type: ignore[arg-type]
+                payee=cheater,
+                amount=50_00,
+                counter=k,
+                spent=50_00,
                 now=now_s(),
             )[0]
             for k in range(1, 21)
-        ]  # fmt: skip
+        ]
         async with client(ledger, cheater) as c:
             answer = await c.sync([b64(b) for b in bundles], [])
         assert {(r.status, r.error) for r in answer.results} == {
@@ -108,8 +113,11 @@ async def test_twenty_self_payments_are_refused_offline_code_and_move_nothing(
         }
         assert answer.results[0].code == int(ErrorCode.ACCEPT_SELF_PAYMENT)
         assert await eur_of(ledger, cheater) == {
-            "balance": 0, "reserve": 50_00, "claims": 0, "held": 0
-        }  # fmt: skip
+            "balance": 0,
+            "reserve": 50_00,
+            "claims": 0,
+            "held": 0,
+        }
         await backed(ledger)
 
 
@@ -122,11 +130,16 @@ async def test_twenty_payments_to_sybils_with_invented_prev_pay_out_only_the_res
         allowance = await cheater_with_allowance(ledger, cheater, 50_00)
         bundles = [
             signed_payment(
-                cheater, allowance, payee=sybil, amount=50_00, counter=k, spent=50_00,  # type: ignore[arg-type]
+                cheater,
+                allowance,  # type: ignore[arg-type]
+                payee=sybil,
+                amount=50_00,
+                counter=k,
+                spent=50_00,
                 now=now_s(),
             )[0]
             for k, sybil in enumerate(sybils, start=1)
-        ]  # fmt: skip
+        ]
         async with client(ledger, cheater) as c:
             answer = await c.sync([b64(b) for b in bundles], [])
         statuses = [r.status for r in answer.results]
@@ -174,9 +187,14 @@ async def test_an_honest_payment_uploaded_after_release_is_not_paid_twice(db_url
                 ledger, cheater, 50_00, clock=clock, valid_for=600, deposit=cycle == 0
             )
             bundle, _ = signed_payment(
-                cheater, allowance, payee=sybil, amount=50_00, counter=1, spent=50_00,  # type: ignore[arg-type]
+                cheater,
+                allowance,  # type: ignore[arg-type]
+                payee=sybil,
+                amount=50_00,
+                counter=1,
+                spent=50_00,
                 now=clock[0],
-            )  # fmt: skip
+            )
             clock[0] += 600 + GRACE  # the allowance ends and its reserve is released
             assert (await eur_of(ledger, cheater, clock))["balance"] == 50_00
             async with client(ledger, sybil, clock) as c:
@@ -199,9 +217,14 @@ async def test_a_late_payment_after_a_new_allowance_is_held_not_doubled(db_url: 
         cheater, sybil = SigningKey.generate(), SigningKey.generate()
         allowance = await cheater_with_allowance(ledger, cheater, 50_00, clock=clock, valid_for=600)
         bundle, _ = signed_payment(
-            cheater, allowance, payee=sybil, amount=50_00, counter=1, spent=50_00,  # type: ignore[arg-type]
+            cheater,
+            allowance,  # type: ignore[arg-type]
+            payee=sybil,
+            amount=50_00,
+            counter=1,
+            spent=50_00,
             now=clock[0],
-        )  # fmt: skip
+        )
         clock[0] += 600 + GRACE
         # The released 50.00 goes into a new allowance before the sybil uploads.
         await cheater_with_allowance(ledger, cheater, 50_00, clock=clock, deposit=False)
@@ -210,8 +233,11 @@ async def test_a_late_payment_after_a_new_allowance_is_held_not_doubled(db_url: 
             (result,) = (await c.sync([b64(bundle)], [])).results
         assert result.status == "settled"
         assert await eur_of(ledger, sybil, clock) == {
-            "balance": 0, "reserve": 0, "claims": 0, "held": 50_00
-        }  # fmt: skip
+            "balance": 0,
+            "reserve": 0,
+            "claims": 0,
+            "held": 50_00,
+        }
         assert (await eur_of(ledger, cheater, clock))["claims"] == -50_00
         totals = await backed(ledger)
         assert totals["balances"] + totals["reserves"] == 50_00
@@ -233,9 +259,14 @@ async def test_overlapping_intervals_in_any_order_are_fraud_and_credit_the_hones
             allowance = open_as(state.allowance.signed, Allowance)
         # Counter 2 with an invented prev, claiming (0, 40.00]: overlaps counter 1.
         bad, _ = signed_payment(
-            cheater.key, allowance, payee=sybil, amount=40_00, counter=2, spent=40_00,
+            cheater.key,
+            allowance,
+            payee=sybil,
+            amount=40_00,
+            counter=2,
+            spent=40_00,
             now=now_s(),
-        )  # fmt: skip
+        )
         order = [(honest.key, good), (sybil, bad)]
         if not honest_first:
             order.reverse()
@@ -287,10 +318,17 @@ async def test_the_operator_guarantee_releases_held_credit_and_takes_over_the_de
         cheater, a, b = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
         allowance = await cheater_with_allowance(ledger, cheater, 10_00)
         bundles = [
-            signed_payment(cheater, allowance, payee=p, amount=10_00, counter=1, spent=10_00,  # type: ignore[arg-type]
-                           now=now_s())[0]
+            signed_payment(
+                cheater,
+                allowance,  # type: ignore[arg-type]
+                payee=p,
+                amount=10_00,
+                counter=1,
+                spent=10_00,
+                now=now_s(),
+            )[0]
             for p in (a, b)
-        ]  # fmt: skip
+        ]
         async with client(ledger, a) as c:
             await c.register()
             await c.sync([b64(x) for x in bundles], [])

@@ -56,9 +56,18 @@ def test_the_scripted_flow_prints_the_contracted_json(
     account = cli(capsys, payer, "register", "--ledger", ledger_url)
     cli(capsys, payee, "register", "--ledger", ledger_url)
     code, deposit = run(
-        capsys, "ledger", "deposit", account["wallet_id"], "50.00", "EUR",
-        "--ledger", ledger_url, "--admin-token-file", str(token_file(tmp_path)), "--json",
-    )  # fmt: skip
+        capsys,
+        "ledger",
+        "deposit",
+        account["wallet_id"],
+        "50.00",
+        "EUR",
+        "--ledger",
+        ledger_url,
+        "--admin-token-file",
+        str(token_file(tmp_path)),
+        "--json",
+    )
     assert (code, deposit["balance"]) == (0, "50.00")
     allowance = cli(capsys, payer, "allowance", "request", "20.00", "EUR")
     assert (allowance["limit"], allowance["currency"]) == ("20.00", "EUR")
@@ -67,15 +76,21 @@ def test_the_scripted_flow_prints_the_contracted_json(
 
     counts = cli(capsys, payee, "sync")
     assert {k: counts[k] for k in ("settled", "duplicate", "rejected", "fraud")} == {
-        "settled": 1, "duplicate": 0, "rejected": 0, "fraud": 0,
-    }  # fmt: skip
+        "settled": 1,
+        "duplicate": 0,
+        "rejected": 0,
+        "fraud": 0,
+    }
     payer_sync = cli(capsys, payer, "sync")
     assert payer_sync["duplicate"] == 1
     # The payer's own record, settled by the payee's upload: settled, with the ledger's word.
     assert [(r["role"], r["status"]) for r in payer_sync["records"]] == [("payer", "settled")]
     assert cli(capsys, payer, "statement")["currencies"]["EUR"] == {
-        "balance": "30.00", "reserve": "7.50", "claims": "0.00", "held": "0.00",
-    }  # fmt: skip
+        "balance": "30.00",
+        "reserve": "7.50",
+        "claims": "0.00",
+        "held": "0.00",
+    }
     assert cli(capsys, payee, "statement")["currencies"]["EUR"]["balance"] == "12.50"
     with payer.open() as wallet:
         assert set(settlements(wallet.store).values()) == {Settlement.SETTLED}
@@ -106,8 +121,17 @@ def test_ledger_serve_runs_as_its_own_process(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "p2ppay", "ledger", "serve", "--db",
-               f"sqlite:///{tmp_path / 'served.db'}", "--port", str(port)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "p2ppay",
+        "ledger",
+        "serve",
+        "--db",
+        f"sqlite:///{tmp_path / 'served.db'}",
+        "--port",
+        str(port),
+    ]
     env = {**os.environ, "P2PPAY_ADMIN_TOKEN": TOKEN}
     with subprocess.Popen(command, env=env, stderr=subprocess.PIPE) as process:
         try:
@@ -135,9 +159,17 @@ def test_ledger_serve_on_a_busy_port_is_a_typed_error(
         busy.listen(1)
         port = str(busy.getsockname()[1])
         code = main(
-            ["ledger", "serve", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--port", port,
-             "--admin-token-file", str(token_file(tmp_path))]
-        )  # fmt: skip
+            [
+                "ledger",
+                "serve",
+                "--db",
+                f"sqlite:///{tmp_path / 'l.db'}",
+                "--port",
+                port,
+                "--admin-token-file",
+                str(token_file(tmp_path)),
+            ]
+        )
     assert code == 3
     assert "LEDGER_CANNOT_LISTEN" in capsys.readouterr().err
 
@@ -161,8 +193,7 @@ def test_ledger_serve_refuses_an_admin_token_from_argv_or_under_128_bits(
     monkeypatch.delenv("P2PPAY_ADMIN_TOKEN", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    code = main(["ledger", "serve", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--port", "0",
-                 *argv])  # fmt: skip
+    code = main(["ledger", "serve", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--port", "0", *argv])
     assert code == 3
     assert "LEDGER_WEAK_ADMIN_TOKEN" in capsys.readouterr().err
     assert not (tmp_path / "l.db").exists()
@@ -190,16 +221,26 @@ def test_a_wallet_revokes_itself_and_the_operator_revokes_another(
     monkeypatch.setenv("P2PPAY_ADMIN_TOKEN", TOKEN)
     with stolen.open() as wallet:
         stolen_id = wallet_id_of(wallet.identity.public_key)
-    code, theirs = run(capsys, "ledger", "revoke", stolen_id, "--ledger", ledger_url,
-                       "--reason", "reported stolen", "--json")  # fmt: skip
+    code, theirs = run(
+        capsys,
+        "ledger",
+        "revoke",
+        stolen_id,
+        "--ledger",
+        ledger_url,
+        "--reason",
+        "reported stolen",
+        "--json",
+    )
     assert (code, theirs["version"]) == (0, 2)
     # Every payee gets both at its next sync and refuses them offline from then on.
     cli(capsys, payee, "sync")
     with payee.open() as wallet:
         revoked = wallet.store.trust.revoked_keys()
     assert {lost.public, stolen.public} <= set(revoked)
-    code, refused = run(capsys, "--home", str(stolen.home.root), "allowance", "request",
-                        "1.00", "EUR", "--json")  # fmt: skip
+    code, refused = run(
+        capsys, "--home", str(stolen.home.root), "allowance", "request", "1.00", "EUR", "--json"
+    )
     assert code != 0 and "LEDGER_WALLET_REVOKED" in json.dumps(refused)
 
 
@@ -212,12 +253,24 @@ def test_release_held_pays_from_the_funded_guarantee_account(
     monkeypatch.setenv("P2PPAY_ADMIN_TOKEN", TOKEN)
     payee = new_party(tmp_path, "payee")
     account = cli(capsys, payee, "register", "--ledger", ledger_url)
-    code, out = run(capsys, "ledger", "release-held", account["wallet_id"], "1.00", "EUR",
-                    "--reason", "nothing held", "--ledger", ledger_url, "--json")  # fmt: skip
+    code, out = run(
+        capsys,
+        "ledger",
+        "release-held",
+        account["wallet_id"],
+        "1.00",
+        "EUR",
+        "--reason",
+        "nothing held",
+        "--ledger",
+        ledger_url,
+        "--json",
+    )
     # The ledger's own code for an operator's refused request, not SYNC_REFUSED.
     assert code == 3 and out["error"].startswith("LEDGER_") and out["error"] != "SYNC_REFUSED"
-    code, funded = run(capsys, "ledger", "deposit", "guarantee", "10.00", "EUR",
-                       "--ledger", ledger_url, "--json")  # fmt: skip
+    code, funded = run(
+        capsys, "ledger", "deposit", "guarantee", "10.00", "EUR", "--ledger", ledger_url, "--json"
+    )
     assert (code, funded["balance"]) == (0, "10.00")
 
 
@@ -236,16 +289,30 @@ def _refused_payment(
     payer, payee = new_party(root, "payer"), new_party(root, "payee")
     account = cli(capsys, payer, "register", "--ledger", ledger_url)
     cli(capsys, payee, "register", "--ledger", ledger_url)
-    run(capsys, "ledger", "deposit", account["wallet_id"], "20.00", "EUR",
-        "--ledger", ledger_url, "--admin-token-file", str(token_file(root)), "--json")  # fmt: skip
+    run(
+        capsys,
+        "ledger",
+        "deposit",
+        account["wallet_id"],
+        "20.00",
+        "EUR",
+        "--ledger",
+        ledger_url,
+        "--admin-token-file",
+        str(token_file(root)),
+        "--json",
+    )
     cli(capsys, payer, "allowance", "request", "10.00", "EUR")
     cli(capsys, payee, "sync")
     invoice_raw, payment_raw, _ = decode_bundle(pay_offline(payer, payee, 2_00, receipt_lost=True))
     invoice, payment = open_as(invoice_raw, Invoice), open_as(payment_raw, Payment)
     refusal = make_receipt(
-        payee.key, payment_hash=payment.hash, verdict=Verdict.REJECTED, now=now_s(),
+        payee.key,
+        payment_hash=payment.hash,
+        verdict=Verdict.REJECTED,
+        now=now_s(),
         code=ErrorCode.ACCEPT_AMOUNT_MISMATCH,
-    )  # fmt: skip
+    )
     with payer.open() as wallet:
         wallet.store.payments.persist_receipt(
             receipt_record(refusal, invoice_id=invoice.doc.id), now=now_s()
@@ -260,9 +327,13 @@ def test_sync_says_why_each_record_was_rejected(
     synced = cli(capsys, payer, "sync")
     assert synced["rejected"] == 1
     assert synced["records"] == [
-        {"invoice_id": invoice_id, "role": "payer", "status": "rejected",
-         "why": "LEDGER_RECEIPT_REJECTED"},
-    ]  # fmt: skip
+        {
+            "invoice_id": invoice_id,
+            "role": "payer",
+            "status": "rejected",
+            "why": "LEDGER_RECEIPT_REJECTED",
+        },
+    ]
     assert cli(capsys, payer, "sync")["records"] == []  # nothing new decided
     payer, invoice_id = _refused_payment(capsys, ledger_url, tmp_path / "text")
     assert main(["--home", str(payer.home.root), "sync"]) == 0

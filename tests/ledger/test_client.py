@@ -141,9 +141,12 @@ async def test_a_sync_cut_mid_way_resumes_where_it_stopped(tmp_path: Path) -> No
             ) as client:
                 with pytest.raises(SyncError):
                     await sync_outbox(
-                        wallet.store, client, now=now_s, batch_size=2,
+                        wallet.store,
+                        client,
+                        now=now_s,
+                        batch_size=2,
                         progress=lambda done, total: progress.append((done, total)),
-                    )  # fmt: skip
+                    )
             statuses = [i.status for i in wallet.store.outbox.items()]
             assert progress == [(2, 5), (4, 5)]
             assert statuses.count(OutboxStatus.SETTLED) == 4

@@ -51,15 +51,25 @@ async def test_the_demo_flow_funds_pays_syncs_and_shows_settled_balances(tmp_pat
     async with running_ledger() as ledger:
         with payer.open() as wallet:
             record = await fund_wallet(
-                ledger.url, ledger.admin_token, wallet,
-                deposit=50_00, allowance=20_00, currency="EUR", now=now_s(),
-            )  # fmt: skip
+                ledger.url,
+                ledger.admin_token,
+                wallet,
+                deposit=50_00,
+                allowance=20_00,
+                currency="EUR",
+                now=now_s(),
+            )
         assert record is not None and record.limit_minor == 20_00
         with payee.open() as wallet:
             await fund_wallet(
-                ledger.url, ledger.admin_token, wallet,
-                deposit=0, allowance=0, currency="EUR", now=now_s(),
-            )  # fmt: skip
+                ledger.url,
+                ledger.admin_token,
+                wallet,
+                deposit=0,
+                allowance=0,
+                currency="EUR",
+                now=now_s(),
+            )
             await sync_wallet(ledger.url, wallet, now=now_s)
         homes = Homes(issuer=payer.home, payer=payer.home, payee=payee.home, issuer_key=b"")
         await pay_once(homes, amount=4_00)

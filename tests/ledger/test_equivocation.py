@@ -37,9 +37,12 @@ async def test_a_payee_signing_both_verdicts_is_flagged_and_settled_wins(
         payment = open_as(payment_raw, Payment)
         # The cheating payee hands the payer a refusal for the payment it accepted.
         refusal = make_receipt(
-            payee.key, payment_hash=payment.hash, verdict=Verdict.REJECTED, now=now_s(),
+            payee.key,
+            payment_hash=payment.hash,
+            verdict=Verdict.REJECTED,
+            now=now_s(),
             code=ErrorCode.ACCEPT_AMOUNT_MISMATCH,
-        )  # fmt: skip
+        )
         with payer.open() as wallet:
             wallet.store.payments.persist_receipt(
                 receipt_record(refusal, invoice_id=invoice.doc.id), now=now_s()
@@ -112,15 +115,20 @@ async def test_a_payee_that_aborted_a_payment_it_accepted_is_flagged(
         invoice, payment = open_as(invoice_raw, Invoice), open_as(payment_raw, Payment)
         # The payee tells the payer the session was aborted, naming the payment...
         abort = make_abort(
-            payee.key, code=ErrorCode.SESSION_DECLINED, reason="declined", now=now_s(),
-            invoice_hash=invoice.hash, payment_hash=payment.hash,
-        )  # fmt: skip
+            payee.key,
+            code=ErrorCode.SESSION_DECLINED,
+            reason="declined",
+            now=now_s(),
+            invoice_hash=invoice.hash,
+            payment_hash=payment.hash,
+        )
         b64 = base64.b64encode
         async with client(ledger, payer.key) as c:
             answer = await c.sync([], [], [b64(abort.raw).decode(), b64(b"\x83junk").decode()])
         assert [(a.status, a.equivocation) for a in answer.aborts] == [
-            ("kept", None), ("rejected", None),
-        ]  # fmt: skip
+            ("kept", None),
+            ("rejected", None),
+        ]
         assert (answer.aborts[1].error, answer.aborts[1].code) == ("CBOR_MALFORMED", 100)
         # ... and settles it as accepted: the abort and the receipt contradict each other.
         async with client(ledger, payee.key) as c:

@@ -35,9 +35,15 @@ def hostile_bundle(payer: SigningKey, allowance: object, payee: SigningKey, coun
     """A payment at ``counter`` (beyond what the model allows), signed with the real key."""
     invoice = make_invoice(payee, amount=1_00, currency="EUR", now=now_s())
     doc = Payment.model_construct(
-        invoice=invoice.hash, payer=public_key(payer), amount=1_00, currency="EUR",
-        counter=counter, prev=b"p" * 32, spent=1_00, allowance=allowance.raw,  # type: ignore[attr-defined]
-    )  # fmt: skip
+        invoice=invoice.hash,
+        payer=public_key(payer),
+        amount=1_00,
+        currency="EUR",
+        counter=counter,
+        prev=b"p" * 32,
+        spent=1_00,
+        allowance=allowance.raw,  # type: ignore[attr-defined]
+    )
     raw = sign1(payer, Kind.PAYMENT, cbor.encode(to_payload(doc)))
     receipt = make_receipt(
         payee, payment_hash=document_hash(raw), verdict=Verdict.ACCEPTED, now=now_s()
@@ -53,21 +59,37 @@ async def test_a_counter_no_column_holds_is_refused_alone_and_the_batch_settles(
         cheater, payee = SigningKey.generate(), SigningKey.generate()
         allowance = await cheater_with_allowance(ledger, cheater, 10_00)
         good = [
-            signed_payment(cheater, allowance, payee=payee, amount=1_00, counter=k,  # type: ignore[arg-type]
-                           spent=k * 1_00, prev=prev, now=now_s())
+            signed_payment(
+                cheater,
+                allowance,  # type: ignore[arg-type]
+                payee=payee,
+                amount=1_00,
+                counter=k,
+                spent=k * 1_00,
+                prev=prev,
+                now=now_s(),
+            )
             for k, prev in ((1, None),)
-        ]  # fmt: skip
+        ]
         second = signed_payment(
-            cheater, allowance, payee=payee, amount=1_00, counter=2, spent=2_00,  # type: ignore[arg-type]
-            prev=good[0][1].hash, now=now_s(),
-        )  # fmt: skip
+            cheater,
+            allowance,  # type: ignore[arg-type]
+            payee=payee,
+            amount=1_00,
+            counter=2,
+            spent=2_00,
+            prev=good[0][1].hash,
+            now=now_s(),
+        )
         batch = [good[0][0], hostile_bundle(cheater, allowance, payee, counter), second[0]]
         async with client(ledger, payee) as c:
             await c.register()
             answer = await c.sync([b64(b) for b in batch], [])
         assert [(r.status, r.error) for r in answer.results] == [
-            ("settled", None), ("rejected", "DOC_FIELD_VALUE"), ("settled", None),
-        ]  # fmt: skip
+            ("settled", None),
+            ("rejected", "DOC_FIELD_VALUE"),
+            ("settled", None),
+        ]
         await backed(ledger)
 
 

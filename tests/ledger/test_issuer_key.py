@@ -17,9 +17,13 @@ pytestmark = pytest.mark.anyio
 
 def config(db: Path, key: Path | None = None, passphrase: bytes | None = None) -> LedgerConfig:
     return LedgerConfig(
-        db_url=f"sqlite:///{db}", admin_token="t", clock=lambda: 0, issuer_key_file=key,
-        issuer_passphrase=passphrase, issuer_kdf=KdfParams.minimum(),
-    )  # fmt: skip
+        db_url=f"sqlite:///{db}",
+        admin_token="t",
+        clock=lambda: 0,
+        issuer_key_file=key,
+        issuer_passphrase=passphrase,
+        issuer_kdf=KdfParams.minimum(),
+    )
 
 
 async def test_the_seed_is_in_a_0600_key_file_and_not_in_the_database(tmp_path: Path) -> None:

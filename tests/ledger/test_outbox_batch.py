@@ -38,8 +38,10 @@ def test_a_batch_of_outbox_changes_is_applied_together(tmp_path: Path) -> None:
         )
         items = {i.invoice_id: i for i in wallet.store.outbox.items()}
     assert [items[i].status for i in ids] == [
-        OutboxStatus.SETTLED, OutboxStatus.FRAUD, OutboxStatus.SENT,
-    ]  # fmt: skip
+        OutboxStatus.SETTLED,
+        OutboxStatus.FRAUD,
+        OutboxStatus.SENT,
+    ]
     assert {items[i].attempts for i in ids} == {1}
 
 

@@ -48,9 +48,11 @@ async def test_concurrent_revocations_only_ever_extend_the_published_list(
     db_url: str, tmp_path: Path
 ) -> None:
     config = LedgerConfig(
-        db_url=db_url, admin_token="t", clock=lambda: 1_800_000_000,
+        db_url=db_url,
+        admin_token="t",
+        clock=lambda: 1_800_000_000,
         issuer_key_file=tmp_path / "issuer.key",
-    )  # fmt: skip
+    )
     service = await LedgerService.open(config)
     seen: list[tuple[bytes, ...]] = []
     try:

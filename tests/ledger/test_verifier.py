@@ -20,9 +20,14 @@ ISSUER, PAYER, PAYEE = (SigningKey(bytes([n]) * 32) for n in (7, 8, 9))
 
 def bundle(receipt_time: int) -> bytes:
     allowance = make_allowance(
-        ISSUER, wallet=bytes(PAYER.verify_key), currency="EUR", limit=100_00,
-        not_before=NOW - 60, not_after=NOW + 86400, serial=1,
-    )  # fmt: skip
+        ISSUER,
+        wallet=bytes(PAYER.verify_key),
+        currency="EUR",
+        limit=100_00,
+        not_before=NOW - 60,
+        not_after=NOW + 86400,
+        serial=1,
+    )
     invoice = make_invoice(PAYEE, amount=1_00, currency="EUR", now=receipt_time - 10)
     payment = make_payment(PAYER, invoice=invoice, allowance=allowance, head=None)
     receipt = make_receipt(

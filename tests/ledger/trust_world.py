@@ -109,9 +109,14 @@ def self_issued() -> tuple[SigningKey, SignedDocument[Allowance]]:
     mallory = SigningKey(b"mallory".ljust(32, b"."))
     now = int(time.time())
     allowance = make_allowance(
-        ATTACKER, wallet=public_key(mallory), currency="EUR", limit=999_00,
-        not_before=now - 60, not_after=now + 86400, serial=1,
-    )  # fmt: skip
+        ATTACKER,
+        wallet=public_key(mallory),
+        currency="EUR",
+        limit=999_00,
+        not_before=now - 60,
+        not_after=now + 86400,
+        serial=1,
+    )
     return mallory, allowance
 
 
@@ -146,9 +151,14 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
         report = await sync(payee, ledger.url)
         assert (report.trust, report.revocations_version) == ("updated", 1)
         yield Scene(
-            url=ledger.url, payee=payee, cheater=cheater, cheater_allowance=allowance,
-            ledger_key=SigningKey(seed), recorded=recorded, clock=clock,
-        )  # fmt: skip
+            url=ledger.url,
+            payee=payee,
+            cheater=cheater,
+            cheater_allowance=allowance,
+            ledger_key=SigningKey(seed),
+            recorded=recorded,
+            clock=clock,
+        )
 
 
 async def attacked(

@@ -99,8 +99,12 @@ def _tagged(parts: list[Any]) -> bytes:
 
 
 def _signed_payload(key_name: str, kind: Kind, payload_bytes: bytes) -> bytes:
-    key = {"issuer": W.issuer, "payer": W.payer, "payee": W.payee,
-           "stranger": signing_key_from_seed(STRANGER)}[key_name]  # fmt: skip
+    key = {
+        "issuer": W.issuer,
+        "payer": W.payer,
+        "payee": W.payee,
+        "stranger": signing_key_from_seed(STRANGER),
+    }[key_name]
     return sign1(key, kind, payload_bytes)
 
 
@@ -125,9 +129,12 @@ def documents() -> list[Case]:
     second = W.payment(invoice=W.invoice(n=1), allowance=allowance, head=head_of(payment))
     receipt = W.receipt(payment)
     rejected = make_receipt(
-        W.payee, payment_hash=payment.hash, verdict=Verdict.REJECTED, now=NOW,
+        W.payee,
+        payment_hash=payment.hash,
+        verdict=Verdict.REJECTED,
+        now=NOW,
         code=ErrorCode.ACCEPT_PAYER_REVOKED,
-    )  # fmt: skip
+    )
     abort = make_abort(W.payer, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW)
     inv_raw = invoice.raw
     inv_env = _envelope(inv_raw)
@@ -149,9 +156,15 @@ def documents() -> list[Case]:
     unknown_kind = [cbor.encode({1: -8, 16: "application/cose"}), *inv_env[1:]]
     extra_label = [cbor.encode({1: -8, 3: 0, 16: Kind.INVOICE.value}), *inv_env[1:]]
     dup_key = (
-        b"\xd2\x84" + cbor2.dumps(inv_env[0]) + b"\xa2\x04" + cbor2.dumps(inv_env[1][4]) * 1
-        + b"\x04" + cbor2.dumps(inv_env[1][4]) + cbor2.dumps(inv_env[2]) + cbor2.dumps(inv_env[3])
-    )  # fmt: skip
+        b"\xd2\x84"
+        + cbor2.dumps(inv_env[0])
+        + b"\xa2\x04"
+        + cbor2.dumps(inv_env[1][4]) * 1
+        + b"\x04"
+        + cbor2.dumps(inv_env[1][4])
+        + cbor2.dumps(inv_env[2])
+        + cbor2.dumps(inv_env[3])
+    )
     indefinite = b"\xd2\x9f" + b"".join(cbor2.dumps(p, canonical=True) for p in inv_env) + b"\xff"
     non_shortest_sig = inv_raw[:-66] + b"\x59\x00\x40" + inv_raw[-64:]
     payment_wrong_allowance = payer_signed(_with(payment, allowance=inv_raw))
@@ -164,22 +177,34 @@ def documents() -> list[Case]:
         return _signed_payload("issuer", kind, cbor.encode(payload))
 
     cases = [
-        _valid("issuer-set", issuer_set,
-               "The ledger (its key is the issuer key) trusts one issuer."),
-        _valid("revocation-list", revocations,
-               "The ledger's revocation list: version 2, two keys in revocation order."),
-        _invalid("revocation-version-not-count",
-                 ledger_signed(Kind.REVOCATION_LIST, _with(revocations, version=10**6)),
-                 ErrorCode.TRUST_VERSION_MISMATCH,
-                 "A list claiming version 1000000 with two keys (it would freeze the list)."),
-        _invalid("revocation-key-twice",
-                 ledger_signed(Kind.REVOCATION_LIST,
-                               _with(revocations, keys=[revoked[0], revoked[0]])),
-                 ErrorCode.TRUST_KEYS_NOT_CANONICAL, "A revocation list naming one key twice."),
-        _invalid("issuer-set-unsorted",
-                 ledger_signed(Kind.ISSUER_SET,
-                               _with(issuer_set, issuers=sorted(revoked, reverse=True))),
-                 ErrorCode.TRUST_KEYS_NOT_CANONICAL, "An issuer set not in ascending order."),
+        _valid(
+            "issuer-set", issuer_set, "The ledger (its key is the issuer key) trusts one issuer."
+        ),
+        _valid(
+            "revocation-list",
+            revocations,
+            "The ledger's revocation list: version 2, two keys in revocation order.",
+        ),
+        _invalid(
+            "revocation-version-not-count",
+            ledger_signed(Kind.REVOCATION_LIST, _with(revocations, version=10**6)),
+            ErrorCode.TRUST_VERSION_MISMATCH,
+            "A list claiming version 1000000 with two keys (it would freeze the list).",
+        ),
+        _invalid(
+            "revocation-key-twice",
+            ledger_signed(Kind.REVOCATION_LIST, _with(revocations, keys=[revoked[0], revoked[0]])),
+            ErrorCode.TRUST_KEYS_NOT_CANONICAL,
+            "A revocation list naming one key twice.",
+        ),
+        _invalid(
+            "issuer-set-unsorted",
+            ledger_signed(
+                Kind.ISSUER_SET, _with(issuer_set, issuers=sorted(revoked, reverse=True))
+            ),
+            ErrorCode.TRUST_KEYS_NOT_CANONICAL,
+            "An issuer set not in ascending order.",
+        ),
         _valid("allowance", allowance, "An issuer's allowance: 100.00 EUR offline, serial 7."),
         _valid("invoice", invoice, "A payee's invoice for 12.50 EUR, memo 'coffee'."),
         _valid("payment-first", payment, "Counter 1: no prev hash, spent = amount."),
@@ -187,101 +212,254 @@ def documents() -> list[Case]:
         _valid("receipt-accepted", receipt, "The payee accepts payment-first."),
         _valid("receipt-rejected", rejected, "A rejection carries its ErrorCode."),
         _valid("abort", abort, "The payer declined (SESSION_DECLINED)."),
-        _valid("abort-bound", make_abort(
-            W.payee, code=ErrorCode.SESSION_DECLINED, reason="declined", now=NOW,
-            invoice_hash=invoice.hash, payment_hash=payment.hash),
-            "An abort naming its session's invoice and payment hashes."),
-        _invalid("abort-payment-without-invoice",
-                 _signed_payload("payer", Kind.ABORT, cbor.encode(
-                     {**to_payload(abort.doc), 6: payment.hash})),
-                 ErrorCode.DOC_FIELD_VALUE, "An abort naming a payment but not its invoice."),
+        _valid(
+            "abort-bound",
+            make_abort(
+                W.payee,
+                code=ErrorCode.SESSION_DECLINED,
+                reason="declined",
+                now=NOW,
+                invoice_hash=invoice.hash,
+                payment_hash=payment.hash,
+            ),
+            "An abort naming its session's invoice and payment hashes.",
+        ),
+        _invalid(
+            "abort-payment-without-invoice",
+            _signed_payload(
+                "payer", Kind.ABORT, cbor.encode({**to_payload(abort.doc), 6: payment.hash})
+            ),
+            ErrorCode.DOC_FIELD_VALUE,
+            "An abort naming a payment but not its invoice.",
+        ),
         # 1xx: encoding
         _invalid("truncated", inv_raw[:-1], ErrorCode.CBOR_MALFORMED, "Last byte cut off."),
-        _invalid("indefinite-array", indefinite, ErrorCode.CBOR_INDEFINITE_LENGTH,
-                 "The COSE array as an indefinite-length array."),
-        _invalid("duplicate-kid", dup_key, ErrorCode.CBOR_DUPLICATE_KEY,
-                 "The unprotected header repeats label 4."),
-        _invalid("non-shortest-length", non_shortest_sig, ErrorCode.CBOR_NON_SHORTEST,
-                 "The signature's length 64 written with a two-byte argument."),
-        _invalid("float-amount", payee_signed(_with(invoice, amount=12.5)), ErrorCode.CBOR_FLOAT,
-                 "A validly signed invoice whose amount is a float."),
-        _invalid("self-describe-tag", b"\xd9\xd9\xf7" + inv_raw, ErrorCode.CBOR_UNKNOWN_TAG,
-                 "The document wrapped in tag 55799."),
-        _invalid("too-deep", payee_signed(_with(invoice, memo=[[[[1]]]])), ErrorCode.CBOR_TOO_DEEP,
-                 "A memo of four nested arrays: payload nesting 5 > 4."),
-        _invalid("too-large", payee_signed(_with(invoice, memo="x" * 2100)),
-                 ErrorCode.CBOR_TOO_LARGE, "A document over 2048 bytes."),
-        _invalid("unsorted-payload", payee_signed(unsorted_payload),
-                 ErrorCode.CBOR_NOT_DETERMINISTIC,
-                 "A validly signed payload whose map keys are in descending order."),
-        _invalid("trailing-byte", inv_raw + b"\x00", ErrorCode.CBOR_TRAILING_BYTES,
-                 "A zero byte after the document."),
-        _invalid("undefined-memo", payee_signed(_with(invoice, memo=cbor2.undefined)),
-                 ErrorCode.CBOR_UNSUPPORTED_TYPE, "A memo that is CBOR undefined."),
+        _invalid(
+            "indefinite-array",
+            indefinite,
+            ErrorCode.CBOR_INDEFINITE_LENGTH,
+            "The COSE array as an indefinite-length array.",
+        ),
+        _invalid(
+            "duplicate-kid",
+            dup_key,
+            ErrorCode.CBOR_DUPLICATE_KEY,
+            "The unprotected header repeats label 4.",
+        ),
+        _invalid(
+            "non-shortest-length",
+            non_shortest_sig,
+            ErrorCode.CBOR_NON_SHORTEST,
+            "The signature's length 64 written with a two-byte argument.",
+        ),
+        _invalid(
+            "float-amount",
+            payee_signed(_with(invoice, amount=12.5)),
+            ErrorCode.CBOR_FLOAT,
+            "A validly signed invoice whose amount is a float.",
+        ),
+        _invalid(
+            "self-describe-tag",
+            b"\xd9\xd9\xf7" + inv_raw,
+            ErrorCode.CBOR_UNKNOWN_TAG,
+            "The document wrapped in tag 55799.",
+        ),
+        _invalid(
+            "too-deep",
+            payee_signed(_with(invoice, memo=[[[[1]]]])),
+            ErrorCode.CBOR_TOO_DEEP,
+            "A memo of four nested arrays: payload nesting 5 > 4.",
+        ),
+        _invalid(
+            "too-large",
+            payee_signed(_with(invoice, memo="x" * 2100)),
+            ErrorCode.CBOR_TOO_LARGE,
+            "A document over 2048 bytes.",
+        ),
+        _invalid(
+            "unsorted-payload",
+            payee_signed(unsorted_payload),
+            ErrorCode.CBOR_NOT_DETERMINISTIC,
+            "A validly signed payload whose map keys are in descending order.",
+        ),
+        _invalid(
+            "trailing-byte",
+            inv_raw + b"\x00",
+            ErrorCode.CBOR_TRAILING_BYTES,
+            "A zero byte after the document.",
+        ),
+        _invalid(
+            "undefined-memo",
+            payee_signed(_with(invoice, memo=cbor2.undefined)),
+            ErrorCode.CBOR_UNSUPPORTED_TYPE,
+            "A memo that is CBOR undefined.",
+        ),
         # 2xx: COSE
-        _invalid("three-elements", _tagged(inv_env[:3]), ErrorCode.COSE_NOT_SIGN1,
-                 "A tag-18 array without the signature."),
-        _invalid("extra-protected-label", _tagged(extra_label), ErrorCode.COSE_BAD_HEADER,
-                 "The protected header has an extra label 3."),
-        _invalid("alg-es256", _tagged(wrong_alg), ErrorCode.COSE_UNSUPPORTED_ALG,
-                 "alg -7 (ES256) instead of -8 (EdDSA)."),
-        _invalid("unknown-typ", _tagged(unknown_kind), ErrorCode.COSE_UNKNOWN_KIND,
-                 "typ names no p2ppay document."),
-        _invalid("payment-embeds-invoice", payment_wrong_allowance, ErrorCode.COSE_WRONG_KIND,
-                 "A payment whose 'allowance' is an invoice."),
-        _invalid("kid-of-another-key",
-                 _signed_payload("payer", Kind.INVOICE, inv_env[2]), ErrorCode.COSE_KID_MISMATCH,
-                 "The payee's invoice payload signed by the payer (kid names the payer)."),
-        _invalid("bad-signature", bytes(flipped), ErrorCode.COSE_BAD_SIGNATURE,
-                 "The last signature bit flipped."),
+        _invalid(
+            "three-elements",
+            _tagged(inv_env[:3]),
+            ErrorCode.COSE_NOT_SIGN1,
+            "A tag-18 array without the signature.",
+        ),
+        _invalid(
+            "extra-protected-label",
+            _tagged(extra_label),
+            ErrorCode.COSE_BAD_HEADER,
+            "The protected header has an extra label 3.",
+        ),
+        _invalid(
+            "alg-es256",
+            _tagged(wrong_alg),
+            ErrorCode.COSE_UNSUPPORTED_ALG,
+            "alg -7 (ES256) instead of -8 (EdDSA).",
+        ),
+        _invalid(
+            "unknown-typ",
+            _tagged(unknown_kind),
+            ErrorCode.COSE_UNKNOWN_KIND,
+            "typ names no p2ppay document.",
+        ),
+        _invalid(
+            "payment-embeds-invoice",
+            payment_wrong_allowance,
+            ErrorCode.COSE_WRONG_KIND,
+            "A payment whose 'allowance' is an invoice.",
+        ),
+        _invalid(
+            "kid-of-another-key",
+            _signed_payload("payer", Kind.INVOICE, inv_env[2]),
+            ErrorCode.COSE_KID_MISMATCH,
+            "The payee's invoice payload signed by the payer (kid names the payer).",
+        ),
+        _invalid(
+            "bad-signature",
+            bytes(flipped),
+            ErrorCode.COSE_BAD_SIGNATURE,
+            "The last signature bit flipped.",
+        ),
         # 2xx: payload structure
-        _invalid("payload-array", payee_signed(cbor.encode([1, 2])), ErrorCode.DOC_NOT_A_MAP,
-                 "The payload is an array."),
-        _invalid("missing-nonce", payee_signed(_with(invoice, nonce=_DROP)),
-                 ErrorCode.DOC_MISSING_FIELD, "Invoice without key 8 (nonce)."),
-        _invalid("unknown-key", payee_signed({**to_payload(invoice.doc), 42: 0}),
-                 ErrorCode.DOC_UNKNOWN_FIELD, "Invoice with key 42."),
-        _invalid("amount-as-text", payee_signed(_with(invoice, amount="12.50")),
-                 ErrorCode.DOC_FIELD_TYPE, "Invoice amount as a text string."),
-        _invalid("short-nonce", payee_signed(_with(invoice, nonce=b"n" * 15)),
-                 ErrorCode.DOC_FIELD_VALUE, "A 15-byte nonce."),
-        _invalid("expires-over-max-integer", payee_signed(_with(invoice, expires=2**63)),
-                 ErrorCode.DOC_FIELD_VALUE, "Invoice expires at 2^63: no 64-bit column holds it."),
-        _invalid("counter-over-max-integer",
-                 payer_signed(_with(payment, counter=2**63, prev=b"p" * 32)),
-                 ErrorCode.DOC_FIELD_VALUE, "Counter 2^63 (SQLite and PostgreSQL hold 2^63 - 1)."),
-        _invalid("expires-at-created", payee_signed(_with(invoice, expires=NOW)),
-                 ErrorCode.DOC_BAD_TIME_WINDOW, "Invoice expires when it is created."),
-        _invalid("invoice-from-the-future", inv_raw, ErrorCode.DOC_NOT_YET_VALID,
-                 "A valid invoice checked before created - skew.",
-                 now=NOW - MAX_CLOCK_SKEW - 1),
-        _invalid("invoice-expired", inv_raw, ErrorCode.DOC_EXPIRED,
-                 "A valid invoice checked at expires + skew.",
-                 now=invoice.doc.expires + MAX_CLOCK_SKEW),
-        _invalid("untrusted-issuer", payment.raw, ErrorCode.DOC_UNTRUSTED_ISSUER,
-                 "A valid payment; the verifier trusts another issuer only.",
-                 trusted=[public_key(signing_key_from_seed(STRANGER))]),
-        _invalid("counter-1-with-prev", payer_signed(_with(payment, prev=b"p" * 32)),
-                 ErrorCode.DOC_CHAIN_START, "Counter 1 that names a previous payment."),
+        _invalid(
+            "payload-array",
+            payee_signed(cbor.encode([1, 2])),
+            ErrorCode.DOC_NOT_A_MAP,
+            "The payload is an array.",
+        ),
+        _invalid(
+            "missing-nonce",
+            payee_signed(_with(invoice, nonce=_DROP)),
+            ErrorCode.DOC_MISSING_FIELD,
+            "Invoice without key 8 (nonce).",
+        ),
+        _invalid(
+            "unknown-key",
+            payee_signed({**to_payload(invoice.doc), 42: 0}),
+            ErrorCode.DOC_UNKNOWN_FIELD,
+            "Invoice with key 42.",
+        ),
+        _invalid(
+            "amount-as-text",
+            payee_signed(_with(invoice, amount="12.50")),
+            ErrorCode.DOC_FIELD_TYPE,
+            "Invoice amount as a text string.",
+        ),
+        _invalid(
+            "short-nonce",
+            payee_signed(_with(invoice, nonce=b"n" * 15)),
+            ErrorCode.DOC_FIELD_VALUE,
+            "A 15-byte nonce.",
+        ),
+        _invalid(
+            "expires-over-max-integer",
+            payee_signed(_with(invoice, expires=2**63)),
+            ErrorCode.DOC_FIELD_VALUE,
+            "Invoice expires at 2^63: no 64-bit column holds it.",
+        ),
+        _invalid(
+            "counter-over-max-integer",
+            payer_signed(_with(payment, counter=2**63, prev=b"p" * 32)),
+            ErrorCode.DOC_FIELD_VALUE,
+            "Counter 2^63 (SQLite and PostgreSQL hold 2^63 - 1).",
+        ),
+        _invalid(
+            "expires-at-created",
+            payee_signed(_with(invoice, expires=NOW)),
+            ErrorCode.DOC_BAD_TIME_WINDOW,
+            "Invoice expires when it is created.",
+        ),
+        _invalid(
+            "invoice-from-the-future",
+            inv_raw,
+            ErrorCode.DOC_NOT_YET_VALID,
+            "A valid invoice checked before created - skew.",
+            now=NOW - MAX_CLOCK_SKEW - 1,
+        ),
+        _invalid(
+            "invoice-expired",
+            inv_raw,
+            ErrorCode.DOC_EXPIRED,
+            "A valid invoice checked at expires + skew.",
+            now=invoice.doc.expires + MAX_CLOCK_SKEW,
+        ),
+        _invalid(
+            "untrusted-issuer",
+            payment.raw,
+            ErrorCode.DOC_UNTRUSTED_ISSUER,
+            "A valid payment; the verifier trusts another issuer only.",
+            trusted=[public_key(signing_key_from_seed(STRANGER))],
+        ),
+        _invalid(
+            "counter-1-with-prev",
+            payer_signed(_with(payment, prev=b"p" * 32)),
+            ErrorCode.DOC_CHAIN_START,
+            "Counter 1 that names a previous payment.",
+        ),
         # 2xx: money
-        _invalid("currency-xts", payee_signed(_with(invoice, currency="XTS")),
-                 ErrorCode.MONEY_UNKNOWN_CURRENCY, "An unsupported currency code."),
-        _invalid("amount-zero", payee_signed(_with(invoice, amount=0)),
-                 ErrorCode.MONEY_NOT_POSITIVE, "An invoice for 0."),
-        _invalid("amount-over-max", payee_signed(_with(invoice, amount=10**15 + 1)),
-                 ErrorCode.MONEY_OVER_MAXIMUM, "An invoice for MAX_AMOUNT + 1."),
+        _invalid(
+            "currency-xts",
+            payee_signed(_with(invoice, currency="XTS")),
+            ErrorCode.MONEY_UNKNOWN_CURRENCY,
+            "An unsupported currency code.",
+        ),
+        _invalid(
+            "amount-zero",
+            payee_signed(_with(invoice, amount=0)),
+            ErrorCode.MONEY_NOT_POSITIVE,
+            "An invoice for 0.",
+        ),
+        _invalid(
+            "amount-over-max",
+            payee_signed(_with(invoice, amount=10**15 + 1)),
+            ErrorCode.MONEY_OVER_MAXIMUM,
+            "An invoice for MAX_AMOUNT + 1.",
+        ),
         # 2xx: payment against its allowance
-        _invalid("payer-not-wallet",
-                 _signed_payload("payee", Kind.PAYMENT, cbor.encode(
-                     _with(payment, payer=public_key(W.payee)))),
-                 ErrorCode.PAYMENT_PAYER_NOT_WALLET, "Signed by a key other than the wallet."),
-        _invalid("currency-not-allowance", payer_signed(_with(payment, currency="USD")),
-                 ErrorCode.PAYMENT_CURRENCY_NOT_ALLOWANCE, "USD paid from an EUR allowance."),
-        _invalid("spent-below-amount", payer_signed(_with(payment, spent=12_49)),
-                 ErrorCode.PAYMENT_CUMULATIVE_BELOW_AMOUNT, "Cumulative 12.49 < amount 12.50."),
-        _invalid("over-limit", payer_signed(_with(payment, amount=100_01, spent=100_01)),
-                 ErrorCode.PAYMENT_OVER_LIMIT, "Cumulative 100.01 > limit 100.00."),
-    ]  # fmt: skip
+        _invalid(
+            "payer-not-wallet",
+            _signed_payload(
+                "payee", Kind.PAYMENT, cbor.encode(_with(payment, payer=public_key(W.payee)))
+            ),
+            ErrorCode.PAYMENT_PAYER_NOT_WALLET,
+            "Signed by a key other than the wallet.",
+        ),
+        _invalid(
+            "currency-not-allowance",
+            payer_signed(_with(payment, currency="USD")),
+            ErrorCode.PAYMENT_CURRENCY_NOT_ALLOWANCE,
+            "USD paid from an EUR allowance.",
+        ),
+        _invalid(
+            "spent-below-amount",
+            payer_signed(_with(payment, spent=12_49)),
+            ErrorCode.PAYMENT_CUMULATIVE_BELOW_AMOUNT,
+            "Cumulative 12.49 < amount 12.50.",
+        ),
+        _invalid(
+            "over-limit",
+            payer_signed(_with(payment, amount=100_01, spent=100_01)),
+            ErrorCode.PAYMENT_OVER_LIMIT,
+            "Cumulative 100.01 > limit 100.00.",
+        ),
+    ]
     return cases
 
 
@@ -337,9 +515,14 @@ def acceptance() -> list[Case]:
         W.payee, amount=12_50, currency="USD", now=NOW, invoice_id=b"u" * 16, nonce=b"n" * 16
     )
     picky = make_invoice(
-        W.payee, amount=12_50, currency="EUR", now=NOW, invoice_id=b"p" * 16,
-        nonce=b"q" * 16, issuers=(b"\x07" * 16,),
-    )  # fmt: skip
+        W.payee,
+        amount=12_50,
+        currency="EUR",
+        now=NOW,
+        invoice_id=b"p" * 16,
+        nonce=b"q" * 16,
+        issuers=(b"\x07" * 16,),
+    )
     to_self = make_invoice(
         W.payer, amount=12_50, currency="EUR", now=NOW, invoice_id=b"s" * 16, nonce=b"t" * 16
     )
@@ -349,39 +532,106 @@ def acceptance() -> list[Case]:
 
     a = _acceptance_case
     return [
-        a("first-payment", "A first payment of a fresh allowance.", W.payment(invoice=invoice).raw,
-          invoice),
-        a("next-payment", "Counter 2 right after the last seen counter 1.", second.raw, invoice,
-          last_seen=seen),
-        a("payee-mismatch", "The invoice is not this payee's.", second.raw, invoice,
-          code=ErrorCode.ACCEPT_PAYEE_MISMATCH, payee=public_key(W.payer), last_seen=seen),
-        a("invoice-expired", "The payee's own invoice expired (no skew on its own clock).",
-          second.raw, invoice, code=ErrorCode.DOC_EXPIRED, now=invoice.doc.expires,
-          last_seen=seen),
-        a("invoice-mismatch", "The payment pays another invoice.", first.raw, invoice,
-          code=ErrorCode.ACCEPT_INVOICE_MISMATCH),
-        a("amount-mismatch", "The payment pays 12.49 of a 12.50 invoice.",
-          payer_signed(W.payment(invoice=invoice), amount=12_49, spent=12_49), invoice,
-          code=ErrorCode.ACCEPT_AMOUNT_MISMATCH),
-        a("currency-mismatch", "An EUR payment naming a USD invoice.",
-          payer_signed(W.payment(invoice=invoice), invoice=usd.hash), usd,
-          code=ErrorCode.ACCEPT_CURRENCY_MISMATCH),
-        a("issuer-not-accepted", "The invoice accepts only another issuer.",
-          W.payment(invoice=picky).raw, picky, code=ErrorCode.ACCEPT_ISSUER_NOT_ACCEPTED),
-        a("payer-revoked", "The payer's wallet key is revoked.", W.payment(invoice=invoice).raw,
-          invoice, code=ErrorCode.ACCEPT_PAYER_REVOKED, revoked=(public_key(W.payer),)),
-        a("self-payment", "The payer pays an invoice of its own wallet key.",
-          W.payment(invoice=to_self).raw, to_self, code=ErrorCode.ACCEPT_SELF_PAYMENT,
-          payee=public_key(W.payer)),
-        a("counter-not-increasing", "Counter 2 when counter 2 was already seen.", second.raw,
-          invoice, code=ErrorCode.ACCEPT_COUNTER_NOT_INCREASING, last_seen=head_of(second)),
-        a("prev-hash-mismatch", "Counter 2 whose prev is not the seen counter 1.", second.raw,
-          invoice, code=ErrorCode.ACCEPT_PREV_HASH_MISMATCH,
-          last_seen=replace(seen, hash=b"\x00" * 32)),
-        a("cumulative-mismatch", "Counter 2 whose total is not seen total + amount.",
-          second.raw, invoice, code=ErrorCode.ACCEPT_CUMULATIVE_MISMATCH,
-          last_seen=replace(seen, spent=seen.spent + 1)),
-    ]  # fmt: skip
+        a(
+            "first-payment",
+            "A first payment of a fresh allowance.",
+            W.payment(invoice=invoice).raw,
+            invoice,
+        ),
+        a(
+            "next-payment",
+            "Counter 2 right after the last seen counter 1.",
+            second.raw,
+            invoice,
+            last_seen=seen,
+        ),
+        a(
+            "payee-mismatch",
+            "The invoice is not this payee's.",
+            second.raw,
+            invoice,
+            code=ErrorCode.ACCEPT_PAYEE_MISMATCH,
+            payee=public_key(W.payer),
+            last_seen=seen,
+        ),
+        a(
+            "invoice-expired",
+            "The payee's own invoice expired (no skew on its own clock).",
+            second.raw,
+            invoice,
+            code=ErrorCode.DOC_EXPIRED,
+            now=invoice.doc.expires,
+            last_seen=seen,
+        ),
+        a(
+            "invoice-mismatch",
+            "The payment pays another invoice.",
+            first.raw,
+            invoice,
+            code=ErrorCode.ACCEPT_INVOICE_MISMATCH,
+        ),
+        a(
+            "amount-mismatch",
+            "The payment pays 12.49 of a 12.50 invoice.",
+            payer_signed(W.payment(invoice=invoice), amount=12_49, spent=12_49),
+            invoice,
+            code=ErrorCode.ACCEPT_AMOUNT_MISMATCH,
+        ),
+        a(
+            "currency-mismatch",
+            "An EUR payment naming a USD invoice.",
+            payer_signed(W.payment(invoice=invoice), invoice=usd.hash),
+            usd,
+            code=ErrorCode.ACCEPT_CURRENCY_MISMATCH,
+        ),
+        a(
+            "issuer-not-accepted",
+            "The invoice accepts only another issuer.",
+            W.payment(invoice=picky).raw,
+            picky,
+            code=ErrorCode.ACCEPT_ISSUER_NOT_ACCEPTED,
+        ),
+        a(
+            "payer-revoked",
+            "The payer's wallet key is revoked.",
+            W.payment(invoice=invoice).raw,
+            invoice,
+            code=ErrorCode.ACCEPT_PAYER_REVOKED,
+            revoked=(public_key(W.payer),),
+        ),
+        a(
+            "self-payment",
+            "The payer pays an invoice of its own wallet key.",
+            W.payment(invoice=to_self).raw,
+            to_self,
+            code=ErrorCode.ACCEPT_SELF_PAYMENT,
+            payee=public_key(W.payer),
+        ),
+        a(
+            "counter-not-increasing",
+            "Counter 2 when counter 2 was already seen.",
+            second.raw,
+            invoice,
+            code=ErrorCode.ACCEPT_COUNTER_NOT_INCREASING,
+            last_seen=head_of(second),
+        ),
+        a(
+            "prev-hash-mismatch",
+            "Counter 2 whose prev is not the seen counter 1.",
+            second.raw,
+            invoice,
+            code=ErrorCode.ACCEPT_PREV_HASH_MISMATCH,
+            last_seen=replace(seen, hash=b"\x00" * 32),
+        ),
+        a(
+            "cumulative-mismatch",
+            "Counter 2 whose total is not seen total + amount.",
+            second.raw,
+            invoice,
+            code=ErrorCode.ACCEPT_CUMULATIVE_MISMATCH,
+            last_seen=replace(seen, spent=seen.spent + 1),
+        ),
+    ]
 
 
 def chains() -> list[Case]:
@@ -404,8 +654,12 @@ def chains() -> list[Case]:
         Payment,
     )
 
-    def c(name: str, description: str, payments: list[SignedDocument[Payment]],
-          code: ErrorCode | None = None) -> Case:  # fmt: skip
+    def c(
+        name: str,
+        description: str,
+        payments: list[SignedDocument[Payment]],
+        code: ErrorCode | None = None,
+    ) -> Case:
         case: Case = {
             "name": name,
             "description": description,
@@ -422,8 +676,13 @@ def chains() -> list[Case]:
         raw = _signed_payload("payer", Kind.PAYMENT, cbor.encode(_with(payment, **changes)))
         return open_as(raw, Payment)
 
-    def proof(name: str, description: str, a: SignedDocument[Payment],
-              b: SignedDocument[Payment], conflict: str | None) -> Case:  # fmt: skip
+    def proof(
+        name: str,
+        description: str,
+        a: SignedDocument[Payment],
+        b: SignedDocument[Payment],
+        conflict: str | None,
+    ) -> Case:
         first, second = sorted([a, b], key=lambda p: p.hash)
         case: Case = {
             "name": name,
@@ -435,8 +694,9 @@ def chains() -> list[Case]:
         if conflict is not None:
             case["conflict"] = conflict
         else:
-            case.update(error=ErrorCode.FRAUD_PROOF_INVALID.name,
-                        code=int(ErrorCode.FRAUD_PROOF_INVALID))  # fmt: skip
+            case.update(
+                error=ErrorCode.FRAUD_PROOF_INVALID.name, code=int(ErrorCode.FRAUD_PROOF_INVALID)
+            )
         return case
 
     fork_proof = sorted([three[0], fork], key=lambda p: p.hash)
@@ -446,34 +706,83 @@ def chains() -> list[Case]:
     return [
         c("three-payments", "Counters 1, 2, 3 linked by prev hashes.", three),
         c("replayed-head", "The head offered again is idempotent.", [*three, three[2]]),
-        c("starts-at-two", "A chain must start at counter 1.", three[1:],
-          ErrorCode.CHAIN_COUNTER_GAP),
-        c("gap", "Counter 3 right after counter 1.", [three[0], three[2]],
-          ErrorCode.CHAIN_COUNTER_GAP),
-        c("fork", "A second, different payment at counter 1.", [three[0], fork],
-          ErrorCode.CHAIN_COUNTER_REUSED),
-        c("prev-mismatch", "Counter 2 linked to another counter-1 payment.",
-          [three[0], skip_prev], ErrorCode.CHAIN_PREV_HASH_MISMATCH),
-        c("cumulative-mismatch", "Counter 2 whose total is not total(1) + amount.",
-          [three[0], overcounted], ErrorCode.CHAIN_CUMULATIVE_MISMATCH),
-        c("other-allowance", "Counter 2 of another allowance.", [three[0], other[1]],
-          ErrorCode.CHAIN_OTHER_ALLOWANCE),
+        c(
+            "starts-at-two",
+            "A chain must start at counter 1.",
+            three[1:],
+            ErrorCode.CHAIN_COUNTER_GAP,
+        ),
+        c(
+            "gap",
+            "Counter 3 right after counter 1.",
+            [three[0], three[2]],
+            ErrorCode.CHAIN_COUNTER_GAP,
+        ),
+        c(
+            "fork",
+            "A second, different payment at counter 1.",
+            [three[0], fork],
+            ErrorCode.CHAIN_COUNTER_REUSED,
+        ),
+        c(
+            "prev-mismatch",
+            "Counter 2 linked to another counter-1 payment.",
+            [three[0], skip_prev],
+            ErrorCode.CHAIN_PREV_HASH_MISMATCH,
+        ),
+        c(
+            "cumulative-mismatch",
+            "Counter 2 whose total is not total(1) + amount.",
+            [three[0], overcounted],
+            ErrorCode.CHAIN_CUMULATIVE_MISMATCH,
+        ),
+        c(
+            "other-allowance",
+            "Counter 2 of another allowance.",
+            [three[0], other[1]],
+            ErrorCode.CHAIN_OTHER_ALLOWANCE,
+        ),
         {
             "name": "fraud-proof",
             "description": "Two different payments at counter 1 of one allowance, hash order.",
             "fraud_proof": [p.raw.hex() for p in fork_proof],
             "valid": True,
         },
-        proof("fraud-proof-overlap", "Counter 3 claiming the reserve interval of counter 1.",
-              three[0], overlapping, "overlap"),
-        proof("fraud-proof-order", "Counter 2's interval lies above counter 3's.",
-              three[2], out_of_order, "order"),
-        proof("fraud-proof-prev", "Counter 2 whose prev is not counter 1's hash.",
-              three[0], wrong_prev, "prev"),
-        proof("fraud-proof-cumulative", "Counter 2 whose interval starts past counter 1's end.",
-              three[0], overcounted, "cumulative"),
-        proof("fraud-proof-consistent", "Counters 1 and 2 of one honest chain prove nothing.",
-              three[0], three[1], None),
+        proof(
+            "fraud-proof-overlap",
+            "Counter 3 claiming the reserve interval of counter 1.",
+            three[0],
+            overlapping,
+            "overlap",
+        ),
+        proof(
+            "fraud-proof-order",
+            "Counter 2's interval lies above counter 3's.",
+            three[2],
+            out_of_order,
+            "order",
+        ),
+        proof(
+            "fraud-proof-prev",
+            "Counter 2 whose prev is not counter 1's hash.",
+            three[0],
+            wrong_prev,
+            "prev",
+        ),
+        proof(
+            "fraud-proof-cumulative",
+            "Counter 2 whose interval starts past counter 1's end.",
+            three[0],
+            overcounted,
+            "cumulative",
+        ),
+        proof(
+            "fraud-proof-consistent",
+            "Counters 1 and 2 of one honest chain prove nothing.",
+            three[0],
+            three[1],
+            None,
+        ),
         {
             "name": "fraud-proof-same-payment",
             "description": "The same payment twice proves nothing.",
@@ -482,13 +791,19 @@ def chains() -> list[Case]:
             "error": ErrorCode.FRAUD_PROOF_INVALID.name,
             "code": int(ErrorCode.FRAUD_PROOF_INVALID),
         },
-    ]  # fmt: skip
+    ]
 
 
 def _trust_case(
-    name: str, description: str, *, kind: Kind, cached: bytes | None, new: bytes,
-    code: ErrorCode | None = None, now: int = NOW,
-) -> Case:  # fmt: skip
+    name: str,
+    description: str,
+    *,
+    kind: Kind,
+    cached: bytes | None,
+    new: bytes,
+    code: ErrorCode | None = None,
+    now: int = NOW,
+) -> Case:
     case: Case = {
         "name": name,
         "description": description,
@@ -520,30 +835,85 @@ def trust() -> list[Case]:
     future = make_revocation_list(W.issuer, keys=[a, b], now=NOW + MAX_CLOCK_SKEW + 1).raw
     rl, iss = Kind.REVOCATION_LIST, Kind.ISSUER_SET
     return [
-        _trust_case("first-list", "No cached list: any list by the ledger is taken.",
-                    kind=rl, cached=None, new=one),
+        _trust_case(
+            "first-list",
+            "No cached list: any list by the ledger is taken.",
+            kind=rl,
+            cached=None,
+            new=one,
+        ),
         _trust_case("extends", "Version 2 extends version 1.", kind=rl, cached=one, new=two),
-        _trust_case("same-list-later", "The same keys, issued later (a fresh copy).",
-                    kind=rl, cached=two_again, new=two),
-        _trust_case("rollback", "Version 1 after version 2.", kind=rl, cached=two, new=one,
-                    code=ErrorCode.TRUST_ROLLBACK),
-        _trust_case("fork", "Version 2 whose first key is not the cached first key.",
-                    kind=rl, cached=one, new=forked, code=ErrorCode.TRUST_FORK),
-        _trust_case("issued-backwards", "The same list, issued before the cached copy.",
-                    kind=rl, cached=two, new=old_two, code=ErrorCode.TRUST_ISSUED_BACKWARDS),
-        _trust_case("wrong-ledger", "A valid list signed by a key that is not the pinned one.",
-                    kind=rl, cached=one, new=by_stranger, code=ErrorCode.TRUST_WRONG_LEDGER),
-        _trust_case("from-the-future", "Issued after now + skew.", kind=rl, cached=one,
-                    new=future, code=ErrorCode.DOC_NOT_YET_VALID),
-        _trust_case("issuer-set-newer", "A later issuer set replaces the cached one.",
-                    kind=iss, cached=set_old, new=set_now),
-        _trust_case("issuer-set-backwards", "An older issuer set after a newer one.",
-                    kind=iss, cached=set_now, new=set_old,
-                    code=ErrorCode.TRUST_ISSUED_BACKWARDS),
-        _trust_case("issuer-set-wrong-ledger", "A stranger's issuer set naming itself.",
-                    kind=iss, cached=set_now, new=set_stranger,
-                    code=ErrorCode.TRUST_WRONG_LEDGER),
-    ]  # fmt: skip
+        _trust_case(
+            "same-list-later",
+            "The same keys, issued later (a fresh copy).",
+            kind=rl,
+            cached=two_again,
+            new=two,
+        ),
+        _trust_case(
+            "rollback",
+            "Version 1 after version 2.",
+            kind=rl,
+            cached=two,
+            new=one,
+            code=ErrorCode.TRUST_ROLLBACK,
+        ),
+        _trust_case(
+            "fork",
+            "Version 2 whose first key is not the cached first key.",
+            kind=rl,
+            cached=one,
+            new=forked,
+            code=ErrorCode.TRUST_FORK,
+        ),
+        _trust_case(
+            "issued-backwards",
+            "The same list, issued before the cached copy.",
+            kind=rl,
+            cached=two,
+            new=old_two,
+            code=ErrorCode.TRUST_ISSUED_BACKWARDS,
+        ),
+        _trust_case(
+            "wrong-ledger",
+            "A valid list signed by a key that is not the pinned one.",
+            kind=rl,
+            cached=one,
+            new=by_stranger,
+            code=ErrorCode.TRUST_WRONG_LEDGER,
+        ),
+        _trust_case(
+            "from-the-future",
+            "Issued after now + skew.",
+            kind=rl,
+            cached=one,
+            new=future,
+            code=ErrorCode.DOC_NOT_YET_VALID,
+        ),
+        _trust_case(
+            "issuer-set-newer",
+            "A later issuer set replaces the cached one.",
+            kind=iss,
+            cached=set_old,
+            new=set_now,
+        ),
+        _trust_case(
+            "issuer-set-backwards",
+            "An older issuer set after a newer one.",
+            kind=iss,
+            cached=set_now,
+            new=set_old,
+            code=ErrorCode.TRUST_ISSUED_BACKWARDS,
+        ),
+        _trust_case(
+            "issuer-set-wrong-ledger",
+            "A stranger's issuer set naming itself.",
+            kind=iss,
+            cached=set_now,
+            new=set_stranger,
+            code=ErrorCode.TRUST_WRONG_LEDGER,
+        ),
+    ]
 
 
 def build() -> dict[str, str]:

@@ -85,26 +85,47 @@ def event_json(event: Event) -> dict[str, Any]:
     """What a transcript says of an event: what another implementation must also report."""
     name = type(event).__name__
     if isinstance(event, InvoiceReceived):
-        return {"event": name, "invoice": _hash(event.invoice.raw), "sas": event.sas,
-                "resumed": event.resumed}  # fmt: skip
+        return {
+            "event": name,
+            "invoice": _hash(event.invoice.raw),
+            "sas": event.sas,
+            "resumed": event.resumed,
+        }
     if isinstance(event, PaymentReceived):
-        return {"event": name, "payment": _hash(event.payment.raw),
-                "counter": event.head.counter, "resumed": event.resumed}  # fmt: skip
+        return {
+            "event": name,
+            "payment": _hash(event.payment.raw),
+            "counter": event.head.counter,
+            "resumed": event.resumed,
+        }
     if isinstance(event, PersistRequired):
-        return {"event": name, "record_id": event.record_id, "kind": event.kind.value,
-                "invoice_id": event.invoice_id.hex(), "counter": event.counter}  # fmt: skip
+        return {
+            "event": name,
+            "record_id": event.record_id,
+            "kind": event.kind.value,
+            "invoice_id": event.invoice_id.hex(),
+            "counter": event.counter,
+        }
     if isinstance(event, ReceiptReceived):
         return {"event": name, "receipt": _hash(event.receipt.raw)}
     if isinstance(event, Completed):
-        return {"event": name, "invoice_id": event.invoice_id.hex(),
-                "receipt": _hash(event.receipt.raw)}  # fmt: skip
+        return {
+            "event": name,
+            "invoice_id": event.invoice_id.hex(),
+            "receipt": _hash(event.receipt.raw),
+        }
     if isinstance(event, Failed):
         try:
             code_name = ErrorCode(event.code).name
         except ValueError:
             code_name = None
-        return {"event": name, "code": event.code, "name": code_name, "by_peer": event.by_peer,
-                "abort": None if event.abort is None else _hash(event.abort)}  # fmt: skip
+        return {
+            "event": name,
+            "code": event.code,
+            "name": code_name,
+            "by_peer": event.by_peer,
+            "abort": None if event.abort is None else _hash(event.abort),
+        }
     raise AssertionError(f"unexpected event {event!r}")
 
 
@@ -140,8 +161,9 @@ class _Shadow:
         if step == "opening":
             payee_static, payee_e, payer_e = self._keys
             prologue = PROLOGUE + wire
-            self.payee = HandshakeState(initiator=False, prologue=prologue, static=payee_static,
-                                        ephemeral=payee_e)  # fmt: skip
+            self.payee = HandshakeState(
+                initiator=False, prologue=prologue, static=payee_static, ephemeral=payee_e
+            )
             self.payer = HandshakeState(initiator=True, prologue=prologue, ephemeral=payer_e)
             self.envelope = wire
             return step
@@ -160,8 +182,12 @@ class _Shadow:
             self.sas_hash = self.payer.handshake_hash
         if self.payer.finished:
             payer_t, payee_t = self.payer.transport(), self.payee.transport()
-            self.transport = {"payer>": payer_t, "payer<": payer_t,
-                              "payee>": payee_t, "payee<": payee_t}  # fmt: skip
+            self.transport = {
+                "payer>": payer_t,
+                "payer<": payer_t,
+                "payee>": payee_t,
+                "payee<": payee_t,
+            }
         return step
 
 
@@ -170,14 +196,27 @@ def _carried(envelope: Message) -> dict[str, Any]:
     kind = envelope.kind
     if kind is MessageKind.OFFER:
         o = Offer.decode(envelope.body)
-        return {"offer": {"versions": list(o.versions), "max_message_size": o.max_message_size,
-                          "chunk_size": o.chunk_size, "currencies": list(o.currencies),
-                          "features": list(o.features), "tag": o.tag}}  # fmt: skip
+        return {
+            "offer": {
+                "versions": list(o.versions),
+                "max_message_size": o.max_message_size,
+                "chunk_size": o.chunk_size,
+                "currencies": list(o.currencies),
+                "features": list(o.features),
+                "tag": o.tag,
+            }
+        }
     if kind is MessageKind.ANSWER:
         a = Answer.decode(envelope.body)
-        return {"answer": {"version": a.version, "max_message_size": a.max_message_size,
-                           "chunk_size": a.chunk_size, "currencies": list(a.currencies),
-                           "features": list(a.features)}}  # fmt: skip
+        return {
+            "answer": {
+                "version": a.version,
+                "max_message_size": a.max_message_size,
+                "chunk_size": a.chunk_size,
+                "currencies": list(a.currencies),
+                "features": list(a.features),
+            }
+        }
     if kind is MessageKind.REFUSAL:
         return {"refusal": decode_refusal(envelope.body)}
     return {"document": kind.name.lower(), "hash": _hash(envelope.body)}
@@ -207,8 +246,9 @@ class _Run:
         chunk = chunk_size_for_mtu(mtu)
         payee_e, payer_e, one_time = leg.keys
         self.payee_keys, self.payer_keys = _Keys(payee_e), _Keys(payer_e, one_time)
-        self.policy = PayeePolicy(trusted_issuers=(public_key(w.issuer),), revoked=leg.revoked,
-                                  revocations_fetched_at=NOW)  # fmt: skip
+        self.policy = PayeePolicy(
+            trusted_issuers=(public_key(w.issuer),), revoked=leg.revoked, revocations_fetched_at=NOW
+        )
         self.allowance = w.allowance().raw
         self.setup: dict[str, Any] = {
             "payee": {
@@ -221,9 +261,12 @@ class _Run:
                 "revoked": [k.hex() for k in leg.revoked],
                 "revocations_fetched_at": NOW,
                 "last_seen": None,
-                "resume": None if leg.payee_resume is None else {
+                "resume": None
+                if leg.payee_resume is None
+                else {
                     "payment": leg.payee_resume.payment.hex(),
-                    "receipt": None if leg.payee_resume.receipt is None
+                    "receipt": None
+                    if leg.payee_resume.receipt is None
                     else leg.payee_resume.receipt.hex(),
                 },
                 "new_keys": [seed(payee_e).hex()],
@@ -237,16 +280,25 @@ class _Run:
                 "max_chunk_size": chunk,
                 "max_message_size": MAX_MESSAGE_SIZE,
             },
-        }  # fmt: skip
-        self.payee = PayeeSession(identity=w.payee, invoice=leg.invoice, policy=self.policy,
-                                  resume=leg.payee_resume, max_chunk_size=min(chunk, 510),
-                                  max_message_size=MAX_MESSAGE_SIZE, tag=leg.tag,
-                                  new_key=self.payee_keys)  # fmt: skip
+        }
+        self.payee = PayeeSession(
+            identity=w.payee,
+            invoice=leg.invoice,
+            policy=self.policy,
+            resume=leg.payee_resume,
+            max_chunk_size=min(chunk, 510),
+            max_message_size=MAX_MESSAGE_SIZE,
+            tag=leg.tag,
+            new_key=self.payee_keys,
+        )
         self.payer = PayerSession(
             wallet=PayerWallet(identity=w.payer, allowance=self.allowance, head=None),
-            find_payment=leg.payer_stored.get, max_chunk_size=chunk,
-            max_message_size=MAX_MESSAGE_SIZE, advertised_tag=leg.tag, new_key=self.payer_keys,
-        )  # fmt: skip
+            find_payment=leg.payer_stored.get,
+            max_chunk_size=chunk,
+            max_message_size=MAX_MESSAGE_SIZE,
+            advertised_tag=leg.tag,
+            new_key=self.payer_keys,
+        )
         self.shadow = _Shadow(
             KeyPair.from_ed25519_seed(bytes(w.payee)),
             KeyPair.from_private(seed(payee_e)),
@@ -308,13 +360,24 @@ class _Run:
         if envelope.kind in _DOCS:
             signed: SignedDocument[Any] = open_as(envelope.body, _DOCS[envelope.kind])
             self.documents[envelope.kind.name.lower()] = {
-                "hash": signed.hash.hex(), "fields": doc_json(signed.doc)}  # fmt: skip
-        delivered = len(chunks) - 1 if self.leg.cut_receipt and envelope.kind is (
-            MessageKind.RECEIPT) else len(chunks)  # fmt: skip
-        step: dict[str, Any] = {"at": self.t, "from": sender, "noise": step_name,
-                                "kind": envelope.kind.name, **_carried(envelope),
-                                "envelope": envelope.encode().hex(), "message": wire.hex(),
-                                "chunks": [c.hex() for c in chunks]}  # fmt: skip
+                "hash": signed.hash.hex(),
+                "fields": doc_json(signed.doc),
+            }
+        delivered = (
+            len(chunks) - 1
+            if self.leg.cut_receipt and envelope.kind is (MessageKind.RECEIPT)
+            else len(chunks)
+        )
+        step: dict[str, Any] = {
+            "at": self.t,
+            "from": sender,
+            "noise": step_name,
+            "kind": envelope.kind.name,
+            **_carried(envelope),
+            "envelope": envelope.encode().hex(),
+            "message": wire.hex(),
+            "chunks": [c.hex() for c in chunks],
+        }
         if delivered < len(chunks):
             step["delivered"] = delivered
         self.steps.append(step)
@@ -346,8 +409,11 @@ class _Run:
             self.t += END_MS
             self.steps.append({"at": self.t, "from": ender, "state": "02"})
         self.setup["payer"]["new_keys"] = [k.hex() for k in self.payer_keys.used]
-        payer_static = (KeyPair.from_ed25519_seed(bytes(self.w.payer)).private
-                        if "payment" in self.documents else self.payer_keys.used[-1])  # fmt: skip
+        payer_static = (
+            KeyPair.from_ed25519_seed(bytes(self.w.payer)).private
+            if "payment" in self.documents
+            else self.payer_keys.used[-1]
+        )
         opening = next(s for s in self.steps if s.get("noise") == "opening")
         payee_static = KeyPair.from_ed25519_seed(bytes(self.w.payee)).private
         return {
@@ -364,7 +430,7 @@ class _Run:
             "sas": self.payer.sas,
             "documents": self.documents,
             "steps": self.steps,
-        }  # fmt: skip
+        }
 
 
 def _outcome(run: _Run) -> dict[str, Any]:
@@ -374,8 +440,9 @@ def _outcome(run: _Run) -> dict[str, Any]:
         state = run.side(name).state.name
         out[name] = {"state": state} | (
             {"code": last["code"], "name": last["name"], "by_peer": last["by_peer"]}
-            if state == "FAILED" else {}
-        )  # fmt: skip
+            if state == "FAILED"
+            else {}
+        )
     return out
 
 
@@ -429,8 +496,15 @@ def _case(name: str, mtu: int) -> dict[str, Any]:
     elif name == "decline":
         legs = [_Leg(tag=f"no{mtu}", invoice=invoice, approve=False)]
     elif name == "unknown-currency":
-        usd = make_invoice(w.payee, amount=12_50, currency="USD", now=NOW, memo="coffee",
-                           invoice_id=bytes([2]) * 16, nonce=bytes([0xA2]) * 16)  # fmt: skip
+        usd = make_invoice(
+            w.payee,
+            amount=12_50,
+            currency="USD",
+            now=NOW,
+            memo="coffee",
+            invoice_id=bytes([2]) * 16,
+            nonce=bytes([0xA2]) * 16,
+        )
         legs = [_Leg(tag=f"usd{mtu}", invoice=usd.raw)]
     elif name == "refused-payment":
         legs = [_Leg(tag=f"rev{mtu}", invoice=invoice, revoked=(public_key(w.payer),))]
@@ -443,10 +517,13 @@ def _case(name: str, mtu: int) -> dict[str, Any]:
         payment = next(v for k, v in stored.items() if k.startswith("payment:"))
         receipt = next(v for k, v in stored.items() if k.startswith("receipt:"))
         invoice_id = open_as(invoice, Invoice).doc.id
-        second = _Leg(tag=f"again{mtu}", invoice=invoice, payer_stored={invoice_id: payment},
-                      payee_resume=PayeeResume(payment=payment, receipt=receipt),
-                      keys=("payee ephemeral 2", "payer ephemeral 2", "payer one-time 2"),
-                      )  # fmt: skip
+        second = _Leg(
+            tag=f"again{mtu}",
+            invoice=invoice,
+            payer_stored={invoice_id: payment},
+            payee_resume=PayeeResume(payment=payment, receipt=receipt),
+            keys=("payee ephemeral 2", "payer ephemeral 2", "payer one-time 2"),
+        )
         runs.append(_Run(second, mtu, runs[0].t + 60_000))
         transcripts = [first, runs[1].run()]
     else:

@@ -102,9 +102,14 @@ def test_allowance_must_not_have_expired_beyond_the_skew() -> None:
 
 def test_allowance_must_have_started_within_the_skew() -> None:
     allowance = make_allowance(
-        W.issuer, wallet=public_key(W.payer), currency="EUR", limit=100_00,
-        not_before=NOW + MAX_CLOCK_SKEW + 1, not_after=NOW + 86400, serial=8,
-    )  # fmt: skip
+        W.issuer,
+        wallet=public_key(W.payer),
+        currency="EUR",
+        limit=100_00,
+        not_before=NOW + MAX_CLOCK_SKEW + 1,
+        not_after=NOW + 86400,
+        serial=8,
+    )
     _rejects(ErrorCode.DOC_NOT_YET_VALID, W.payment(allowance=allowance).raw)
 
 

@@ -265,17 +265,27 @@ def test_payment_rules_refuse_to_sign_and_reject_on_receipt(
 def test_allowance_window_must_not_be_empty() -> None:
     with pytest.raises(LocalProtocolError) as exc:
         make_allowance(
-            W.issuer, wallet=public_key(W.payer), currency="EUR", limit=1,
-            not_before=NOW, not_after=NOW, serial=1,
-        )  # fmt: skip
+            W.issuer,
+            wallet=public_key(W.payer),
+            currency="EUR",
+            limit=1,
+            not_before=NOW,
+            not_after=NOW,
+            serial=1,
+        )
     assert _code(exc) is ErrorCode.DOC_BAD_TIME_WINDOW
 
 
 def test_allowance_not_yet_valid_is_rejected() -> None:
     allowance = make_allowance(
-        W.issuer, wallet=public_key(W.payer), currency="EUR", limit=1,
-        not_before=NOW + 10_000, not_after=NOW + 20_000, serial=1,
-    )  # fmt: skip
+        W.issuer,
+        wallet=public_key(W.payer),
+        currency="EUR",
+        limit=1,
+        not_before=NOW + 10_000,
+        not_after=NOW + 20_000,
+        serial=1,
+    )
     with pytest.raises(RemoteProtocolError) as exc:
         verify_as(allowance.raw, Allowance, now=NOW)
     assert _code(exc) is ErrorCode.DOC_NOT_YET_VALID
@@ -379,7 +389,13 @@ def test_without_a_label_the_field_is_absent_and_the_bytes_unchanged() -> None:
     payment = W.payment()
     assert payment.doc.label is None and 9 not in to_payload(payment.doc)
     unlabelled = make_invoice(
-        W.payee, amount=12_50, currency="EUR", now=NOW, memo="coffee",
-        invoice_id=bytes(16), nonce=bytes([0xA0]) * 16, label=None,
-    )  # fmt: skip
+        W.payee,
+        amount=12_50,
+        currency="EUR",
+        now=NOW,
+        memo="coffee",
+        invoice_id=bytes(16),
+        nonce=bytes([0xA0]) * 16,
+        label=None,
+    )
     assert unlabelled.raw == W.invoice().raw

@@ -27,9 +27,18 @@ def test_parse_amount_uses_the_currency_exponent(text: str, currency: str, minor
 
 @pytest.mark.parametrize(
     ("text", "currency"),
-    [("12.505", "EUR"), ("1.5", "JPY"), ("-1", "EUR"), ("1e3", "EUR"), ("1,000", "EUR"),
-     ("", "EUR"), (".5", "EUR"), ("01", "EUR"), ("1.", "EUR")],
-)  # fmt: skip
+    [
+        ("12.505", "EUR"),
+        ("1.5", "JPY"),
+        ("-1", "EUR"),
+        ("1e3", "EUR"),
+        ("1,000", "EUR"),
+        ("", "EUR"),
+        (".5", "EUR"),
+        ("01", "EUR"),
+        ("1.", "EUR"),
+    ],
+)
 def test_parse_amount_rejects_anything_but_a_plain_decimal(text: str, currency: str) -> None:
     with pytest.raises(LocalProtocolError) as exc:
         parse_amount(text, currency)

@@ -65,14 +65,17 @@ def _build(side: str, setup: dict[str, Any]) -> Session:
         stored = {bytes.fromhex(k): bytes.fromhex(v) for k, v in mine["stored_payments"].items()}
         assert mine["head"] is None  # every transcript starts a fresh chain
         return PayerSession(
-            wallet=PayerWallet(identity=_identity(mine["identity"]),
-                               allowance=bytes.fromhex(mine["allowance"]), head=None),
+            wallet=PayerWallet(
+                identity=_identity(mine["identity"]),
+                allowance=bytes.fromhex(mine["allowance"]),
+                head=None,
+            ),
             find_payment=stored.get,
             max_chunk_size=mine["max_chunk_size"],
             max_message_size=mine["max_message_size"],
             advertised_tag=mine["advertised_tag"],
             new_key=_key_source(mine["new_keys"]),
-        )  # fmt: skip
+        )
     resume = mine["resume"]
     assert mine["last_seen"] is None
     return PayeeSession(
@@ -83,7 +86,9 @@ def _build(side: str, setup: dict[str, Any]) -> Session:
             revoked=[bytes.fromhex(k) for k in mine["revoked"]],
             revocations_fetched_at=mine["revocations_fetched_at"],
         ),
-        resume=None if resume is None else PayeeResume(
+        resume=None
+        if resume is None
+        else PayeeResume(
             payment=bytes.fromhex(resume["payment"]),
             receipt=None if resume["receipt"] is None else bytes.fromhex(resume["receipt"]),
         ),
@@ -91,7 +96,7 @@ def _build(side: str, setup: dict[str, Any]) -> Session:
         max_message_size=mine["max_message_size"],
         tag=mine["tag"],
         new_key=_key_source(mine["new_keys"]),
-    )  # fmt: skip
+    )
 
 
 def _call(session: Session, step: dict[str, Any]) -> None:
@@ -160,8 +165,11 @@ def test_chunks_respect_the_mtu_and_the_session_runs_from_start_to_end(
     case: dict[str, Any], transcript: dict[str, Any]
 ) -> None:
     steps = transcript["steps"]
-    assert steps[0] == {"at": steps[0]["at"], "from": "payee",
-                        "state": "01" + case["mtu"].to_bytes(2, "big").hex()}  # fmt: skip
+    assert steps[0] == {
+        "at": steps[0]["at"],
+        "from": "payee",
+        "state": "01" + case["mtu"].to_bytes(2, "big").hex(),
+    }
     assert steps[-1].get("cut") or steps[-1]["state"] == "02"
     times = [s["at"] for s in steps]
     assert times == sorted(times)
@@ -198,18 +206,27 @@ def test_resumption_uses_one_counter_and_resends_the_same_payment_and_receipt() 
         assert first["ends"]["payer"]["state"] == "AWAIT_RECEIPT"
 
         def bodies(transcript: dict[str, Any], kind: str) -> list[bytes]:
-            return [Message.decode(bytes.fromhex(s["envelope"])).body
-                    for s in transcript["steps"] if s.get("kind") == kind]  # fmt: skip
+            return [
+                Message.decode(bytes.fromhex(s["envelope"])).body
+                for s in transcript["steps"]
+                if s.get("kind") == kind
+            ]
 
         payment, receipt = bodies(first, "PAYMENT")[0], bodies(first, "RECEIPT")[0]
         invoice_id = first["documents"]["invoice"]["fields"]["id"]
         assert second["setup"]["payer"]["stored_payments"] == {invoice_id: payment.hex()}
         assert second["setup"]["payee"]["resume"] == {
-            "payment": payment.hex(), "receipt": receipt.hex()}  # fmt: skip
+            "payment": payment.hex(),
+            "receipt": receipt.hex(),
+        }
         assert bodies(second, "PAYMENT") == [payment]
         assert bodies(second, "RECEIPT") == [receipt]
-        counters = [s["counter"] for t in (first, second) for s in t["steps"]
-                    if s.get("event") == "PersistRequired" and s["side"] == "payer"]  # fmt: skip
+        counters = [
+            s["counter"]
+            for t in (first, second)
+            for s in t["steps"]
+            if s.get("event") == "PersistRequired" and s["side"] == "payer"
+        ]
         assert counters == [1]
         assert not any(s.get("call") == "approve" for s in second["steps"])
 

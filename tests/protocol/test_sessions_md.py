@@ -20,8 +20,15 @@ def test_sessions_md_lists_each_session_code_with_its_number(code: ErrorCode) ->
 
 def test_sessions_md_states_the_timeout_defaults() -> None:
     defaults = Timeouts()
-    for name in ("offer_ms", "invoice_ms", "handshake_ms", "approval_ms", "receipt_ms",
-                 "reassembly_ms", "payment_ms"):  # fmt: skip
+    for name in (
+        "offer_ms",
+        "invoice_ms",
+        "handshake_ms",
+        "approval_ms",
+        "receipt_ms",
+        "reassembly_ms",
+        "payment_ms",
+    ):
         row = next(line for line in SESSIONS.splitlines() if f"`Timeouts.{name}`" in line)
         assert f"{getattr(defaults, name):,} ms" in row, row
 

@@ -128,8 +128,9 @@ def check(payer: WalletHome, payee: WalletHome) -> tuple[str, ...]:
             f"stores_agree: payment bytes differ for {invoice_id.hex()}"
         )
     for invoice_id in set(theirs.payments) - set(mine.payments):
-        raise AssertionError(f"stores_agree: the payee holds a payment the payer never stored: "
-                             f"{invoice_id.hex()}")  # fmt: skip
+        raise AssertionError(
+            f"stores_agree: the payee holds a payment the payer never stored: {invoice_id.hex()}"
+        )
     if mine.allowance is not None:
         counters = [c for _, _, c, _ in mine.counters]
         last = max(counters) if counters else None

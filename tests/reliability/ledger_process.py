@@ -38,9 +38,19 @@ class LedgerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "p2ppay", "ledger", "serve", "--db", self.db_url,
-                   "--port", str(self.port),
-                   "--issuer-key-file", str(self.issuer_key_file)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "p2ppay",
+            "ledger",
+            "serve",
+            "--db",
+            self.db_url,
+            "--port",
+            str(self.port),
+            "--issuer-key-file",
+            str(self.issuer_key_file),
+        ]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.DEVNULL,
@@ -65,19 +75,44 @@ class LedgerProcess:
 def restart_postgres(server: PgServer) -> None:
     """Fast shutdown (open transactions rolled back, clients cut off), then start it again."""
     subprocess.run(
-        [*server.run_as, str(server.bindir / "pg_ctl"), "-D", str(server.root / "data"),
-         "-m", "fast", "-w", "stop"],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            *server.run_as,
+            str(server.bindir / "pg_ctl"),
+            "-D",
+            str(server.root / "data"),
+            "-m",
+            "fast",
+            "-w",
+            "stop",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     server.process.wait(timeout=30)
     with open(server.root / "server.log", "ab") as log:
         server.process = subprocess.Popen(
-            [*server.run_as, str(server.bindir / "postgres"), "-D", str(server.root / "data"),
-             "-p", str(server.port), "-h", "127.0.0.1", "-k", str(server.root),
-             "-c", "fsync=off", "-c", "max_connections=200", "-c", "synchronous_commit=off"],
+            [
+                *server.run_as,
+                str(server.bindir / "postgres"),
+                "-D",
+                str(server.root / "data"),
+                "-p",
+                str(server.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(server.root),
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "synchronous_commit=off",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=log,
-        )  # fmt: skip
+        )
     deadline = 30.0
     import time
 

@@ -55,9 +55,10 @@ ISSUER = SigningKey(bytes([77]) * 32)
 """The test issuer the payee trusts: hostile allowances signed by it pass issuer trust."""
 
 OPEN_LIMITS = RiskPolicy(
-    limits={"EUR": RiskLimits(per_payment=MAX_AMOUNT, per_payer_day=MAX_AMOUNT,
-                              stale_list=MAX_AMOUNT)},
-)  # fmt: skip
+    limits={
+        "EUR": RiskLimits(per_payment=MAX_AMOUNT, per_payer_day=MAX_AMOUNT, stale_list=MAX_AMOUNT)
+    },
+)
 """Risk limits out of the way, so every value reaches the document and chain checks."""
 
 OPTIONS = LinkOptions(max_att_mtu=247)
@@ -133,8 +134,13 @@ class Probe:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(mallory)
                     outcome = await self.role.collect(central, invoice)
-        return Result(outcome=outcome, invoice=invoice, sent=sent[0],
-                      reply=reply[0] if reply else None, before=before)  # fmt: skip
+        return Result(
+            outcome=outcome,
+            invoice=invoice,
+            sent=sent[0],
+            reply=reply[0] if reply else None,
+            before=before,
+        )
 
     async def answer_session(self, payer: SigningKey, answer: bytes | None) -> Result:
         """Mallory answers the offer with the raw ``answer`` body (None: says nothing at all
@@ -166,8 +172,13 @@ class Probe:
                     tg.start_soon(mallory)
                     outcome = await self.role.collect(central, invoice)
         sent = (MessageKind.ANSWER, answer or b"")
-        return Result(outcome=outcome, invoice=invoice, sent=sent,
-                      reply=reply[0] if reply else None, before=before)  # fmt: skip
+        return Result(
+            outcome=outcome,
+            invoice=invoice,
+            sent=sent,
+            reply=reply[0] if reply else None,
+            before=before,
+        )
 
 
 def check_after(home: WalletHome, result: Result, expect: str | None) -> str:
@@ -239,8 +250,11 @@ def _rows(home: WalletHome, sql: str, *args: object) -> list[tuple[object, ...]]
 
 def _check_whole_store(home: WalletHome) -> None:
     """nothing_half_written, over the whole store."""
-    unfinished = _rows(home, "SELECT session_id, state FROM sessions WHERE state IN "
-                       "('open', 'payment_persisted', 'receipt_persisted')")  # fmt: skip
+    unfinished = _rows(
+        home,
+        "SELECT session_id, state FROM sessions WHERE state IN "
+        "('open', 'payment_persisted', 'receipt_persisted')",
+    )
     assert not unfinished, f"nothing_half_written: sessions left open: {unfinished}"
     orphans = _rows(
         home,
@@ -249,9 +263,12 @@ def _check_whole_store(home: WalletHome) -> None:
         "'receipt_persisted', 'payment_persisted'))",
     )
     assert not orphans, f"nothing_half_written: payments without their session: {orphans}"
-    stray = _rows(home, "SELECT hex(invoice_id) FROM receipts r WHERE NOT EXISTS "
-                  "(SELECT 1 FROM payments p WHERE p.invoice_id = r.invoice_id "
-                  "AND p.payment_hash = r.payment_hash)")  # fmt: skip
+    stray = _rows(
+        home,
+        "SELECT hex(invoice_id) FROM receipts r WHERE NOT EXISTS "
+        "(SELECT 1 FROM payments p WHERE p.invoice_id = r.invoice_id "
+        "AND p.payment_hash = r.payment_hash)",
+    )
     assert not stray, f"nothing_half_written: receipts without their payment: {stray}"
     heads = _rows(
         home,

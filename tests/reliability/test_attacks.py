@@ -151,8 +151,10 @@ async def test_a_payment_for_less_than_the_invoice_is_refused(tmp_path: Path) ->
     _assert_refused(outcome, reply, "ACCEPT_AMOUNT_MISMATCH")
 
 
-@attack("payment currency differs from the invoice (a USD allowance for a EUR invoice)",
-        "ACCEPT_CURRENCY_MISMATCH")  # fmt: skip
+@attack(
+    "payment currency differs from the invoice (a USD allowance for a EUR invoice)",
+    "ACCEPT_CURRENCY_MISMATCH",
+)
 async def test_a_payment_in_another_currency_is_refused(tmp_path: Path) -> None:
     world = World.make(tmp_path)
     key = _payer_key(world)
@@ -198,8 +200,15 @@ async def test_an_allowance_from_an_untrusted_issuer_is_refused(tmp_path: Path) 
     world = World.make(tmp_path)
     key = _payer_key(world)
     now = now_s()
-    own = make_allowance(MALLORY, wallet=public_key(key), currency="EUR", limit=1_000_00,
-                         not_before=now - 60, not_after=now + 3600, serial=1)  # fmt: skip
+    own = make_allowance(
+        MALLORY,
+        wallet=public_key(key),
+        currency="EUR",
+        limit=1_000_00,
+        not_before=now - 60,
+        not_after=now + 3600,
+        serial=1,
+    )
 
     def self_issued(invoice: SignedDocument[Invoice]) -> bytes:
         return make_payment(key, invoice=invoice, allowance=own, head=None).raw
@@ -245,8 +254,10 @@ async def test_spending_over_the_allowance_is_refused(tmp_path: Path) -> None:
     _assert_refused(outcome, reply, "PAYMENT_OVER_LIMIT")
 
 
-@attack("counter rollback (the payer's wallet restored to before its last payment)",
-        "ACCEPT_COUNTER_NOT_INCREASING")  # fmt: skip
+@attack(
+    "counter rollback (the payer's wallet restored to before its last payment)",
+    "ACCEPT_COUNTER_NOT_INCREASING",
+)
 async def test_a_rolled_back_counter_is_refused(tmp_path: Path) -> None:
     world = World.make(tmp_path)
     await _pay_genuinely(world)
@@ -259,8 +270,10 @@ async def test_a_rolled_back_counter_is_refused(tmp_path: Path) -> None:
     _assert_refused(outcome, reply, "ACCEPT_COUNTER_NOT_INCREASING")
 
 
-@attack("chain gap hiding spending (counter skips ahead, cumulative too low)",
-        "ACCEPT_CUMULATIVE_MISMATCH")  # fmt: skip
+@attack(
+    "chain gap hiding spending (counter skips ahead, cumulative too low)",
+    "ACCEPT_CUMULATIVE_MISMATCH",
+)
 async def test_a_chain_gap_that_hides_spending_is_refused(tmp_path: Path) -> None:
     world = World.make(tmp_path)
     await _pay_genuinely(world)
@@ -275,8 +288,9 @@ async def test_a_chain_gap_that_hides_spending_is_refused(tmp_path: Path) -> Non
     _assert_refused(outcome, reply, "ACCEPT_CUMULATIVE_MISMATCH")
 
 
-@attack("chain fork (next counter, but not after the last payment seen)",
-        "ACCEPT_PREV_HASH_MISMATCH")  # fmt: skip
+@attack(
+    "chain fork (next counter, but not after the last payment seen)", "ACCEPT_PREV_HASH_MISMATCH"
+)
 async def test_a_forked_chain_is_refused(tmp_path: Path) -> None:
     world = World.make(tmp_path)
     first = await _pay_genuinely(world, 5_00)
@@ -297,8 +311,9 @@ async def test_a_forked_chain_is_refused(tmp_path: Path) -> None:
 async def test_a_revoked_payer_is_refused(tmp_path: Path) -> None:
     world = World.make(tmp_path)
     with world.homes.open_payee() as payee:
-        payee.store.trust.replace_revocations([public_key(_payer_key(world))], version=1,
-                                              now=now_s())  # fmt: skip
+        payee.store.trust.replace_revocations(
+            [public_key(_payer_key(world))], version=1, now=now_s()
+        )
     invoice = world.invoice(4_00)
     before = money_state(world.homes.payee)
     run = await world.attempt(invoice)
@@ -424,8 +439,10 @@ async def _genuine_pair_through(
     return outcomes["payer"], outcomes["payee"]
 
 
-@attack("man in the middle with its own keys relaying the real invoice",
-        "HANDSHAKE_PEER_KEY_MISMATCH at the payer")  # fmt: skip
+@attack(
+    "man in the middle with its own keys relaying the real invoice",
+    "HANDSHAKE_PEER_KEY_MISMATCH at the payer",
+)
 async def test_a_man_in_the_middle_with_its_own_keys_gets_no_payment(tmp_path: Path) -> None:
     world = World.make(tmp_path)
 
@@ -450,8 +467,10 @@ async def test_a_man_in_the_middle_with_its_own_keys_gets_no_payment(tmp_path: P
     assert payee_after["payments"] == before[world.homes.payee]["payments"] == []
 
 
-@attack("downgraded negotiation (offer rewritten in flight to a smaller chunk size)",
-        "NOISE_DECRYPT_FAILED at the payer, before it sees an invoice")  # fmt: skip
+@attack(
+    "downgraded negotiation (offer rewritten in flight to a smaller chunk size)",
+    "NOISE_DECRYPT_FAILED at the payer, before it sees an invoice",
+)
 async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
     world = World.make(tmp_path)
 
@@ -487,8 +506,10 @@ async def test_a_downgraded_negotiation_is_detected(tmp_path: Path) -> None:
     assert money_state(world.homes.payer) == before[world.homes.payer]
 
 
-@attack("relay advertising the payer's service under its own tag (passes every byte on)",
-        "HANDSHAKE_TAG_MISMATCH: the offer names the relay's tag")  # fmt: skip
+@attack(
+    "relay advertising the payer's service under its own tag (passes every byte on)",
+    "HANDSHAKE_TAG_MISMATCH: the offer names the relay's tag",
+)
 async def test_a_relay_under_its_own_tag_fails_the_tag_binding(tmp_path: Path) -> None:
     world = World.make(tmp_path)
 

@@ -24,8 +24,10 @@ def fuzzed(fault: str, expect: str) -> pytest.MarkDecorator:
     return pytest.mark.reliability("fuzz", fault, expect=expect)
 
 
-@fuzzed("CBOR decoder: arbitrary bytes (Hypothesis, 150 inputs)",
-        "only RemoteProtocolError; whatever is accepted re-encodes to the same bytes")  # fmt: skip
+@fuzzed(
+    "CBOR decoder: arbitrary bytes (Hypothesis, 150 inputs)",
+    "only RemoteProtocolError; whatever is accepted re-encodes to the same bytes",
+)
 @BOUNDED
 @given(data=st.binary(max_size=512))
 def test_cbor_decoder_accepts_only_canonical_bytes(data: bytes, runs: RunCount) -> None:
@@ -33,8 +35,10 @@ def test_cbor_decoder_accepts_only_canonical_bytes(data: bytes, runs: RunCount) 
     runs.add()
 
 
-@fuzzed("reassembler: arbitrary chunk sequences (Hypothesis, 150 inputs)",
-        "only RemoteProtocolError; messages within limits and round-tripping")  # fmt: skip
+@fuzzed(
+    "reassembler: arbitrary chunk sequences (Hypothesis, 150 inputs)",
+    "only RemoteProtocolError; messages within limits and round-tripping",
+)
 @BOUNDED
 @given(data=st.binary(max_size=2048))
 def test_reassembler_returns_only_bounded_messages(data: bytes, runs: RunCount) -> None:
@@ -42,8 +46,10 @@ def test_reassembler_returns_only_bounded_messages(data: bytes, runs: RunCount) 
     runs.add()
 
 
-@fuzzed("payer session: arbitrary chunks from a payee (Hypothesis, 150 inputs)",
-        "no exception, no document event, only Failed")  # fmt: skip
+@fuzzed(
+    "payer session: arbitrary chunks from a payee (Hypothesis, 150 inputs)",
+    "no exception, no document event, only Failed",
+)
 @BOUNDED
 @given(data=st.binary(max_size=2048))
 def test_payer_session_survives_arbitrary_chunks(data: bytes, runs: RunCount) -> None:
@@ -51,8 +57,10 @@ def test_payer_session_survives_arbitrary_chunks(data: bytes, runs: RunCount) ->
     runs.add()
 
 
-@fuzzed("payee session: arbitrary chunks from a payer (Hypothesis, 150 inputs)",
-        "no exception, no document event, only Failed")  # fmt: skip
+@fuzzed(
+    "payee session: arbitrary chunks from a payer (Hypothesis, 150 inputs)",
+    "no exception, no document event, only Failed",
+)
 @BOUNDED
 @given(data=st.binary(max_size=2048))
 def test_payee_session_survives_arbitrary_chunks(data: bytes, runs: RunCount) -> None:
@@ -60,8 +68,10 @@ def test_payee_session_survives_arbitrary_chunks(data: bytes, runs: RunCount) ->
     runs.add()
 
 
-@fuzzed("both sessions, chunks bit-flipped in flight (Hypothesis, 150 inputs)",
-        "no exception; at most one payment per side, and the same one on both")  # fmt: skip
+@fuzzed(
+    "both sessions, chunks bit-flipped in flight (Hypothesis, 150 inputs)",
+    "no exception; at most one payment per side, and the same one on both",
+)
 @BOUNDED
 @given(data=st.binary(max_size=30))
 def test_sessions_over_a_mutating_wire_never_disagree(data: bytes, runs: RunCount) -> None:
@@ -74,9 +84,9 @@ def test_the_wire_target_completes_a_payment_when_nothing_is_mutated() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["fuzz_cbor", "fuzz_reassembler", "fuzz_payer_session", "fuzz_payee_session",
-             "fuzz_wire"],
-)  # fmt: skip
+    "name",
+    ["fuzz_cbor", "fuzz_reassembler", "fuzz_payer_session", "fuzz_payee_session", "fuzz_wire"],
+)
 def test_each_atheris_harness_imports_without_atheris(name: str) -> None:
     module = importlib.import_module(f"fuzz.{name}")
     assert callable(module.main)

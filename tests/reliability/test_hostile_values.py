@@ -90,12 +90,27 @@ class Hostile:
     def values(self, payer: SigningKey, invoice: SignedDocument[Invoice]) -> dict[str, object]:
         now = now_s()
         wallet = public_key(payer)
-        allowance = {"issuer": ISSUER.verify_key.encode(), "wallet": wallet, "currency": "EUR",
-                     "limit": LIMIT, "not_before": now - 60, "not_after": now + 3600,
-                     "serial": fresh_serial(), **self.allowance}  # fmt: skip
-        return {"invoice": invoice.hash, "payer": wallet, "amount": invoice.doc.amount,
-                "currency": "EUR", "counter": 1, "prev": ABSENT, "spent": invoice.doc.amount,
-                "allowance": forge_allowance(ISSUER, **allowance), **self.payment}  # fmt: skip
+        allowance = {
+            "issuer": ISSUER.verify_key.encode(),
+            "wallet": wallet,
+            "currency": "EUR",
+            "limit": LIMIT,
+            "not_before": now - 60,
+            "not_after": now + 3600,
+            "serial": fresh_serial(),
+            **self.allowance,
+        }
+        return {
+            "invoice": invoice.hash,
+            "payer": wallet,
+            "amount": invoice.doc.amount,
+            "currency": "EUR",
+            "counter": 1,
+            "prev": ABSENT,
+            "spent": invoice.doc.amount,
+            "allowance": forge_allowance(ISSUER, **allowance),
+            **self.payment,
+        }
 
     def build(self, payer: SigningKey, invoice: SignedDocument[Invoice]) -> Sent:
         values = self.values(payer, invoice)
@@ -122,30 +137,58 @@ def _field_cases() -> list[tuple[str, Make, str]]:
         bad = _int_code(c, low=1, high=MAX_INTEGER, over="DOC_FIELD_VALUE", under="DOC_FIELD_VALUE")
         cases.append((f"counter={c}", pay(counter=c, prev=prev), bad or "completed"))
     for a in AMOUNTS:
-        bad = _int_code(a, low=1, high=MAX_AMOUNT, over="MONEY_OVER_MAXIMUM",
-                        under="MONEY_NOT_POSITIVE")  # fmt: skip
+        bad = _int_code(
+            a, low=1, high=MAX_AMOUNT, over="MONEY_OVER_MAXIMUM", under="MONEY_NOT_POSITIVE"
+        )
         # spent = amount over the allowance's limit is refused before the invoice is compared
         in_range = "PAYMENT_OVER_LIMIT" if a > LIMIT else "ACCEPT_AMOUNT_MISMATCH"
         cases.append((f"amount={a}", pay(amount=a, spent=a), bad or in_range))
-        cases.append((f"spent={a}", pay(spent=a), bad or (
-            "PAYMENT_CUMULATIVE_BELOW_AMOUNT" if a < AMOUNT else
-            "PAYMENT_OVER_LIMIT" if a > LIMIT else "completed")))  # fmt: skip
-        cases.append((f"limit={a}", grant(limit=a), bad or (
-            "PAYMENT_OVER_LIMIT" if a < AMOUNT else "completed")))  # fmt: skip
+        cases.append(
+            (
+                f"spent={a}",
+                pay(spent=a),
+                bad
+                or (
+                    "PAYMENT_CUMULATIVE_BELOW_AMOUNT"
+                    if a < AMOUNT
+                    else "PAYMENT_OVER_LIMIT"
+                    if a > LIMIT
+                    else "completed"
+                ),
+            )
+        )
+        cases.append(
+            (
+                f"limit={a}",
+                grant(limit=a),
+                bad or ("PAYMENT_OVER_LIMIT" if a < AMOUNT else "completed"),
+            )
+        )
     now = now_s()
     for t in TIMES:
-        bad = _int_code(t, low=0, high=MAX_INTEGER, over="DOC_FIELD_VALUE",
-                        under="DOC_FIELD_VALUE")  # fmt: skip
+        bad = _int_code(t, low=0, high=MAX_INTEGER, over="DOC_FIELD_VALUE", under="DOC_FIELD_VALUE")
         after = max(t + 1, now + 3600) if bad is None else now + 3600
-        window = "DOC_BAD_TIME_WINDOW" if t >= MAX_INTEGER else (
-            "DOC_NOT_YET_VALID" if t > now + MAX_CLOCK_SKEW else "completed")  # fmt: skip
-        cases.append((f"not_before={t}", grant(not_before=t, not_after=min(after, MAX_INTEGER)),
-                       bad or window))  # fmt: skip
-        cases.append((f"not_after={t}", grant(not_before=0, not_after=t),
-                       bad or ("DOC_BAD_TIME_WINDOW" if t == 0 else "completed")))  # fmt: skip
+        window = (
+            "DOC_BAD_TIME_WINDOW"
+            if t >= MAX_INTEGER
+            else ("DOC_NOT_YET_VALID" if t > now + MAX_CLOCK_SKEW else "completed")
+        )
+        cases.append(
+            (
+                f"not_before={t}",
+                grant(not_before=t, not_after=min(after, MAX_INTEGER)),
+                bad or window,
+            )
+        )
+        cases.append(
+            (
+                f"not_after={t}",
+                grant(not_before=0, not_after=t),
+                bad or ("DOC_BAD_TIME_WINDOW" if t == 0 else "completed"),
+            )
+        )
     for s in SERIALS:
-        bad = _int_code(s, low=0, high=MAX_INTEGER, over="DOC_FIELD_VALUE",
-                        under="DOC_FIELD_VALUE")  # fmt: skip
+        bad = _int_code(s, low=0, high=MAX_INTEGER, over="DOC_FIELD_VALUE", under="DOC_FIELD_VALUE")
         cases.append((f"serial={s}", grant(serial=s), bad or "completed"))
     cases += [
         ("counter=true", pay(counter=True), "DOC_FIELD_TYPE"),
@@ -204,9 +247,21 @@ def _raw_payment(payer: SigningKey, invoice: SignedDocument[Invoice], payload: b
 def _items(payer: SigningKey, invoice: SignedDocument[Invoice]) -> list[tuple[bytes, bytes]]:
     """The honest payment's map as (encoded key, encoded value) pairs, ascending."""
     values = Hostile().values(payer, invoice)
-    fields = {key: values[name] for name, key in
-              ((n, k) for k, n in ((1, "invoice"), (2, "payer"), (3, "amount"), (4, "currency"),
-               (5, "counter"), (7, "spent"), (8, "allowance")))}  # fmt: skip
+    fields = {
+        key: values[name]
+        for name, key in (
+            (n, k)
+            for k, n in (
+                (1, "invoice"),
+                (2, "payer"),
+                (3, "amount"),
+                (4, "currency"),
+                (5, "counter"),
+                (7, "spent"),
+                (8, "allowance"),
+            )
+        )
+    }
     return [(cbor2.dumps(k), cbor2.dumps(v)) for k, v in sorted(fields.items())]
 
 
@@ -261,8 +316,18 @@ def _encoding_cases() -> list[tuple[str, Make, str]]:
 
     def kid_of_another(payer: SigningKey, invoice: SignedDocument[Invoice]) -> Sent:
         values = Hostile().values(payer, invoice)
-        fields = {k: values[n] for n, k in (("invoice", 1), ("payer", 2), ("amount", 3),
-                  ("currency", 4), ("counter", 5), ("spent", 7), ("allowance", 8))}  # fmt: skip
+        fields = {
+            k: values[n]
+            for n, k in (
+                ("invoice", 1),
+                ("payer", 2),
+                ("amount", 3),
+                ("currency", 4),
+                ("counter", 5),
+                ("spent", 7),
+                ("allowance", 8),
+            )
+        }
         return _raw_payment(SigningKey(os.urandom(32)), invoice, payload_bytes(fields))
 
     return [
@@ -301,8 +366,14 @@ def _message_cases() -> list[tuple[str, Make, str]]:
 
     def abort(code: int, reason: str, more: dict[int, object] | None = None) -> Make:
         def make(payer: SigningKey, invoice: SignedDocument[Invoice]) -> Sent:
-            fields = {1: public_key(payer), 2: code, 3: reason, 4: now_s(), 5: invoice.hash,
-                      **(more or {})}  # fmt: skip
+            fields = {
+                1: public_key(payer),
+                2: code,
+                3: reason,
+                4: now_s(),
+                5: invoice.hash,
+                **(more or {}),
+            }
             return MessageKind.ABORT, sign1(payer, Kind.ABORT, payload_bytes(fields))
 
         return make
@@ -356,16 +427,18 @@ class Chain:
     head: bytes | None = None
     spent: int = 0
 
-    def next(self, *, counter: int | None = None, prev: object = None,
-             spent: int | None = None) -> Make:  # fmt: skip
+    def next(
+        self, *, counter: int | None = None, prev: object = None, spent: int | None = None
+    ) -> Make:
         """The next payment on this chain, with any of its chain fields replaced."""
 
         def make(payer: SigningKey, invoice: SignedDocument[Invoice]) -> Sent:
             c = self.counter + 1 if counter is None else counter
             p = (self.head if c > 1 else ABSENT) if prev is None else prev
             s = self.spent + invoice.doc.amount if spent is None else spent
-            return Hostile(payment={"counter": c, "prev": p, "spent": s},
-                           allowance={"serial": self.serial}).build(payer, invoice)  # fmt: skip
+            return Hostile(
+                payment={"counter": c, "prev": p, "spent": s}, allowance={"serial": self.serial}
+            ).build(payer, invoice)
 
         return make
 
@@ -464,18 +537,23 @@ ANSWERS: list[tuple[str, bytes | None, str]] = [
     ("answer: chunk size 19", _answer(chunk=19), "NEGOTIATION_BAD_LIMITS"),
     ("answer: message size 2**63", _answer(max_message=2**63), "NEGOTIATION_BAD_LIMITS"),
     ("answer: currency lowercase", _answer(currencies=["eur"]), "NEGOTIATION_MALFORMED"),
-    ("answer: a currency not offered", _answer(currencies=["USD"]),
-     "NEGOTIATION_ANSWER_MISMATCH"),
-    ("answer: currencies mixing text and integers", _answer(currencies=[1, "EUR"]),
-     "NEGOTIATION_MALFORMED"),
+    ("answer: a currency not offered", _answer(currencies=["USD"]), "NEGOTIATION_ANSWER_MISMATCH"),
+    (
+        "answer: currencies mixing text and integers",
+        _answer(currencies=[1, "EUR"]),
+        "NEGOTIATION_MALFORMED",
+    ),
     ("answer: 17 features", _answer(features=list(range(17))), "NEGOTIATION_MALFORMED"),
     ("answer: features descending", _answer(features=[1, 0]), "NEGOTIATION_MALFORMED"),
     ("answer: a feature 2**64-1", _answer(features=[2**64 - 1]), "NEGOTIATION_ANSWER_MISMATCH"),
-    ("answer: an extra key", payload_bytes({1: 2, 2: 4096, 3: 244, 4: ["EUR"], 5: [1], 6: 0}),
-     "NEGOTIATION_MALFORMED"),
+    (
+        "answer: an extra key",
+        payload_bytes({1: 2, 2: 4096, 3: 244, 4: ["EUR"], 5: [1], 6: 0}),
+        "NEGOTIATION_MALFORMED",
+    ),
     ("answer: not a map", cbor2.dumps([2, 4096]), "NEGOTIATION_MALFORMED"),
     ("silence after the invoice", None, "SESSION_PAYMENT_TIMEOUT"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.reliability(
@@ -502,12 +580,17 @@ async def test_hostile_answers_to_the_offer_end_typed(tmp_path: Path, runs: RunC
 # --- Hypothesis: several fields at once, an independent oracle ------------------------------
 
 EXAMPLES = 150
-BOUNDARY_INTS = sorted({*COUNTERS, *AMOUNTS, *TIMES, *SERIALS, AMOUNT - 1, AMOUNT + 1,
-                        2 * AMOUNT})  # fmt: skip
-INTS = st.one_of(st.sampled_from(BOUNDARY_INTS), st.integers(-(2**63), 2**64 - 1),
-                 st.integers(-(2**70), 2**70))  # fmt: skip
-OTHERS = st.one_of(st.none(), st.booleans(), st.text(max_size=4), st.binary(max_size=40),
-                   st.floats(allow_nan=False))  # fmt: skip
+BOUNDARY_INTS = sorted({*COUNTERS, *AMOUNTS, *TIMES, *SERIALS, AMOUNT - 1, AMOUNT + 1, 2 * AMOUNT})
+INTS = st.one_of(
+    st.sampled_from(BOUNDARY_INTS), st.integers(-(2**63), 2**64 - 1), st.integers(-(2**70), 2**70)
+)
+OTHERS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=4),
+    st.binary(max_size=40),
+    st.floats(allow_nan=False),
+)
 ANY = st.one_of(INTS, INTS, INTS, OTHERS)
 
 
@@ -548,14 +631,24 @@ def _uint(value: object, low: int, high: int) -> bool:
     return type(value) is int and low <= value <= high
 
 
-def acceptable(v: dict[str, object], a: dict[str, object], extra: dict[object, object],
-               *, now: int, seen: dict[int, Head]) -> bool:  # fmt: skip
+def acceptable(
+    v: dict[str, object],
+    a: dict[str, object],
+    extra: dict[object, object],
+    *,
+    now: int,
+    seen: dict[int, Head],
+) -> bool:
     """The payee's offline rules, stated again from SPEC.md and DESIGN.md (not from the code)."""
     if extra or a["currency"] != "EUR" or v["currency"] != "EUR":
         return False
     limit, nb, na, serial = a["limit"], a["not_before"], a["not_after"], a["serial"]
-    if not (_uint(limit, 1, MAX_AMOUNT) and _uint(serial, 0, MAX_INTEGER)
-            and _uint(nb, 0, MAX_INTEGER) and _uint(na, 0, MAX_INTEGER)):  # fmt: skip
+    if not (
+        _uint(limit, 1, MAX_AMOUNT)
+        and _uint(serial, 0, MAX_INTEGER)
+        and _uint(nb, 0, MAX_INTEGER)
+        and _uint(na, 0, MAX_INTEGER)
+    ):
         return False
     assert isinstance(nb, int) and isinstance(na, int) and isinstance(limit, int)
     if na <= nb or nb > now + MAX_CLOCK_SKEW or na <= now - MAX_CLOCK_SKEW:
@@ -640,8 +733,18 @@ async def test_any_values_in_several_fields_end_as_the_rules_say(
     ended = check_after(fuzzing.probe.home, result, None)
     granted = values["grant"]
     assert isinstance(granted, dict)
-    names = {k: n for k, n in ((1, "issuer"), (2, "wallet"), (3, "currency"), (4, "limit"),
-                               (5, "not_before"), (6, "not_after"), (7, "serial"))}  # fmt: skip
+    names = {
+        k: n
+        for k, n in (
+            (1, "issuer"),
+            (2, "wallet"),
+            (3, "currency"),
+            (4, "limit"),
+            (5, "not_before"),
+            (6, "not_after"),
+            (7, "serial"),
+        )
+    }
     grant_values = {name: granted.get(key, ABSENT) for key, name in names.items()}
     ok = acceptable(values, grant_values, extra, now=now_s(), seen=fuzzing.seen)
     assert (ended == "completed") == ok, (ended, changes)

@@ -200,8 +200,7 @@ async def test_a_ledger_request_with_a_bad_signature_moves_no_money(tmp_path: Pa
         await trust_ledger(ledger, payee)
         bundle = base64.b64encode(pay_offline(payer, payee, 5_00)).decode()
         body = json.dumps({"bundles": [bundle], "query": []}).encode()
-        headers = sign_request(mallory.key, method="POST", path="/v1/sync", body=body,
-                               now=now_s())  # fmt: skip
+        headers = sign_request(mallory.key, method="POST", path="/v1/sync", body=body, now=now_s())
         headers["X-P2PPay-Key"] = payee.public.hex()  # claims to be the payee
         before = await _money(ledger.url, ledger.admin_token)
         async with httpx.AsyncClient(base_url=ledger.url) as http:
@@ -222,8 +221,9 @@ async def test_a_replayed_ledger_request_moves_no_money(tmp_path: Path) -> None:
         payer = new_party(tmp_path, "payer")
         await fund(ledger, payer, deposit=100_00)
         body = json.dumps({"currency": "EUR", "amount_minor": 10_00}).encode()
-        headers = sign_request(payer.key, method="POST", path="/v1/allowances", body=body,
-                               now=now_s())  # fmt: skip
+        headers = sign_request(
+            payer.key, method="POST", path="/v1/allowances", body=body, now=now_s()
+        )
         headers["content-type"] = "application/json"
         async with httpx.AsyncClient(base_url=ledger.url) as http:
             first = await http.post("/v1/allowances", content=body, headers=headers)

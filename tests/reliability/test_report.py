@@ -16,13 +16,35 @@ def test_reliability_md_has_exactly_the_rows_the_tests_declare() -> None:
 
 def test_rows_sum_runs_and_report_failures_by_test() -> None:
     records = [
-        {"area": "link", "fault": "f", "expect": "e", "invariants": ["x"], "test": "t1",
-         "runs": 3, "outcome": "passed", "seconds": 1.0},
-        {"area": "link", "fault": "f", "expect": "e", "invariants": ["x"], "test": "t2",
-         "runs": 4, "outcome": "failed", "seconds": 2.0},
-        {"area": "crash", "fault": "g", "test": "t3", "runs": 1, "outcome": "passed",
-         "seconds": 0.5},
-    ]  # fmt: skip
+        {
+            "area": "link",
+            "fault": "f",
+            "expect": "e",
+            "invariants": ["x"],
+            "test": "t1",
+            "runs": 3,
+            "outcome": "passed",
+            "seconds": 1.0,
+        },
+        {
+            "area": "link",
+            "fault": "f",
+            "expect": "e",
+            "invariants": ["x"],
+            "test": "t2",
+            "runs": 4,
+            "outcome": "failed",
+            "seconds": 2.0,
+        },
+        {
+            "area": "crash",
+            "fault": "g",
+            "test": "t3",
+            "runs": 1,
+            "outcome": "passed",
+            "seconds": 0.5,
+        },
+    ]
     rows = report.aggregate(records)
     assert [(r.area, r.tests, r.runs, r.result) for r in rows] == [
         ("crash", 1, 1, "all passed"),

@@ -182,9 +182,12 @@ async def test_a_trackers_sessions_share_no_byte_that_identifies_the_payer(
 
     # the payer's app knows why it refused; the tracker only hears "declined"
     assert [s.error for s in served] == [
-        "SESSION_WALLET_CANNOT_PAY", "SESSION_WALLET_CANNOT_PAY",
-        "SESSION_WALLET_CANNOT_PAY", "SESSION_DECLINED", "DOC_EXPIRED",
-    ]  # fmt: skip
+        "SESSION_WALLET_CANNOT_PAY",
+        "SESSION_WALLET_CANNOT_PAY",
+        "SESSION_WALLET_CANNOT_PAY",
+        "SESSION_DECLINED",
+        "DOC_EXPIRED",
+    ]
     refusal = encode_refusal(ErrorCode.SESSION_DECLINED)
     for h in heard:
         assert h.kinds == [MessageKind.ANSWER, MessageKind.REFUSAL]

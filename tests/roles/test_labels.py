@@ -156,8 +156,9 @@ async def test_a_payee_signing_a_label_that_could_fool_a_person_is_refused(
 @pytest.mark.parametrize("label", ["A" * 33, "Ana\tB", " Ana"])
 def test_init_refuses_a_label_the_documents_could_not_carry(tmp_path: Path, label: str) -> None:
     home = tmp_path / "w"
-    result = cli("--home", str(home), "init", "--no-passphrase", "--label", label, "--json",
-                 check=False)  # fmt: skip
+    result = cli(
+        "--home", str(home), "init", "--no-passphrase", "--label", label, "--json", check=False
+    )
     assert result.returncode == 2
     assert json.loads(result.stdout)["error"] == "BAD_NAME"
     assert not home.exists() or not any(home.iterdir())  # nothing was created

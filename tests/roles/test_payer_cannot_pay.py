@@ -21,9 +21,16 @@ pytestmark = pytest.mark.anyio
 
 def _pay(home: Path, *extra: str) -> dict[str, object]:
     result = cli(
-        "--home", str(home), "pay", "--once", "--auto-approve-up-to", "5", "--json", *extra,
+        "--home",
+        str(home),
+        "pay",
+        "--once",
+        "--auto-approve-up-to",
+        "5",
+        "--json",
+        *extra,
         check=False,
-    )  # fmt: skip
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     error: dict[str, object] = json.loads(result.stdout)
     return error

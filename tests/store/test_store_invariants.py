@@ -62,8 +62,14 @@ def _apply(store: Store, op: str, n: int, paid: dict[int, bytes]) -> Store:
         elif op == "retry" and n in paid:
             stored = store.payments.payment(inv.invoice_id)
             assert stored is not None
-            again = outgoing(inv, Link(counter=stored.counter, prev=stored.prev_hash,
-                                       cumulative=stored.cumulative_minor))  # fmt: skip
+            again = outgoing(
+                inv,
+                Link(
+                    counter=stored.counter,
+                    prev=stored.prev_hash,
+                    cumulative=stored.cumulative_minor,
+                ),
+            )
             _, created = store.payments.persist_outgoing(again, now=NOW, session_id=sid)
             assert not created
         elif op == "stale" and paid:

@@ -92,9 +92,13 @@ def test_the_cli_backs_up_restores_and_changes_the_passphrase(tmp_path: Path) ->
     home, copy, sealed = tmp_path / "alice", tmp_path / "copy", tmp_path / "alice.backup"
     assert _cli("--home", str(home), "init", env={"P2PPAY_PASSPHRASE": "first"})[0] == 0
     code, made = _cli(
-        "--home", str(home), "backup", "--out", str(sealed),
+        "--home",
+        str(home),
+        "backup",
+        "--out",
+        str(sealed),
         env={"P2PPAY_BACKUP_PASSPHRASE": "seal"},
-    )  # fmt: skip
+    )
     assert code == 0 and made["files"] == ["config.json", "store.sqlite3", "wallet.key"]
     code, back = _cli(
         "--home", str(copy), "restore", str(sealed), env={"P2PPAY_BACKUP_PASSPHRASE": "seal"}
