@@ -7,7 +7,11 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.cli_world import cli, payer_process, set_up_wallets
+
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
 
 
 def test_scan_lists_the_advertising_payer_and_its_tag_pays(

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.cli_world import ROOT, cli, cli_json, payer_process, set_up_wallets
+
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
 
 
 def test_two_cli_processes_complete_a_payment_and_agree_on_its_record(

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from p2ppay.wallet import WalletHome
 from p2ppay.wallet.issuer import read_issuer_key
 from tests.cli_world import ROOT, cli, cli_json, set_up_wallets
+
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
 
 
 def run_example(*args: str) -> subprocess.CompletedProcess[str]:

@@ -22,6 +22,8 @@ import pytest
 from p2ppay.cli import main
 from tests.ledger.world import ledger_in_thread
 
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
+
 TOKEN = "plain-install-token-0123456789-abcdefghijklmnopqrstuvwxyz"
 EXTRAS = ("fastapi", "uvicorn", "asyncpg", "starlette", "bumble", "bleak", "bless", "dbus_fast")
 

@@ -12,7 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.cli_world import ROOT, cli, cli_json, payer_process, set_up_wallets
+
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
 
 
 def _conformance(home: str, port: int, role: str, *extra: str) -> subprocess.Popen[str]:

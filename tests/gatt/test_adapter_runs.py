@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.gatt.adapter_runs import cli_payment, tap_bench
+
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
 
 
 def _adapters(ports: tuple[int, int]) -> tuple[str, str]:

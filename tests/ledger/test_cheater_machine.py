@@ -53,6 +53,8 @@ from protocol.errors import ProtocolError
 from protocol.keys import public_key
 from protocol.verify import SignedDocument, open_as, open_document, sign
 
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
+
 START = 1_800_000_000
 GRACE = 3600
 HONEST = 2

@@ -32,6 +32,8 @@ from p2ppay.api.signing import sign_request
 from tests.ledger.conftest import new_pg_database
 from tests.ledger.world import ledger_in_thread, now_s
 
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
+
 TOKEN = "schemathesis-token"
 CHECKS = [
     not_a_server_error,

@@ -22,7 +22,7 @@ from tests.reliability.conftest import RunCount
 from tests.reliability.harness import CRASHED, Run, World
 from tests.reliability.invariants import INVARIANTS, check, snapshot
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 SEEDS = range(10)
 DONE = Run(payer="completed", payee="completed")

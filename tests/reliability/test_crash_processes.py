@@ -26,6 +26,8 @@ from tests.reliability.invariants import INVARIANTS, check, snapshot
 from tests.reliability.processes import Pair, invoice_ids
 from tests.world import Homes, make_homes
 
+pytestmark = pytest.mark.slow  # whole processes or fault sweeps: not the fast tier
+
 
 def _paid_once(homes: Homes, invoice_id: bytes) -> None:
     check(homes.payer, homes.payee)

@@ -41,7 +41,7 @@ from tests.reliability.harness import QUICK, World
 from tests.reliability.invariants import INVARIANTS, check, snapshot
 from tests.reliability.mallory import Mallory
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 WINDOWS = {"connect_and_say_nothing": 20.0, "offer_then_stall": 30.0}
 """Seconds the connectable share is measured over, per attack (the deadlines are the real

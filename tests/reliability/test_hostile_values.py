@@ -43,7 +43,7 @@ from tests.reliability.payee_probe import (
 )
 from tests.world import now_s
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 MAX_INTEGER = 2**63 - 1
 """SPEC.md's bound on times, counters and serials, stated here again (not imported), so a

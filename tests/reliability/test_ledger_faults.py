@@ -28,7 +28,7 @@ from tests.reliability.conftest import RunCount
 from tests.reliability.invariants import LEDGER_INVARIANTS
 from tests.reliability.ledger_process import LedgerProcess, restart_postgres
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 PAYMENTS = 24
 BATCH = 3

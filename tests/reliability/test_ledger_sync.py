@@ -18,7 +18,7 @@ from tests.reliability.harness import CRASHED, Run
 from tests.reliability.invariants import INVARIANTS, LEDGER_INVARIANTS, check
 from tests.reliability.ledgered import check_ledger, ledger_world, sync_both
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 DONE = Run(payer="completed", payee="completed")
 

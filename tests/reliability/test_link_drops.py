@@ -24,7 +24,7 @@ from tests.reliability.faulty import DroppingPeripheral
 from tests.reliability.harness import QUICK, Run, World, payer_role
 from tests.reliability.invariants import INVARIANTS, check, snapshot
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 DONE = Run(payer="completed", payee="completed")
 CLEAN_END = {"completed", "failed", "resumable"}

@@ -21,7 +21,7 @@ from p2ppay.roles.radio import PAYER_INFO
 from tests.reliability.faulty import DroppingPeripheral
 from tests.world import make_homes, spent
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 RETRY_WINDOW = 10.0
 

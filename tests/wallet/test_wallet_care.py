@@ -20,7 +20,7 @@ from p2ppay.wallet.backup import restore_backup, write_backup
 from tests.cli_world import ROOT
 from tests.world import make_homes, now_s, pay_once, spent
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 FAST = KdfParams.minimum()
 
 
