@@ -17,6 +17,7 @@ from tests.kiosk.kit import (
     short_socket_dir,
     wait_final,
 )
+from tests.world import spent
 
 pytestmark = pytest.mark.anyio
 
@@ -46,7 +47,7 @@ async def test_the_payer_whose_tag_was_given_pays_even_when_others_are_closer(
         assert wallet.store.payments.receipt(invoice_id) is not None
     with shop.open_payer(2) as payer:
         assert payer.store.payments.payment(invoice_id) is not None
-        assert payer.store.allowances.payer_position().allowance.spent_minor == 4_20  # type: ignore[union-attr]
+        assert spent(payer) == 4_20
 
 
 async def test_without_a_tag_the_strongest_payer_above_the_gate_pays(tmp_path: Path) -> None:
@@ -66,9 +67,9 @@ async def test_without_a_tag_the_strongest_payer_above_the_gate_pays(tmp_path: P
             people[1].tags[0],
             -41,
         )
-    for i, spent in enumerate([0, 2_50, 0]):
+    for i, expected in enumerate([0, 2_50, 0]):
         with shop.open_payer(i) as payer:
-            assert payer.store.allowances.payer_position().allowance.spent_minor == spent  # type: ignore[union-attr]
+            assert spent(payer) == expected
 
 
 async def test_a_tag_that_matches_nobody_fails_with_no_payer_found(tmp_path: Path) -> None:

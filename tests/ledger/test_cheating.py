@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
+from p2ppay.api.schemas import ResultOut
 from p2ppay.ledger import RunningLedger, running_ledger
 from p2ppay.sync import AdminClient, LedgerClient, SyncError
 from protocol.chain import FraudProof
 from protocol.documents import Allowance, Payment
 from protocol.errors import ErrorCode
-from protocol.verify import open_as, open_document
+from protocol.verify import SignedDocument, open_as, open_document
 from tests.ledger.cheater import b64, signed_payment
 from tests.ledger.world import FAST_RETRY, fund, new_party, now_s, pay_offline, trust_ledger
 
@@ -55,7 +56,7 @@ async def cheater_with_allowance(
     clock: list[int] | None = None,
     valid_for: int | None = None,
     deposit: bool = True,
-) -> Allowance | object:
+) -> SignedDocument[Allowance]:
     async with client(ledger, key, clock) as c:
         await c.register()
         if deposit:
@@ -82,8 +83,8 @@ async def eur_of(
     }
 
 
-def proof_of(result: object) -> FraudProof:
-    proof = result.proof  # type: ignore[attr-defined]
+def proof_of(result: ResultOut) -> FraudProof:
+    proof = result.proof
     assert proof is not None
     return FraudProof(first=base64.b64decode(proof.first), second=base64.b64decode(proof.second))
 
@@ -97,7 +98,7 @@ async def test_twenty_self_payments_are_refused_offline_code_and_move_nothing(
         bundles = [
             signed_payment(
                 cheater,
-                allowance,  # type: ignore[arg-type]
+                allowance,
                 payee=cheater,
                 amount=50_00,
                 counter=k,
@@ -131,7 +132,7 @@ async def test_twenty_payments_to_sybils_with_invented_prev_pay_out_only_the_res
         bundles = [
             signed_payment(
                 cheater,
-                allowance,  # type: ignore[arg-type]
+                allowance,
                 payee=sybil,
                 amount=50_00,
                 counter=k,
@@ -188,7 +189,7 @@ async def test_an_honest_payment_uploaded_after_release_is_not_paid_twice(db_url
             )
             bundle, _ = signed_payment(
                 cheater,
-                allowance,  # type: ignore[arg-type]
+                allowance,
                 payee=sybil,
                 amount=50_00,
                 counter=1,
@@ -218,7 +219,7 @@ async def test_a_late_payment_after_a_new_allowance_is_held_not_doubled(db_url: 
         allowance = await cheater_with_allowance(ledger, cheater, 50_00, clock=clock, valid_for=600)
         bundle, _ = signed_payment(
             cheater,
-            allowance,  # type: ignore[arg-type]
+            allowance,
             payee=sybil,
             amount=50_00,
             counter=1,
@@ -320,7 +321,7 @@ async def test_the_operator_guarantee_releases_held_credit_and_takes_over_the_de
         bundles = [
             signed_payment(
                 cheater,
-                allowance,  # type: ignore[arg-type]
+                allowance,
                 payee=p,
                 amount=10_00,
                 counter=1,

@@ -22,8 +22,9 @@ from protocol import cbor
 from protocol.builders import make_invoice, make_receipt
 from protocol.bundle import encode_bundle
 from protocol.cose import Kind, sign1
-from protocol.documents import Payment, Verdict, to_payload
+from protocol.documents import Allowance, Payment, Verdict, to_payload
 from protocol.keys import document_hash, public_key
+from protocol.verify import SignedDocument
 from tests.ledger.cheater import b64, signed_payment
 from tests.ledger.test_cheating import backed, cheater_with_allowance, client
 from tests.ledger.world import FAST_RETRY, fund, new_party, now_s, pay_offline, trust_ledger
@@ -31,7 +32,9 @@ from tests.ledger.world import FAST_RETRY, fund, new_party, now_s, pay_offline, 
 pytestmark = pytest.mark.anyio
 
 
-def hostile_bundle(payer: SigningKey, allowance: object, payee: SigningKey, counter: int) -> bytes:
+def hostile_bundle(
+    payer: SigningKey, allowance: SignedDocument[Allowance], payee: SigningKey, counter: int
+) -> bytes:
     """A payment at ``counter`` (beyond what the model allows), signed with the real key."""
     invoice = make_invoice(payee, amount=1_00, currency="EUR", now=now_s())
     doc = Payment.model_construct(
@@ -42,7 +45,7 @@ def hostile_bundle(payer: SigningKey, allowance: object, payee: SigningKey, coun
         counter=counter,
         prev=b"p" * 32,
         spent=1_00,
-        allowance=allowance.raw,  # type: ignore[attr-defined]
+        allowance=allowance.raw,
     )
     raw = sign1(payer, Kind.PAYMENT, cbor.encode(to_payload(doc)))
     receipt = make_receipt(
@@ -61,7 +64,7 @@ async def test_a_counter_no_column_holds_is_refused_alone_and_the_batch_settles(
         good = [
             signed_payment(
                 cheater,
-                allowance,  # type: ignore[arg-type]
+                allowance,
                 payee=payee,
                 amount=1_00,
                 counter=k,
@@ -73,7 +76,7 @@ async def test_a_counter_no_column_holds_is_refused_alone_and_the_batch_settles(
         ]
         second = signed_payment(
             cheater,
-            allowance,  # type: ignore[arg-type]
+            allowance,
             payee=payee,
             amount=1_00,
             counter=2,

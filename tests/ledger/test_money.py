@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from p2ppay.api.schemas import StatementOut
 from p2ppay.ledger import RunningLedger, running_ledger
 from p2ppay.sync import AdminClient, SyncError
 from p2ppay.wallet import import_allowance
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.anyio
 GRACE = 3600
 
 
-def eur(statement: object) -> tuple[int, int, int]:
-    (row,) = [b for b in statement.balances if b.currency == "EUR"]  # type: ignore[attr-defined]
+def eur(statement: StatementOut) -> tuple[int, int, int]:
+    (row,) = [b for b in statement.balances if b.currency == "EUR"]
     return row.balance_minor, row.reserve_minor, row.claims_minor
 
 
@@ -29,8 +30,8 @@ async def totals_hold(ledger: RunningLedger) -> None:
     assert t.balances + t.reserves == t.deposits - t.withdrawals  # spendable money is backed
 
 
-def held(statement: object) -> int:
-    (row,) = [b for b in statement.balances if b.currency == "EUR"]  # type: ignore[attr-defined]
+def held(statement: StatementOut) -> int:
+    (row,) = [b for b in statement.balances if b.currency == "EUR"]
     return int(row.held_minor)
 
 

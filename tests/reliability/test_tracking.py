@@ -40,7 +40,7 @@ from protocol.session.messages import Message, MessageKind, decode_refusal, enco
 from tests.reliability.conftest import RunCount
 from tests.reliability.harness import World
 from tests.reliability.mallory import Mallory
-from tests.world import now_s
+from tests.world import now_s, spent
 
 pytestmark = pytest.mark.anyio
 
@@ -178,7 +178,7 @@ async def test_a_trackers_sessions_share_no_byte_that_identifies_the_payer(
                     for invoice in invoices.values():
                         heard.append(await _track_once(tracker, invoice))
         runs.add(len(heard))
-        assert payer_wallet.store.allowances.payer_position().allowance.spent_minor == 0  # type: ignore[union-attr]
+        assert spent(payer_wallet) == 0
 
     # the payer's app knows why it refused; the tracker only hears "declined"
     assert [s.error for s in served] == [
