@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from protocol import ErrorCode
+from protocol import ErrorCode, cbor
 from protocol.builders import make_invoice
-from protocol.documents import Abort, Invoice, Payment, Receipt
+from protocol.cose import Kind, sign1
+from protocol.documents import Abort, Document, Invoice, Payment, Receipt, to_payload
 from protocol.framing import chunk_size_for_mtu
 from protocol.keys import document_hash, public_key
 from protocol.negotiation import PROLOGUE, Answer, Offer
@@ -51,7 +52,7 @@ from protocol.session.messages import Message, MessageKind, decode_refusal
 from protocol.verify import SignedDocument, open_as
 from tests.protocol.docworld import NOW, World, doc_json, seed
 
-__all__ = ["MTUS", "T0", "event_json", "sessions"]
+__all__ = ["MTUS", "T0", "event_json", "foreign_currency_invoice", "sessions"]
 
 MTUS = (23, 247)
 """The ATT MTUs of the transcripts: the BLE minimum and a common phone value."""
@@ -235,6 +236,9 @@ class _Leg:
     cut_receipt: bool = False
     """Cut the link after all but the receipt's last chunk reached the payer."""
     keys: tuple[str, ...] = ("payee ephemeral", "payer ephemeral", "payer one-time static")
+    crafted: Invoice | None = None
+    """The decoded ``invoice`` when it breaks a field rule (no parser would give it): the
+    payee session is handed it as is, and the transcript reports its fields from it."""
 
 
 class _Run:
@@ -281,9 +285,14 @@ class _Run:
                 "max_message_size": MAX_MESSAGE_SIZE,
             },
         }
+        invoice: bytes | SignedDocument[Invoice] = (
+            leg.invoice
+            if leg.crafted is None
+            else SignedDocument(raw=leg.invoice, doc=leg.crafted, hash=document_hash(leg.invoice))
+        )
         self.payee = PayeeSession(
             identity=w.payee,
-            invoice=leg.invoice,
+            invoice=invoice,
             policy=self.policy,
             resume=leg.payee_resume,
             max_chunk_size=min(chunk, 510),
@@ -358,10 +367,13 @@ class _Run:
         if step_name == "message 2: e, ee, s, es":
             self.sas_hash = self.shadow.sas_hash
         if envelope.kind in _DOCS:
-            signed: SignedDocument[Any] = open_as(envelope.body, _DOCS[envelope.kind])
+            doc: Document | None = self.leg.crafted if envelope.body == self.leg.invoice else None
+            if doc is None:  # a crafted invoice breaks a field rule: no parser would open it
+                signed: SignedDocument[Any] = open_as(envelope.body, _DOCS[envelope.kind])
+                doc = signed.doc
             self.documents[envelope.kind.name.lower()] = {
-                "hash": signed.hash.hex(),
-                "fields": doc_json(signed.doc),
+                "hash": _hash(envelope.body),
+                "fields": doc_json(doc),
             }
         delivered = (
             len(chunks) - 1
@@ -467,6 +479,15 @@ _CASES: dict[str, str] = {
         "SESSION_DECLINED (SESSIONS.md 1.1: the payee learns nothing of the wallet). The payee "
         "ends with 704 (by_peer) and writes END."
     ),
+    "unknown-currency-code": (
+        "The invoice asks for amount 1250 in XTS, a code outside the protocol's currency table: "
+        "a malformed invoice no payee of ours can make, so this one is built field by field "
+        "and signed with the payee's real key. The payer answers every offered currency "
+        "(XTS), then, on the invoice, refuses without asking its user with 220 "
+        "MONEY_UNKNOWN_CURRENCY, a code about the payee's own bytes, which the REFUSAL "
+        "carries unchanged. The payee ends with 220 (by_peer) and writes END. Replayed as "
+        "the payer only: a conforming payee refuses to send such an invoice."
+    ),
     "resumption": (
         "Session 1 runs as the payment until the link is cut at a chunk boundary: the payee "
         "has persisted the payment (counter 1) and its receipt, and all but the receipt's "
@@ -506,6 +527,9 @@ def _case(name: str, mtu: int) -> dict[str, Any]:
             nonce=bytes([0xA2]) * 16,
         )
         legs = [_Leg(tag=f"usd{mtu}", invoice=usd.raw)]
+    elif name == "unknown-currency-code":
+        xts = foreign_currency_invoice(w)
+        legs = [_Leg(tag=f"xts{mtu}", invoice=xts.raw, crafted=xts.doc)]
     elif name == "refused-payment":
         legs = [_Leg(tag=f"rev{mtu}", invoice=invoice, revoked=(public_key(w.payer),))]
     else:
@@ -534,8 +558,25 @@ def _case(name: str, mtu: int) -> dict[str, Any]:
         "description": _CASES[name],
         "mtu": mtu,
         "chunk_size": chunk_size_for_mtu(mtu),
+        **({"replay": list(_REPLAY[name])} if name in _REPLAY else {}),
         "sessions": transcripts,
     }
+
+
+_REPLAY: dict[str, tuple[str, ...]] = {"unknown-currency-code": ("payer",)}
+"""Cases a conforming implementation can replay as one side only (absent: both sides)."""
+
+
+def foreign_currency_invoice(w: World) -> SignedDocument[Invoice]:
+    """An invoice for 1250 XTS (not in the currency table), signed with the payee's real key.
+
+    Built past the field rules (``model_construct``, then ``sign1``): ``make_invoice`` and
+    ``sign`` refuse it, as a payee must. The fields are the world's invoice 3's otherwise.
+    """
+    fields = dict(w.invoice(n=3).doc) | {"currency": "XTS"}
+    doc = Invoice.model_construct(**fields)
+    raw = sign1(w.payee, Kind.INVOICE, cbor.encode(to_payload(doc)))
+    return SignedDocument(raw=raw, doc=doc, hash=document_hash(raw))
 
 
 def sessions() -> list[dict[str, Any]]:

@@ -24,6 +24,8 @@ from nacl.signing import SigningKey
 from noise.connection import Keypair as NoiseKeypair
 from noise.connection import NoiseConnection
 
+from protocol import ErrorCode, ProtocolError, cbor
+from protocol.documents import Invoice
 from protocol.framing import FrameLimits, Reassembler
 from protocol.negotiation import PROLOGUE
 from protocol.noise import HandshakeState, KeyPair, protocol_name
@@ -36,6 +38,7 @@ from protocol.session import (
     PayerWallet,
 )
 from protocol.session.messages import Message, MessageKind
+from protocol.verify import open_as
 from tests.protocol.session_vectors import MTUS, event_json
 
 FILE = json.loads(
@@ -46,6 +49,13 @@ SESSIONS = [(case, s) for case in VECTORS for s in case["sessions"]]
 SESSION_IDS = [
     f"{case['name']}#{n}" for case in VECTORS for n in range(1, len(case["sessions"]) + 1)
 ]
+REPLAYS = [
+    pytest.param(case, s, side, id=f"{case['name']}#{n}-{side}")
+    for case in VECTORS
+    for n, s in enumerate(case["sessions"], 1)
+    for side in case.get("replay", ["payer", "payee"])
+]
+"""Every session, as each side its case may be replayed as (``replay``; absent: both)."""
 Session = PayerSession | PayeeSession
 
 
@@ -146,8 +156,7 @@ def replay(side: str, transcript: dict[str, Any]) -> Session:
     return session
 
 
-@pytest.mark.parametrize("side", ["payer", "payee"])
-@pytest.mark.parametrize(("case", "transcript"), SESSIONS, ids=SESSION_IDS)
+@pytest.mark.parametrize(("case", "transcript", "side"), REPLAYS)
 def test_our_session_fed_the_peers_chunks_writes_exactly_the_recorded_chunks(
     case: dict[str, Any], transcript: dict[str, Any], side: str
 ) -> None:
@@ -155,9 +164,57 @@ def test_our_session_fed_the_peers_chunks_writes_exactly_the_recorded_chunks(
 
 
 def test_the_file_holds_every_case_at_mtu_23_and_247() -> None:
-    cases = ("payment", "decline", "unknown-currency", "resumption", "refused-payment")
+    cases = (
+        "payment",
+        "decline",
+        "unknown-currency",
+        "unknown-currency-code",
+        "resumption",
+        "refused-payment",
+    )
     assert MTUS == (23, 247)
     assert [c["name"] for c in VECTORS] == [f"{c}/mtu-{m}" for c in cases for m in MTUS]
+    assert {c["case"]: c["replay"] for c in VECTORS if "replay" in c} == {
+        "unknown-currency-code": ["payer"]
+    }
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in VECTORS if c["case"] == "unknown-currency-code"], ids=lambda c: c["name"]
+)
+def test_an_invoice_in_a_code_outside_the_table_is_refused_by_the_payer_with_220(
+    case: dict[str, Any],
+) -> None:
+    """The payer, replayed, refuses the invoice on the wire with 220 itself (not 704), and
+    before its user sees it: no InvoiceReceived, no approval, no counter, no payment."""
+    (transcript,) = case["sessions"]
+    invoice = bytes.fromhex(transcript["setup"]["payee"]["invoice"])
+    assert transcript["documents"]["invoice"]["fields"]["currency"] == "XTS"
+    payer = replay("payer", transcript)
+    assert payer.state.name == "FAILED"
+    (refusal,) = [s for s in transcript["steps"] if s.get("kind") == "REFUSAL"]
+    assert refusal["from"] == "payer" and refusal["noise"] == "message 3: s, se"
+    assert Message.decode(bytes.fromhex(refusal["envelope"])).body == cbor.encode(
+        int(ErrorCode.MONEY_UNKNOWN_CURRENCY)
+    )
+    assert refusal["refusal"] == 220
+    failed = [s for s in transcript["steps"] if s.get("event") == "Failed"]
+    assert [(s["side"], s["code"], s["by_peer"]) for s in failed] == [
+        ("payer", 220, False),
+        ("payee", 220, True),
+    ]
+    steps = transcript["steps"]
+    assert [s["call"] for s in steps if "call" in s] == ["start"]  # no approve, no persisted
+    assert not any(s.get("event") in ("InvoiceReceived", "PersistRequired") for s in steps)
+    assert "payment" not in transcript["documents"]
+    # Why the payee side is not replayed: the invoice bytes are malformed (220) for every
+    # conforming reader, including a payee asked to send them.
+    with pytest.raises(ProtocolError) as refused:
+        _build("payee", transcript["setup"])
+    assert refused.value.code is ErrorCode.MONEY_UNKNOWN_CURRENCY
+    with pytest.raises(ProtocolError) as unknown:
+        open_as(invoice, Invoice)
+    assert unknown.value.code is ErrorCode.MONEY_UNKNOWN_CURRENCY
 
 
 @pytest.mark.parametrize(("case", "transcript"), SESSIONS, ids=SESSION_IDS)
@@ -293,7 +350,7 @@ def test_the_payers_wallet_key_is_only_in_the_payment_message(
         kinds.append(Message.decode(payee.read_message(wire)).kind)
     assert kinds[0] is MessageKind.ANSWER
     assert (payee.remote_static == wallet) is (kinds[1] is MessageKind.PAYMENT)
-    refused = case["case"] in ("decline", "unknown-currency")
+    refused = case["case"] in ("decline", "unknown-currency", "unknown-currency-code")
     assert kinds[1] is (MessageKind.REFUSAL if refused else MessageKind.PAYMENT)
 
 
