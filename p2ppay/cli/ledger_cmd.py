@@ -194,11 +194,13 @@ def run_serve(args: argparse.Namespace, out: Output) -> int:
     with needs_extra("ledger"):  # the server's stack; the admin commands need only httpx
         from p2ppay.ledger.issuer_key import ISSUER_PASSPHRASE_ENV
         from p2ppay.ledger.server import serve
-        from p2ppay.ledger.service import LedgerConfig
+        from p2ppay.ledger.service import (
+            DEFAULT_BUNDLES_PER_MINUTE,
+            DEFAULT_GRACE,
+            LedgerConfig,
+        )
 
-    extra: dict[str, object] = {} if args.grace is None else {"grace": args.grace}
-    if args.bundles_per_minute is not None:
-        extra["bundles_per_minute"] = max(1, args.bundles_per_minute)
+    per_minute = args.bundles_per_minute
     passphrase = os.environ.get(ISSUER_PASSPHRASE_ENV)
     config = LedgerConfig(
         db_url=args.db,
@@ -207,7 +209,10 @@ def run_serve(args: argparse.Namespace, out: Output) -> int:
         verify_workers=max(0, args.verify_workers),
         issuer_key_file=args.issuer_key_file,
         issuer_passphrase=None if passphrase is None else passphrase.encode("utf-8"),
-        **extra,  # type: ignore[arg-type]
+        grace=DEFAULT_GRACE if args.grace is None else args.grace,
+        bundles_per_minute=(
+            DEFAULT_BUNDLES_PER_MINUTE if per_minute is None else max(1, per_minute)
+        ),
     )
 
     def ready(url: str) -> None:

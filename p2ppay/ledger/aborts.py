@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 from p2ppay.ledger.database import Tx
 from p2ppay.ledger.settlement import Equivocation
@@ -30,8 +31,7 @@ __all__ = ["AbortOutcome", "keep_aborts", "open_aborts"]
 class AbortOutcome:
     """The answer for one uploaded abort."""
 
-    status: str
-    """``kept`` or ``rejected``."""
+    status: Literal["kept", "rejected"]
     error: str | None = None
     code: int | None = None
     equivocation: Equivocation | None = None

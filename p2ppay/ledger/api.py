@@ -187,7 +187,7 @@ def _sync_out(answer: SyncAnswer) -> s.SyncOut:
         aborts=[
             s.AbortResultOut(
                 index=index,
-                status=a.status,  # type: ignore[arg-type]
+                status=a.status,
                 error=a.error,
                 code=a.code,
                 equivocation=_equivocation(a.equivocation),

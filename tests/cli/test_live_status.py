@@ -110,6 +110,6 @@ def test_the_scan_table_counts_down_its_listening_time() -> None:
 
     from p2ppay.cli.scan_cmd import _table
 
-    console = Console(file=io.StringIO(), width=100)
-    console.print(_table({}, left=2.4))
-    assert "payers nearby (strongest first) · 3 s left" in console.file.getvalue()  # type: ignore[attr-defined]
+    text = io.StringIO()
+    Console(file=text, width=100).print(_table({}, left=2.4))
+    assert "payers nearby (strongest first) · 3 s left" in text.getvalue()

@@ -28,7 +28,7 @@ from bumble import core, hci
 from bumble.device import Connection, Device
 
 from gatt.bumble_backend import VirtualRadio
-from gatt.bumble_backend.central import BumbleCentral
+from gatt.bumble_backend.central import BumbleCentral, _CentralLink
 from gatt.bumble_backend.hosts import VirtualHost
 from gatt.bumble_backend.peripheral import BumblePeripheral
 from gatt.errors import GattError
@@ -58,7 +58,7 @@ LONGEST_HOLD = 3.0
 class KeepsItsAddress(BumbleCentral):
     """A modified central: it connects from the same address every time (ours rotates it)."""
 
-    async def _connect(self, device: Device, address: hci.Address, tag: str):  # type: ignore[no-untyped-def]
+    async def _connect(self, device: Device, address: hci.Address, tag: str) -> _CentralLink:
         connection = await device.connect(
             address, own_address_type=hci.OwnAddressType.RANDOM, timeout=5.0
         )
